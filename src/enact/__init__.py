@@ -1,0 +1,73 @@
+"""enact: journaled, replayable, content-addressed execution for generative software."""
+
+from enact.errors import (
+    CorruptObjectError,
+    CycleError,
+    EnactError,
+    IncompleteSubinvocationError,
+    InputTypeError,
+    InvalidDigestError,
+    InvocationError,
+    NameConflictError,
+    NoActiveStoreError,
+    NotFoundError,
+    RegistrationError,
+    ReplayError,
+    StorageError,
+    UnknownTypeError,
+    UnsupportedValueError,
+)
+from enact.refs import CompressedRef, Ref
+from enact.registration import register
+from enact.resources import FieldValue, Resource, ResourceWrapper, TypeWrapper, unwrap, wrap
+from enact.stores import (
+    FileBackend,
+    FileStore,
+    InMemoryBackend,
+    InMemoryStore,
+    PackedResource,
+    StorageBackend,
+    Store,
+    checkout,
+    commit,
+)
+from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
+
+__all__ = [
+    "CompressedRef",
+    "CorruptObjectError",
+    "CycleError",
+    "EnactError",
+    "FieldValue",
+    "FileBackend",
+    "FileStore",
+    "FrozenSetWrapper",
+    "InMemoryBackend",
+    "InMemoryStore",
+    "IncompleteSubinvocationError",
+    "InputTypeError",
+    "InvalidDigestError",
+    "InvocationError",
+    "NameConflictError",
+    "NoActiveStoreError",
+    "NotFoundError",
+    "PackedResource",
+    "Ref",
+    "RegistrationError",
+    "ReplayError",
+    "Resource",
+    "ResourceWrapper",
+    "SetWrapper",
+    "StorageBackend",
+    "StorageError",
+    "Store",
+    "TupleWrapper",
+    "TypeWrapper",
+    "UnknownTypeError",
+    "UnsupportedValueError",
+    "checkout",
+    "commit",
+    "register",
+    "unwrap",
+    "wrap",
+]

@@ -1,0 +1,534 @@
+"""The token stream: one walk turns a value into the bytes that are hashed and stored.
+
+`encode` walks a value once and returns its canonical token stream (the digest
+input of ``docs/FORMAT.md``) together with the digests of the refs it holds.
+The same bytes are what backends store, so verifying a stored object is one
+SHA-256 over what was read, and `decode` parses them back into fresh objects.
+
+Both walks are iterative: nesting depth is limited by memory, not by Python's
+recursion limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+from enact import registry
+from enact.digests import decimal_to_int, int_to_decimal, quote, unquote_body
+from enact.errors import CycleError, UnsupportedValueError
+from enact.resources import Resource, class_info, resolve_type_id
+
+_by_class: Final = registry._by_class
+_EMPTY_PREFIXES: Final = itertools.repeat("")
+_KIND_REF: Final = registry.KIND_REF
+_KIND_RESOURCE: Final = registry.KIND_RESOURCE
+_BIG_INT: Final = 10**4000  # below Python's default int-to-str digit limit
+_KIND_FUNCTION: Final = registry.KIND_FUNCTION
+_SUPPORTED: Final = (
+    "int, float, bool, str, bytes, None, resources, resource classes, refs, lists, "
+    "str-keyed dicts, and values of types with a registered ResourceWrapper"
+)
+
+
+class DecodeError(ValueError):
+    """Raised by `decode` for bytes that are not a well-formed token stream."""
+
+
+def encode(value: Any) -> tuple[bytes, list[str]]:
+    """Returns the token stream of `value` and the digests of the refs inside it.
+
+    Raises:
+        UnsupportedValueError: A value, or a dict key, of a type enact cannot store.
+        CycleError: The value contains itself.
+    """
+    info = _by_class.get(type(value))
+    if info is not None and info.kind == _KIND_RESOURCE:
+        flat = _flat_resource(info, value)
+        if flat is not None:
+            return flat, []
+    parts: list[str] = []
+    app = parts.append
+    chunks: list[bytes] | None = None
+    links: list[str] = []
+    stack: list[tuple[Iterator[tuple[str, Any]], int]] = []
+    on_path: set[int] = set()
+    it: Iterator[tuple[str, Any]] = iter((("", value),))
+    oid = 0
+    while True:
+        for prefix, v in it:
+            if prefix:
+                app(prefix)
+            t = type(v)
+            if t is str:
+                app("s" + (repr(v) if v.isascii() else quote(v)))
+            elif t is int:
+                try:
+                    app("i" + str(v))
+                except ValueError:
+                    app("i" + int_to_decimal(v))
+            elif t is float:
+                app("f" + repr(v))
+            elif t is bool:
+                app("T" if v else "F")
+            elif v is None:
+                app("n")
+            elif t is list:
+                if len(v) > 8:
+                    flat = _flat_list(v)
+                    if flat is not None:
+                        app(flat)
+                        continue
+                child = id(v)
+                if child in on_path:
+                    _raise_problem(value)
+                on_path.add(child)
+                app("seq[")
+                stack.append((it, oid))
+                oid = child
+                it = zip(_EMPTY_PREFIXES, v)
+                break
+            elif t is dict:
+                keys = sorted(v) if v else []
+                if keys and set(map(type, keys)) != {str}:
+                    _raise_problem(value)
+                if len(keys) > 8:
+                    flat = _flat_dict(v, keys)
+                    if flat is not None:
+                        app(flat)
+                        continue
+                child = id(v)
+                if child in on_path:
+                    _raise_problem(value)
+                on_path.add(child)
+                app("map[")
+                stack.append((it, oid))
+                oid = child
+                it = zip([repr(k) if k.isascii() else quote(k) for k in keys], map(v.get, keys))
+                break
+            elif t is bytes:
+                if chunks is None:
+                    chunks = []
+                chunks.append("".join(parts).encode("utf-8"))
+                parts.clear()
+                chunks.append(b"b%d:" % len(v))
+                chunks.append(v)
+            else:
+                info = _by_class.get(t)
+                if info is None:
+                    resolved = _resolve_other(v, value)
+                    if isinstance(resolved, str):
+                        app(resolved)
+                        continue
+                    info, v = resolved
+                kind = info.kind
+                if kind == _KIND_REF:
+                    digest = v.digest
+                    app(info.prefix + "'digest's'" + digest + "']")
+                    links.append(digest)
+                    continue
+                child = id(v)
+                if child in on_path:
+                    _raise_problem(value)
+                on_path.add(child)
+                app(info.prefix)
+                stack.append((it, oid))
+                oid = child
+                it = zip(info.qnames, info.getter(v))
+                break
+        else:
+            if not stack:
+                break
+            app("]")
+            on_path.discard(oid)
+            it, oid = stack.pop()
+    if chunks is None:
+        return "".join(parts).encode("utf-8"), links
+    chunks.append("".join(parts).encode("utf-8"))
+    return b"".join(chunks), links
+
+
+def _flat_resource(info: registry.ClassInfo, value: Any) -> bytes | None:
+    """Token stream of a resource whose fields are all ASCII str, int, bool or None.
+
+    Most resources committed in a journal are of this shape; spelling them out
+    directly skips the general walk's bookkeeping.
+    """
+    parts = [info.prefix]
+    app = parts.append
+    for qname, v in zip(info.qnames, info.getter(value), strict=True):
+        t = type(v)
+        if t is str:
+            if not v.isascii():
+                return None
+            app(qname + "s" + repr(v))
+        elif t is int:
+            if not -_BIG_INT < v < _BIG_INT:
+                return None
+            app(qname + "i" + str(v))
+        elif v is None:
+            app(qname + "n")
+        elif t is bool:
+            app(qname + ("T" if v else "F"))
+        else:
+            return None
+    app("]")
+    return "".join(parts).encode("ascii")
+
+
+def _flat_list(items: list[Any]) -> str | None:
+    """Token stream of a long list of one primitive type, built in C loops."""
+    types = set(map(type, items))
+    if len(types) != 1:
+        return None
+    item_type = types.pop()
+    try:
+        if item_type is int:
+            return "seq[i" + "i".join(map(str, items)) + "]"
+        if item_type is float:
+            return "seq[f" + "f".join(map(repr, items)) + "]"
+        if item_type is str and "".join(items).isascii():
+            return "seq[s" + "s".join(map(repr, items)) + "]"
+    except ValueError:  # an int above the int-to-str digit limit
+        return None
+    return None
+
+
+def _flat_dict(mapping: dict[str, Any], keys: list[str]) -> str | None:
+    """Token stream of a long str-keyed dict whose values are all ASCII str or all int."""
+    if not "".join(keys).isascii():
+        return None
+    values = list(map(mapping.__getitem__, keys))
+    types = set(map(type, values))
+    if types == {str}:
+        if not "".join(values).isascii():
+            return None
+        return "map[" + "".join([f"{k!r}s{x!r}" for k, x in zip(keys, values, strict=True)]) + "]"
+    if types == {int}:
+        try:
+            return "map[" + "".join([f"{k!r}i{x}" for k, x in zip(keys, values, strict=True)]) + "]"
+        except ValueError:
+            return None
+    return None
+
+
+def _resolve_other(v: Any, root: Any) -> str | tuple[registry.ClassInfo, Any]:
+    """Handles a value that is not a primitive, list, dict or known resource class.
+
+    Returns either a finished token (resource classes, registered functions) or
+    the class info and resource (possibly a wrapper) to walk.
+    """
+    if isinstance(v, Resource):
+        return class_info(type(v)), v
+    if isinstance(v, type):
+        if issubclass(v, Resource):
+            return "type[" + class_info(v).type_id + "]"
+        _raise_problem(root)
+    function = registry.function_info(v)
+    if function is not None:
+        return function.prefix + "]"
+    wrapper = registry.wrapper_for(type(v))
+    if wrapper is None:
+        _raise_problem(root)
+    wrapped = wrapper.wrap(v)  # type: ignore[attr-defined]
+    return class_info(type(wrapped)), wrapped
+
+
+def _raise_problem(root: Any) -> Any:
+    """Finds the first problem in `root` and raises the error that names its path."""
+    problem = find_problem(root)
+    if problem is None:  # pragma: no cover - the encoder only calls this on a problem
+        raise UnsupportedValueError("Value cannot be committed.")
+    kind, path, bad = problem
+    if kind == "cycle":
+        raise CycleError(
+            f"Cannot commit a value that contains itself: the {type(bad).__name__} at "
+            f"{path} is also one of its own containers. Commit the inner value first and "
+            "store its Ref instead.",
+            path=path,
+        )
+    if kind == "key":
+        raise UnsupportedValueError(
+            f"Dict at {path} has a key of type {_type_name(type(bad))} ({bad!r}); dict "
+            "keys must be str. Convert the keys to str, or store a list of pairs.",
+            path=path,
+            value_type=type(bad),
+        )
+    raise UnsupportedValueError(
+        f"Cannot commit value of type {_type_name(type(bad))} at {path}: enact stores "
+        f"{_SUPPORTED}. Register a ResourceWrapper for {_type_name(type(bad))} (subclass "
+        "enact.ResourceWrapper, return the type from wrapped_type(), decorate it with "
+        "@enact.register) or convert the value.",
+        path=path,
+        value_type=type(bad),
+    )
+
+
+def _type_name(t: type) -> str:
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+_LEAF_TYPES: Final = (int, float, bool, str, bytes, type(None))
+
+
+def find_problem(root: Any) -> tuple[str, str, Any] | None:
+    """Returns ``(kind, path, value)`` of the first value in `root` that cannot be
+    stored (kind ``"type"``, ``"key"`` or ``"cycle"``), or None."""
+    pending: list[tuple[Any, str, bool]] = [(root, "$", False)]
+    on_path: set[int] = set()
+    while pending:
+        v, path, leaving = pending.pop()
+        if leaving:
+            on_path.discard(id(v))
+            continue
+        t = type(v)
+        if t in _LEAF_TYPES:
+            continue
+        children: list[tuple[Any, str]]
+        if t is list:
+            children = [(item, f"{path}[{i}]") for i, item in enumerate(v)]
+        elif t is dict:
+            for key in v:
+                if type(key) is not str:
+                    return "key", path, key
+            children = [(item, f"{path}[{key!r}]") for key, item in v.items()]
+        elif isinstance(v, type):
+            if issubclass(v, Resource):
+                continue
+            return "type", path, v
+        elif registry.function_info(v) is not None:
+            continue
+        else:
+            if not isinstance(v, Resource):
+                wrapper = registry.wrapper_for(t)
+                if wrapper is None:
+                    return "type", path, v
+                v = wrapper.wrap(v)  # type: ignore[attr-defined]
+            info = class_info(type(v))
+            if info.kind == _KIND_REF:
+                continue
+            children = [(getattr(v, name), f"{path}.{name}") for name in info.field_names]
+        if id(v) in on_path:
+            return "cycle", path, v
+        on_path.add(id(v))
+        pending.append((v, path, True))
+        pending.extend((child, child_path, False) for child, child_path in reversed(children))
+    return None
+
+
+# Decoding ------------------------------------------------------------------
+
+_INT_RE: Final = re.compile(rb"-?[0-9]+")
+_FLOAT_RE: Final = re.compile(rb"-?(?:inf|nan|[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?)")
+_SQ_RE: Final = re.compile(rb"'([^'\\]*(?:\\.[^'\\]*)*)'", re.S)
+_DQ_RE: Final = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
+_BYTES_LEN_RE: Final = re.compile(rb"([0-9]+):")
+_INT_LIST_RE: Final = re.compile(rb"(?:i-?[0-9]{1,4000})+\]")
+_LIST: Final = object()
+_MAP: Final = object()
+
+
+def _parse_int(digits: bytes) -> int:
+    try:
+        return int(digits)
+    except ValueError:
+        return decimal_to_int(digits.decode("ascii"))
+
+
+def decode(data: bytes) -> Any:
+    """Parses a token stream into fresh objects.
+
+    Resources are rebuilt without calling ``__init__``; wrapper resources are
+    unwrapped; refs come back as instances of their own Ref class.
+
+    Raises:
+        DecodeError: The bytes are not a well-formed token stream.
+        UnknownTypeError: A type id names a class not defined in this process.
+    """
+    try:
+        return _decode(data)
+    except (IndexError, AttributeError, UnicodeDecodeError) as err:
+        raise DecodeError(f"malformed token stream ({err})") from err
+
+
+def _decode(data: bytes) -> Any:
+    pos = 0
+    end = len(data)
+    stack: list[tuple[Any, Any, Any]] = []
+    cont: Any = None
+    frame: Any = None
+    key: str = ""
+    while True:
+        c = data[pos]
+        if c == 0x69:  # i
+            m = _INT_RE.match(data, pos + 1)
+            val: Any = _parse_int(m.group())  # type: ignore[union-attr]
+            pos = m.end()  # type: ignore[union-attr]
+        elif c == 0x73:  # s' s" or seq[
+            q = data[pos + 1]
+            if q == 0x65:
+                if data[pos : pos + 4] != b"seq[":
+                    raise DecodeError(f"unknown token at byte {pos}")
+                pos += 4
+                if data[pos] == 0x69:
+                    m = _INT_LIST_RE.match(data, pos)
+                    if m is not None:
+                        val = [int(x) for x in data[pos + 1 : m.end() - 1].split(b"i")]
+                        pos = m.end()
+                        if frame is None:
+                            break
+                        if frame is _LIST:
+                            cont.append(val)
+                        else:
+                            cont[key] = val
+                        continue
+                stack.append((cont, frame, key))
+                cont = []
+                frame = _LIST
+                continue
+            m = (_SQ_RE if q == 0x27 else _DQ_RE).match(data, pos + 1)
+            if m is None:
+                raise DecodeError(f"unterminated string at byte {pos}")
+            val = unquote_body(m.group(1).decode("utf-8"))
+            pos = m.end()
+        elif c == 0x27 or c == 0x22:  # a key inside map[ or res[
+            m = (_SQ_RE if c == 0x27 else _DQ_RE).match(data, pos)
+            if m is None or frame is _LIST or frame is None:
+                raise DecodeError(f"unexpected key at byte {pos}")
+            key = unquote_body(m.group(1).decode("utf-8"))
+            pos = m.end()
+            continue
+        elif c == 0x5D:  # ]
+            pos += 1
+            if frame is _LIST or frame is _MAP:
+                val = cont
+            else:
+                val = _finish_resource(frame, cont)
+            cont, frame, key = stack.pop()
+        elif c == 0x72:  # res[
+            close = data.index(b"}", pos) + 1
+            if data[pos : pos + 4] != b"res[":
+                raise DecodeError(f"unknown token at byte {pos}")
+            info = resolve_type_id(data[pos + 4 : close])
+            pos = close
+            stack.append((cont, frame, key))
+            cont = {}
+            frame = info
+            continue
+        elif c == 0x6D:  # map[
+            if data[pos : pos + 4] != b"map[":
+                raise DecodeError(f"unknown token at byte {pos}")
+            pos += 4
+            stack.append((cont, frame, key))
+            cont = {}
+            frame = _MAP
+            continue
+        elif c == 0x66:  # f
+            m = _FLOAT_RE.match(data, pos + 1)
+            val = float(m.group())  # type: ignore[union-attr]
+            pos = m.end()  # type: ignore[union-attr]
+        elif c == 0x62:  # b
+            m = _BYTES_LEN_RE.match(data, pos + 1)
+            if m is None:
+                raise DecodeError(f"malformed bytes at byte {pos}")
+            start = m.end()
+            stop = start + int(m.group(1))
+            if stop > end:
+                raise DecodeError(f"bytes value at byte {pos} runs past the end")
+            val = data[start:stop]
+            pos = stop
+        elif c == 0x6E:  # n
+            val = None
+            pos += 1
+        elif c == 0x54:  # T
+            val = True
+            pos += 1
+        elif c == 0x46:  # F
+            val = False
+            pos += 1
+        elif c == 0x74:  # type[
+            close = data.index(b"}", pos) + 1
+            if data[pos : pos + 5] != b"type[" or data[close : close + 1] != b"]":
+                raise DecodeError(f"malformed type token at byte {pos}")
+            val = resolve_type_id(data[pos + 5 : close]).cls
+            pos = close + 1
+        else:
+            raise DecodeError(f"unknown token {bytes([c])!r} at byte {pos}")
+        if frame is None:
+            break
+        if frame is _LIST:
+            cont.append(val)
+        else:
+            cont[key] = val
+    if pos != end:
+        raise DecodeError(f"unexpected data after the value at byte {pos}")
+    return val
+
+
+def _finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
+    if tuple(values) != info.sorted_attrs:
+        raise DecodeError(
+            f"stored fields {sorted(values)} do not match the fields of {info.name} "
+            f"{list(info.sorted_attrs)}"
+        )
+    kind = info.kind
+    if kind == _KIND_FUNCTION:
+        return info.obj
+    from enact.resources import build  # noqa: PLC0415
+
+    obj = build(info.cls, values)
+    if kind == registry.KIND_WRAPPER:
+        return obj.unwrap()
+    if kind == _KIND_REF:
+        from enact.digests import is_digest  # noqa: PLC0415
+
+        if not is_digest(values.get("digest")):
+            raise DecodeError(f"{info.name} holds a malformed digest")
+    return obj
+
+
+def scan_links(data: bytes) -> list[str]:
+    """Returns the digests of the refs held by a stored token stream, in order.
+
+    Needs no registered classes: refs are recognised by their type id alone.
+    """
+    links: list[str] = []
+    pos = 0
+    end = len(data)
+    while pos < end:
+        c = data[pos]
+        if c == 0x72:  # res[
+            close = data.index(b"}", pos) + 1
+            type_id = data[pos + 4 : close]
+            pos = close
+            if registry.is_ref_type_id(type_id):
+                m = _SQ_RE.match(data, pos)
+                if m is None or m.group(1) != b"digest" or data[m.end()] != 0x73:
+                    raise DecodeError(f"malformed ref at byte {pos}")
+                value = _SQ_RE.match(data, m.end() + 1)
+                if value is None:
+                    raise DecodeError(f"malformed ref at byte {pos}")
+                links.append(value.group(1).decode("ascii"))
+                pos = value.end()
+        elif c == 0x73 and data[pos + 1] != 0x65:
+            m = (_SQ_RE if data[pos + 1] == 0x27 else _DQ_RE).match(data, pos + 1)
+            if m is None:
+                raise DecodeError(f"unterminated string at byte {pos}")
+            pos = m.end()
+        elif c == 0x27 or c == 0x22:
+            m = (_SQ_RE if c == 0x27 else _DQ_RE).match(data, pos)
+            if m is None:
+                raise DecodeError(f"unterminated key at byte {pos}")
+            pos = m.end()
+        elif c == 0x62:  # b
+            m = _BYTES_LEN_RE.match(data, pos + 1)
+            if m is None:
+                raise DecodeError(f"malformed bytes at byte {pos}")
+            pos = m.end() + int(m.group(1))
+        elif c == 0x74:  # type[
+            pos = data.index(b"}", pos) + 2
+        else:
+            pos += 1
+    return links

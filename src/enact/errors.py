@@ -1,0 +1,170 @@
+"""The errors enact raises.
+
+Every error derives from `EnactError` and also from the builtin exception a
+caller would naturally catch, so ``except LookupError`` still works::
+
+    EnactError
+    ├── RegistrationError        (TypeError)   a class or function cannot be registered
+    ├── UnsupportedValueError    (TypeError)   a value enact cannot store
+    ├── CycleError               (ValueError)  a value contains itself
+    ├── InvalidDigestError       (ValueError)  not 64 lower-case hex characters
+    ├── NoActiveStoreError       (RuntimeError) commit/checkout outside ``with store:``
+    ├── NotFoundError            (LookupError) a ref that the store does not hold
+    ├── UnknownTypeError         (LookupError) a stored type not registered here
+    ├── CorruptObjectError       (ValueError)  stored bytes that do not hash to the ref
+    ├── StorageError             (OSError)     the backend failed (disk, database)
+    ├── NameConflictError        (ValueError)  a compare-and-set update of a name lost
+    ├── InvocationError          (RuntimeError) misuse of invoke / invokables
+    │   ├── ReplayError                          a replay met a call it did not record
+    │   ├── IncompleteSubinvocationError         a child still ran when its parent ended
+    │   └── InputTypeError       (also TypeError) an input of the wrong type
+    └── InputRequest is not an error class here: it lives with the invocations.
+
+Messages name the object (full digest, type name, store location), what was
+expected and what was found, and the fix when there is one. The same facts stay
+available as attributes so that nobody needs to parse a message.
+"""
+
+from __future__ import annotations
+
+
+class EnactError(Exception):
+    """Base class of every error raised by enact."""
+
+
+class RegistrationError(EnactError, TypeError):
+    """A class or function cannot be registered as a resource."""
+
+
+class UnsupportedValueError(EnactError, TypeError):
+    """A value (or a dict key) has a type that enact cannot store.
+
+    Attributes:
+        path: Where inside the committed value the offending value sits, e.g.
+            ``$.children[3].value``.
+        value_type: The type that is not supported.
+    """
+
+    def __init__(self, message: str, *, path: str = "$", value_type: type | None = None):
+        super().__init__(message)
+        self.path = path
+        self.value_type = value_type
+
+
+class CycleError(EnactError, ValueError):
+    """A value contains itself, so it has no finite digest.
+
+    Attributes:
+        path: Where the value refers back to one of its containers.
+    """
+
+    def __init__(self, message: str, *, path: str = "$"):
+        super().__init__(message)
+        self.path = path
+
+
+class InvalidDigestError(EnactError, ValueError):
+    """A digest is not 64 lower-case hexadecimal characters."""
+
+
+class NoActiveStoreError(EnactError, RuntimeError):
+    """An operation needs a store, but no ``with store:`` block is active."""
+
+
+class NotFoundError(EnactError, LookupError):
+    """The active store does not hold the object a ref points to.
+
+    Attributes:
+        digest: The full hex digest that was looked up.
+        location: A description of the store that was searched.
+    """
+
+    def __init__(self, message: str, *, digest: str, location: str):
+        super().__init__(message)
+        self.digest = digest
+        self.location = location
+
+
+class UnknownTypeError(EnactError, LookupError):
+    """A stored object names a type that is not registered in this process.
+
+    Attributes:
+        type_name: The ``module.qualname`` recorded in the store.
+    """
+
+    def __init__(self, message: str, *, type_name: str):
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class CorruptObjectError(EnactError, ValueError):
+    """Stored bytes are damaged: they do not hash to their ref or do not parse.
+
+    Attributes:
+        digest: The digest the object was stored under.
+        location: Where the damaged object lives (a file path, a table row).
+    """
+
+    def __init__(self, message: str, *, digest: str, location: str):
+        super().__init__(message)
+        self.digest = digest
+        self.location = location
+
+
+class StorageError(EnactError, OSError):
+    """A storage backend failed; the driver's error is the ``__cause__``."""
+
+
+class NameConflictError(EnactError, ValueError):
+    """A compare-and-set update of a named ref found another value.
+
+    Attributes:
+        name: The name that was updated.
+        expected: The digest the caller expected (None: expected no name).
+        actual: The digest the store holds (None: the name does not exist).
+    """
+
+    def __init__(self, message: str, *, name: str, expected: str | None, actual: str | None):
+        super().__init__(message)
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+
+
+class InvocationError(EnactError, RuntimeError):
+    """An invokable or invocation was used in a way that cannot be journaled."""
+
+
+class ReplayError(InvocationError):
+    """A replay met a call that does not match what was recorded.
+
+    Attributes:
+        path: Child indices from the root invocation to the mismatch, e.g. ``(0, 3)``.
+        expected: A description of the recorded call.
+        actual: A description of the call the program made.
+        difference: Which part of the request differs (``"invokable"``,
+            ``"input"``, or ``"extra call"``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: tuple[int, ...] = (),
+        expected: str = "",
+        actual: str = "",
+        difference: str = "",
+    ):
+        super().__init__(message)
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        self.difference = difference
+
+
+class IncompleteSubinvocationError(InvocationError):
+    """An asynchronous child invocation had not finished when its parent returned."""
+
+
+class InputTypeError(InvocationError, TypeError):
+    """An input (a call argument or an answer to an input request) has the wrong type."""

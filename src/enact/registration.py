@@ -1,0 +1,41 @@
+"""`enact.register`: one decorator for resource classes, functions and methods."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from enact.errors import RegistrationError
+from enact.resources import Resource, register_resource_class
+
+T = TypeVar("T")
+
+
+def register(obj: T) -> T:
+    """Registers a resource class, or a plain function or method as an invokable.
+
+    A registered class gets a stable type id, so that objects of it can be
+    checked out in any process that defines it. A registered function keeps
+    working as a plain function outside `enact.invoke`; inside one, each call
+    is journaled as a child invocation.
+
+    Raises:
+        RegistrationError: `obj` is neither a resource class nor a function.
+    """
+    if isinstance(obj, type):
+        if not issubclass(obj, Resource):
+            raise RegistrationError(
+                f"Cannot register class {obj.__module__}.{obj.__qualname__}: it does not "
+                "derive from enact.Resource. Derive it from enact.Resource (and make it a "
+                "dataclass), or register a ResourceWrapper for it."
+            )
+        register_resource_class(obj)
+        return obj
+    if callable(obj) and hasattr(obj, "__code__"):
+        from enact.invocations.functions import register_function  # noqa: PLC0415
+
+        result: Any = register_function(obj)
+        return result  # type: ignore[no-any-return]
+    raise RegistrationError(
+        f"Cannot register {obj!r}: enact.register takes a subclass of enact.Resource, a "
+        "plain function, or a method."
+    )

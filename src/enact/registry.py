@@ -1,0 +1,228 @@
+"""Type ids and the classes, wrappers and functions they stand for.
+
+Everything per class that the encoder and decoder need (type id, sorted field
+names in their quoted spelling, an attribute getter) is computed once, when a
+class is first registered or used, and kept in a `ClassInfo`.
+
+The registry never imports a module by name: a stored type id is resolved only
+against classes that this process has defined. An unknown type id is an error
+that names the type, never a reason to run code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import operator
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+from enact.digests import builtin_type_id, quote, type_id_for
+from enact.errors import UnknownTypeError
+
+KIND_RESOURCE: Final = 0
+KIND_REF: Final = 1
+KIND_WRAPPER: Final = 2
+KIND_FUNCTION: Final = 3
+KIND_BUILTIN_WRAPPER: Final = 4
+
+
+class ClassInfo:
+    """What the encoder and decoder need to know about one registered type."""
+
+    __slots__ = (
+        "cls",
+        "field_names",
+        "getter",
+        "has_dict",
+        "kind",
+        "name",
+        "obj",
+        "prefix",
+        "qnames",
+        "sorted_attrs",
+        "type_id",
+        "type_id_bytes",
+    )
+
+    def __init__(
+        self,
+        cls: type,
+        name: str,
+        type_id: str,
+        field_names: tuple[str, ...],
+        kind: int,
+        obj: Any = None,
+    ) -> None:
+        self.cls = cls
+        self.name = name
+        self.type_id = type_id
+        self.type_id_bytes = type_id.encode("utf-8")
+        self.prefix = "res[" + type_id
+        self.field_names = field_names
+        self.sorted_attrs = tuple(sorted(field_names))
+        self.qnames = tuple(quote(attr) for attr in self.sorted_attrs)
+        self.kind = kind
+        self.obj = obj
+        self.has_dict = "__slots__" not in cls.__dict__ if kind != KIND_FUNCTION else False
+        getter: Callable[[Any], tuple[Any, ...]]
+        if not self.sorted_attrs:
+            getter = _no_fields
+        elif len(self.sorted_attrs) == 1:
+            single = operator.attrgetter(self.sorted_attrs[0])
+
+            def getter(value: Any, _get: Callable[[Any], Any] = single) -> tuple[Any, ...]:
+                return (_get(value),)
+        else:
+            getter = operator.attrgetter(*self.sorted_attrs)
+        self.getter = getter
+
+
+def _no_fields(_value: Any) -> tuple[Any, ...]:
+    return ()
+
+
+_lock = threading.RLock()
+_by_class: dict[type, ClassInfo] = {}
+_by_type_id: dict[bytes, ClassInfo] = {}
+_by_function: dict[Any, ClassInfo] = {}
+_wrappers: dict[type, type] = {}
+
+REF_TYPE_NAME: Final = "enact.references.Ref"
+
+
+def type_name(cls: type) -> str:
+    """Returns the ``module.qualname`` that names `cls` in type ids."""
+    override = cls.__dict__.get("__enact_type_name__")
+    if isinstance(override, str):
+        return override
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def declared_field_names(cls: type) -> tuple[str, ...]:
+    """Returns the field names of a resource class in declaration order."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(field.name for field in dataclasses.fields(cls))
+    return ()
+
+
+def lookup_class(cls: type) -> ClassInfo | None:
+    """Returns the `ClassInfo` of an already registered class, or None."""
+    return _by_class.get(cls)
+
+
+def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> ClassInfo:
+    """Registers a resource class (idempotent) and returns its `ClassInfo`.
+
+    The caller (`enact.resources`) has checked that `cls` is a resource class and
+    decided its kind. A class registered under a name that another class already
+    has replaces it: re-running a notebook cell that defines a class must work.
+    """
+    with _lock:
+        existing = _by_class.get(cls)
+        if existing is not None:
+            return existing
+        names = declared_field_names(cls)
+        name = type_name(cls)
+        if cls.__dict__.get("__enact_builtin__", False):
+            type_id = builtin_type_id(name)
+        elif kind == KIND_REF:
+            type_id = _ref_subclass_type_id(name, names)
+        else:
+            type_id = type_id_for(name, names)
+        info = ClassInfo(cls, name, type_id, names, kind)
+        _by_class[cls] = info
+        _by_type_id[info.type_id_bytes] = info
+        if wrapped_type is not None:
+            _wrappers[wrapped_type] = cls
+        return info
+
+
+def _ref_subclass_type_id(name: str, names: tuple[str, ...]) -> str:
+    # Ref subclasses carry "ref": true so that tools that do not know the class
+    # (gc, copy, verify) still see the link.
+    base = json.loads(type_id_for(name, names))
+    base["ref"] = True
+    return json.dumps(base, sort_keys=True)
+
+
+def register_function(function: Any, name: str) -> ClassInfo:
+    """Registers a plain function as a resource type with no fields."""
+    with _lock:
+        existing = _by_function.get(function)
+        if existing is not None:
+            return existing
+        info = ClassInfo(type(function), name, type_id_for(name, ()), (), KIND_FUNCTION, function)
+        _by_function[function] = info
+        _by_type_id[info.type_id_bytes] = info
+        return info
+
+
+def function_info(function: Any) -> ClassInfo | None:
+    """Returns the `ClassInfo` of a registered function, or None."""
+    try:
+        return _by_function.get(function)
+    except TypeError:
+        return None
+
+
+def wrapper_for(value_type: type) -> type | None:
+    """Returns the wrapper class registered for `value_type` (or a base class), if any."""
+    wrapper = _wrappers.get(value_type)
+    if wrapper is not None:
+        return wrapper
+    for base in value_type.__mro__[1:]:
+        wrapper = _wrappers.get(base)
+        if wrapper is not None:
+            return wrapper
+    return None
+
+
+def info_for_type_id(type_id: bytes) -> ClassInfo:
+    """Returns the `ClassInfo` for a stored type id; raises `UnknownTypeError`."""
+    info = _by_type_id.get(type_id)
+    if info is not None:
+        return info
+    name = describe_type_id(type_id)
+    same_name = [i for i in _by_type_id.values() if i.name == name]
+    if same_name:
+        raise UnknownTypeError(
+            f"Stored type {name} has other fields than the class {name} defined in this "
+            f"process (stored type id {type_id.decode('utf-8', 'replace')}, "
+            f"this process: {same_name[0].type_id}). Check out with the version of the "
+            "class that wrote the object, or migrate the stored objects.",
+            type_name=name,
+        )
+    raise UnknownTypeError(
+        f"Type {name} is not registered in this process. Import the module that "
+        f"defines it (enact never imports modules by itself) and decorate the class "
+        "with @enact.register.",
+        type_name=name,
+    )
+
+
+def describe_type_id(type_id: bytes) -> str:
+    """Returns the type name inside a stored type id (best effort, for messages)."""
+    try:
+        parsed = json.loads(type_id)
+        name = parsed.get("name")
+        if isinstance(name, str):
+            return name
+    except (ValueError, AttributeError):
+        pass
+    return type_id.decode("utf-8", "replace")
+
+
+def is_ref_type_id(type_id: bytes) -> bool:
+    """Returns whether a stored type id names a Ref (known here or not)."""
+    info = _by_type_id.get(type_id)
+    if info is not None:
+        return info.kind == KIND_REF
+    try:
+        parsed = json.loads(type_id)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and (
+        parsed.get("name") == REF_TYPE_NAME or parsed.get("ref") is True
+    )

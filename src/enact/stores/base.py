@@ -1,0 +1,182 @@
+"""The storage backend interface.
+
+A backend maps digests to stored bytes and nothing more: three methods
+(`StorageBackend.commit`, `has`, `get`) make a working backend. Everything
+shared -- hashing, verification on read, decoding, type lookup, error wrapping
+-- happens once in `enact.Store`, so no backend can forget it.
+
+Optional methods have defaults built on the three: batches (which real
+backends override to use one round trip or one transaction), enumeration and
+deletion (for gc and verify), and named refs.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+from enact.errors import EnactError, NameConflictError
+
+if TYPE_CHECKING:
+    from enact.refs import Ref
+
+
+@dataclasses.dataclass(slots=True)
+class PackedResource:
+    """An object as a backend stores it.
+
+    Attributes:
+        digest: Lower-case hex SHA-256 of the object's token stream: its address.
+        data: The bytes to store: the token stream, or a packed form of it.
+        links: Digests of the refs the object holds, when the writer knows them
+            (None when a backend did not keep them; `enact.Store` recomputes).
+
+    Treat instances as read-only (they are not frozen only because frozen
+    dataclasses are several times slower to create, and one is made per commit).
+    """
+
+    digest: str
+    data: bytes
+    links: tuple[str, ...] | None = None
+
+
+class UnsupportedOperationError(EnactError, NotImplementedError):
+    """The backend does not implement an optional operation (e.g. deletion for gc)."""
+
+
+class _Any:
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Final[Any] = _Any()
+"""Sentinel for `StorageBackend.set_name`: update the name whatever it holds."""
+
+
+class StorageBackend(abc.ABC):
+    """Where a `Store` keeps its objects.
+
+    Subclasses implement `commit`, `has` and `get`. A backend must make
+    `commit` atomic (a reader sees the whole object or nothing) and idempotent
+    (committing an existing digest again is harmless). It must raise
+    `enact.StorageError` (with the driver's error as ``__cause__``) rather than
+    raw driver errors.
+    """
+
+    @abc.abstractmethod
+    def commit(self, packed_resource: PackedResource) -> None:
+        """Stores a packed resource (a no-op if its digest is already stored)."""
+
+    @abc.abstractmethod
+    def has(self, ref: Ref[Any]) -> bool:
+        """Returns whether the backend holds the object `ref` points to."""
+
+    @abc.abstractmethod
+    def get(self, ref: Ref[Any]) -> PackedResource | None:
+        """Returns the packed resource, or None if it is not stored here."""
+
+    # Batches -----------------------------------------------------------------
+
+    def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        """Stores many objects; real backends do it in one transaction."""
+        for packed in packed_resources:
+            self.commit(packed)
+
+    def has_many(self, digests: Iterable[str]) -> set[str]:
+        """Returns the subset of `digests` that is stored here."""
+        from enact.refs import Ref  # noqa: PLC0415
+
+        return {digest for digest in digests if self.has(Ref._unchecked(digest))}
+
+    def get_many(self, digests: Iterable[str]) -> dict[str, PackedResource]:
+        """Returns the stored objects among `digests`, by digest (missing ones left out)."""
+        from enact.refs import Ref  # noqa: PLC0415
+
+        found: dict[str, PackedResource] = {}
+        for digest in digests:
+            packed = self.get(Ref._unchecked(digest))
+            if packed is not None:
+                found[digest] = packed
+        return found
+
+    # Enumeration and deletion (gc, verify) -------------------------------------
+
+    def iter_digests(self) -> Iterator[str]:
+        """Yields the digest of every stored object."""
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot list its objects.")
+
+    def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
+        """Returns those `digests` last committed before `cutoff` (a `time.time()`).
+
+        Used by gc so that nothing committed (or re-committed) during the
+        grace period is deleted. The default treats every object as old.
+        """
+        return set(digests)
+
+    def delete_many(self, digests: Iterable[str]) -> int:
+        """Deletes objects; returns how many were deleted."""
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot delete objects.")
+
+    # Named refs ----------------------------------------------------------------
+
+    def get_name(self, name: str) -> str | None:
+        """Returns the digest a name points to, or None."""
+        raise UnsupportedOperationError(f"{type(self).__name__} does not support names.")
+
+    def set_name(self, name: str, digest: str | None, *, expected: Any = ANY) -> None:
+        """Points `name` at `digest` (None deletes it), atomically.
+
+        If `expected` is not `ANY`, the update happens only if the name currently
+        points at `expected` (None: the name must not exist); otherwise it raises
+        `NameConflictError` and changes nothing.
+        """
+        raise UnsupportedOperationError(f"{type(self).__name__} does not support names.")
+
+    def iter_names(self) -> Iterator[tuple[str, str]]:
+        """Yields ``(name, digest)`` for every name, sorted by name."""
+        raise UnsupportedOperationError(f"{type(self).__name__} does not support names.")
+
+    # Life cycle --------------------------------------------------------------
+
+    def locate(self, digest: str) -> str:
+        """Describes where the object with `digest` lives (for error messages)."""
+        return f"{self!r} object {digest}"
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Releases connections and file handles."""
+
+
+class NameTable:
+    """A thread-safe in-process name -> digest map with compare-and-set.
+
+    Shared by backends that keep names in memory.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> str | None:
+        return self._names.get(name)
+
+    def set(self, name: str, digest: str | None, expected: Any) -> None:
+        with self._lock:
+            actual = self._names.get(name)
+            if expected is not ANY and expected != actual:
+                raise NameConflictError(
+                    f"Name {name!r} points at {actual or 'nothing'}, not at "
+                    f"{expected or 'nothing'} as expected; re-read it and retry.",
+                    name=name,
+                    expected=expected,
+                    actual=actual,
+                )
+            if digest is None:
+                self._names.pop(name, None)
+            else:
+                self._names[name] = digest
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return iter(sorted(self._names.items()))

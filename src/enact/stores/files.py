@@ -1,0 +1,226 @@
+"""A backend that keeps one file per object in a directory tree.
+
+Layout: ``ROOT/objects/ab/cdef…`` (the first two hex digits fan out into 256
+subdirectories) and ``ROOT/names/`` for named refs.
+
+Promises: an object file appears only whole. Each object is written to a
+temporary file in its target directory, fsynced, and renamed into place, so a
+crash (even ``kill -9`` or power loss, with ``fsync=True``) leaves either the
+complete object or no object, never a truncated one. Several processes may
+commit to the same directory at once; identical content is simply written by
+whoever comes first. Names are updated under an exclusive lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from enact.errors import NameConflictError, StorageError
+from enact.stores.base import ANY, PackedResource, StorageBackend
+
+if TYPE_CHECKING:
+    from enact.refs import Ref
+
+_TMP_PREFIX = ".tmp-"
+
+
+class FileBackend(StorageBackend):
+    """Stores objects as files under `root`.
+
+    Args:
+        root: The store's directory; created if missing.
+        fsync: Whether to fsync each object and its directory before reporting
+            the commit (durable against power loss). Without it a commit still
+            survives a crash of the process, but not of the machine.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self._objects = self.root / "objects"
+        self._names = self.root / "names"
+        self._fsync = fsync
+        try:
+            self._objects.mkdir(parents=True, exist_ok=True)
+            self._names.mkdir(exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"Cannot create the file store at {self.root}: {err}") from err
+
+    def __repr__(self) -> str:
+        return f"FileBackend({str(self.root)!r})"
+
+    def _path(self, digest: str) -> Path:
+        return self._objects / digest[:2] / digest[2:]
+
+    def locate(self, digest: str) -> str:
+        return str(self._path(digest))
+
+    def commit(self, packed_resource: PackedResource) -> None:
+        path = self._path(packed_resource.digest)
+        try:
+            if path.exists():
+                # Freshen the time so that a running gc treats it as new.
+                with contextlib.suppress(OSError):
+                    os.utime(path)
+                return
+            directory = path.parent
+            directory.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TMP_PREFIX)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(packed_resource.data)
+                    if self._fsync:
+                        out.flush()
+                        os.fsync(out.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            if self._fsync:
+                _fsync_dir(directory)
+        except OSError as err:
+            raise StorageError(
+                f"Cannot write object {packed_resource.digest} to {path}: {err}"
+            ) from err
+
+    def has(self, ref: Ref[Any]) -> bool:
+        return self._path(ref.digest).is_file()
+
+    def get(self, ref: Ref[Any]) -> PackedResource | None:
+        path = self._path(ref.digest)
+        try:
+            with open(path, "rb") as source:
+                data = source.read()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StorageError(f"Cannot read object {ref.digest} from {path}: {err}") from err
+        return PackedResource(ref.digest, data)
+
+    def iter_digests(self) -> Iterator[str]:
+        try:
+            for directory in sorted(self._objects.iterdir()):
+                if len(directory.name) != 2 or not directory.is_dir():
+                    continue
+                for entry in sorted(os.listdir(directory)):
+                    if not entry.startswith(_TMP_PREFIX) and len(entry) == 62:
+                        yield directory.name + entry
+        except OSError as err:
+            raise StorageError(f"Cannot list the objects in {self._objects}: {err}") from err
+
+    def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
+        old: set[str] = set()
+        for digest in digests:
+            try:
+                if os.stat(self._path(digest)).st_mtime < cutoff:
+                    old.add(digest)
+            except FileNotFoundError:
+                continue
+        return old
+
+    def delete_many(self, digests: Iterable[str]) -> int:
+        deleted = 0
+        for digest in digests:
+            try:
+                os.unlink(self._path(digest))
+                deleted += 1
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise StorageError(f"Cannot delete {self._path(digest)}: {err}") from err
+        return deleted
+
+    def remove_stale_temporaries(self, older_than: float = 3600.0) -> int:
+        """Deletes temporary files left by crashed writers; returns how many."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for directory in self._objects.iterdir():
+            if not directory.is_dir():
+                continue
+            for entry in directory.iterdir():
+                if entry.name.startswith(_TMP_PREFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat().st_mtime < cutoff:
+                            entry.unlink()
+                            removed += 1
+        return removed
+
+    # Named refs: one file per name (URL-quoted), replaced atomically under a lock.
+
+    def _name_path(self, name: str) -> Path:
+        if not name:
+            raise ValueError("A name must not be empty.")
+        return self._names / urllib.parse.quote(name, safe="")
+
+    @contextlib.contextmanager
+    def _names_locked(self) -> Iterator[None]:
+        with open(self.root / "names.lock", "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def get_name(self, name: str) -> str | None:
+        try:
+            return self._name_path(name).read_text("ascii").strip() or None
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StorageError(f"Cannot read name {name!r} in {self._names}: {err}") from err
+
+    def set_name(self, name: str, digest: str | None, *, expected: Any = ANY) -> None:
+        path = self._name_path(name)
+        try:
+            with self._names_locked():
+                actual = self.get_name(name)
+                if expected is not ANY and expected != actual:
+                    raise NameConflictError(
+                        f"Name {name!r} in {self.root} points at {actual or 'nothing'}, not "
+                        f"at {expected or 'nothing'} as expected; re-read it and retry.",
+                        name=name,
+                        expected=expected,
+                        actual=actual,
+                    )
+                if digest is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                    return
+                fd, tmp = tempfile.mkstemp(dir=self._names, prefix=_TMP_PREFIX)
+                with os.fdopen(fd, "w", encoding="ascii") as out:
+                    out.write(digest)
+                    out.flush()
+                    if self._fsync:
+                        os.fsync(out.fileno())
+                os.replace(tmp, path)
+                if self._fsync:
+                    _fsync_dir(self._names)
+        except OSError as err:
+            raise StorageError(f"Cannot update name {name!r} in {self._names}: {err}") from err
+
+    def iter_names(self) -> Iterator[tuple[str, str]]:
+        entries = []
+        for entry in self._names.iterdir():
+            if entry.name.startswith(_TMP_PREFIX):
+                continue
+            name = urllib.parse.unquote(entry.name)
+            digest = self.get_name(name)
+            if digest:
+                entries.append((name, digest))
+        return iter(sorted(entries))
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

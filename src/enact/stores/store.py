@@ -1,0 +1,275 @@
+"""`Store`: commit and checkout on top of any backend.
+
+The store does everything that must not depend on the backend: it encodes a
+value once into its token stream, hashes it, packs it for the ref type, hands
+the bytes to the backend, and on checkout verifies that what the backend
+returns hashes to the ref before decoding it (verify on read). Verified
+objects are kept in a bounded cache, so a repeated checkout neither reads nor
+re-hashes; every checkout still returns fresh objects that the caller may
+mutate freely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from enact import context
+from enact.encoding import DecodeError, decode, encode, scan_links
+from enact.errors import CorruptObjectError, EnactError, NotFoundError, StorageError
+from enact.refs import Ref, open_object, parse_packed_header
+from enact.registry import lookup_class
+from enact.resources import Resource, wrap
+from enact.stores.base import PackedResource, StorageBackend
+from enact.stores.files import FileBackend
+from enact.stores.memory import InMemoryBackend
+from enact.wrappers import PRIMITIVE_WRAPPERS
+
+R = TypeVar("R", bound=Ref[Any])
+
+_CACHE_MAX_BYTES = 64 * 1024 * 1024
+_CACHE_MAX_ENTRIES = 100_000
+
+
+class Store:
+    """A content-addressed store: commit values, check out refs.
+
+    Use it as a context manager to make it the active store for `enact.commit`,
+    `Ref.checkout` and `enact.invoke`. Blocks may be nested and re-entered, and
+    the same store may be active in many threads and asyncio tasks at once.
+
+    Args:
+        backend: Where objects are kept (see `StorageBackend`).
+    """
+
+    def __init__(self, backend: StorageBackend) -> None:
+        self._backend = backend
+        self._cache: dict[str, bytes] = {}
+        self._cache_bytes = 0
+        self._lock = threading.Lock()
+        self._pending: ContextVar[dict[str, PackedResource] | None] = ContextVar(
+            f"enact_store_batch_{id(self)}", default=None
+        )
+
+    @property
+    def backend(self) -> StorageBackend:
+        """The backend this store reads and writes."""
+        return self._backend
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._backend!r})"
+
+    def __enter__(self) -> Store:
+        context.enter(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        context.leave(self)
+
+    def close(self) -> None:
+        """Closes the backend's connections and files."""
+        self._backend.close()
+
+    # Commit ------------------------------------------------------------------
+
+    def commit(self, value: Any, ref_type: type[R] = Ref) -> R:  # type: ignore[assignment]
+        """Commits `value` and returns a ref of type `ref_type` to it.
+
+        `value` may be a resource or any field value (``commit(3)``, ``commit([1,
+        2])``, a tuple, a value of a wrapped type).
+
+        Raises:
+            UnsupportedValueError: `value` holds something enact cannot store.
+            CycleError: `value` contains itself.
+            StorageError: The backend failed; nothing was reported as committed.
+        """
+        tokens, links = encode(_as_resource(value))
+        digest = hashlib.sha256(tokens).hexdigest()
+        packed = PackedResource(digest, ref_type.seal(tokens, links), tuple(links))
+        pending = self._pending.get()
+        if pending is not None:
+            pending[digest] = packed
+        else:
+            self._write([packed])
+        return ref_type._unchecked(digest)
+
+    def _write(self, packed: list[PackedResource]) -> None:
+        try:
+            if len(packed) == 1:
+                self._backend.commit(packed[0])
+            else:
+                self._backend.commit_many(packed)
+        except EnactError:
+            raise
+        except Exception as err:
+            raise StorageError(f"Commit to {self._backend!r} failed: {err}") from err
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collects the commits of this thread or task and writes them at the end.
+
+        One backend call (one transaction, one round trip) for the whole block.
+        Refs returned inside the block can be checked out inside it; they are
+        durable once the block has ended without an exception. If the block
+        raises, nothing it committed is written. Nested blocks join the outer one.
+        """
+        if self._pending.get() is not None:
+            yield
+            return
+        pending: dict[str, PackedResource] = {}
+        token = self._pending.set(pending)
+        try:
+            yield
+        finally:
+            self._pending.reset(token)
+        if pending:
+            self._write(list(pending.values()))
+
+    # Checkout ----------------------------------------------------------------
+
+    def checkout(self, ref: Ref[Any]) -> Any:
+        """Returns fresh objects for the value `ref` points to.
+
+        Raises:
+            NotFoundError: The backend does not hold the object.
+            CorruptObjectError: The stored bytes do not hash to the ref, or do not parse.
+            UnknownTypeError: The object's type is not registered in this process.
+        """
+        digest = ref.digest
+        tokens = self._cache.get(digest)
+        if tokens is None:
+            tokens = self._read_verified(ref)
+        try:
+            return decode(tokens)
+        except DecodeError as err:
+            location = self._backend.locate(digest)
+            raise CorruptObjectError(
+                f"Object {digest} at {location} hashes correctly but is not a valid "
+                f"enact object ({err}); it was written by something other than enact.",
+                digest=digest,
+                location=location,
+            ) from err
+
+    def read_tokens(self, ref: Ref[Any]) -> bytes:
+        """Returns the verified token stream of an object (no decoding, no types needed)."""
+        tokens = self._cache.get(ref.digest)
+        return tokens if tokens is not None else self._read_verified(ref)
+
+    def _read_verified(self, ref: Ref[Any]) -> bytes:
+        digest = ref.digest
+        pending = self._pending.get()
+        packed = pending.get(digest) if pending else None
+        if packed is None:
+            try:
+                packed = self._backend.get(ref)
+            except EnactError:
+                raise
+            except Exception as err:
+                raise StorageError(f"Reading {digest} from {self._backend!r} failed: {err}") from err
+        if packed is None:
+            location = self._backend.locate(digest)
+            raise NotFoundError(
+                f"Object {digest} is not in the store ({location}). It may have been "
+                "committed to another store: copy it here, or enter the store that holds it.",
+                digest=digest,
+                location=location,
+            )
+        location = ""
+        tokens = packed.data
+        if tokens.startswith(b"pack:"):
+            location = self._backend.locate(digest)
+            tokens = open_object(tokens, digest, location)
+        actual = hashlib.sha256(tokens).hexdigest()
+        if actual != digest:
+            location = location or self._backend.locate(digest)
+            raise CorruptObjectError(
+                f"Object {digest} at {location} is corrupt: its {len(tokens)} bytes hash to "
+                f"{actual}. Restore it from a copy of the store (enact copy) or delete it.",
+                digest=digest,
+                location=location,
+            )
+        self._remember(digest, tokens)
+        return tokens
+
+    def _remember(self, digest: str, tokens: bytes) -> None:
+        size = len(tokens)
+        if size > _CACHE_MAX_BYTES // 8:
+            return
+        with self._lock:
+            cache = self._cache
+            if digest in cache:
+                return
+            while cache and (
+                self._cache_bytes + size > _CACHE_MAX_BYTES or len(cache) >= _CACHE_MAX_ENTRIES
+            ):
+                oldest = next(iter(cache))
+                self._cache_bytes -= len(cache.pop(oldest))
+            cache[digest] = tokens
+            self._cache_bytes += size
+
+    def has(self, ref: Ref[Any]) -> bool:
+        """Returns whether the backend holds the object (pending batch commits count)."""
+        pending = self._pending.get()
+        if pending and ref.digest in pending:
+            return True
+        return self._backend.has(ref)
+
+    def links(self, packed: PackedResource) -> tuple[str, ...]:
+        """Returns the digests an object refers to (from the writer, its header, or a scan)."""
+        if packed.links is not None:
+            return packed.links
+        if packed.data.startswith(b"pack:"):
+            header, _ = parse_packed_header(packed.data)
+            return tuple(header.get("links", ()))
+        return tuple(scan_links(packed.data))
+
+
+def _as_resource(value: Any) -> Any:
+    """Returns what is encoded for a top-level commit: resources as they are,
+    everything else inside its wrapper resource."""
+    if isinstance(value, Resource):
+        return value
+    wrapper = PRIMITIVE_WRAPPERS.get(type(value))
+    if wrapper is not None:
+        return wrapper(value)
+    if isinstance(value, type) or lookup_class(type(value)) is not None:
+        return value
+    return wrap(value)
+
+
+class InMemoryStore(Store):
+    """A store whose objects live in this process only: ``Store(InMemoryBackend())``."""
+
+    def __init__(self) -> None:
+        super().__init__(InMemoryBackend())
+
+
+class FileStore(Store):
+    """A store in a directory tree: ``Store(FileBackend(root))``.
+
+    Args:
+        root: The directory; created if missing.
+        fsync: See `FileBackend`.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        super().__init__(FileBackend(root, fsync=fsync))
+
+
+def commit(value: Any, ref_type: type[R] = Ref) -> R:  # type: ignore[assignment]
+    """Commits `value` to the active store and returns a ref to it.
+
+    Raises:
+        NoActiveStoreError: No ``with store:`` block is active.
+    """
+    return context.current_store().commit(value, ref_type)
+
+
+def checkout(ref: Ref[Any]) -> Any:
+    """Checks `ref` out of the active store (same as ``ref()``)."""
+    return context.current_store().checkout(ref)
