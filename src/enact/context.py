@@ -46,7 +46,6 @@ def leave(store: Store) -> None:
     stack = _active.get()
     if not stack or stack[-1] is not store:
         raise RuntimeError(
-            "Store contexts were left out of order: leave the innermost `with store:` "
-            "block first."
+            "Store contexts were left out of order: leave the innermost `with store:` block first."
         )
     _active.set(stack[:-1])

@@ -46,9 +46,9 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
     """
     info = _by_class.get(type(value))
     if info is not None and info.kind == _KIND_RESOURCE:
-        flat = _flat_resource(info, value)
-        if flat is not None:
-            return flat, []
+        spelled = _flat_resource(info, value)
+        if spelled is not None:
+            return spelled, []
     parts: list[str] = []
     app = parts.append
     chunks: list[bytes] | None = None
@@ -88,7 +88,7 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
                 app("seq[")
                 stack.append((it, oid))
                 oid = child
-                it = zip(_EMPTY_PREFIXES, v)
+                it = zip(_EMPTY_PREFIXES, v, strict=False)
                 break
             elif t is dict:
                 keys = sorted(v) if v else []
@@ -106,7 +106,11 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
                 app("map[")
                 stack.append((it, oid))
                 oid = child
-                it = zip([repr(k) if k.isascii() else quote(k) for k in keys], map(v.get, keys))
+                it = zip(
+                    [repr(k) if k.isascii() else quote(k) for k in keys],
+                    map(v.get, keys),
+                    strict=True,
+                )
                 break
             elif t is bytes:
                 if chunks is None:
@@ -136,7 +140,7 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
                 app(info.prefix)
                 stack.append((it, oid))
                 oid = child
-                it = zip(info.qnames, info.getter(v))
+                it = zip(info.qnames, info.getter(v), strict=True)
                 break
         else:
             if not stack:
@@ -229,10 +233,10 @@ def _resolve_other(v: Any, root: Any) -> str | tuple[registry.ClassInfo, Any]:
     function = registry.function_info(v)
     if function is not None:
         return function.prefix + "]"
-    wrapper = registry.wrapper_for(type(v))
+    wrapper: Any = registry.wrapper_for(type(v))
     if wrapper is None:
         _raise_problem(root)
-    wrapped = wrapper.wrap(v)  # type: ignore[attr-defined]
+    wrapped = wrapper.wrap(v)
     return class_info(type(wrapped)), wrapped
 
 
@@ -402,10 +406,7 @@ def _decode(data: bytes) -> Any:
             continue
         elif c == 0x5D:  # ]
             pos += 1
-            if frame is _LIST or frame is _MAP:
-                val = cont
-            else:
-                val = _finish_resource(frame, cont)
+            val = cont if frame is _LIST or frame is _MAP else _finish_resource(frame, cont)
             cont, frame, key = stack.pop()
         elif c == 0x72:  # res[
             close = data.index(b"}", pos) + 1
@@ -476,13 +477,13 @@ def _finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
     kind = info.kind
     if kind == _KIND_FUNCTION:
         return info.obj
-    from enact.resources import build  # noqa: PLC0415
+    from enact.resources import build
 
     obj = build(info.cls, values)
     if kind == registry.KIND_WRAPPER:
         return obj.unwrap()
     if kind == _KIND_REF:
-        from enact.digests import is_digest  # noqa: PLC0415
+        from enact.digests import is_digest
 
         if not is_digest(values.get("digest")):
             raise DecodeError(f"{info.name} holds a malformed digest")

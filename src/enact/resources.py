@@ -9,7 +9,6 @@ these, nested; values of foreign types that have a registered
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from collections.abc import Iterator
 from typing import Any, Generic, Self, TypeAlias, TypeVar
@@ -69,7 +68,8 @@ class Resource:
             raise KeyError(
                 f"{registry.type_name(cls)}.from_resource_dict: missing field(s) {missing}."
             )
-        return build(cls, values)
+        built: Self = build(cls, values)
+        return built
 
 
 class ResourceWrapper(Resource, Generic[W]):
@@ -152,14 +152,14 @@ def resolve_type_id(type_id: bytes) -> registry.ClassInfo:
 
 
 def _all_subclasses(cls: type) -> Iterator[type]:
-    pending = list(cls.__subclasses__())
+    pending: list[type] = list(cls.__subclasses__())
     while pending:
         sub = pending.pop()
         yield sub
         pending.extend(sub.__subclasses__())
 
 
-def build(cls: type[Any], values: dict[str, Any]) -> Any:
+def build(cls: Any, values: dict[str, Any]) -> Any:
     """Creates an instance of `cls` with these field values, without calling ``__init__``.
 
     Checkout restores stored state the way `pickle` and `copy` do: the
@@ -233,29 +233,25 @@ def _field_hints(cls: type) -> dict[str, Any]:
 def _from_plain(value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        if issubclass(hint, Resource):
-            return hint.from_resource_dict(value)
+    if isinstance(hint, type) and issubclass(hint, Resource) and isinstance(value, dict):
+        return hint.from_resource_dict(value)
     if isinstance(hint, type) and not issubclass(hint, Resource) and isinstance(value, dict):
         wrapper = registry.wrapper_for(hint)
         if wrapper is not None:
             return wrapper.from_resource_dict(value).unwrap()  # type: ignore[attr-defined]
-    if origin is not None and isinstance(origin, type) and issubclass(origin, Resource):
-        if isinstance(value, dict):
-            return origin.from_resource_dict(value)
+    if isinstance(origin, type) and issubclass(origin, Resource) and isinstance(value, dict):
+        return origin.from_resource_dict(value)
     if origin in (list, typing.List) and isinstance(value, list):  # noqa: UP006
         item_hint = args[0] if args else Any
         return [_from_plain(item, item_hint) for item in value]
     if origin in (dict, typing.Dict) and isinstance(value, dict):  # noqa: UP006
         item_hint = args[1] if len(args) == 2 else Any
         return {key: _from_plain(item, item_hint) for key, item in value.items()}
-    if origin is typing.Union or type(hint).__name__ == "UnionType":
-        if isinstance(value, dict):
-            for arm in args:
-                if arm is type(None):
-                    continue
-                candidate = _from_plain(value, arm)
-                if candidate is not value:
-                    return candidate
+    if (origin is typing.Union or type(hint).__name__ == "UnionType") and isinstance(value, dict):
+        for arm in args:
+            if arm is type(None):
+                continue
+            candidate = _from_plain(value, arm)
+            if candidate is not value:
+                return candidate
     return value
-

@@ -40,7 +40,7 @@ def _primitive(name: str, value_type: type) -> type[_PrimitiveWrapper]:
             "wrapped_type": classmethod(lambda cls: value_type),
         },
     )
-    wrapper = dataclasses.dataclass(cls)
+    wrapper: type[_PrimitiveWrapper] = dataclasses.dataclass(cls)
     register_resource_class(wrapper)
     return wrapper
 

@@ -87,13 +87,13 @@ class StorageBackend(abc.ABC):
 
     def has_many(self, digests: Iterable[str]) -> set[str]:
         """Returns the subset of `digests` that is stored here."""
-        from enact.refs import Ref  # noqa: PLC0415
+        from enact.refs import Ref
 
         return {digest for digest in digests if self.has(Ref._unchecked(digest))}
 
     def get_many(self, digests: Iterable[str]) -> dict[str, PackedResource]:
         """Returns the stored objects among `digests`, by digest (missing ones left out)."""
-        from enact.refs import Ref  # noqa: PLC0415
+        from enact.refs import Ref
 
         found: dict[str, PackedResource] = {}
         for digest in digests:

@@ -170,7 +170,9 @@ class Store:
             except EnactError:
                 raise
             except Exception as err:
-                raise StorageError(f"Reading {digest} from {self._backend!r} failed: {err}") from err
+                raise StorageError(
+                    f"Reading {digest} from {self._backend!r} failed: {err}"
+                ) from err
         if packed is None:
             location = self._backend.locate(digest)
             raise NotFoundError(
