@@ -18,7 +18,6 @@ from enact.errors import InvalidDigestError
 FORMAT_VERSION: Final = 1
 
 DIGEST_HEX_LENGTH: Final = 64
-_DIGEST_RE: Final = re.compile(r"[0-9a-f]{64}")
 
 
 def _escape_table(quote: str) -> dict[int, str]:
@@ -134,7 +133,12 @@ def sha256_hex(data: bytes) -> str:
 
 def is_digest(text: object) -> bool:
     """Returns whether `text` is 64 lower-case hexadecimal characters."""
-    return isinstance(text, str) and len(text) == 64 and _DIGEST_RE.fullmatch(text) is not None
+    return (
+        isinstance(text, str)
+        and len(text) == DIGEST_HEX_LENGTH
+        and text.isascii()
+        and not text.strip("0123456789abcdef")
+    )
 
 
 def check_digest(text: object) -> str:

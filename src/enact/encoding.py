@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from enact import registry
-from enact.digests import decimal_to_int, int_to_decimal, quote, unquote_body
+from enact.digests import decimal_to_int, int_to_decimal, is_digest, quote, unquote_body
 from enact.errors import CycleError, UnsupportedValueError
-from enact.resources import Resource, class_info, resolve_type_id
+from enact.resources import Resource, build, class_info, resolve_type_id
 
 _by_class: Final = registry._by_class
 _EMPTY_PREFIXES: Final = itertools.repeat("")
@@ -352,6 +352,15 @@ def decode(data: bytes) -> Any:
         UnknownTypeError: A type id names a class not defined in this process.
     """
     try:
+        if data.startswith(b"res["):
+            close = data.index(b"}", 4) + 1
+            info = resolve_type_id(data[4:close])
+            flat = _flat_patterns.get(info)
+            if flat is None:
+                flat = _flat_patterns[info] = _flat_pattern(info)
+            m = flat.fullmatch(data, close)
+            if m is not None:
+                return _finish_flat(info, m.groups())
         return _decode(data)
     except (IndexError, AttributeError, UnicodeDecodeError) as err:
         raise DecodeError(f"malformed token stream ({err})") from err
@@ -413,11 +422,18 @@ def _decode(data: bytes) -> Any:
             if data[pos : pos + 4] != b"res[":
                 raise DecodeError(f"unknown token at byte {pos}")
             info = resolve_type_id(data[pos + 4 : close])
-            pos = close
-            stack.append((cont, frame, key))
-            cont = {}
-            frame = info
-            continue
+            flat = _flat_patterns.get(info)
+            if flat is None:
+                flat = _flat_patterns[info] = _flat_pattern(info)
+            m = flat.match(data, close)
+            if m is None:
+                pos = close
+                stack.append((cont, frame, key))
+                cont = {}
+                frame = info
+                continue
+            val = _finish_flat(info, m.groups())
+            pos = m.end()
         elif c == 0x6D:  # map[
             if data[pos : pos + 4] != b"map[":
                 raise DecodeError(f"unknown token at byte {pos}")
@@ -468,6 +484,65 @@ def _decode(data: bytes) -> Any:
     return val
 
 
+_FLAT_VALUE: Final = (
+    rb"(s'[^'\\]*'|s\"[^\"\\]*\"|i-?[0-9]{1,4000}|n|T|F"
+    rb"|f-?(?:inf|nan|[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?)"
+    rb"|res\[\{\"name\": \"enact\.references\.Ref\"\}'digest's'[0-9a-f]{64}'\])"
+)
+_flat_patterns: dict[registry.ClassInfo, re.Pattern[bytes]] = {}
+
+
+def _flat_pattern(info: registry.ClassInfo) -> re.Pattern[bytes]:
+    """A regex matching the fields of `info` when each holds a primitive or a plain Ref.
+
+    Most stored resources have this shape; one C-level match replaces the
+    token-by-token loop for them.
+    """
+    body = b"".join(re.escape(qname.encode("utf-8")) + _FLAT_VALUE for qname in info.qnames)
+    return re.compile(body + rb"\]")
+
+
+def _finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...]) -> Any:
+    values: dict[str, Any] = {}
+    for attr, token in zip(info.sorted_attrs, tokens, strict=True):
+        c = token[0]
+        if c == 0x73:  # s
+            values[attr] = token[2:-1].decode("utf-8")
+        elif c == 0x69:  # i
+            values[attr] = _parse_int(token[1:])
+        else:
+            values[attr] = _flat_value(token)
+    kind = info.kind
+    if kind == _KIND_RESOURCE:
+        return build(info.cls, values)
+    return _finish_resource(info, values)
+
+
+def _flat_value(token: bytes) -> Any:
+    c = token[0]
+    if c == 0x73:  # s
+        return token[2:-1].decode("utf-8")
+    if c == 0x69:  # i
+        return _parse_int(token[1:])
+    if c == 0x6E:  # n
+        return None
+    if c == 0x54:  # T
+        return True
+    if c == 0x46:  # F
+        return False
+    if c == 0x66:  # f
+        return float(token[1:])
+    return _plain_ref(token[-67:-3].decode("ascii"))
+
+
+def _plain_ref(digest: str) -> Any:
+    info = registry._by_type_id[_REF_TYPE_ID]
+    return info.cls._unchecked(digest)
+
+
+_REF_TYPE_ID: Final = b'{"name": "enact.references.Ref"}'
+
+
 def _finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
     if tuple(values) != info.sorted_attrs:
         raise DecodeError(
@@ -477,16 +552,11 @@ def _finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
     kind = info.kind
     if kind == _KIND_FUNCTION:
         return info.obj
-    from enact.resources import build
-
     obj = build(info.cls, values)
     if kind == registry.KIND_WRAPPER:
         return obj.unwrap()
-    if kind == _KIND_REF:
-        from enact.digests import is_digest
-
-        if not is_digest(values.get("digest")):
-            raise DecodeError(f"{info.name} holds a malformed digest")
+    if kind == _KIND_REF and not is_digest(values.get("digest")):
+        raise DecodeError(f"{info.name} holds a malformed digest")
     return obj
 
 

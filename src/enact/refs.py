@@ -68,7 +68,7 @@ class Ref(Resource, Generic[T]):
         Raises:
             InvalidDigestError: `digest` is not 64 lower-case hex characters.
         """
-        return cls(check_digest(digest))
+        return cls._unchecked(check_digest(digest))
 
     @classmethod
     def _unchecked(cls, digest: str) -> Self:
