@@ -532,7 +532,7 @@ def _flat_value(token: bytes) -> Any:
         return False
     if c == 0x66:  # f
         return float(token[1:])
-    return _plain_ref(token[-67:-3].decode("ascii"))
+    return _plain_ref(token[-66:-2].decode("ascii"))
 
 
 def _plain_ref(digest: str) -> Any:

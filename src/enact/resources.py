@@ -193,12 +193,12 @@ def unwrap(wrapper: ResourceWrapper[W]) -> W:
     return wrapper.unwrap()
 
 
-_NATIVE = (int, float, bool, str, bytes, type(None), list, dict)
+_NATIVE = (int, float, bool, str, bytes, type(None), list, dict, Resource, type)
 
 
 def wrap_if_foreign(value: Any) -> Any:
     """Returns `value`, or its wrapper if it is of a wrapped foreign type."""
-    if isinstance(value, _NATIVE | Resource | type):
+    if isinstance(value, _NATIVE):
         return value
     wrapper = registry.wrapper_for(type(value))
     if wrapper is None:
