@@ -536,8 +536,8 @@ def _flat_value(token: bytes) -> Any:
 
 
 def _plain_ref(digest: str) -> Any:
-    info = registry._by_type_id[_REF_TYPE_ID]
-    return info.cls._unchecked(digest)
+    ref_class: Any = registry._by_type_id[_REF_TYPE_ID].cls
+    return ref_class._unchecked(digest)
 
 
 _REF_TYPE_ID: Final = b'{"name": "enact.references.Ref"}'
