@@ -17,6 +17,7 @@ from enact.errors import (
     UnknownTypeError,
     UnsupportedValueError,
 )
+from enact.pretty import pformat, pprint
 from enact.refs import CompressedRef, Ref
 from enact.registration import register
 from enact.resources import FieldValue, Resource, ResourceWrapper, TypeWrapper, unwrap, wrap
@@ -67,6 +68,8 @@ __all__ = [
     "UnsupportedValueError",
     "checkout",
     "commit",
+    "pformat",
+    "pprint",
     "register",
     "unwrap",
     "wrap",

@@ -1,0 +1,215 @@
+"""Human-readable views of resources and of the graphs of refs between them.
+
+`pformat` renders a value as indented lines, following refs into the active
+store, the way the spec's "Storage model" section shows::
+
+    -> LinkedList#0b182f:
+      value: 1
+      next:
+        -> LinkedList#0f9059:
+          value: 2
+          next: -> LinkedList(value=1, next=None)#dd2ab0
+
+The rule, which applies the same way to every value:
+
+- A value that holds no refs (looking through resources, lists, tuples, dicts
+  and wrapped values, but not into other objects) is printed inline as its
+  ``repr``.
+- A ref is ``->`` followed by what it points to, and ``#`` with the first six
+  hex digits of its digest. If the target holds refs itself, the line ends in
+  ``:`` and the target's fields follow, indented by two spaces.
+- A resource that holds refs is a ``TypeName:`` line followed by its fields.
+- A list, tuple or dict that holds refs is printed as its items, labelled
+  ``[0]``, ``[1]``, ... or ``['key']``.
+- Each field or item is ``label: value`` when the value is inline; otherwise
+  ``label:`` and the value's lines below it, two spaces further in.
+
+A ref that already appeared expanded is printed once more as ``(shown
+above)`` instead of again, so shared sub-graphs print once. A ref that cannot
+be followed (no active store, not in the store, unregistered type) is printed
+with the reason; a corrupt object still raises `CorruptObjectError`.
+
+Both walks are iterative: deep chains print without hitting Python's
+recursion limit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import IO, Any, Final
+
+from enact import context
+from enact.errors import NotFoundError, UnknownTypeError
+from enact.refs import Ref
+from enact.registry import wrapper_for
+from enact.resources import Resource, wrap_if_foreign
+
+__all__ = ["pformat", "pprint"]
+
+_INDENT: Final = "  "
+_ABBREV: Final = 6
+
+_Children = list[tuple[str, Any]]
+
+
+class _Block:
+    """A value printed on several lines: an optional header, then labelled children."""
+
+    __slots__ = ("children", "header", "key")
+
+    def __init__(self, header: str | None, children: _Children, key: int) -> None:
+        self.header = header
+        self.children = children
+        self.key = key
+
+
+def pformat(value: Any) -> str:
+    """Returns a readable, indented rendering of `value`, following refs.
+
+    Refs are checked out of the active store, if one is active. See the module
+    documentation for the layout.
+
+    Args:
+        value: A resource, ref, field value, or anything else (printed as its
+            ``repr`` if enact does not know it).
+
+    Raises:
+        CorruptObjectError: A ref points at an object whose bytes are damaged.
+    """
+    return "\n".join(_Formatter().lines(value))
+
+
+def pprint(value: Any, *, file: IO[str] | None = None) -> None:
+    """Prints `pformat(value)` to `file` (standard output by default)."""
+    print(pformat(value), file=sys.stdout if file is None else file)
+
+
+class _Formatter:
+    """One rendering: keeps what was already checked out and expanded."""
+
+    def __init__(self) -> None:
+        self._store = context.active_store()
+        self._has_refs: dict[int, bool] = {}
+        self._expanded: set[str] = set()
+        # Keeps every object whose id() is memoized alive for the whole rendering.
+        self._keep: list[Any] = []
+
+    def lines(self, value: Any) -> Iterator[str]:
+        node = self._describe(value)
+        if isinstance(node, str):
+            yield node
+            return
+        indent = 0
+        if node.header is not None:
+            yield node.header
+            indent = 1
+        stack: list[tuple[Iterator[tuple[str, Any]], int, int]] = [
+            (iter(node.children), indent, node.key)
+        ]
+        on_path = {node.key}
+        while stack:
+            children, indent, _ = stack[-1]
+            pad = _INDENT * indent
+            for label, child in children:
+                node = self._describe(child)
+                if isinstance(node, str):
+                    yield f"{pad}{label}: {node}"
+                    continue
+                if node.key in on_path:
+                    yield f"{pad}{label}: <cycle>"
+                    continue
+                yield f"{pad}{label}:"
+                inner = indent + 1
+                if node.header is not None:
+                    yield f"{pad}{_INDENT}{node.header}"
+                    inner += 1
+                on_path.add(node.key)
+                stack.append((iter(node.children), inner, node.key))
+                break
+            else:
+                _, _, key = stack.pop()
+                on_path.discard(key)
+
+    def _describe(self, value: Any) -> str | _Block:
+        """Returns the inline text of `value`, or the block it prints as."""
+        if isinstance(value, Ref):
+            return self._describe_ref(value)
+        if not self._holds_refs(value):
+            return repr(value)
+        key = id(value)
+        if isinstance(value, dict):
+            return _Block(None, [(f"[{k!r}]", item) for k, item in value.items()], key)
+        if isinstance(value, list | tuple):
+            return _Block(None, [(f"[{i}]", item) for i, item in enumerate(value)], key)
+        resource = value if isinstance(value, Resource) else wrap_if_foreign(value)
+        fields = [(name, getattr(resource, name)) for name in resource.field_names()]
+        return _Block(f"{type(resource).__qualname__}:", fields, key)
+
+    def _describe_ref(self, ref: Ref[Any]) -> str | _Block:
+        tag = "#" + ref.digest[:_ABBREV]
+        if self._store is None:
+            return f"-> ?{tag} (no active store)"
+        try:
+            target = self._store.checkout(ref)
+        except NotFoundError:
+            return f"-> ?{tag} (not in the active store)"
+        except UnknownTypeError as err:
+            return f"-> ?{tag} (type {err.type_name} is not registered)"
+        self._keep.append(target)
+        if not self._holds_refs(target):
+            return f"-> {target!r}{tag}"
+        name = type(target).__qualname__
+        if ref.digest in self._expanded:
+            return f"-> {name}{tag} (shown above)"
+        self._expanded.add(ref.digest)
+        inner = self._describe(target)
+        assert isinstance(inner, _Block)
+        return _Block(f"-> {name}{tag}:", inner.children, id(target))
+
+    def _holds_refs(self, root: Any) -> bool:
+        """Returns whether `root` holds a ref, without following refs (memoized)."""
+        memo = self._has_refs
+        known = memo.get(id(root))
+        if known is not None:
+            return known
+        # Iterative post-order walk; a container is marked False while it is
+        # being visited, so that cyclic values terminate.
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            value, leaving = stack.pop()
+            key = id(value)
+            if leaving:
+                memo[key] = any(memo.get(id(child), False) for child in _children(value))
+                continue
+            if key in memo:
+                continue
+            if isinstance(value, Ref):
+                memo[key] = True
+                self._keep.append(value)
+                continue
+            children = _children(value)
+            if not children:
+                continue
+            memo[key] = False
+            self._keep.append(value)
+            stack.append((value, True))
+            stack.extend((child, False) for child in children)
+        return memo.get(id(root), False)
+
+
+def _children(value: Any) -> list[Any]:
+    """Returns the values directly inside `value` that could hold refs."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, Resource):
+        if isinstance(value, Ref):
+            return []
+        return [getattr(value, name) for name in value.field_names()]
+    if isinstance(value, int | float | str | bytes | type) or value is None:
+        return []
+    if wrapper_for(type(value)) is not None:
+        return _children(wrap_if_foreign(value))
+    return []
