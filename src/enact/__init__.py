@@ -1,5 +1,7 @@
 """enact: journaled, replayable, content-addressed execution for generative software."""
 
+from typing import TYPE_CHECKING, Any
+
 from enact.errors import (
     CorruptObjectError,
     CycleError,
@@ -34,6 +36,9 @@ from enact.stores import (
 )
 from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 
+if TYPE_CHECKING:
+    from enact.stores.postgres import PostgresBackend, PostgresStore
+
 __all__ = [
     "CompressedRef",
     "CorruptObjectError",
@@ -53,6 +58,8 @@ __all__ = [
     "NoActiveStoreError",
     "NotFoundError",
     "PackedResource",
+    "PostgresBackend",
+    "PostgresStore",
     "Ref",
     "RegistrationError",
     "ReplayError",
@@ -74,3 +81,21 @@ __all__ = [
     "unwrap",
     "wrap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Imports the PostgreSQL backend on first use: psycopg is an optional extra."""
+    if name not in ("PostgresBackend", "PostgresStore"):
+        raise AttributeError(f"module 'enact' has no attribute {name!r}")
+    try:
+        from enact.stores import postgres
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] not in ("psycopg", "psycopg_pool"):
+            raise
+        raise ImportError(
+            f"enact.{name} needs psycopg 3 and psycopg-pool, which are not installed "
+            f"({err}): pip install 'enact[postgres]'"
+        ) from err
+    value = getattr(postgres, name)
+    globals()[name] = value
+    return value

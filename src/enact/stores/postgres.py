@@ -1,0 +1,531 @@
+"""A backend in a PostgreSQL database, shared by many processes and machines.
+
+Promises: a commit is reported only after its transaction has committed, so a
+crash of the client (even ``kill -9``) or of the server loses no reported
+object, and a reader sees an object whole or not at all; a batch is one
+transaction. Any number of writers may commit at once, overlapping content
+included (re-committing an object only refreshes its commit time, which gc
+honours); name updates are atomic compare-and-set, and concurrent processes
+opening a fresh database create the tables exactly once, under an advisory lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+
+from enact.errors import NameConflictError, StorageError
+from enact.stores.base import ANY, PackedResource, StorageBackend
+from enact.stores.store import Store
+
+if TYPE_CHECKING:
+    from enact.refs import Ref
+
+T = TypeVar("T")
+_Connection = psycopg.Connection[TupleRow]
+
+SCHEMA_VERSION: Final = 1
+"""The version of the tables this module creates and expects."""
+
+_OBJECTS: Final = "enact_objects"
+_NAMES: Final = "enact_names"
+_VERSION: Final = "enact_schema_version"
+
+# Migrations from version N-1 to N, applied in order under the advisory lock.
+# Digests are stored as their 32 raw bytes (half the size of hex, and a
+# smaller primary-key index).
+_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        "CREATE TABLE {objects} (digest bytea PRIMARY KEY, data bytea NOT NULL, "
+        "committed_at timestamptz NOT NULL DEFAULT now())",
+        "CREATE TABLE {names} (name text PRIMARY KEY, digest bytea NOT NULL, "
+        "updated_at timestamptz NOT NULL DEFAULT now())",
+    ),
+)
+
+# Batches of at least this many objects (or this many bytes) are written with
+# COPY, which is about 1.5x faster per row than a multi-row INSERT but costs
+# two extra round trips.
+_COPY_MIN_OBJECTS: Final = 64
+_COPY_MIN_BYTES: Final = 1 << 20
+_PAGE_SIZE: Final = 10_000
+_RETRIES: Final = 8
+# SQLSTATEs after which the whole transaction can simply be run again.
+_RETRYABLE: Final = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+
+class PostgresBackend(StorageBackend):
+    """Stores objects in tables of a PostgreSQL database (psycopg 3, pooled).
+
+    The tables ``enact_objects``, ``enact_names`` and ``enact_schema_version``
+    are created on first use in `schema` (by default the DSN's current schema,
+    usually ``public``). Open one backend per process: the pool is not
+    fork-safe.
+
+    Args:
+        dsn: A libpq connection string or URL, e.g.
+            ``postgresql://user@host:5432/dbname``.
+        schema: The PostgreSQL schema that holds the tables; created if missing.
+        pool_size: The most connections this backend opens at once.
+        timeout: Seconds to wait for a connection before failing.
+
+    Raises:
+        StorageError: The server is unreachable, or the tables cannot be
+            created, or they were created by a newer enact.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 4,
+        timeout: float = 30.0,
+    ) -> None:
+        self._dsn = dsn
+        self._timeout = timeout
+        self._pool_size = pool_size
+        self._address = _address(dsn)
+        self._server = self._address.split("/")[2]
+        self._schema = schema
+        try:
+            with psycopg.connect(dsn, connect_timeout=max(1, round(timeout))) as conn:
+                self._schema = self._create_tables(conn, schema)
+                self._prepare_queries(conn)
+        except psycopg.Error as err:
+            raise self._error("Opening the store", err) from err
+        self._pool: psycopg_pool.ConnectionPool[_Connection] = psycopg_pool.ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            timeout=timeout,
+            open=False,
+            name=f"enact {self._address}",
+        )
+        self._pool.open()
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({self._address!r}, schema={self._schema!r})"
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema that holds the tables."""
+        assert self._schema is not None
+        return self._schema
+
+    # Setup ---------------------------------------------------------------------
+
+    def _create_tables(self, conn: _Connection, schema: str | None) -> str:
+        """Creates or migrates the tables; returns the schema name."""
+        if schema is None:
+            row = conn.execute("SELECT current_schema()").fetchone()
+            if row is None or row[0] is None:
+                raise StorageError(
+                    f"The connection to {self._address} has no current schema (its "
+                    "search_path names no existing schema): pass schema=... or fix search_path."
+                )
+            schema = str(row[0])
+        self._schema = schema
+        names = self._identifiers(schema)
+        version_table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(_VERSION))
+        if self._read_version(conn, schema, version_table) == SCHEMA_VERSION:
+            return schema
+        # Several processes may open a fresh database at once; the lock makes
+        # one of them create the tables while the others wait and then find them.
+        key = int.from_bytes(hashlib.sha256(f"enact schema {schema}".encode()).digest()[:8], "big")
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (key - (1 << 63),))
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (only_row boolean PRIMARY KEY DEFAULT true "
+                    "CHECK (only_row), version integer NOT NULL)"
+                ).format(version_table)
+            )
+            version = self._read_version(conn, schema, version_table) or 0
+            if version > SCHEMA_VERSION:
+                self._raise_newer(version)
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(sql.SQL(statement).format(**names))
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (version) VALUES (%s) "
+                    "ON CONFLICT (only_row) DO UPDATE SET version = excluded.version"
+                ).format(version_table),
+                (SCHEMA_VERSION,),
+            )
+        return schema
+
+    def _read_version(self, conn: _Connection, schema: str, table: sql.Composable) -> int | None:
+        exists = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL",
+            (sql.Identifier(schema, _VERSION).as_string(conn),),
+        ).fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = conn.execute(sql.SQL("SELECT version FROM {}").format(table)).fetchone()
+        version = None if row is None else int(row[0])
+        if version is not None and version > SCHEMA_VERSION:
+            self._raise_newer(version)
+        return version
+
+    def _raise_newer(self, version: int) -> None:
+        raise StorageError(
+            f"The enact tables in {self._address} schema {self._schema!r} have version "
+            f"{version}, but this enact only knows versions up to {SCHEMA_VERSION}: "
+            "upgrade enact in this environment."
+        )
+
+    @staticmethod
+    def _identifiers(schema: str) -> dict[str, sql.Composable]:
+        return {
+            "objects": sql.Identifier(schema, _OBJECTS),
+            "names": sql.Identifier(schema, _NAMES),
+        }
+
+    def _prepare_queries(self, conn: _Connection) -> None:
+        """Renders every query once, so that no operation composes SQL."""
+        names = self._identifiers(self.schema)
+
+        def render(template: str) -> bytes:
+            return sql.SQL(template).format(**names).as_bytes(conn)
+
+        self._q_insert = render(
+            "INSERT INTO {objects} (digest, data) VALUES (%b, %b) "
+            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
+        )
+        self._q_insert_many = render(
+            "INSERT INTO {objects} (digest, data) "
+            "SELECT * FROM unnest(%b::bytea[], %b::bytea[]) "
+            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
+        )
+        self._q_freshen = render(
+            "UPDATE {objects} SET committed_at = now() WHERE digest = ANY(%b) RETURNING digest"
+        )
+        self._q_copy = render("COPY {objects} (digest, data) FROM STDIN (FORMAT BINARY)")
+        self._q_has = render("SELECT 1 FROM {objects} WHERE digest = %b")
+        self._q_get = render("SELECT data FROM {objects} WHERE digest = %b")
+        self._q_has_many = render("SELECT digest FROM {objects} WHERE digest = ANY(%b)")
+        self._q_get_many = render("SELECT digest, data FROM {objects} WHERE digest = ANY(%b)")
+        self._q_page_first = render(
+            f"SELECT digest FROM {{objects}} ORDER BY digest LIMIT {_PAGE_SIZE}"
+        )
+        self._q_page = render(
+            f"SELECT digest FROM {{objects}} WHERE digest > %b ORDER BY digest LIMIT {_PAGE_SIZE}"
+        )
+        self._q_committed_before = render(
+            "SELECT digest FROM {objects} "
+            "WHERE digest = ANY(%b) AND committed_at < to_timestamp(%s)"
+        )
+        self._q_delete = render("DELETE FROM {objects} WHERE digest = ANY(%b)")
+        self._q_delete_before = render(
+            "DELETE FROM {objects} WHERE digest = ANY(%b) AND committed_at < to_timestamp(%s)"
+        )
+        self._q_get_name = render("SELECT digest FROM {names} WHERE name = %s")
+        self._q_put_name = render(
+            "INSERT INTO {names} (name, digest) VALUES (%s, %b) ON CONFLICT (name) "
+            "DO UPDATE SET digest = excluded.digest, updated_at = now()"
+        )
+        self._q_add_name = render(
+            "INSERT INTO {names} (name, digest) VALUES (%s, %b) ON CONFLICT (name) DO NOTHING"
+        )
+        self._q_swap_name = render(
+            "UPDATE {names} SET digest = %b, updated_at = now() WHERE name = %s AND digest = %b"
+        )
+        self._q_drop_name = render("DELETE FROM {names} WHERE name = %s")
+        self._q_drop_name_if = render("DELETE FROM {names} WHERE name = %s AND digest = %b")
+        self._q_names = render("SELECT name, digest FROM {names} ORDER BY name")
+
+    # Running statements ----------------------------------------------------------
+
+    def _run(self, action: str, work: Callable[[_Connection], T], *, retry: bool = True) -> T:
+        """Runs `work` on a pooled connection, retrying deadlocks, wrapping errors.
+
+        With `retry`, a statement that failed because its connection broke (a
+        server restart) runs once more on a fresh connection; only idempotent
+        work may ask for that.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._pool.connection() as conn:
+                    return work(conn)
+            except _RETRYABLE as err:
+                if attempt >= _RETRIES:
+                    raise self._error(action, err) from err
+                time.sleep(random.uniform(0, 0.01 * attempt))
+            except psycopg_pool.PoolTimeout as err:
+                raise self._error(action, err) from err
+            except psycopg.OperationalError as err:
+                if not retry or attempt > 1 or not _is_disconnect(err):
+                    raise self._error(action, err) from err
+            except psycopg.Error as err:
+                raise self._error(action, err) from err
+
+    def _error(self, action: str, err: psycopg.Error) -> StorageError:
+        where = f"{self._address} schema {self._schema!r}" if self._schema else self._address
+        if isinstance(err, psycopg_pool.PoolTimeout):
+            fix = (
+                f"no connection became free within {self._timeout:g} s. The server may be "
+                f"down or overloaded, or all {self._pool_size} pooled connections are busy: "
+                "check the server, or pass a larger pool_size."
+            )
+        elif isinstance(err, psycopg.OperationalError) and err.sqlstate is None:
+            fix = (
+                f"cannot reach the PostgreSQL server at {self._server} ({_oneline(err)}). "
+                "Check that it is running and accepts connections, and that the DSN is right."
+            )
+        elif isinstance(err, pg_errors.InsufficientPrivilege):
+            fix = (
+                f"{_oneline(err)}. Grant the DSN's user access to the schema and its "
+                "enact_* tables."
+            )
+        else:
+            code = f" [SQLSTATE {err.sqlstate}]" if err.sqlstate else ""
+            fix = f"{type(err).__name__}{code}: {_oneline(err)}"
+        return StorageError(f"{action} failed (PostgreSQL store {where}): {fix}")
+
+    # Objects -----------------------------------------------------------------
+
+    def commit(self, packed_resource: PackedResource) -> None:
+        params = (bytes.fromhex(packed_resource.digest), packed_resource.data)
+        query = self._q_insert
+
+        def work(conn: _Connection) -> None:
+            conn.execute(query, params)
+
+        self._run(f"Committing {packed_resource.digest}", work)
+
+    def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        # Sorted and unique, so that concurrent writers of overlapping content
+        # take their row locks in the same order (no deadlocks), and a
+        # statement never touches one row twice.
+        rows = sorted({bytes.fromhex(p.digest): p.data for p in packed_resources}.items())
+        if not rows:
+            return
+        size = sum(len(data) for _, data in rows)
+        if len(rows) < _COPY_MIN_OBJECTS and size < _COPY_MIN_BYTES:
+            self._run(f"Committing {len(rows)} objects", lambda conn: self._insert(conn, rows))
+        else:
+            self._run(f"Committing {len(rows)} objects", lambda conn: self._copy(conn, rows))
+
+    def _insert(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
+        conn.execute(self._q_insert_many, ([d for d, _ in rows], [data for _, data in rows]))
+
+    def _copy(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
+        try:
+            with conn.transaction():
+                # Refreshes (and row-locks, against a concurrent gc) the objects
+                # that exist; COPY then inserts the others in bulk.
+                cursor = conn.execute(self._q_freshen, ([d for d, _ in rows],))
+                present = {row[0] for row in cursor}
+                with conn.cursor().copy(self._q_copy) as copy:
+                    copy.set_types(["bytea", "bytea"])
+                    for row in rows:
+                        if row[0] not in present:
+                            copy.write_row(row)
+        except pg_errors.UniqueViolation:
+            # Another writer inserted some of the same objects meanwhile.
+            self._insert(conn, rows)
+
+    def has(self, ref: Ref[Any]) -> bool:
+        key = (bytes.fromhex(ref.digest),)
+        return self._run(
+            f"Looking up {ref.digest}",
+            lambda conn: conn.execute(self._q_has, key).fetchone() is not None,
+        )
+
+    def get(self, ref: Ref[Any]) -> PackedResource | None:
+        key = (bytes.fromhex(ref.digest),)
+
+        def work(conn: _Connection) -> PackedResource | None:
+            row = conn.execute(self._q_get, key, binary=True).fetchone()
+            return None if row is None else PackedResource(ref.digest, row[0])
+
+        return self._run(f"Reading {ref.digest}", work)
+
+    def has_many(self, digests: Iterable[str]) -> set[str]:
+        keys = [bytes.fromhex(d) for d in set(digests)]
+        if not keys:
+            return set()
+        return self._run(
+            f"Looking up {len(keys)} objects",
+            lambda conn: {row[0].hex() for row in conn.execute(self._q_has_many, (keys,))},
+        )
+
+    def get_many(self, digests: Iterable[str]) -> dict[str, PackedResource]:
+        keys = [bytes.fromhex(d) for d in set(digests)]
+        if not keys:
+            return {}
+
+        def work(conn: _Connection) -> dict[str, PackedResource]:
+            found: dict[str, PackedResource] = {}
+            for key, data in conn.execute(self._q_get_many, (keys,), binary=True):
+                digest = key.hex()
+                found[digest] = PackedResource(digest, data)
+            return found
+
+        return self._run(f"Reading {len(keys)} objects", work)
+
+    def iter_digests(self) -> Iterator[str]:
+        # Pages by key instead of one long server-side cursor: no connection or
+        # snapshot is held while the caller works between pages, and objects
+        # committed meanwhile past the current key are listed too.
+        after: bytes | None = None
+        while True:
+            keys = self._run("Listing the objects", functools.partial(self._page, after=after))
+            for key in keys:
+                yield key.hex()
+            if len(keys) < _PAGE_SIZE:
+                return
+            after = keys[-1]
+
+    def _page(self, conn: _Connection, *, after: bytes | None) -> list[bytes]:
+        if after is None:
+            return [row[0] for row in conn.execute(self._q_page_first)]
+        return [row[0] for row in conn.execute(self._q_page, (after,))]
+
+    def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
+        keys = [bytes.fromhex(d) for d in set(digests)]
+        if not keys:
+            return set()
+        return self._run(
+            f"Reading the commit times of {len(keys)} objects",
+            lambda conn: {
+                row[0].hex() for row in conn.execute(self._q_committed_before, (keys, cutoff))
+            },
+        )
+
+    def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
+        # With `committed_before` the age check and the deletion are one
+        # statement: a re-commit racing it either waits and then inserts the
+        # object again, or refreshes the row first so the DELETE skips it.
+        keys = sorted(bytes.fromhex(d) for d in set(digests))
+        if not keys:
+            return 0
+
+        def work(conn: _Connection) -> int:
+            if committed_before is None:
+                return conn.execute(self._q_delete, (keys,)).rowcount
+            return conn.execute(self._q_delete_before, (keys, committed_before)).rowcount
+
+        return self._run(f"Deleting {len(keys)} objects", work)
+
+    # Named refs ----------------------------------------------------------------
+
+    def get_name(self, name: str) -> str | None:
+        _check_name(name)
+
+        def work(conn: _Connection) -> str | None:
+            row = conn.execute(self._q_get_name, (name,)).fetchone()
+            return None if row is None else bytes(row[0]).hex()
+
+        return self._run(f"Reading name {name!r}", work)
+
+    def set_name(self, name: str, digest: str | None, *, expected: Any = ANY) -> None:
+        _check_name(name)
+        new = None if digest is None else bytes.fromhex(digest)
+        old = None if expected is ANY or expected is None else bytes.fromhex(expected)
+
+        # Each case is one statement, so the compare and the set are atomic: a
+        # conditional UPDATE or DELETE re-checks its condition on the newest
+        # row version after waiting for a concurrent writer.
+        def work(conn: _Connection) -> bool:
+            if expected is ANY:
+                if new is None:
+                    conn.execute(self._q_drop_name, (name,))
+                else:
+                    conn.execute(self._q_put_name, (name, new))
+                return True
+            if expected is None:
+                if new is None:
+                    return conn.execute(self._q_get_name, (name,)).fetchone() is None
+                return conn.execute(self._q_add_name, (name, new)).rowcount == 1
+            if new is None:
+                return conn.execute(self._q_drop_name_if, (name, old)).rowcount == 1
+            return conn.execute(self._q_swap_name, (new, name, old)).rowcount == 1
+
+        if self._run(f"Updating name {name!r}", work, retry=False):
+            return
+        actual = self.get_name(name)
+        raise NameConflictError(
+            f"Name {name!r} in {self._address} schema {self._schema!r} points at "
+            f"{actual or 'nothing'}, not at {expected or 'nothing'} as expected; "
+            "re-read it and retry.",
+            name=name,
+            expected=expected,
+            actual=actual,
+        )
+
+    def iter_names(self) -> Iterator[tuple[str, str]]:
+        rows = self._run(
+            "Listing the names",
+            lambda conn: [(str(n), bytes(d).hex()) for n, d in conn.execute(self._q_names)],
+        )
+        return iter(rows)
+
+    # Life cycle ----------------------------------------------------------------
+
+    def locate(self, digest: str) -> str:
+        return f"{self._address} table {self._schema}.{_OBJECTS} digest {digest}"
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class PostgresStore(Store):
+    """A store in a PostgreSQL database: ``Store(PostgresBackend(dsn))``.
+
+    Args:
+        dsn: A libpq connection string or URL, e.g. ``postgresql://user@host/db``.
+        schema: See `PostgresBackend`.
+        pool_size: See `PostgresBackend`.
+    """
+
+    def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 4) -> None:
+        super().__init__(PostgresBackend(dsn, schema=schema, pool_size=pool_size))
+
+
+def _is_disconnect(err: psycopg.OperationalError) -> bool:
+    """Whether the connection was lost (server restart, network), not the statement refused."""
+    state = err.sqlstate
+    return state is None or state.startswith(("08", "57P"))
+
+
+def _oneline(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
+def _check_name(name: str) -> None:
+    if not name:
+        raise ValueError("A name must not be empty.")
+
+
+def _address(dsn: str) -> str:
+    """Returns ``postgresql://host:port/dbname`` for messages: never the password."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return "postgresql://(unparsable DSN)"
+    host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
+    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+    user = str(params.get("user") or os.environ.get("PGUSER") or "")
+    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or user or "postgres")
+    if host.startswith("/"):
+        host = f"[{host}]"
+    return f"postgresql://{host}:{port}/{dbname}"
