@@ -14,6 +14,7 @@ caller would naturally catch, so ``except LookupError`` still works::
     ├── CorruptObjectError       (ValueError)  stored bytes that do not hash to the ref
     ├── StorageError             (OSError)     the backend failed (disk, database)
     ├── NameConflictError        (ValueError)  a compare-and-set update of a name lost
+    ├── InvalidNameError         (ValueError)  a name for a ref that a store cannot keep
     ├── InvocationError          (RuntimeError) misuse of invoke / invokables
     │   ├── ReplayError                          a replay met a call it did not record
     │   ├── IncompleteSubinvocationError         a child still ran when its parent ended
@@ -129,6 +130,10 @@ class NameConflictError(EnactError, ValueError):
         self.name = name
         self.expected = expected
         self.actual = actual
+
+
+class InvalidNameError(EnactError, ValueError):
+    """A name for a ref is empty, too long, or holds control characters."""
 
 
 class InvocationError(EnactError, RuntimeError):
