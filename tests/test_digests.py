@@ -1,0 +1,359 @@
+"""Digest format v1 (docs/FORMAT.md): golden vectors, a reference encoder, properties."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import golden_vectors
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import enact
+
+HELPERS = pathlib.Path(__file__).parent / "helpers"
+
+# A reference encoder written from FORMAT.md alone, to cross-check enact's. -------
+
+
+@contextlib.contextmanager
+def _unlimited_int_digits() -> Iterator[None]:
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+def reference_quote(text: str) -> str:
+    """Quotes `text` following the "Quoted strings" rules of FORMAT.md."""
+    quote = '"' if "'" in text and '"' not in text else "'"
+    out = [quote]
+    named = {"\\": "\\\\", quote: "\\" + quote, "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    for char in text:
+        point = ord(char)
+        if char in named:
+            out.append(named[char])
+        elif point < 0x20 or point == 0x7F:
+            out.append(f"\\x{point:02x}")
+        elif 0xD800 <= point <= 0xDFFF:
+            out.append(f"\\u{point:04x}")
+        else:
+            out.append(char)
+    out.append(quote)
+    return "".join(out)
+
+
+def reference_tokens(value: Any) -> bytes:
+    """Returns the token stream of a primitive, list or dict, following FORMAT.md."""
+    if value is True or value is False:
+        return b"T" if value else b"F"
+    if type(value) is int:
+        with _unlimited_int_digits():
+            return b"i" + str(value).encode()
+    if type(value) is float:
+        return b"f" + repr(value).encode()
+    if type(value) is str:
+        return b"s" + reference_quote(value).encode("utf-8")
+    if type(value) is bytes:
+        return b"b%d:" % len(value) + value
+    if value is None:
+        return b"n"
+    if type(value) is list:
+        return b"seq[" + b"".join(reference_tokens(item) for item in value) + b"]"
+    if type(value) is dict:
+        body = b"".join(
+            reference_quote(key).encode("utf-8") + reference_tokens(value[key])
+            for key in sorted(value)
+        )
+        return b"map[" + body + b"]"
+    raise TypeError(type(value))
+
+
+_WRAPPER_NAMES = {
+    bool: "Bool",
+    int: "Int",
+    float: "Float",
+    str: "Str",
+    bytes: "Bytes",
+    type(None): "None",
+    list: "List",
+    dict: "Dict",
+}
+
+
+def reference_commit_digest(value: Any) -> str:
+    """Returns the digest FORMAT.md gives ``commit(value)`` for a bare primitive, list or dict."""
+    name = _WRAPPER_NAMES[type(value)]
+    type_id = json.dumps({"name": f"enact.resource_registry.{name}Wrapper"})
+    tokens = b"res[" + type_id.encode() + b"'wrapped'" + reference_tokens(value) + b"]"
+    return hashlib.sha256(tokens).hexdigest()
+
+
+# Strategies ----------------------------------------------------------------------
+
+all_text = st.text(st.characters(exclude_categories=()), max_size=12)
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | all_text
+    | st.text(max_size=12)
+    | st.binary(max_size=12)
+)
+field_values = st.recursive(
+    leaves,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(all_text, children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+def digest_of(value: Any) -> str:
+    with enact.InMemoryStore():
+        return enact.commit(value).digest
+
+
+def strictly_equal(a: Any, b: Any) -> bool:
+    """Like ``==``, but True is not 1, 1.0 is not 1, and -0.0 and nan compare by repr."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(map(strictly_equal, a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(strictly_equal(a[key], b[key]) for key in a)
+    if isinstance(a, set | frozenset):
+        return a == b and {type(item) for item in a} == {type(item) for item in b}
+    return bool(a == b)
+
+
+def run_helper(script: str, *args: str, stdin: bytes = b"", hash_seed: str = "0") -> Any:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    result = subprocess.run(
+        [sys.executable, str(HELPERS / script), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout)
+
+
+# Golden vectors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [(build, expected) for _, build, expected in golden_vectors.VECTORS],
+    ids=[label for label, _, _ in golden_vectors.VECTORS],
+)
+def test_golden_vector(build: Callable[[], Any], expected: str) -> None:
+    """Each golden vector of FORMAT.md commits to its documented digest."""
+    assert digest_of(build()) == expected
+
+
+def test_spec_type_id() -> None:
+    """The spec's MyResource has the type id the spec prints."""
+    assert golden_vectors.MyResource.type_id() == golden_vectors.MY_RESOURCE_TYPE_ID
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "4242"])
+def test_golden_vectors_in_fresh_processes(hash_seed: str) -> None:
+    """A fresh process with another PYTHONHASHSEED computes the same golden digests."""
+    digests = run_helper("digest_worker.py", "vectors", hash_seed=hash_seed)
+    assert digests == {label: expected for label, _, expected in golden_vectors.VECTORS}
+
+
+def test_spec_walkthrough_prints_what_the_spec_shows() -> None:
+    """The spec's examples on resources, stores, storage and modify print the spec's output."""
+    result = subprocess.run(
+        [sys.executable, str(HELPERS / "spec_walkthrough.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == SPEC_OUTPUT
+
+
+# The spec's output of those cells. The notebook displayed the class in cell 7 as
+# `__main__.MyResource` (IPython's repr of a class); `pprint` spells it `<class ...>`.
+SPEC_OUTPUT = """\
+TypeID of MyResource: '{"digest": "a46cd7bf341ef134fe8fd7e97e564f0f84425c747c3c55850cd599f1249b97f5", "name": "__main__.MyResource"}'
+Fields of my_resource: ['my_field', 'my_other_field']
+Value of my_field: hello
+Value of my_other_field: 42
+Field values of the resource: ['hello', 42]
+Field items: [('my_field', 'hello'), ('my_other_field', 42)]
+{'primitives': [1, 2.0, False, None, 'test', b'bytes'],
+ 'map_value': {'hello': {'my_field': 'hello', 'my_other_field': 69}},
+ 'nested_resource': {'my_field': 'hola', 'my_other_field': 42},
+ 'resource_type': <class '__main__.MyResource'>}
+MyCounterWrapper(count=1)
+[MyCounterWrapper(count=0)]
+<Ref: 947051f773d0e01ed76be7506fe4cfde5be54d35eef91f10b488d3e8b789ee3b>
+MyResource(my_field='hello', my_other_field=42)
+MyResource(my_field='hello', my_other_field=42)
+MyResource(my_field='hola', my_other_field=69)
+MyResource(my_field='hello', my_other_field=42)
+True
+-> LinkedList#0b182f:
+  value: 1
+  next:
+    -> LinkedList#0f9059:
+      value: 2
+      next: -> LinkedList(value=1, next=None)#dd2ab0
+ref points at new resource:
+  MyResource(my_field='hello', my_other_field=69)
+but the old resource is still intact:
+  MyResource(my_field='hello', my_other_field=42)
+"""  # noqa: E501
+
+
+# Properties ----------------------------------------------------------------------
+
+
+@given(field_values)
+def test_digest_follows_the_format(value: Any) -> None:
+    """For any nested primitive value, the digest is the SHA-256 FORMAT.md specifies."""
+    assert digest_of(value) == reference_commit_digest(value)
+
+
+@given(field_values)
+def test_checkout_of_commit_is_the_value(value: Any) -> None:
+    """checkout(commit(x)) equals x, with the same types at every position."""
+    with enact.InMemoryStore():
+        ref = enact.commit(value)
+        result = ref()
+        assert strictly_equal(result, value)
+        assert enact.commit(result) == ref
+
+
+@given(st.dictionaries(all_text, field_values, min_size=2, max_size=6), st.randoms())
+def test_dict_order_never_changes_a_digest(mapping: dict[str, Any], random: Any) -> None:
+    """Inserting the same items into a dict in another order gives the same digest."""
+    items = list(mapping.items())
+    random.shuffle(items)
+    assert digest_of(dict(items)) == digest_of(mapping)
+    assert digest_of({"outer": dict(reversed(items))}) == digest_of({"outer": mapping})
+
+
+def test_true_one_float_str_and_bytes_differ() -> None:
+    """True, 1, 1.0, '1' and b'1' get five different digests, alone, in lists and in fields."""
+    values = [True, 1, 1.0, "1", b"1"]
+    for wrap in (
+        lambda v: v,
+        lambda v: [v],
+        lambda v: {"k": v},
+        lambda v: golden_vectors.LinkedList(value=v),
+    ):
+        digests = {digest_of(wrap(value)) for value in values}
+        assert len(digests) == len(values)
+    assert digest_of(False) != digest_of(0)
+    assert digest_of(0.0) != digest_of(-0.0)
+
+
+def test_bytes_are_length_delimited() -> None:
+    """[b'x', None] and [b'xn'] differ (a collision of the original format)."""
+    assert digest_of([b"x", None]) != digest_of([b"xn"])
+    assert digest_of([b"", b"a"]) != digest_of([b"a", b""])
+
+
+@pytest.mark.parametrize(
+    "value", [10**5000 + 7, -(10**4301) - 3, 2**20000], ids=["1e5000", "-1e4301", "2^20000"]
+)
+def test_ints_beyond_the_str_digit_limit(value: int) -> None:
+    """Ints with more digits than Python's int-to-str limit commit, check out and hash per spec."""
+    limit = sys.get_int_max_str_digits()
+    with enact.InMemoryStore():
+        ref = enact.commit([value, {"n": value}])
+        assert ref() == [value, {"n": value}]
+        assert enact.commit(value)() == value
+    assert ref.digest == reference_commit_digest([value, {"n": value}])
+    assert sys.get_int_max_str_digits() == limit
+
+
+def test_long_homogeneous_lists_and_dicts_follow_the_format() -> None:
+    """Long lists and dicts of one primitive type hash as the format says."""
+    samples: list[Any] = [
+        list(range(-50, 50)),
+        [float(i) / 3 for i in range(20)],
+        [str(i) for i in range(20)],
+        ["é" * i for i in range(20)],
+        {f"k{i}": i for i in range(20)},
+        {f"k{i}": str(i) for i in range(20)},
+        {f"k{i}": "ü" for i in range(20)},
+        [10**5000, *range(10)],
+    ]
+    for value in samples:
+        assert digest_of(value) == reference_commit_digest(value)
+
+
+@given(all_text)
+def test_strings_of_any_code_points_round_trip(text: str) -> None:
+    """Non-ASCII, control and lone surrogate characters round-trip and hash per spec."""
+    with enact.InMemoryStore():
+        ref = enact.commit({text: [text]})
+        assert ref() == {text: [text]}
+    assert ref.digest == reference_commit_digest({text: [text]})
+
+
+def test_ascii_quoting_is_python_repr() -> None:
+    """The reference quoting agrees with repr() on ASCII text, as FORMAT.md states."""
+    for text in ["", "a'b", 'a"b', "a'\"b", "\\", "\x00\x1f\x7f\n\t\r", "plain"]:
+        assert reference_quote(text) == repr(text)
+
+
+cross_process_values = st.lists(
+    field_values
+    | st.sets(all_text, max_size=6)
+    | st.frozensets(st.integers() | st.text(max_size=5), max_size=6)
+    | st.tuples(field_values, field_values),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=3, deadline=None)
+@given(cross_process_values, st.integers(0, 2**32 - 1))
+def test_digests_are_stable_across_processes_and_hash_seeds(values: list[Any], seed: int) -> None:
+    """A fresh process with a random PYTHONHASHSEED computes the same digests, sets included."""
+    expected = [digest_of(value) for value in values]
+    actual = run_helper(
+        "digest_worker.py", "values", stdin=pickle.dumps(values), hash_seed=str(seed)
+    )
+    assert actual == expected
+
+
+def test_set_digests_ignore_insertion_order_and_hash_seed() -> None:
+    """A set's digest depends neither on the order of insertion nor on PYTHONHASHSEED."""
+    words = [f"word-{i}-é" for i in range(60)]
+    forwards, backwards = set(words), set(reversed(words))
+    assert digest_of(forwards) == digest_of(backwards)
+    assert digest_of({"s": forwards}) == digest_of({"s": backwards})
+    values = [forwards, frozenset(words), {"nested": [forwards]}]
+    expected = [digest_of(value) for value in values]
+    for seed in ("1", "2"):
+        actual = run_helper(
+            "digest_worker.py", "values", stdin=pickle.dumps(values), hash_seed=seed
+        )
+        assert actual == expected
+    assert digest_of(forwards) != digest_of(frozenset(words))
+    assert digest_of(forwards) != digest_of(sorted(words))
