@@ -166,12 +166,21 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
     constructor's side effects and ``__post_init__`` do not run again.
     """
     obj = cls.__new__(cls)
-    try:
-        obj.__dict__.update(values)
-    except AttributeError:
+    slotted = _slotted.get(cls)
+    if slotted is None:
+        # A slot wins over an entry of the same name in ``__dict__`` (which
+        # exists anyway, since Resource has no slots), so slotted fields must be
+        # set through their descriptors.
+        slotted = _slotted[cls] = any(vars(base).get("__slots__") for base in cls.__mro__)
+    if slotted:
         for name, value in values.items():
             object.__setattr__(obj, name, value)
+    else:
+        obj.__dict__.update(values)
     return obj
+
+
+_slotted: dict[type, bool] = {}
 
 
 def wrap(value: Any) -> ResourceWrapper[Any]:
