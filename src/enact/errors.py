@@ -15,6 +15,7 @@ caller would naturally catch, so ``except LookupError`` still works::
     ├── StorageError             (OSError)     the backend failed (disk, database)
     ├── NameConflictError        (ValueError)  a compare-and-set update of a name lost
     ├── InvalidNameError         (ValueError)  a name for a ref that a store cannot keep
+    ├── InvalidStoreURLError     (ValueError)  a store URL of unknown form (open_store)
     ├── InvocationError          (RuntimeError) misuse of invoke / invokables
     │   ├── ReplayError                          a replay met a call it did not record
     │   ├── IncompleteSubinvocationError         a child still ran when its parent ended
@@ -134,6 +135,18 @@ class NameConflictError(EnactError, ValueError):
 
 class InvalidNameError(EnactError, ValueError):
     """A name for a ref is empty, too long, or holds control characters."""
+
+
+class InvalidStoreURLError(EnactError, ValueError):
+    """`enact.open_store` was given a URL it does not understand.
+
+    Attributes:
+        url: The URL, with any password masked.
+    """
+
+    def __init__(self, message: str, *, url: str):
+        super().__init__(message)
+        self.url = url
 
 
 class InvocationError(EnactError, RuntimeError):
