@@ -256,6 +256,10 @@ def _from_plain(value: Any, hint: Any) -> Any:
     if origin in (dict, typing.Dict) and isinstance(value, dict):  # noqa: UP006
         item_hint = args[1] if len(args) == 2 else Any
         return {key: _from_plain(item, item_hint) for key, item in value.items()}
+    if isinstance(origin, type) and not issubclass(origin, Resource) and isinstance(value, dict):
+        wrapper = registry.wrapper_for(origin)  # e.g. tuple[int, str], set[str]
+        if wrapper is not None:
+            return wrapper.from_resource_dict(value).unwrap()  # type: ignore[attr-defined]
     if (origin is typing.Union or type(hint).__name__ == "UnionType") and isinstance(value, dict):
         for arm in args:
             if arm is type(None):
