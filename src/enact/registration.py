@@ -31,7 +31,7 @@ def register(obj: T) -> T:
         register_resource_class(obj)
         return obj
     if callable(obj) and hasattr(obj, "__code__"):
-        from enact.invocations.functions import register_function
+        from enact.invocations.invokables import register_function
 
         result: Any = register_function(obj)
         return result  # type: ignore[no-any-return]

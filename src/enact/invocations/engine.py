@@ -1,0 +1,658 @@
+"""Journaled execution: `Invocation`, `invoke`, replay and rewind.
+
+While an invocation runs, a `Frame` in a context variable collects the child
+calls its code makes. Each call of an invokable or registered function inside
+it becomes a child invocation: its request is committed, the call runs with a
+frame of its own, and its output (or exception) and response are committed.
+
+A replay re-runs an invocation that has no output with its recorded children
+as a template: the child call at position *i* is compared with the recorded
+child at position *i* by request digest alone (no tree is re-hashed), and a
+match with a recorded output returns that output without running the call.
+
+Child slots are reserved when a call is made, not when it finishes, so the
+children of ``asyncio.gather`` are recorded, and matched on replay, in the
+order the program made the calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, Final, TypeAlias
+
+from enact import context, registry
+from enact.encoding import encode
+from enact.errors import (
+    EnactError,
+    IncompleteSubinvocationError,
+    InputTypeError,
+    InvocationError,
+    ReplayError,
+)
+from enact.invocations.records import CallArgs, RecordedException, Request, Response
+from enact.refs import Ref
+from enact.resources import Resource, register_resource_class
+from enact.stores.base import UnsupportedOperationError
+from enact.stores.store import Store
+
+ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
+"""Called with the ref of a recorded exception; returns the output to use instead."""
+
+RUN_LOG_PREFIX: Final = "runs/"
+"""Names under this prefix record top-level invocations, newest last (see `enact log`)."""
+
+
+@dataclasses.dataclass
+class Invocation(Resource):
+    """The journal of one call: its request and its response.
+
+    Attributes:
+        request: Ref to the `Request` (the invokable and its input).
+        response: Ref to the `Response` (output or exception, and children).
+            ``with invocation.response.modify() as response:`` edits it, for
+            example to drop an output before a replay.
+    """
+
+    __enact_type_name__ = "enact.invocations.Invocation"
+
+    request: Ref[Request]
+    response: Ref[Response]
+
+    def get_request(self) -> Request:
+        """Returns the checked out request."""
+        return self.request()
+
+    def get_invokable(self) -> Any:
+        """Returns what was called: an invokable resource or a registered function."""
+        return self.request().invokable
+
+    def get_input(self) -> Any:
+        """Returns the input of the call (a `CallArgs` for registered functions)."""
+        return self.request().input
+
+    def get_response(self) -> Response:
+        """Returns the checked out response."""
+        return self.response()
+
+    def has_output(self) -> bool:
+        """Returns whether an output is recorded (a recorded None counts)."""
+        return self.response().output is not None
+
+    def is_complete(self) -> bool:
+        """Same as `has_output`: the call returned and its output is recorded."""
+        return self.has_output()
+
+    def get_output(self) -> Any:
+        """Returns the recorded output, or None if there is none."""
+        output = self.response().output
+        return None if output is None else output()
+
+    def get_raised(self) -> Any:
+        """Returns the recorded exception (a resource), or None."""
+        raised = self.response().raised
+        return None if raised is None else raised()
+
+    def get_children(self) -> Iterator[Invocation]:
+        """Yields the child invocations in call order."""
+        return iter(self.response().children)
+
+    def get_child(self, index: int) -> Invocation:
+        """Returns the child invocation at `index`."""
+        child: Invocation = self.response().children[index]
+        return child
+
+    def rewind(self, num_calls: int = 1) -> Invocation:
+        """Returns a copy without output and without the last `num_calls` children.
+
+        The copy is committed to the active store; this invocation is unchanged.
+        A replay of the copy re-executes the call, replaying the kept children.
+        """
+        if num_calls < 0:
+            raise ValueError(f"num_calls must be >= 0, got {num_calls}.")
+        store = context.current_store()
+        children = list(self.response().children)
+        if num_calls:
+            children = children[: max(0, len(children) - num_calls)]
+        response_ref = store.commit(Response(None, None, False, children))
+        rewound = Invocation(self.request.deepcopy_resource(), response_ref)
+        store.commit(rewound)
+        return rewound
+
+    def replay(
+        self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
+    ) -> Invocation:
+        """Re-executes the calls that have no recorded output; returns the new invocation.
+
+        Recorded children whose requests match the calls the program makes
+        return their recorded outputs without running.
+
+        Args:
+            strict: Raise `ReplayError` when a call does not match the record at
+                its position; with False, such records are skipped and the call
+                runs.
+            exception_override: For recorded calls that raised (for example
+                input requests), called with the ref of the exception; its
+                return value (a value or a Ref) becomes the call's output.
+
+        Raises:
+            ReplayError: The program did not make the recorded calls.
+        """
+        response = self.response()
+        if response.output is not None:
+            return self
+        request = self.request()
+        return invoke_root(
+            request.invokable,
+            request.input,
+            self.request,
+            response.children,
+            strict,
+            exception_override,
+        )
+
+    async def replay_async(
+        self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
+    ) -> Invocation:
+        """Like `replay`, for invocations of asynchronous invokables."""
+        response = self.response()
+        if response.output is not None:
+            return self
+        request = self.request()
+        return await invoke_root_async(
+            request.invokable,
+            request.input,
+            self.request,
+            response.children,
+            strict,
+            exception_override,
+        )
+
+
+register_resource_class(Invocation)
+
+
+# Frames ------------------------------------------------------------------------
+
+
+class _Pending:
+    """Placeholder for a child call that has started but not finished."""
+
+    __slots__ = ("input", "invokable")
+
+    def __init__(self, invokable: Any, input_value: Any) -> None:
+        self.invokable = invokable
+        self.input = input_value
+
+
+class Frame:
+    """The state of one running invocation: its children so far and its template."""
+
+    __slots__ = (
+        "child_errors",
+        "closed",
+        "override",
+        "path",
+        "slots",
+        "store",
+        "strict",
+        "template",
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        template: list[Invocation] | None,
+        strict: bool,
+        override: ExceptionOverride | None,
+        path: tuple[int, ...],
+    ) -> None:
+        self.store = store
+        self.slots: list[Any] = []
+        self.template = template
+        self.strict = strict
+        self.override = override
+        self.path = path
+        self.child_errors: list[BaseException] = []
+        self.closed = False
+
+    def children(self) -> list[Invocation]:
+        return [slot for slot in self.slots if isinstance(slot, Invocation)]
+
+    def first_incomplete(self) -> tuple[int, _Pending] | None:
+        for index, slot in enumerate(self.slots):
+            if isinstance(slot, _Pending):
+                return index, slot
+        return None
+
+
+_frame: Final[ContextVar[Frame | None]] = ContextVar("enact_invocation_frame", default=None)
+
+
+def current_frame() -> Frame | None:
+    """Returns the frame of the invocation running in this context, or None."""
+    return _frame.get()
+
+
+_MISSING: Final = object()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(encode(value)[0]).hexdigest()
+
+
+class ChildCall:
+    """One child call: reserved in its parent's frame when the call is made."""
+
+    __slots__ = ("child_template", "frame", "index", "input", "invokable", "output", "request_ref")
+
+    def __init__(self, frame: Frame, invokable: Any, input_value: Any) -> None:
+        self.frame = frame
+        self.invokable = invokable
+        self.input = input_value
+        self.index = len(frame.slots)
+        frame.slots.append(_Pending(invokable, input_value))
+        store = frame.store
+        self.request_ref: Ref[Request] = store.commit(Request(invokable, input_value))
+        self.output: Any = _MISSING
+        self.child_template: list[Invocation] | None = None
+        template = frame.template
+        if template is not None and self.index < len(template):
+            self._match(template[self.index])
+
+    def _match(self, recorded: Invocation) -> None:
+        frame = self.frame
+        if recorded.request.digest != self.request_ref.digest:
+            if frame.strict:
+                raise _replay_error(frame, self.index, recorded, self.invokable, self.input)
+            return
+        response: Response = recorded.response()
+        if response.output is not None:
+            frame.slots[self.index] = recorded
+            self.output = response.output()
+            return
+        if response.raised is not None and response.raised_here and frame.override is not None:
+            value = frame.override(response.raised)
+            output_ref = value if isinstance(value, Ref) else None
+            if output_ref is None:
+                _check_answer(response.raised, value)
+                output_ref = frame.store.commit(value)
+            else:
+                value = output_ref()
+                _check_answer(response.raised, value)
+            new_response = frame.store.commit(Response(output_ref, None, False, []))
+            frame.slots[self.index] = Invocation(self.request_ref, new_response)
+            self.output = value
+            return
+        self.child_template = list(response.children)
+
+    def start(self) -> tuple[Frame, Any]:
+        frame = self.frame
+        child = Frame(
+            frame.store,
+            self.child_template,
+            frame.strict,
+            frame.override,
+            (*frame.path, self.index),
+        )
+        return child, _frame.set(child)
+
+    def finish(
+        self, child: Frame, output: Any, error: BaseException | None
+    ) -> BaseException | None:
+        """Checks the finished call and records it in the parent's slot.
+
+        Returns the exception the call ends with: its own, or the error that
+        prevented committing its output.
+        """
+        frame = self.frame
+        store = frame.store
+        incomplete = child.first_incomplete()
+        if incomplete is not None:
+            raise _incomplete_error(incomplete, error)
+        if error is None:
+            _check_template_used(child)
+        child.closed = True
+        if _digest(Request(self.invokable, self.input)) != self.request_ref.digest:
+            raise InvocationError(
+                f"{_describe(self.invokable)} changed its own input or fields while running "
+                f"(child {list(child.path)} of the root). Journaled calls must not mutate "
+                "their input or invokable: copy the value before changing it."
+            )
+        response, error = _response(store, child, output, error)
+        if error is not None:
+            frame.child_errors.append(error)
+        frame.slots[self.index] = Invocation(self.request_ref, store.commit(response))
+        return error
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        if self.output is not _MISSING:
+            return self.output
+        child, token = self.start()
+        try:
+            output = call()
+        except (ReplayError, IncompleteSubinvocationError):
+            _frame.reset(token)
+            raise
+        except Exception as error:
+            _frame.reset(token)
+            self.finish(child, None, error)
+            raise
+        _frame.reset(token)
+        failure = self.finish(child, output, None)
+        if failure is not None:
+            raise failure
+        return output
+
+    async def run_async(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        if self.output is not _MISSING:
+            return self.output
+        child, token = self.start()
+        try:
+            output = await call()
+        except (ReplayError, IncompleteSubinvocationError):
+            _frame.reset(token)
+            raise
+        except Exception as error:
+            _frame.reset(token)
+            self.finish(child, None, error)
+            raise
+        _frame.reset(token)
+        failure = self.finish(child, output, None)
+        if failure is not None:
+            raise failure
+        return output
+
+
+def _check_template_used(frame: Frame) -> None:
+    template = frame.template
+    if frame.strict and template is not None and len(template) > len(frame.slots):
+        recorded = template[len(frame.slots)]
+        request = recorded.request()
+        expected = _describe_request(request.invokable, request.input, short=True)
+        error = ReplayError(
+            f"Expected invocation {expected} but the call returned without making it.\n"
+            "Ensure that calls to subinvokables are deterministic or use strict=False.",
+            path=(*frame.path, len(frame.slots)),
+            expected=expected,
+            actual="(no call)",
+            difference="missing call",
+        )
+        error.add_note(f"At child path {list(error.path)} from the root invocation.")
+        raise error
+
+
+def _replay_error(
+    frame: Frame, index: int, recorded: Invocation, invokable: Any, input_value: Any
+) -> ReplayError:
+    request = recorded.request()
+    expected = _describe_request(request.invokable, request.input, short=True)
+    actual = _describe_request(invokable, input_value, short=False)
+    if _digest_or_none(request.invokable) != _digest_or_none(invokable):
+        difference = "invokable"
+    elif _digest_or_none(request.input) != _digest_or_none(input_value):
+        difference = "input"
+    else:
+        difference = "request"
+    path = (*frame.path, index)
+    error = ReplayError(
+        f"Expected invocation {expected} but got {actual}.\n"
+        "Ensure that calls to subinvokables are deterministic or use strict=False.",
+        path=path,
+        expected=expected,
+        actual=actual,
+        difference=difference,
+    )
+    error.add_note(
+        f"At child path {list(path)} from the root invocation: the {difference} differs "
+        "from the recorded call."
+    )
+    return error
+
+
+def _digest_or_none(value: Any) -> str | None:
+    try:
+        return _digest(value)
+    except Exception:
+        return None
+
+
+def _describe(invokable: Any) -> str:
+    if registry.function_info(invokable) is not None:
+        return str(getattr(invokable, "__qualname__", repr(invokable)))
+    return repr(invokable)
+
+
+def _describe_request(invokable: Any, input_value: Any, *, short: bool) -> str:
+    name = _describe(invokable) if short else repr(invokable)
+    return f"{name}({input_value!r})"
+
+
+def _incomplete_error(
+    incomplete: tuple[int, _Pending], error: BaseException | None
+) -> IncompleteSubinvocationError:
+    index, pending = incomplete
+    result = IncompleteSubinvocationError(
+        f"Subinvocation {index} did not complete during invocation of parent: "
+        f"{pending.invokable!r} invoked on {pending.input!r}"
+    )
+    if error is not None:
+        result.add_note(f"The parent itself raised {type(error).__name__}: {error}")
+        result.__cause__ = error
+    return result
+
+
+def _response(
+    store: Store, frame: Frame, output: Any, error: BaseException | None
+) -> tuple[Response, BaseException | None]:
+    """The response of a finished call, and the exception it ends with (if any).
+
+    An output that cannot be committed turns into the call's exception, so
+    the journal and the caller both see why.
+    """
+    children = frame.children()
+    if error is None:
+        try:
+            return Response(store.commit(output), None, False, children), None
+        except EnactError as commit_error:
+            error = commit_error
+    raised_here = not any(error is seen for seen in frame.child_errors)
+    raised = store.commit(_exception_resource(error))
+    return Response(None, raised, raised_here, children), error
+
+
+def _exception_resource(error: BaseException) -> Any:
+    if isinstance(error, Resource):
+        return error
+    return RecordedException.from_exception(error)
+
+
+def _check_answer(raised: Ref[Any], value: Any) -> None:
+    exception = raised()
+    check = getattr(exception, "check_answer", None)
+    if check is not None:
+        check(value)
+
+
+# Running calls ---------------------------------------------------------------------
+
+
+def run_call(invokable: Any, input_value: Any) -> Any:
+    """Runs `invokable` on `input_value` without journaling this call itself."""
+    if registry.function_info(invokable) is not None:
+        if not isinstance(input_value, CallArgs):
+            raise InputTypeError(
+                f"Registered function {_describe(invokable)} expects CallArgs as input, got "
+                f"{type(input_value).__name__}."
+            )
+        return invokable.__wrapped__(*input_value.args, **input_value.kwargs)
+    run = getattr(invokable, "_enact_run", None)
+    if run is None:
+        raise InvocationError(
+            f"{invokable!r} cannot be invoked: invoke an enact.Invokable, an "
+            "enact.AsyncInvokable or a function decorated with @enact.register."
+        )
+    return run(input_value)
+
+
+def call_child(invokable: Any, input_value: Any, frame: Frame) -> Any:
+    """Makes a journaled child call of the invocation running in `frame`."""
+    child = ChildCall(frame, invokable, input_value)
+    return child.run(lambda: run_call(invokable, input_value))
+
+
+def call_child_async(invokable: Any, input_value: Any, frame: Frame) -> Awaitable[Any]:
+    """Reserves a journaled child call now; the returned awaitable runs it."""
+    child = ChildCall(frame, invokable, input_value)
+    return child.run_async(lambda: run_call(invokable, input_value))
+
+
+def invoke(invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None) -> Invocation:
+    """Calls `invokable` and journals the call tree in the active store.
+
+    `invokable` is a function decorated with `enact.register` (called with
+    ``*args, **kwargs``) or an `enact.Invokable` (called with ``args[0]``, or
+    with no argument). Exceptions raised by the call are recorded in the
+    returned invocation rather than raised.
+
+    Raises:
+        NoActiveStoreError: No store is active.
+        ReplayError, IncompleteSubinvocationError: The call could not be journaled.
+    """
+    input_value = _root_input(invokable, args, kwargs)
+    if _is_async(invokable):
+        raise InvocationError(
+            f"{_describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
+            "or `await invokable.invoke(...)`."
+        )
+    return invoke_root(invokable, input_value, None, None, True, None)
+
+
+async def invoke_async(
+    invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None
+) -> Invocation:
+    """Like `invoke`, for asynchronous invokables and ``async def`` registered functions."""
+    return await invoke_root_async(
+        invokable, _root_input(invokable, args, kwargs), None, None, True, None
+    )
+
+
+def _is_async(invokable: Any) -> bool:
+    target = getattr(invokable, "__wrapped__", None) or getattr(invokable, "call", None)
+    return inspect.iscoroutinefunction(target)
+
+
+def _root_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> Any:
+    args = tuple(args or ())
+    if registry.function_info(invokable) is not None:
+        return CallArgs(list(args), dict(kwargs or {}))
+    if kwargs or len(args) > 1:
+        raise InvocationError(
+            f"{invokable!r} takes at most one argument: invoke(invokable, (arg,))."
+        )
+    input_value = args[0] if args else None
+    return input_value() if isinstance(input_value, Ref) else input_value
+
+
+def invoke_root(
+    invokable: Any,
+    input_value: Any,
+    request_ref: Ref[Request] | None,
+    template: list[Invocation] | None,
+    strict: bool,
+    override: ExceptionOverride | None,
+) -> Invocation:
+    """Runs a root invocation (a new journal), optionally replaying a template."""
+    store = context.current_store()
+    with store.batch():
+        root = _Root(store, invokable, input_value, request_ref, template, strict, override)
+        token = _frame.set(root.frame)
+        try:
+            output = run_call(invokable, input_value)
+        except (ReplayError, IncompleteSubinvocationError):
+            _frame.reset(token)
+            raise
+        except Exception as error:
+            _frame.reset(token)
+            invocation = root.finish(_MISSING, error)
+        else:
+            _frame.reset(token)
+            invocation = root.finish(output, None)
+    root.log(invocation)
+    return invocation
+
+
+async def invoke_root_async(
+    invokable: Any,
+    input_value: Any,
+    request_ref: Ref[Request] | None,
+    template: list[Invocation] | None,
+    strict: bool,
+    override: ExceptionOverride | None,
+) -> Invocation:
+    """Asynchronous variant of `invoke_root`."""
+    store = context.current_store()
+    with store.batch():
+        root = _Root(store, invokable, input_value, request_ref, template, strict, override)
+        token = _frame.set(root.frame)
+        try:
+            output = await run_call(invokable, input_value)
+        except (ReplayError, IncompleteSubinvocationError):
+            _frame.reset(token)
+            raise
+        except Exception as error:
+            _frame.reset(token)
+            invocation = root.finish(_MISSING, error)
+        else:
+            _frame.reset(token)
+            invocation = root.finish(output, None)
+    root.log(invocation)
+    return invocation
+
+
+class _Root:
+    """Bookkeeping of a root invocation."""
+
+    def __init__(
+        self,
+        store: Store,
+        invokable: Any,
+        input_value: Any,
+        request_ref: Ref[Request] | None,
+        template: list[Invocation] | None,
+        strict: bool,
+        override: ExceptionOverride | None,
+    ) -> None:
+        self.store = store
+        self.nested = _frame.get() is not None
+        self.request_ref = request_ref or store.commit(Request(invokable, input_value))
+        self.frame = Frame(store, template, strict, override, ())
+        self.ref: Ref[Invocation] | None = None
+
+    def finish(self, output: Any, error: BaseException | None) -> Invocation:
+        frame = self.frame
+        store = self.store
+        incomplete = frame.first_incomplete()
+        if incomplete is not None:
+            raise _incomplete_error(incomplete, error)
+        if error is None:
+            _check_template_used(frame)
+        frame.closed = True
+        response, _ = _response(store, frame, output, error)
+        invocation = Invocation(self.request_ref, store.commit(response))
+        self.ref = store.commit(invocation)
+        return invocation
+
+    def log(self, invocation: Invocation) -> None:
+        """Records a top-level invocation under ``runs/`` so that it can be found again."""
+        if self.nested or self.ref is None:
+            return
+        digest = self.ref.digest
+        name = f"{RUN_LOG_PREFIX}{time.time_ns():020d}-{digest[:12]}"
+        with contextlib.suppress(UnsupportedOperationError):
+            self.store.backend.set_name(name, digest)

@@ -1,0 +1,275 @@
+"""Input requests: pause an invocation until someone outside answers.
+
+`request_input` inside an invocation is a journaled child call that raises
+`InputRequest`. The invocation ends with that request recorded as its
+exception. To continue, the answer is written into the journal as the output
+of the request call, and the invocation is replayed: every recorded call
+returns its recorded output, and the request call returns the answer. Because
+everything needed lives in the store, the answer can come from another
+process, days later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from enact import context as _context
+from enact.errors import InvocationError
+from enact.invocations.engine import Invocation, current_frame, invoke
+from enact.invocations.invokables import Invokable, check_type
+from enact.invocations.records import Response
+from enact.refs import Ref
+from enact.registry import lookup_class
+from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
+from enact.wrappers import PRIMITIVE_WRAPPERS
+
+_UNWRAPPED = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
+
+
+def _requested_class(requested_type: Any) -> type:
+    """The resource class stored for a requested type (builtins map to their wrappers)."""
+    if requested_type is None:
+        requested_type = type(None)
+    wrapper = PRIMITIVE_WRAPPERS.get(requested_type)
+    if wrapper is not None:
+        return wrapper
+    if isinstance(requested_type, type):
+        if issubclass(requested_type, Resource):
+            return requested_type
+        from enact.registry import wrapper_for
+
+        foreign = wrapper_for(requested_type)
+        if foreign is not None:
+            return foreign
+    raise InvocationError(
+        f"request_input cannot request {requested_type!r}: request int, float, bool, str, "
+        "bytes, None, list, dict, a resource class, or a type with a registered "
+        "ResourceWrapper."
+    )
+
+
+@dataclasses.dataclass(eq=False)
+class InputRequest(Resource, Exception):
+    """Raised (and journaled) when an invocation needs input from outside.
+
+    Attributes:
+        requested: The resource class that stands for the requested type.
+        for_value: Ref to the value the input is requested for; call it
+            (``request.for_value()``) to check the value out.
+        context: Instructions or other context for whoever answers.
+    """
+
+    __enact_type_name__ = "enact.invocations.InputRequest"
+
+    requested: type
+    for_value: Ref[Any]
+    context: FieldValue
+
+    @property
+    def requested_type(self) -> type:
+        """The Python type an answer must have (``str`` for ``request_input(str)``)."""
+        unwrapped = _UNWRAPPED.get(self.requested)
+        if unwrapped is not None:
+            return unwrapped
+        if issubclass(self.requested, ResourceWrapper) and lookup_class(self.requested):
+            try:
+                return self.requested.wrapped_type()
+            except NotImplementedError:
+                return self.requested
+        return self.requested
+
+    def check_answer(self, value: Any) -> None:
+        """Raises `enact.InputTypeError` unless `value` has the requested type."""
+        check_type(value, self.requested_type, "the answer", "InputRequest")
+
+    def __str__(self) -> str:
+        return f"Input of type {self.requested_type.__qualname__} requested" + (
+            f": {self.context}" if self.context is not None else ""
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"InputRequest(requested_type={self.requested_type.__qualname__}, "
+            f"for_value={self.for_value!r}, context={self.context!r})"
+        )
+
+
+@dataclasses.dataclass
+class RequestInput(Invokable):
+    """The invokable behind `request_input`: raises the `InputRequest`."""
+
+    __enact_type_name__ = "enact.invocations.RequestInput"
+
+    requested: type
+    context: FieldValue
+
+    def call(self, for_value: Any) -> Any:
+        raise InputRequest(self.requested, _context.current_store().commit(for_value), self.context)
+
+
+register_resource_class(InputRequest)
+register_resource_class(RequestInput)
+
+
+def request_input(requested_type: Any, for_value: Any = None, context: FieldValue = None) -> Any:
+    """Asks for input of `requested_type` from outside the running invocation.
+
+    On first execution this raises `InputRequest`, which ends the invocation
+    (unless the code catches it). Once an answer has been given (see
+    `InvocationGenerator` or `Invocation.replay` with ``exception_override``),
+    the replayed call returns the answer.
+
+    Raises:
+        InvocationError: Called outside of an invocation.
+    """
+    if current_frame() is None:
+        raise InvocationError(
+            "enact.request_input() was called outside of an invocation. Call it from code "
+            "run by enact.invoke(...) or an InvocationGenerator, which can pause and resume."
+        )
+    return RequestInput(_requested_class(requested_type), context)(for_value)
+
+
+def pending_input_requests(invocation: Invocation) -> list[tuple[tuple[int, ...], InputRequest]]:
+    """Returns the unanswered input requests in an invocation, with their child paths."""
+    found: list[tuple[tuple[int, ...], InputRequest]] = []
+    stack: list[tuple[tuple[int, ...], Invocation]] = [((), invocation)]
+    while stack:
+        path, current = stack.pop()
+        response = current.response()
+        if response.output is not None or response.raised is None:
+            continue
+        if response.raised_here:
+            raised = response.raised()
+            if isinstance(raised, InputRequest):
+                found.append((path, raised))
+            continue
+        for index in range(len(response.children) - 1, -1, -1):
+            stack.append(((*path, index), response.children[index]))
+    return found
+
+
+def answer(invocation: Invocation, value: Any, path: tuple[int, ...] | None = None) -> Invocation:
+    """Returns a copy of `invocation` in which an input request is answered with `value`.
+
+    `path` selects the request (see `pending_input_requests`); by default the
+    first one. The copy has no output, so replaying it continues the run.
+
+    Raises:
+        InvocationError: No such pending request.
+        InputTypeError: `value` does not have the requested type.
+    """
+    pending = pending_input_requests(invocation)
+    if not pending:
+        raise InvocationError("The invocation has no pending input request to answer.")
+    if path is None:
+        path, request = pending[0]
+    else:
+        matches = [req for p, req in pending if p == tuple(path)]
+        if not matches:
+            raise InvocationError(
+                f"No pending input request at child path {list(path)}; pending: "
+                f"{[list(p) for p, _ in pending]}."
+            )
+        request = matches[0]
+    request.check_answer(value)
+    store = _context.current_store()
+    return _replace_along(store, invocation, tuple(path), store.commit(value))
+
+
+def _replace_along(
+    store: Any, invocation: Invocation, path: tuple[int, ...], output: Ref[Any]
+) -> Invocation:
+    response = invocation.response()
+    if not path:
+        new_response = Response(output, None, False, response.children)
+    else:
+        children = list(response.children)
+        children[path[0]] = _replace_along(store, children[path[0]], path[1:], output)
+        new_response = Response(None, None, False, children)
+    return Invocation(invocation.request.deepcopy_resource(), store.commit(new_response))
+
+
+class InvocationGenerator:
+    """Runs an invocation step by step, stopping at each input request.
+
+    Iterating yields the pending `InputRequest`; answer it with `set_input`
+    (or `send`), and the next iteration continues the run. `invocation` is
+    the latest state of the journal.
+    """
+
+    def __init__(
+        self,
+        invocation: Invocation | None = None,
+        *,
+        start: Callable[[], Invocation] | None = None,
+    ) -> None:
+        if (invocation is None) == (start is None):
+            raise InvocationError("Give InvocationGenerator an invocation or a start function.")
+        self._invocation = invocation
+        self._start = start
+        self._pending: InputRequest | None = None
+        self._answered = False
+
+    @classmethod
+    def from_callable(
+        cls, fn: Any, args: Any = (), kwargs: dict[str, Any] | None = None
+    ) -> InvocationGenerator:
+        """A generator that invokes `fn` (with ``*args, **kwargs``) on the first step."""
+        args = tuple(args or ())
+        kwargs = dict(kwargs or {})
+        return cls(start=lambda: invoke(fn, args, kwargs))
+
+    @classmethod
+    def from_invocation(cls, invocation: Invocation) -> InvocationGenerator:
+        """A generator that continues a journaled invocation (e.g. from another process)."""
+        return cls(invocation)
+
+    @property
+    def invocation(self) -> Invocation:
+        """The latest state of the journal."""
+        if self._invocation is None:
+            raise InvocationError("The generator has not started yet: iterate over it first.")
+        return self._invocation
+
+    def __iter__(self) -> Iterator[InputRequest]:
+        return self
+
+    def __next__(self) -> InputRequest:
+        if self._invocation is None:
+            assert self._start is not None
+            self._invocation = self._start()
+        elif self._answered:
+            self._invocation = self._invocation.replay()
+            self._answered = False
+        elif self._pending is not None:
+            raise InvocationError(
+                "The pending input request has not been answered: call set_input(value) "
+                "before asking for the next one."
+            )
+        raised = self._invocation.get_raised()
+        if isinstance(raised, InputRequest):
+            self._pending = raised
+            return raised
+        self._pending = None
+        raise StopIteration
+
+    def set_input(self, value: Any) -> None:
+        """Answers the pending input request with `value`.
+
+        Raises:
+            InputTypeError: `value` does not have the requested type.
+            InvocationError: No request is pending.
+        """
+        if self._pending is None or self._invocation is None:
+            raise InvocationError("No input request is pending: iterate to get one first.")
+        self._invocation = answer(self._invocation, value)
+        self._pending = None
+        self._answered = True
+
+    def send(self, value: Any) -> InputRequest:
+        """Answers the pending request and returns the next one (StopIteration at the end)."""
+        self.set_input(value)
+        return next(self)

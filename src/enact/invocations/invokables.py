@@ -1,0 +1,255 @@
+"""Invokables: resources that can be called, and invoked with a journal.
+
+Calling an invokable outside `enact.invoke` is a plain Python call. Inside a
+running invocation, each call becomes a journaled child invocation.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
+
+from enact import registry
+from enact.errors import InputTypeError, InvocationError, RegistrationError
+from enact.invocations.engine import (
+    Invocation,
+    call_child,
+    call_child_async,
+    current_frame,
+    invoke_root,
+    invoke_root_async,
+)
+from enact.invocations.records import CallArgs
+from enact.refs import Ref
+from enact.resources import Resource, register_resource_class
+
+C = TypeVar("C", bound=type)
+
+
+class _Unchecked:
+    """Marks an input or output type that is not checked."""
+
+
+def _takes_input(cls: type, method: Callable[..., Any]) -> bool:
+    """Whether ``call`` accepts an input argument besides ``self``."""
+    cached = cls.__dict__.get("_enact_takes_input")
+    if isinstance(cached, bool):
+        return cached
+    parameters = list(inspect.signature(method).parameters.values())[1:]
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    required = [p for p in positional if p.default is p.empty and p.kind != p.VAR_POSITIONAL]
+    if len(required) > 1:
+        raise RegistrationError(
+            f"{cls.__qualname__}.call takes {len(required)} arguments; an invokable's call "
+            "takes at most one (bundle several values into a resource or a dict)."
+        )
+    takes = bool(positional)
+    type.__setattr__(cls, "_enact_takes_input", takes)
+    return takes
+
+
+def check_type(value: Any, expected: Any, what: str, owner: str) -> None:
+    """Raises `InputTypeError` unless `value` fits the annotation `expected`.
+
+    Understands ``None``/``type(None)``, classes, ``Optional``/``Union`` (also
+    ``X | Y``), ``Any`` and parametrised generics (checked by their origin).
+    """
+    if expected is _Unchecked or _fits(value, expected):
+        return
+    raise InputTypeError(
+        f"{owner}: {what} must be {_type_label(expected)}, got {type(value).__name__} "
+        f"({value!r:.80})."
+    )
+
+
+def _fits(value: Any, expected: Any) -> bool:
+    if expected is Any or expected is object:
+        return True
+    if expected is None or expected is type(None):
+        return value is None
+    origin = typing.get_origin(expected)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_fits(value, arm) for arm in typing.get_args(expected))
+    if origin is not None:
+        return isinstance(origin, type) and isinstance(value, origin)
+    if isinstance(expected, type):
+        if expected is float and type(value) is int:
+            return True
+        return isinstance(value, expected)
+    return True
+
+
+def _type_label(expected: Any) -> str:
+    if expected is None or expected is type(None):
+        return "None"
+    if isinstance(expected, type):
+        return expected.__qualname__
+    return repr(expected)
+
+
+class Invokable(Resource):
+    """A resource with a ``call`` method taking at most one argument.
+
+    Subclass it (usually as a dataclass) and implement ``call(self)`` or
+    ``call(self, input)``. ``invokable()`` calls it; ``invokable.invoke()``
+    calls it with a journal.
+    """
+
+    _enact_input_type: ClassVar[Any] = _Unchecked
+    _enact_output_type: ClassVar[Any] = _Unchecked
+
+    def call(self, *args: Any) -> Any:
+        """The behaviour of the invokable (implemented by subclasses)."""
+        raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) > 1:
+            raise InvocationError(
+                f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
+            )
+        input_value = args[0] if args else None
+        frame = current_frame()
+        if frame is None:
+            return self._enact_run(input_value)
+        return call_child(self, input_value, frame)
+
+    def _enact_run(self, input_value: Any) -> Any:
+        cls = type(self)
+        owner = cls.__qualname__
+        check_type(input_value, cls._enact_input_type, "its input", owner)
+        if _takes_input(cls, cls.call):
+            output = self.call(input_value)
+        elif input_value is None:
+            output = self.call()
+        else:
+            raise InputTypeError(
+                f"{owner}.call takes no input, but was called with {input_value!r:.80}."
+            )
+        check_type(output, cls._enact_output_type, "its output", owner)
+        return output
+
+    def invoke(self, arg: Any = None, *, strict: bool = True) -> Invocation:
+        """Calls this invokable on `arg` (a value or a Ref) and journals the call.
+
+        Returns the `Invocation`; an exception raised by the call is recorded in
+        it (see `Invocation.get_raised`) rather than raised.
+        """
+        input_value = arg() if isinstance(arg, Ref) else arg
+        return invoke_root(self, input_value, None, None, strict, None)
+
+
+class AsyncInvokable(Resource):
+    """An invokable whose ``call`` is a coroutine (``async def call(self[, input])``).
+
+    ``await invokable()`` calls it; ``await invokable.invoke()`` journals it.
+    Child calls made concurrently (``asyncio.gather``) are recorded in the
+    order the calls were made. A child still running when its parent returns
+    raises `enact.IncompleteSubinvocationError`.
+    """
+
+    _enact_input_type: ClassVar[Any] = _Unchecked
+    _enact_output_type: ClassVar[Any] = _Unchecked
+
+    async def call(self, *args: Any) -> Any:
+        """The behaviour of the invokable (implemented by subclasses)."""
+        raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
+
+    def __call__(self, *args: Any) -> Awaitable[Any]:
+        if len(args) > 1:
+            raise InvocationError(
+                f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
+            )
+        input_value = args[0] if args else None
+        frame = current_frame()
+        if frame is None:
+            return self._enact_run(input_value)
+        return call_child_async(self, input_value, frame)
+
+    async def _enact_run(self, input_value: Any) -> Any:
+        cls = type(self)
+        owner = cls.__qualname__
+        check_type(input_value, cls._enact_input_type, "its input", owner)
+        if _takes_input(cls, cls.call):
+            output = await self.call(input_value)
+        elif input_value is None:
+            output = await self.call()
+        else:
+            raise InputTypeError(
+                f"{owner}.call takes no input, but was called with {input_value!r:.80}."
+            )
+        check_type(output, cls._enact_output_type, "its output", owner)
+        return output
+
+    async def invoke(self, arg: Any = None, *, strict: bool = True) -> Invocation:
+        """Awaits this invokable on `arg` (a value or a Ref) and journals the call."""
+        input_value = arg() if isinstance(arg, Ref) else arg
+        return await invoke_root_async(self, input_value, None, None, strict, None)
+
+
+def typed_invokable(input_type: Any, output_type: Any) -> Callable[[C], C]:
+    """Class decorator: registers an invokable whose input and output types are checked.
+
+    ``@enact.typed_invokable(type(None), int)`` declares a call that takes no
+    input and returns an int; a call with another input or output raises
+    `enact.InputTypeError`. ``Optional[...]`` and unions are understood.
+    """
+
+    def decorate(cls: C) -> C:
+        if not (isinstance(cls, type) and issubclass(cls, Invokable | AsyncInvokable)):
+            raise RegistrationError(
+                f"typed_invokable decorates subclasses of enact.Invokable or "
+                f"enact.AsyncInvokable, not {cls!r}."
+            )
+        type.__setattr__(cls, "_enact_input_type", input_type)
+        type.__setattr__(cls, "_enact_output_type", output_type)
+        register_resource_class(cls)
+        return cls
+
+    return decorate
+
+
+def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Registers a plain function (or method) so that calls to it are journaled.
+
+    Returns a wrapper that behaves exactly like the function outside an
+    invocation. Inside one, each call becomes a child invocation whose input is
+    `CallArgs`. Async functions are supported and return awaitables.
+    """
+    if registry.function_info(function) is not None:
+        return function
+    name = f"{function.__module__}.{function.__qualname__}"
+    wrapper: Callable[..., Any]
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            frame = current_frame()
+            if frame is None:
+                return function(*args, **kwargs)
+            return call_child_async(async_wrapper, CallArgs(list(args), dict(kwargs)), frame)
+
+        wrapper = async_wrapper
+    else:
+
+        @functools.wraps(function)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            frame = current_frame()
+            if frame is None:
+                return function(*args, **kwargs)
+            return call_child(sync_wrapper, CallArgs(list(args), dict(kwargs)), frame)
+
+        wrapper = sync_wrapper
+    registry.register_function(wrapper, name)
+    return wrapper
+
+
+for _cls in (Invokable, AsyncInvokable):
+    register_resource_class(_cls)

@@ -1,0 +1,91 @@
+"""The resources a journal is made of: requests, responses, recorded exceptions.
+
+A journaled call is an `Invocation` (defined in `enact.invocations.engine`)
+with two refs: its `Request` (what was called, on what input) and its
+`Response` (the output or the raised exception, and the child invocations in
+call order). Child invocations are embedded in their parent's response, so a
+journaled call costs three small objects: request, output and response.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from enact.refs import Ref
+from enact.resources import FieldValue, Resource, register_resource_class
+
+
+@dataclasses.dataclass
+class CallArgs(Resource):
+    """The input of a call to a registered function: positional and keyword arguments."""
+
+    __enact_type_name__ = "enact.invocations.CallArgs"
+
+    args: list[FieldValue]
+    kwargs: dict[str, FieldValue]
+
+    def format_call(self) -> str:
+        """Returns the arguments as they would be written in a call: ``1, x=2``."""
+        parts = [repr(arg) for arg in self.args]
+        parts.extend(f"{key}={value!r}" for key, value in self.kwargs.items())
+        return ", ".join(parts)
+
+
+@dataclasses.dataclass
+class Request(Resource):
+    """What was called: the invokable (a resource or a registered function) and its input."""
+
+    __enact_type_name__ = "enact.invocations.Request"
+
+    invokable: FieldValue
+    input: FieldValue
+
+
+@dataclasses.dataclass
+class Response(Resource):
+    """What a call did.
+
+    Attributes:
+        output: Ref to the returned value; None if the call has no recorded
+            output (it raised, or the output was removed to force re-execution).
+            A call that returned None has a ref to None here.
+        raised: Ref to the exception the call raised, or None.
+        raised_here: Whether the exception started in this call rather than
+            being passed on from a child call.
+        children: The child invocations, in call order.
+    """
+
+    __enact_type_name__ = "enact.invocations.Response"
+
+    output: Ref[Any] | None
+    raised: Ref[Any] | None
+    raised_here: bool
+    children: list[Any]
+
+
+@dataclasses.dataclass(eq=False)
+class RecordedException(Resource, Exception):
+    """A Python exception that is not a resource, as recorded in a journal.
+
+    The live exception still reaches the caller unchanged; the journal keeps its
+    type name and message, and a replay raises this resource in its place.
+    """
+
+    __enact_type_name__ = "enact.invocations.RecordedException"
+
+    type_name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}"
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> RecordedException:
+        """Records `error`'s type and message."""
+        error_type = type(error)
+        return cls(f"{error_type.__module__}.{error_type.__qualname__}", str(error))
+
+
+for _cls in (CallArgs, Request, Response, RecordedException):
+    register_resource_class(_cls)
