@@ -3,7 +3,9 @@
 from enact.stores.base import ANY, PackedResource, StorageBackend, UnsupportedOperationError
 from enact.stores.files import FileBackend
 from enact.stores.memory import InMemoryBackend
+from enact.stores.sqlite import SQLiteBackend, SQLiteStore
 from enact.stores.store import FileStore, InMemoryStore, Store, checkout, commit
+from enact.stores.urls import default_store, default_store_url, open_store
 
 __all__ = [
     "ANY",
@@ -12,9 +14,14 @@ __all__ = [
     "InMemoryBackend",
     "InMemoryStore",
     "PackedResource",
+    "SQLiteBackend",
+    "SQLiteStore",
     "StorageBackend",
     "Store",
     "UnsupportedOperationError",
     "checkout",
     "commit",
+    "default_store",
+    "default_store_url",
+    "open_store",
 ]

@@ -109,15 +109,24 @@ class StorageBackend(abc.ABC):
         raise UnsupportedOperationError(f"{type(self).__name__} cannot list its objects.")
 
     def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
-        """Returns those `digests` last committed before `cutoff` (a `time.time()`).
+        """Returns those stored `digests` last committed before `cutoff` (a `time.time()`).
 
         Used by gc so that nothing committed (or re-committed) during the
-        grace period is deleted. The default treats every object as old.
+        grace period is deleted: a backend that answers this must refresh an
+        object's commit time when it is committed again. The default treats
+        every stored object as old.
         """
-        return set(digests)
+        return self.has_many(digests)
 
-    def delete_many(self, digests: Iterable[str]) -> int:
-        """Deletes objects; returns how many were deleted."""
+    def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
+        """Deletes objects; returns how many were deleted.
+
+        Args:
+            digests: The objects to delete; digests not stored are ignored.
+            committed_before: If given, delete only objects last committed
+                before this `time.time()`, checked atomically with the deletion
+                where the backend can (so a concurrent re-commit wins).
+        """
         raise UnsupportedOperationError(f"{type(self).__name__} cannot delete objects.")
 
     # Named refs ----------------------------------------------------------------

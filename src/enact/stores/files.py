@@ -65,11 +65,15 @@ class FileBackend(StorageBackend):
     def commit(self, packed_resource: PackedResource) -> None:
         path = self._path(packed_resource.digest)
         try:
-            if path.exists():
-                # Freshen the time so that a running gc treats it as new.
-                with contextlib.suppress(OSError):
-                    os.utime(path)
+            try:
+                # Already stored: freshen the time so that a running gc treats it as
+                # new. If gc deleted it just now, fall through and write it again.
+                os.utime(path)
                 return
+            except FileNotFoundError:
+                pass
+            except PermissionError:
+                return  # someone else's object: present, just not ours to touch
             directory = path.parent
             directory.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TMP_PREFIX)
@@ -126,16 +130,22 @@ class FileBackend(StorageBackend):
                 continue
         return old
 
-    def delete_many(self, digests: Iterable[str]) -> int:
+    def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
+        # The time check and the unlink are two steps: a re-commit landing between
+        # them is lost. gc re-checks times right before deleting, so the window is
+        # a few microseconds per object.
         deleted = 0
         for digest in digests:
+            path = self._path(digest)
             try:
-                os.unlink(self._path(digest))
+                if committed_before is not None and os.stat(path).st_mtime >= committed_before:
+                    continue
+                os.unlink(path)
                 deleted += 1
             except FileNotFoundError:
                 continue
             except OSError as err:
-                raise StorageError(f"Cannot delete {self._path(digest)}: {err}") from err
+                raise StorageError(f"Cannot delete {path}: {err}") from err
         return deleted
 
     def remove_stale_temporaries(self, older_than: float = 3600.0) -> int:

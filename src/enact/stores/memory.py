@@ -1,12 +1,15 @@
 """An in-process backend: a dict from digest to bytes.
 
 Promises: nothing survives the process. Commits from several threads are
-safe (each is one dict assignment under the GIL); a reader sees an object
-whole or not at all.
+safe (each takes a short lock); a reader sees an object whole or not at all.
+Each object's last commit time is kept so that gc's grace period works as it
+does for the persistent backends.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,15 +24,26 @@ class InMemoryBackend(StorageBackend):
 
     def __init__(self) -> None:
         self._objects: dict[bytes, bytes] = {}
+        self._committed_at: dict[bytes, float] = {}
+        # Orders commits against gc's deletions (a re-commit must win); reads take no lock.
+        self._lock = threading.Lock()
         self._names = NameTable()
 
     def commit(self, packed_resource: PackedResource) -> None:
-        self._objects.setdefault(bytes.fromhex(packed_resource.digest), packed_resource.data)
+        key = bytes.fromhex(packed_resource.digest)
+        with self._lock:
+            self._objects.setdefault(key, packed_resource.data)
+            self._committed_at[key] = time.time()
 
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        rows = [(bytes.fromhex(packed.digest), packed.data) for packed in packed_resources]
         setdefault = self._objects.setdefault
-        for packed in packed_resources:
-            setdefault(bytes.fromhex(packed.digest), packed.data)
+        committed_at = self._committed_at
+        with self._lock:
+            now = time.time()
+            for key, data in rows:
+                setdefault(key, data)
+                committed_at[key] = now
 
     def has(self, ref: Ref[Any]) -> bool:
         return bytes.fromhex(ref.digest) in self._objects
@@ -56,10 +70,26 @@ class InMemoryBackend(StorageBackend):
         for key in list(self._objects):
             yield key.hex()
 
-    def delete_many(self, digests: Iterable[str]) -> int:
-        deleted = 0
+    def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
+        committed_at = self._committed_at
+        old: set[str] = set()
         for digest in digests:
-            if self._objects.pop(bytes.fromhex(digest), None) is not None:
+            at = committed_at.get(bytes.fromhex(digest))
+            if at is not None and at < cutoff:
+                old.add(digest)
+        return old
+
+    def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
+        keys = [bytes.fromhex(digest) for digest in digests]
+        deleted = 0
+        objects = self._objects
+        committed_at = self._committed_at
+        with self._lock:
+            for key in keys:
+                at = committed_at.get(key)
+                if at is None or (committed_before is not None and at >= committed_before):
+                    continue
+                del objects[key], committed_at[key]
                 deleted += 1
         return deleted
 

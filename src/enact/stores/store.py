@@ -15,22 +15,29 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
-from enact.errors import CorruptObjectError, EnactError, NotFoundError, StorageError
+from enact.errors import (
+    CorruptObjectError,
+    EnactError,
+    InvalidNameError,
+    NotFoundError,
+    StorageError,
+)
 from enact.refs import Ref, open_object, parse_packed_header
 from enact.registry import lookup_class
 from enact.resources import Resource, wrap
-from enact.stores.base import PackedResource, StorageBackend
+from enact.stores.base import ANY, PackedResource, StorageBackend
 from enact.stores.files import FileBackend
 from enact.stores.memory import InMemoryBackend
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
 R = TypeVar("R", bound=Ref[Any])
+T = TypeVar("T")
 
 _CACHE_MAX_BYTES = 64 * 1024 * 1024
 _CACHE_MAX_ENTRIES = 100_000
@@ -221,6 +228,72 @@ class Store:
             return True
         return self._backend.has(ref)
 
+    # Named refs ----------------------------------------------------------------
+
+    def set_name(self, name: str, ref: Ref[Any] | None, *, expected: Ref[Any] | None = ANY) -> None:
+        """Points `name` at `ref` (None deletes the name), atomically.
+
+        Names are a store's roots: gc keeps every object reachable from a name.
+        Inside `batch`, the pending commits are written first, so a name never
+        points at an object that is not stored.
+
+        Args:
+            name: Any non-empty string of up to 1000 printable characters
+                (``"runs/2024-05-01"``, ``"latest"``).
+            ref: What the name should point at; None removes the name.
+            expected: If given, the update happens only if the name currently
+                points at this ref (None: only if the name does not exist);
+                this makes read-modify-write loops safe across processes.
+
+        Raises:
+            NameConflictError: `expected` was given and the name holds something else.
+            NotFoundError: `ref` is not in this store.
+            InvalidNameError: `name` is empty, too long, or holds control characters.
+        """
+        check_name(name)
+        digest = None
+        if ref is not None:
+            digest = ref.digest
+            self._flush_pending()
+            if not self.has(ref):
+                location = self._backend.locate(digest)
+                raise NotFoundError(
+                    f"Cannot point name {name!r} at {digest}: the object is not in the store "
+                    f"({location}). Commit or copy it here first.",
+                    digest=digest,
+                    location=location,
+                )
+        wanted = expected if expected is ANY or expected is None else expected.digest
+        self._call(
+            f"update name {name!r}",
+            lambda: self._backend.set_name(name, digest, expected=wanted),
+        )
+
+    def get_name(self, name: str) -> Ref[Any] | None:
+        """Returns a ref to what `name` points at, or None if there is no such name."""
+        check_name(name)
+        digest = self._call(f"read name {name!r}", lambda: self._backend.get_name(name))
+        return None if digest is None else Ref._unchecked(digest)
+
+    def names(self) -> dict[str, Ref[Any]]:
+        """Returns every name of this store and its ref, sorted by name."""
+        items = self._call("list names", lambda: list(self._backend.iter_names()))
+        return {name: Ref._unchecked(digest) for name, digest in items}
+
+    def _flush_pending(self) -> None:
+        pending = self._pending.get()
+        if pending:
+            self._write(list(pending.values()))
+            pending.clear()
+
+    def _call(self, action: str, operation: Callable[[], T]) -> T:
+        try:
+            return operation()
+        except EnactError:
+            raise
+        except Exception as err:
+            raise StorageError(f"Cannot {action} in {self._backend!r}: {err}") from err
+
     def links(self, packed: PackedResource) -> tuple[str, ...]:
         """Returns the digests an object refers to (from the writer, its header, or a scan)."""
         if packed.links is not None:
@@ -229,6 +302,24 @@ class Store:
             header, _ = parse_packed_header(packed.data)
             return tuple(header.get("links", ()))
         return tuple(scan_links(packed.data))
+
+
+_MAX_NAME_LENGTH = 1000
+
+
+def check_name(name: str) -> str:
+    """Returns `name` if a store can keep it as a name; raises `InvalidNameError` if not."""
+    if not isinstance(name, str) or not name:
+        raise InvalidNameError(f"A name must be a non-empty str, not {name!r}.")
+    if len(name) > _MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"Name {name[:40]!r}... has {len(name)} characters; the limit is {_MAX_NAME_LENGTH}."
+        )
+    if not name.isprintable():
+        raise InvalidNameError(
+            f"Name {name!r} holds a control character; use printable characters only."
+        )
+    return name
 
 
 def _as_resource(value: Any) -> Any:

@@ -1,0 +1,408 @@
+"""A backend in one SQLite file: the embedded default.
+
+Promises: every commit, batch and name update is one transaction in
+write-ahead-log mode, so readers see an object whole or not at all, and a crash
+of the process (even ``kill -9``) loses nothing that was reported committed.
+With the default ``durable=False`` (``synchronous=NORMAL``) a power loss or OS
+crash may roll back the last few transactions but never corrupts the file;
+``durable=True`` (``synchronous=FULL``) makes each reported commit survive a
+power loss too, at the cost of an fsync per transaction. Any number of threads
+and processes may use one file at once: writers queue on SQLite's write lock
+(each waits up to `timeout` seconds), readers never wait for writers. The file
+must be on a local disk (SQLite's locks do not work over NFS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from enact.errors import EnactError, NameConflictError, StorageError
+from enact.stores.base import ANY, PackedResource, StorageBackend
+from enact.stores.store import Store
+
+if TYPE_CHECKING:
+    from enact.refs import Ref
+
+T = TypeVar("T")
+
+SCHEMA_VERSION: Final = 1
+"""Stored in ``PRAGMA user_version``; a file with a higher version is refused."""
+
+_SCHEMA: Final = (
+    # links: the raw 32-byte digests the object refers to, concatenated (NULL:
+    # unknown, computed from data on read). committed_at: time.time() of the
+    # last commit of the object, refreshed by re-commits, read by gc.
+    "CREATE TABLE IF NOT EXISTS objects ("
+    " digest BLOB PRIMARY KEY, data BLOB NOT NULL, links BLOB, committed_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS names ("
+    " name TEXT PRIMARY KEY, digest TEXT NOT NULL, updated_at REAL NOT NULL)",
+)
+_UPSERT: Final = (
+    "INSERT INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (digest) DO UPDATE SET committed_at = excluded.committed_at, "
+    "links = coalesce(objects.links, excluded.links)"
+)
+_CHUNK: Final = 500  # bound parameters per IN (...) query, well below SQLite's limit
+_PAGE: Final = 10_000  # digests per read transaction when listing objects
+
+# Connections must not cross a fork; the child counts as a new generation.
+_fork_generation = 0
+_inherited: list[Any] = []
+
+
+def _after_fork() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class _Connection:
+    """One thread's connection (a holder, because sqlite3 connections cannot be weakly
+    referenced; when the thread ends, the holder and its connection are freed)."""
+
+    __slots__ = ("__weakref__", "conn", "generation")
+
+    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
+        self.conn = conn
+        self.generation = generation
+
+
+class SQLiteBackend(StorageBackend):
+    """Keeps objects and names in one SQLite database file.
+
+    Args:
+        path: The database file; it and its directory are created if missing.
+        durable: ``synchronous=FULL`` instead of ``NORMAL`` (see the module
+            docstring): survive power loss, not only process crashes.
+        timeout: Seconds a writer waits for another process's write transaction
+            before raising `StorageError`.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
+    ) -> None:
+        self.path = Path(path).absolute()
+        self.durable = durable
+        self.timeout = timeout
+        self._local = threading.local()
+        self._holders: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._holders_lock = threading.Lock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"Cannot create the directory of {self.path}: {err}") from err
+        self._create_schema()
+
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({str(self.path)!r})"
+
+    def locate(self, digest: str) -> str:
+        return f"{self.path} (SQLite table objects, digest {digest})"
+
+    # Connections ---------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        holder: _Connection | None = getattr(self._local, "holder", None)
+        if holder is not None:
+            if holder.generation == _fork_generation:
+                return holder.conn
+            # Inherited through fork: never use or close it here (closing could
+            # checkpoint a WAL the parent is writing); keep it referenced.
+            _inherited.append(holder)
+        if self._closed:
+            raise StorageError(f"{self!r} is closed; open the store again to use it.")
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE
+                check_same_thread=False,  # only close() touches another thread's connection
+            )
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
+        except sqlite3.Error as err:
+            raise StorageError(f"Cannot open the SQLite store {self.path}: {err}") from err
+        holder = _Connection(conn, _fork_generation)
+        self._local.holder = holder
+        with self._holders_lock:
+            self._holders.add(holder)
+        return conn
+
+    def _create_schema(self) -> None:
+        """Creates the tables unless they exist; safe when many processes race to do it.
+
+        Switching a new file to WAL and creating the tables need SQLite's write
+        lock, and switching the journal mode may report "database is locked"
+        without waiting, so both are retried until `timeout`.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                conn = self._connection()
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    if mode.lower() != "wal":
+                        raise sqlite3.OperationalError(f"database is locked (journal mode {mode})")
+                    with self._transaction() as tx:
+                        for statement in _SCHEMA:
+                            tx.execute(statement)
+                        version = tx.execute("PRAGMA user_version").fetchone()[0]
+                        if version == 0:
+                            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                            version = SCHEMA_VERSION
+                break
+            except sqlite3.OperationalError as err:
+                if not _is_busy(err) or time.monotonic() > deadline:
+                    raise StorageError(
+                        f"Cannot create the SQLite store {self.path}: {err}"
+                    ) from err
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+            except sqlite3.Error as err:
+                raise StorageError(
+                    f"Cannot open {self.path} as an enact SQLite store: {err}. Is it an "
+                    "SQLite database (and not, say, a directory store or another file)?"
+                ) from err
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"The SQLite store {self.path} has schema version {version}, and this "
+                f"version of enact reads up to {SCHEMA_VERSION}: upgrade enact."
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front.
+
+        ``BEGIN IMMEDIATE`` waits for the lock (up to the busy timeout); a
+        deferred transaction that upgrades to writing later can fail at once
+        with "database is locked" instead of waiting.
+        """
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _run(self, action: str, operation: Callable[[], T]) -> T:
+        try:
+            return operation()
+        except EnactError:
+            raise
+        except sqlite3.Error as err:
+            raise StorageError(f"SQLite store {self.path}: cannot {action}: {err}") from err
+
+    def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as err:
+            raise StorageError(f"SQLite store {self.path}: cannot {action}: {err}") from err
+
+    def close(self) -> None:
+        """Closes the connections of every thread; the backend cannot be used afterwards."""
+        self._closed = True
+        with self._holders_lock:
+            holders = list(self._holders)
+            self._holders.clear()
+        for holder in holders:
+            with contextlib.suppress(sqlite3.Error):
+                holder.conn.close()
+        self._local = threading.local()
+
+    # Objects -------------------------------------------------------------------
+
+    def commit(self, packed_resource: PackedResource) -> None:
+        self.commit_many((packed_resource,))
+
+    def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        now = time.time()
+        rows = [
+            (bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), now)
+            for packed in packed_resources
+        ]
+        if not rows:
+            return
+
+        def write() -> None:
+            with self._transaction() as conn:
+                conn.executemany(_UPSERT, rows)
+
+        self._run(f"commit {len(rows)} object(s)", write)
+
+    def has(self, ref: Ref[Any]) -> bool:
+        sql = "SELECT 1 FROM objects WHERE digest = ?"
+        return bool(self._query(f"look up {ref.digest}", sql, (bytes.fromhex(ref.digest),)))
+
+    def get(self, ref: Ref[Any]) -> PackedResource | None:
+        digest = ref.digest
+        sql = "SELECT data, links FROM objects WHERE digest = ?"
+        rows = self._query(f"read {digest}", sql, (bytes.fromhex(digest),))
+        if not rows:
+            return None
+        data, links = rows[0]
+        return PackedResource(digest, data, _unpack_links(links))
+
+    def has_many(self, digests: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(digests):
+            rows = self._select_in("SELECT digest FROM objects WHERE digest IN ({})", chunk)
+            found.update(row[0].hex() for row in rows)
+        return found
+
+    def get_many(self, digests: Iterable[str]) -> dict[str, PackedResource]:
+        found: dict[str, PackedResource] = {}
+        for chunk in _chunks(digests):
+            rows = self._select_in(
+                "SELECT digest, data, links FROM objects WHERE digest IN ({})", chunk
+            )
+            for key, data, links in rows:
+                digest = key.hex()
+                found[digest] = PackedResource(digest, data, _unpack_links(links))
+        return found
+
+    def _select_in(self, query: str, keys: list[bytes], *extra: Any) -> list[Any]:
+        sql = query.format(",".join("?" * len(keys)))
+        return self._query(f"read {len(keys)} object(s)", sql, (*keys, *extra))
+
+    def iter_digests(self) -> Iterator[str]:
+        # Page by key so that no read transaction stays open while the caller
+        # works (a long reader would stop SQLite from checkpointing the WAL).
+        sql = "SELECT digest FROM objects WHERE digest > ? ORDER BY digest LIMIT ?"
+        after = b""
+        while True:
+            rows = self._query("list objects", sql, (after, _PAGE))
+            for (key,) in rows:
+                yield key.hex()
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
+
+    def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
+        old: set[str] = set()
+        for chunk in _chunks(digests):
+            rows = self._select_in(
+                "SELECT digest FROM objects WHERE digest IN ({}) AND committed_at < ?",
+                chunk,
+                cutoff,
+            )
+            old.update(row[0].hex() for row in rows)
+        return old
+
+    def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
+        rows: list[tuple[Any, ...]]
+        if committed_before is None:
+            sql = "DELETE FROM objects WHERE digest = ?"
+            rows = [(bytes.fromhex(digest),) for digest in digests]
+        else:
+            sql = "DELETE FROM objects WHERE digest = ? AND committed_at < ?"
+            rows = [(bytes.fromhex(digest), committed_before) for digest in digests]
+        if not rows:
+            return 0
+
+        def delete() -> int:
+            with self._transaction() as conn:
+                before = conn.total_changes
+                conn.executemany(sql, rows)
+                return conn.total_changes - before
+
+        return self._run(f"delete {len(rows)} object(s)", delete)
+
+    def __len__(self) -> int:
+        count: int = self._query("count objects", "SELECT count(*) FROM objects")[0][0]
+        return count
+
+    # Named refs ----------------------------------------------------------------
+
+    def get_name(self, name: str) -> str | None:
+        sql = "SELECT digest FROM names WHERE name = ?"
+        rows = self._query(f"read name {name!r}", sql, (name,))
+        return str(rows[0][0]) if rows else None
+
+    def set_name(self, name: str, digest: str | None, *, expected: Any = ANY) -> None:
+        def update() -> None:
+            with self._transaction() as conn:
+                if expected is not ANY:
+                    row = conn.execute(
+                        "SELECT digest FROM names WHERE name = ?", (name,)
+                    ).fetchone()
+                    actual = None if row is None else str(row[0])
+                    if actual != expected:
+                        raise NameConflictError(
+                            f"Name {name!r} in {self.path} points at {actual or 'nothing'}, "
+                            f"not at {expected or 'nothing'} as expected; re-read it and retry.",
+                            name=name,
+                            expected=expected,
+                            actual=actual,
+                        )
+                if digest is None:
+                    conn.execute("DELETE FROM names WHERE name = ?", (name,))
+                else:
+                    conn.execute(
+                        "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, "
+                        "updated_at = excluded.updated_at",
+                        (name, digest, time.time()),
+                    )
+
+        self._run(f"update name {name!r}", update)
+
+    def iter_names(self) -> Iterator[tuple[str, str]]:
+        rows = self._query("list names", "SELECT name, digest FROM names ORDER BY name")
+        return iter([(str(name), str(digest)) for name, digest in rows])
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file: ``Store(SQLiteBackend(path))``, the embedded default.
+
+    Args:
+        path: The database file; created (with its directory) if missing.
+        durable: See `SQLiteBackend`.
+        timeout: See `SQLiteBackend`.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
+    ) -> None:
+        super().__init__(SQLiteBackend(path, durable=durable, timeout=timeout))
+
+
+def _is_busy(err: sqlite3.OperationalError) -> bool:
+    message = str(err).lower()
+    return "locked" in message or "busy" in message
+
+
+def _pack_links(links: tuple[str, ...] | None) -> bytes | None:
+    return None if links is None else bytes.fromhex("".join(links))
+
+
+def _unpack_links(blob: bytes | None) -> tuple[str, ...] | None:
+    if blob is None:
+        return None
+    text = blob.hex()
+    return tuple(text[i : i + 64] for i in range(0, len(text), 64))
+
+
+def _chunks(digests: Iterable[str]) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for digest in digests:
+        chunk.append(bytes.fromhex(digest))
+        if len(chunk) == _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
