@@ -362,7 +362,10 @@ def decode(data: bytes) -> Any:
             if m is not None:
                 return _finish_flat(info, m.groups())
         return _decode(data)
-    except (IndexError, AttributeError, UnicodeDecodeError) as err:
+    except DecodeError:
+        raise
+    except (IndexError, AttributeError, UnicodeDecodeError, ValueError, TypeError) as err:
+        # Stored bytes are untrusted: any parse failure is a malformed stream.
         raise DecodeError(f"malformed token stream ({err})") from err
 
 
