@@ -91,9 +91,9 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
                 it = zip(_EMPTY_PREFIXES, v, strict=False)
                 break
             elif t is dict:
+                if v and set(map(type, v)) != {str}:
+                    _raise_problem(value)  # before sorting: mixed key types do not sort
                 keys = sorted(v) if v else []
-                if keys and set(map(type, keys)) != {str}:
-                    _raise_problem(value)
                 if len(keys) > 8:
                     flat = _flat_dict(v, keys)
                     if flat is not None:
@@ -246,6 +246,8 @@ def _raise_problem(root: Any) -> Any:
     if problem is None:  # pragma: no cover - the encoder only calls this on a problem
         raise UnsupportedValueError("Value cannot be committed.")
     kind, path, bad = problem
+    if type(root).__dict__.get("__enact_builtin__") and path.startswith("$.wrapped"):
+        path = "$" + path[len("$.wrapped") :]  # a bare value committed in its wrapper
     if kind == "cycle":
         raise CycleError(
             f"Cannot commit a value that contains itself: the {type(bad).__name__} at "
