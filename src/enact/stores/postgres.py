@@ -61,6 +61,7 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 _COPY_MIN_OBJECTS: Final = 64
 _COPY_MIN_BYTES: Final = 1 << 20
 _PAGE_SIZE: Final = 10_000
+_APPLICATION: Final = "enact"  # what pg_stat_activity shows for our connections
 _RETRIES: Final = 8
 # SQLSTATEs after which the whole transaction can simply be run again.
 _RETRYABLE: Final = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
@@ -100,8 +101,11 @@ class PostgresBackend(StorageBackend):
         self._address = _address(dsn)
         self._server = self._address.split("/")[2]
         self._schema = schema
+        self._expect_new = True  # a hint for commit_many; races on it are harmless
         try:
-            with psycopg.connect(dsn, connect_timeout=max(1, round(timeout))) as conn:
+            with psycopg.connect(
+                dsn, connect_timeout=max(1, round(timeout)), application_name=_APPLICATION
+            ) as conn:
                 self._schema = self._create_tables(conn, schema)
                 self._prepare_queries(conn)
         except psycopg.Error as err:
@@ -110,7 +114,7 @@ class PostgresBackend(StorageBackend):
             dsn,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "application_name": _APPLICATION},
             timeout=timeout,
             open=False,
             name=f"enact {self._address}",
@@ -213,9 +217,6 @@ class PostgresBackend(StorageBackend):
             "SELECT * FROM unnest(%b::bytea[], %b::bytea[]) "
             "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
         )
-        self._q_freshen = render(
-            "UPDATE {objects} SET committed_at = now() WHERE digest = ANY(%b) RETURNING digest"
-        )
         self._q_copy = render("COPY {objects} (digest, data) FROM STDIN (FORMAT BINARY)")
         self._q_has = render("SELECT 1 FROM {objects} WHERE digest = %b")
         self._q_get = render("SELECT data FROM {objects} WHERE digest = %b")
@@ -269,17 +270,22 @@ class PostgresBackend(StorageBackend):
                 if attempt >= _RETRIES:
                     raise self._error(action, err) from err
                 time.sleep(random.uniform(0, 0.01 * attempt))
-            except psycopg_pool.PoolTimeout as err:
+            except (psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as err:
                 raise self._error(action, err) from err
             except psycopg.OperationalError as err:
                 if not retry or attempt > 1 or not _is_disconnect(err):
                     raise self._error(action, err) from err
+                # The server dropped the connection (a restart?): the other idle
+                # ones are likely dead too, so replace them before the retry.
+                self._pool.check()
             except psycopg.Error as err:
                 raise self._error(action, err) from err
 
     def _error(self, action: str, err: psycopg.Error) -> StorageError:
         where = f"{self._address} schema {self._schema!r}" if self._schema else self._address
-        if isinstance(err, psycopg_pool.PoolTimeout):
+        if isinstance(err, psycopg_pool.PoolClosed):
+            fix = "the store has been closed; open a new one."
+        elif isinstance(err, psycopg_pool.PoolTimeout):
             fix = (
                 f"no connection became free within {self._timeout:g} s. The server may be "
                 f"down or overloaded, or all {self._pool_size} pooled connections are busy: "
@@ -312,36 +318,47 @@ class PostgresBackend(StorageBackend):
         self._run(f"Committing {packed_resource.digest}", work)
 
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
-        # Sorted and unique, so that concurrent writers of overlapping content
-        # take their row locks in the same order (no deadlocks), and a
-        # statement never touches one row twice.
+        # Sorted and unique: every statement then takes its row locks in digest
+        # order, so concurrent writers of overlapping content cannot deadlock,
+        # and no statement touches one row twice.
         rows = sorted({bytes.fromhex(p.digest): p.data for p in packed_resources}.items())
         if not rows:
             return
-        size = sum(len(data) for _, data in rows)
-        if len(rows) < _COPY_MIN_OBJECTS and size < _COPY_MIN_BYTES:
-            self._run(f"Committing {len(rows)} objects", lambda conn: self._insert(conn, rows))
-        else:
-            self._run(f"Committing {len(rows)} objects", lambda conn: self._copy(conn, rows))
+        small = len(rows) < _COPY_MIN_OBJECTS and sum(len(d) for _, d in rows) < _COPY_MIN_BYTES
+        work = self._upsert if small else self._copy
+        self._run(f"Committing {len(rows)} objects", functools.partial(work, rows=rows))
 
-    def _insert(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
+    def _upsert(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
         conn.execute(self._q_insert_many, ([d for d, _ in rows], [data for _, data in rows]))
 
-    def _copy(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
+    def _copy(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
+        """Writes a large batch: COPY for the new objects, one upsert for the others."""
+        if self._expect_new:
+            # Large batches are mostly new content: try COPY of everything first.
+            if self._copy_new(conn, rows):
+                return
+            self._expect_new = False
+        present = {row[0] for row in conn.execute(self._q_has_many, ([d for d, _ in rows],))}
+        self._expect_new = not present
+        missing = [row for row in rows if row[0] not in present]
+        if missing and not self._copy_new(conn, missing):
+            # Another writer committed some of them meanwhile.
+            self._upsert(conn, rows=rows)
+            return
+        if present:
+            # Refreshes the commit times; re-inserts whatever gc deleted meanwhile.
+            self._upsert(conn, rows=[row for row in rows if row[0] in present])
+
+    def _copy_new(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> bool:
+        """COPYs rows (one statement, so all or none); False if one was stored already."""
         try:
-            with conn.transaction():
-                # Refreshes (and row-locks, against a concurrent gc) the objects
-                # that exist; COPY then inserts the others in bulk.
-                cursor = conn.execute(self._q_freshen, ([d for d, _ in rows],))
-                present = {row[0] for row in cursor}
-                with conn.cursor().copy(self._q_copy) as copy:
-                    copy.set_types(["bytea", "bytea"])
-                    for row in rows:
-                        if row[0] not in present:
-                            copy.write_row(row)
+            with conn.cursor().copy(self._q_copy) as copy:
+                copy.set_types(["bytea", "bytea"])
+                for row in rows:
+                    copy.write_row(row)
         except pg_errors.UniqueViolation:
-            # Another writer inserted some of the same objects meanwhile.
-            self._insert(conn, rows)
+            return False
+        return True
 
     def has(self, ref: Ref[Any]) -> bool:
         key = (bytes.fromhex(ref.digest),)
