@@ -35,7 +35,7 @@ from enact.errors import (
     InvocationError,
     ReplayError,
 )
-from enact.invocations.records import CallArgs, RecordedException, Request, Response
+from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.base import UnsupportedOperationError
@@ -91,7 +91,7 @@ class Invocation(Resource):
     def get_output(self) -> Any:
         """Returns the recorded output, or None if there is none."""
         output = self.response().output
-        return None if output is None else output()
+        return None if output is None else output.value
 
     def get_raised(self) -> Any:
         """Returns the recorded exception (a resource), or None."""
@@ -249,43 +249,53 @@ def _digest(value: Any) -> str:
 class ChildCall:
     """One child call: reserved in its parent's frame when the call is made."""
 
-    __slots__ = ("child_template", "frame", "index", "input", "invokable", "output", "request_ref")
+    __slots__ = (
+        "child_template",
+        "frame",
+        "index",
+        "input",
+        "invokable",
+        "output",
+        "request_ref",
+        "request_tokens",
+    )
 
     def __init__(self, frame: Frame, invokable: Any, input_value: Any) -> None:
         self.frame = frame
         self.invokable = invokable
         self.input = input_value
-        self.index = len(frame.slots)
+        self.index = index = len(frame.slots)
         frame.slots.append(_Pending(invokable, input_value))
-        store = frame.store
-        self.request_ref: Ref[Request] = store.commit(Request(invokable, input_value))
+        tokens, links = encode(Request(invokable, input_value))
+        digest = hashlib.sha256(tokens).hexdigest()
+        self.request_tokens: bytes | None = None if _is_frozen(invokable, input_value) else tokens
         self.output: Any = _MISSING
         self.child_template: list[Invocation] | None = None
         template = frame.template
-        if template is not None and self.index < len(template):
-            self._match(template[self.index])
-
-    def _match(self, recorded: Invocation) -> None:
-        frame = self.frame
-        if recorded.request.digest != self.request_ref.digest:
+        if template is not None and index < len(template):
+            recorded = template[index]
+            if recorded.request.digest == digest:
+                self.request_ref = recorded.request
+                self._replay(recorded)
+                return
             if frame.strict:
-                raise _replay_error(frame, self.index, recorded, self.invokable, self.input)
-            return
+                raise _replay_error(frame, index, recorded, invokable, input_value)
+        self.request_ref = frame.store.commit_tokens(tokens, links, Ref, digest)
+
+    def _replay(self, recorded: Invocation) -> None:
+        """Uses a recorded child whose request matches this call."""
+        frame = self.frame
         response: Response = recorded.response()
         if response.output is not None:
             frame.slots[self.index] = recorded
-            self.output = response.output()
+            self.output = response.output.value
             return
         if response.raised is not None and response.raised_here and frame.override is not None:
             value = frame.override(response.raised)
-            output_ref = value if isinstance(value, Ref) else None
-            if output_ref is None:
-                _check_answer(response.raised, value)
-                output_ref = frame.store.commit(value)
-            else:
-                value = output_ref()
-                _check_answer(response.raised, value)
-            new_response = frame.store.commit(Response(output_ref, None, False, []))
+            if isinstance(value, Ref):
+                value = value()
+            _check_answer(response.raised, value)
+            new_response = frame.store.commit(Response(Output(value), None, False, []))
             frame.slots[self.index] = Invocation(self.request_ref, new_response)
             self.output = value
             return
@@ -318,16 +328,17 @@ class ChildCall:
         if error is None:
             _check_template_used(child)
         child.closed = True
-        if _digest(Request(self.invokable, self.input)) != self.request_ref.digest:
+        tokens = self.request_tokens
+        if tokens is not None and encode(Request(self.invokable, self.input))[0] != tokens:
             raise InvocationError(
                 f"{_describe(self.invokable)} changed its own input or fields while running "
                 f"(child {list(child.path)} of the root). Journaled calls must not mutate "
                 "their input or invokable: copy the value before changing it."
             )
-        response, error = _response(store, child, output, error)
+        response_ref, error = _commit_response(store, child, output, error)
         if error is not None:
             frame.child_errors.append(error)
-        frame.slots[self.index] = Invocation(self.request_ref, store.commit(response))
+        frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         return error
 
     def run(self, call: Callable[[], Any]) -> Any:
@@ -447,10 +458,10 @@ def _incomplete_error(
     return result
 
 
-def _response(
+def _commit_response(
     store: Store, frame: Frame, output: Any, error: BaseException | None
-) -> tuple[Response, BaseException | None]:
-    """The response of a finished call, and the exception it ends with (if any).
+) -> tuple[Ref[Response], BaseException | None]:
+    """Commits the response of a finished call; returns it and the call's exception.
 
     An output that cannot be committed turns into the call's exception, so
     the journal and the caller both see why.
@@ -458,12 +469,30 @@ def _response(
     children = frame.children()
     if error is None:
         try:
-            return Response(store.commit(output), None, False, children), None
+            return store.commit(Response(Output(output), None, False, children)), None
         except EnactError as commit_error:
             error = commit_error
     raised_here = not any(error is seen for seen in frame.child_errors)
     raised = store.commit(_exception_resource(error))
-    return Response(None, raised, raised_here, children), error
+    return store.commit(Response(None, raised, raised_here, children)), error
+
+
+_IMMUTABLE: Final = frozenset({int, float, bool, str, bytes, type(None)})
+
+
+def _is_frozen(invokable: Any, input_value: Any) -> bool:
+    """Whether neither the invokable nor the input can be changed by the call.
+
+    Then the check that a call did not mutate its own request can be skipped.
+    """
+    if registry.function_info(invokable) is None:
+        return False
+    if type(input_value) is CallArgs:
+        immutable = _IMMUTABLE
+        return all(type(arg) in immutable for arg in input_value.args) and all(
+            type(arg) in immutable for arg in input_value.kwargs.values()
+        )
+    return type(input_value) in _IMMUTABLE
 
 
 def _exception_resource(error: BaseException) -> Any:
@@ -643,8 +672,8 @@ class _Root:
         if error is None:
             _check_template_used(frame)
         frame.closed = True
-        response, _ = _response(store, frame, output, error)
-        invocation = Invocation(self.request_ref, store.commit(response))
+        response_ref, _ = _commit_response(store, frame, output, error)
+        invocation = Invocation(self.request_ref, response_ref)
         self.ref = store.commit(invocation)
         return invocation
 

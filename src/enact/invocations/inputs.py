@@ -19,7 +19,7 @@ from enact import context as _context
 from enact.errors import InvocationError
 from enact.invocations.engine import Invocation, current_frame, invoke
 from enact.invocations.invokables import Invokable, check_type
-from enact.invocations.records import Response
+from enact.invocations.records import Output, Response
 from enact.refs import Ref
 from enact.registry import lookup_class
 from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
@@ -176,11 +176,11 @@ def answer(invocation: Invocation, value: Any, path: tuple[int, ...] | None = No
         request = matches[0]
     request.check_answer(value)
     store = _context.current_store()
-    return _replace_along(store, invocation, tuple(path), store.commit(value))
+    return _replace_along(store, invocation, tuple(path), Output(value))
 
 
 def _replace_along(
-    store: Any, invocation: Invocation, path: tuple[int, ...], output: Ref[Any]
+    store: Any, invocation: Invocation, path: tuple[int, ...], output: Output
 ) -> Invocation:
     response = invocation.response()
     if not path:

@@ -43,13 +43,31 @@ class Request(Resource):
 
 
 @dataclasses.dataclass
+class Output(Resource):
+    """A recorded output, embedded in its `Response`.
+
+    Boxing the value keeps "returned None" (``Output(None)``) apart from "no
+    recorded output" (``Response.output is None``). Calling the box returns
+    the value, as calling a Ref does.
+    """
+
+    __enact_type_name__ = "enact.invocations.Output"
+    __enact_builtin__ = True
+
+    value: FieldValue
+
+    def __call__(self) -> Any:
+        return self.value
+
+
+@dataclasses.dataclass
 class Response(Resource):
     """What a call did.
 
     Attributes:
-        output: Ref to the returned value; None if the call has no recorded
-            output (it raised, or the output was removed to force re-execution).
-            A call that returned None has a ref to None here.
+        output: The returned value in an `Output` box; None if the call has no
+            recorded output (it raised, or the output was removed to force
+            re-execution). A call that returned None has ``Output(None)`` here.
         raised: Ref to the exception the call raised, or None.
         raised_here: Whether the exception started in this call rather than
             being passed on from a child call.
@@ -58,7 +76,7 @@ class Response(Resource):
 
     __enact_type_name__ = "enact.invocations.Response"
 
-    output: Ref[Any] | None
+    output: Output | None
     raised: Ref[Any] | None
     raised_here: bool
     children: list[Any]
@@ -87,5 +105,5 @@ class RecordedException(Resource, Exception):
         return cls(f"{error_type.__module__}.{error_type.__qualname__}", str(error))
 
 
-for _cls in (CallArgs, Request, Response, RecordedException):
+for _cls in (CallArgs, Output, Request, Response, RecordedException):
     register_resource_class(_cls)

@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
@@ -84,7 +84,13 @@ class Store:
 
     # Commit ------------------------------------------------------------------
 
-    def commit(self, value: Any, ref_type: type[R] = Ref) -> R:  # type: ignore[assignment]
+    @overload
+    def commit(self, value: Any) -> Ref[Any]: ...
+
+    @overload
+    def commit(self, value: Any, ref_type: type[R]) -> R: ...
+
+    def commit(self, value: Any, ref_type: type[Ref[Any]] = Ref) -> Ref[Any]:
         """Commits `value` and returns a ref of type `ref_type` to it.
 
         `value` may be a resource or any field value (``commit(3)``, ``commit([1,
@@ -96,7 +102,18 @@ class Store:
             StorageError: The backend failed; nothing was reported as committed.
         """
         tokens, links = encode(_as_resource(value))
-        digest = hashlib.sha256(tokens).hexdigest()
+        return self.commit_tokens(tokens, links, ref_type)
+
+    def commit_tokens(
+        self, tokens: bytes, links: list[str], ref_type: type[R], digest: str | None = None
+    ) -> R:
+        """Commits a token stream made by `enact.encoding.encode` (and its digest, if known).
+
+        For callers that already encoded a value, e.g. to compare it with a
+        record before deciding to commit it.
+        """
+        if digest is None:
+            digest = hashlib.sha256(tokens).hexdigest()
         packed = PackedResource(digest, ref_type.seal(tokens, links), tuple(links))
         pending = self._pending.get()
         if pending is not None:
@@ -354,7 +371,15 @@ class FileStore(Store):
         super().__init__(FileBackend(root, fsync=fsync))
 
 
-def commit(value: Any, ref_type: type[R] = Ref) -> R:  # type: ignore[assignment]
+@overload
+def commit(value: Any) -> Ref[Any]: ...
+
+
+@overload
+def commit(value: Any, ref_type: type[R]) -> R: ...
+
+
+def commit(value: Any, ref_type: type[Ref[Any]] = Ref) -> Ref[Any]:
     """Commits `value` to the active store and returns a ref to it.
 
     Raises:
