@@ -28,7 +28,7 @@ from psycopg.rows import TupleRow
 
 from enact.errors import NameConflictError, StorageError
 from enact.stores.base import ANY, PackedResource, StorageBackend
-from enact.stores.store import Store
+from enact.stores.store import Store, check_name
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -446,7 +446,7 @@ class PostgresBackend(StorageBackend):
     # Named refs ----------------------------------------------------------------
 
     def get_name(self, name: str) -> str | None:
-        _check_name(name)
+        check_name(name)
 
         def work(conn: _Connection) -> str | None:
             row = conn.execute(self._q_get_name, (name,)).fetchone()
@@ -455,7 +455,7 @@ class PostgresBackend(StorageBackend):
         return self._run(f"Reading name {name!r}", work)
 
     def set_name(self, name: str, digest: str | None, *, expected: Any = ANY) -> None:
-        _check_name(name)
+        check_name(name)
         new = None if digest is None else bytes.fromhex(digest)
         old = None if expected is ANY or expected is None else bytes.fromhex(expected)
 
@@ -526,11 +526,6 @@ def _is_disconnect(err: psycopg.OperationalError) -> bool:
 
 def _oneline(err: Exception) -> str:
     return " ".join(str(err).split())
-
-
-def _check_name(name: str) -> None:
-    if not name:
-        raise ValueError("A name must not be empty.")
 
 
 def _address(dsn: str) -> str:
