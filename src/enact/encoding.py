@@ -291,22 +291,23 @@ def _raise_problem(root: Any) -> Any:
     kind, path, bad = problem
     if type(root).__dict__.get("__enact_builtin__") and path.startswith("$.wrapped"):
         path = "$" + path[len("$.wrapped") :]  # a bare value committed in its wrapper
+    shown = _shorten(path)
     if kind == "cycle":
         raise CycleError(
             f"Cannot commit a value that contains itself: the {type(bad).__name__} at "
-            f"{path} is also one of its own containers. Commit the inner value first and "
+            f"{shown} is also one of its own containers. Commit the inner value first and "
             "store its Ref instead.",
             path=path,
         )
     if kind == "key":
         raise UnsupportedValueError(
-            f"Dict at {path} has a key of type {_type_name(type(bad))} ({bad!r}); dict "
+            f"Dict at {shown} has a key of type {_type_name(type(bad))} ({bad!r}); dict "
             "keys must be str. Convert the keys to str, or store a list of pairs.",
             path=path,
             value_type=type(bad),
         )
     raise UnsupportedValueError(
-        f"Cannot commit value of type {_type_name(type(bad))} at {path}: enact stores "
+        f"Cannot commit value of type {_type_name(type(bad))} at {shown}: enact stores "
         f"{_SUPPORTED}. Register a ResourceWrapper for {_type_name(type(bad))} (subclass "
         "enact.ResourceWrapper, return the type from wrapped_type(), decorate it with "
         "@enact.register) or convert the value.",
@@ -325,10 +326,13 @@ _LEAF_TYPES: Final = (int, float, bool, str, bytes, type(None))
 def find_problem(root: Any) -> tuple[str, str, Any] | None:
     """Returns ``(kind, path, value)`` of the first value in `root` that cannot be
     stored (kind ``"type"``, ``"key"`` or ``"cycle"``), or None."""
-    pending: list[tuple[Any, str, bool]] = [(root, "$", False)]
+    # Each visited node records its parent and the step from it; the path string
+    # is built only for the problem found, so deep values stay linear.
+    steps: list[tuple[int, str]] = [(-1, "$")]
+    pending: list[tuple[Any, int, bool]] = [(root, 0, False)]
     on_path: set[int] = set()
     while pending:
-        v, path, leaving = pending.pop()
+        v, node, leaving = pending.pop()
         if leaving:
             on_path.discard(id(v))
             continue
@@ -337,34 +341,51 @@ def find_problem(root: Any) -> tuple[str, str, Any] | None:
             continue
         children: list[tuple[Any, str]]
         if t is list:
-            children = [(item, f"{path}[{i}]") for i, item in enumerate(v)]
+            children = [(item, f"[{i}]") for i, item in enumerate(v)]
         elif t is dict:
             for key in v:
                 if type(key) is not str:
-                    return "key", path, key
-            children = [(item, f"{path}[{key!r}]") for key, item in v.items()]
+                    return "key", _path(steps, node), key
+            children = [(item, f"[{key!r}]") for key, item in v.items()]
         elif isinstance(v, type):
             if issubclass(v, Resource):
                 continue
-            return "type", path, v
+            return "type", _path(steps, node), v
         elif registry.function_info(v) is not None:
             continue
         else:
             if not isinstance(v, Resource):
                 wrapper = registry.wrapper_for(t)
                 if wrapper is None:
-                    return "type", path, v
+                    return "type", _path(steps, node), v
                 v = wrapper.wrap(v)  # type: ignore[attr-defined]
             info = class_info(type(v))
             if info.kind == _KIND_REF:
                 continue
-            children = [(getattr(v, name), f"{path}.{name}") for name in info.field_names]
+            children = [(getattr(v, name), f".{name}") for name in info.field_names]
         if id(v) in on_path:
-            return "cycle", path, v
+            return "cycle", _path(steps, node), v
         on_path.add(id(v))
-        pending.append((v, path, True))
-        pending.extend((child, child_path, False) for child, child_path in reversed(children))
+        pending.append((v, node, True))
+        for child, step in reversed(children):
+            steps.append((node, step))
+            pending.append((child, len(steps) - 1, False))
     return None
+
+
+def _path(steps: list[tuple[int, str]], node: int) -> str:
+    parts: list[str] = []
+    while node >= 0:
+        node, step = steps[node]
+        parts.append(step)
+    return "".join(reversed(parts))
+
+
+def _shorten(path: str) -> str:
+    """The path as shown in messages: very deep paths keep their two ends."""
+    if len(path) <= 300:
+        return path
+    return f"{path[:150]}...({len(path) - 270} characters)...{path[-120:]}"
 
 
 # Decoding ------------------------------------------------------------------
