@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import tempfile
 import time
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from enact.refs import Ref
 
 _TMP_PREFIX = ".tmp-"
+_MAX_NAME_FILE = 200  # bytes; file systems allow 255
 
 
 class FileBackend(StorageBackend):
@@ -163,12 +165,25 @@ class FileBackend(StorageBackend):
                             removed += 1
         return removed
 
-    # Named refs: one file per name (URL-quoted), replaced atomically under a lock.
+    # Named refs: one file per name, replaced atomically under a lock. The file
+    # is named by the URL-quoted name (a leading dot quoted too, so that "." and
+    # ".." stay inside the directory), or by a hash of the name when that is too
+    # long for a file name; it holds the digest and, on a second line, the name.
 
     def _name_path(self, name: str) -> Path:
         if not name:
             raise ValueError("A name must not be empty.")
-        return self._names / urllib.parse.quote(name, safe="")
+        quoted = urllib.parse.quote(name, safe="")
+        if quoted.startswith("."):
+            quoted = "%2E" + quoted[1:]
+        if len(quoted) > _MAX_NAME_FILE:
+            quoted = "~" + hashlib.sha256(name.encode("utf-8")).hexdigest()
+        return self._names / quoted
+
+    def _read_name_file(self, path: Path) -> tuple[str, str | None]:
+        """Returns the digest and the name (None in files written without it)."""
+        digest, _, name = path.read_text("utf-8").partition("\n")
+        return digest.strip(), name or None
 
     @contextlib.contextmanager
     def _names_locked(self) -> Iterator[None]:
@@ -181,7 +196,7 @@ class FileBackend(StorageBackend):
 
     def get_name(self, name: str) -> str | None:
         try:
-            return self._name_path(name).read_text("ascii").strip() or None
+            return self._read_name_file(self._name_path(name))[0] or None
         except FileNotFoundError:
             return None
         except OSError as err:
@@ -205,8 +220,8 @@ class FileBackend(StorageBackend):
                         path.unlink()
                     return
                 fd, tmp = tempfile.mkstemp(dir=self._names, prefix=_TMP_PREFIX)
-                with os.fdopen(fd, "w", encoding="ascii") as out:
-                    out.write(digest)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(f"{digest}\n{name}")
                     out.flush()
                     if self._fsync:
                         os.fsync(out.fileno())
@@ -221,10 +236,14 @@ class FileBackend(StorageBackend):
         for entry in self._names.iterdir():
             if entry.name.startswith(_TMP_PREFIX):
                 continue
-            name = urllib.parse.unquote(entry.name)
-            digest = self.get_name(name)
+            try:
+                digest, name = self._read_name_file(entry)
+            except FileNotFoundError:
+                continue  # deleted while listing
+            except OSError as err:
+                raise StorageError(f"Cannot read name file {entry}: {err}") from err
             if digest:
-                entries.append((name, digest))
+                entries.append((name or urllib.parse.unquote(entry.name), digest))
         return iter(sorted(entries))
 
 
