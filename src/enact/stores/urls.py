@@ -36,8 +36,11 @@ _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 
 
-def open_store(url: str | os.PathLike[str]) -> Store:
+def open_store(url: str | os.PathLike[str] | None = None) -> Store:
     """Returns the store a URL names (see the module docstring for the forms).
+
+    Without a URL, opens the default store: ``$ENACT_STORE`` if set, else
+    ``sqlite:///.enact/store.db``.
 
     Raises:
         InvalidStoreURLError: The URL has an unknown scheme or malformed
@@ -45,7 +48,7 @@ def open_store(url: str | os.PathLike[str]) -> Store:
         StorageError: The store cannot be opened or created.
         ImportError: A ``postgresql://`` URL, and psycopg is not installed.
     """
-    text = os.fspath(url)
+    text = default_store_url() if url is None else os.fspath(url)
     scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()
     if not colon or scheme not in ("memory", "file", "sqlite", "postgresql", "postgres"):
