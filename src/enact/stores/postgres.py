@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import os
 import random
 import time
@@ -321,7 +322,8 @@ class PostgresBackend(StorageBackend):
         # Sorted and unique: every statement then takes its row locks in digest
         # order, so concurrent writers of overlapping content cannot deadlock,
         # and no statement touches one row twice.
-        rows = sorted({bytes.fromhex(p.digest): p.data for p in packed_resources}.items())
+        unique = {bytes.fromhex(p.digest): p.data for p in packed_resources}
+        rows = sorted(unique.items(), key=operator.itemgetter(0))
         if not rows:
             return
         small = len(rows) < _COPY_MIN_OBJECTS and sum(len(d) for _, d in rows) < _COPY_MIN_BYTES

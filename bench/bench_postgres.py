@@ -1,0 +1,165 @@
+"""PostgreSQL batch commit: enact's `store.batch()` against raw psycopg on the same rows.
+
+Usage:
+    bash .ci/start_postgres.sh            # prints ENACT_TEST_POSTGRES_DSN=...; export it
+    python bench/bench_postgres.py [--size N] [--repeats R] [--dsn DSN]
+
+Workloads (best of R repeats, each into emptied tables, per object):
+    store_batch       ``with store, store.batch():`` commit N new small resources
+                      (encode + hash in Python, then one COPY of the new rows)
+    raw_copy          psycopg binary COPY of the very rows enact wrote, into a table
+                      of the same shape (digest bytea primary key, data bytea)
+    raw_executemany   psycopg executemany INSERT of the same rows (pipelined)
+    store_recommit    the same batch again, every object already stored
+                      (enact refreshes the commit times gc relies on)
+    store_batch_10    the N resources in batches of 10 (a multi-row INSERT each)
+    store_single      commits without a batch (one round trip each; first N/10 only)
+
+Prints one JSON line per workload, then the ratios store_batch / raw_*
+(the target is at most 3x) and a Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+import enact
+
+
+@enact.register
+@dataclasses.dataclass
+class Small(enact.Resource):
+    """The small resource of the baseline's commit_small workload."""
+
+    name: str
+    value: int
+
+
+def best_of(repeats: int, prepare: Callable[[], None], run: Callable[[], None]) -> float:
+    """Returns the least wall time of `run` over `repeats` runs, `prepare` untimed before each."""
+    times = []
+    for _ in range(repeats):
+        prepare()
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dsn", default=os.environ.get("ENACT_TEST_POSTGRES_DSN", ""))
+    args = parser.parse_args()
+    if not args.dsn:
+        sys.exit(
+            "No server: pass --dsn, or export ENACT_TEST_POSTGRES_DSN (.ci/start_postgres.sh)."
+        )
+    size, repeats = args.size, args.repeats
+    schema = f"enact_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(args.dsn, autocommit=True)
+    store = enact.PostgresStore(args.dsn, schema=schema)
+    objects = sql.Identifier(schema, "enact_objects")
+    raw_table = sql.Identifier(schema, "raw_objects")
+    admin.execute(
+        sql.SQL(
+            "CREATE TABLE {} (digest bytea PRIMARY KEY, data bytea NOT NULL, "
+            "committed_at timestamptz NOT NULL DEFAULT now())"
+        ).format(raw_table)
+    )
+    raw = psycopg.connect(args.dsn, autocommit=True)
+    server = admin.info.server_version
+    results: dict[str, float] = {}
+    try:
+        resources = [Small(f"name-{i}", i) for i in range(size)]
+
+        def empty_store() -> None:
+            admin.execute(sql.SQL("TRUNCATE {}").format(objects))
+
+        def empty_raw() -> None:
+            admin.execute(sql.SQL("TRUNCATE {}").format(raw_table))
+
+        def commit_batch() -> None:
+            with store, store.batch():
+                for resource in resources:
+                    enact.commit(resource)
+
+        def commit_batches_of_10() -> None:
+            with store:
+                for start in range(0, size, 10):
+                    with store.batch():
+                        for resource in resources[start : start + 10]:
+                            enact.commit(resource)
+
+        def commit_single() -> None:
+            with store:
+                for resource in resources[: size // 10]:
+                    enact.commit(resource)
+
+        results["store_batch"] = best_of(repeats, empty_store, commit_batch)
+        rows = admin.execute(
+            sql.SQL("SELECT digest, data FROM {} ORDER BY digest").format(objects), binary=True
+        ).fetchall()
+        assert len(rows) == size, (len(rows), size)
+        copy_query = sql.SQL("COPY {} (digest, data) FROM STDIN (FORMAT BINARY)").format(raw_table)
+        insert_query = sql.SQL("INSERT INTO {} (digest, data) VALUES (%b, %b)").format(raw_table)
+
+        def raw_copy() -> None:
+            with raw.transaction(), raw.cursor().copy(copy_query) as copy:
+                copy.set_types(["bytea", "bytea"])
+                for row in rows:
+                    copy.write_row(row)
+
+        def raw_executemany() -> None:
+            with raw.transaction():
+                raw.cursor().executemany(insert_query, rows)
+
+        results["raw_copy"] = best_of(repeats, empty_raw, raw_copy)
+        results["raw_executemany"] = best_of(repeats, empty_raw, raw_executemany)
+        results["store_recommit"] = best_of(repeats, lambda: None, commit_batch)
+        results["store_batch_10"] = best_of(repeats, empty_store, commit_batches_of_10)
+        results["store_single"] = best_of(repeats, empty_store, commit_single) * 10
+    finally:
+        store.close()
+        raw.close()
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        admin.close()
+
+    for name, seconds in results.items():
+        print(
+            json.dumps(
+                {
+                    "workload": name,
+                    "size": size,
+                    "repeats": repeats,
+                    "seconds_per_object": seconds / size,
+                    "postgres": f"{server // 10000}.{server % 10000}",
+                }
+            )
+        )
+    per = {name: seconds / size * 1e6 for name, seconds in results.items()}
+    print()
+    print(f"store_batch / raw_copy        = {per['store_batch'] / per['raw_copy']:.2f}x")
+    print(f"store_batch / raw_executemany = {per['store_batch'] / per['raw_executemany']:.2f}x")
+    print()
+    print(f"| workload ({size} small resources, best of {repeats}) | µs per object | vs raw COPY |")
+    print("|---|---|---|")
+    for name, micros in per.items():
+        print(f"| {name} | {micros:.2f} | {micros / per['raw_copy']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
