@@ -174,13 +174,15 @@ class _Formatter:
         if known is not None:
             return known
         # Iterative post-order walk; a container is marked False while it is
-        # being visited, so that cyclic values terminate.
-        stack: list[tuple[Any, bool]] = [(root, False)]
+        # being visited, so that cyclic values terminate. The children are
+        # computed once (wrapping a foreign value makes new objects each time)
+        # and kept alive, so that memoized ids cannot be reused.
+        stack: list[tuple[Any, list[Any] | None]] = [(root, None)]
         while stack:
-            value, leaving = stack.pop()
+            value, entered = stack.pop()
             key = id(value)
-            if leaving:
-                memo[key] = any(memo.get(id(child), False) for child in _children(value))
+            if entered is not None:
+                memo[key] = any(memo.get(id(child), False) for child in entered)
                 continue
             if key in memo:
                 continue
@@ -192,9 +194,9 @@ class _Formatter:
             if not children:
                 continue
             memo[key] = False
-            self._keep.append(value)
-            stack.append((value, True))
-            stack.extend((child, False) for child in children)
+            self._keep.append((value, children))
+            stack.append((value, children))
+            stack.extend((child, None) for child in children)
         return memo.get(id(root), False)
 
 
