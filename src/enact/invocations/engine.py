@@ -21,7 +21,9 @@ import contextlib
 import dataclasses
 import hashlib
 import inspect
+import itertools
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Final, TypeAlias
@@ -116,10 +118,10 @@ class Invocation(Resource):
         if num_calls < 0:
             raise ValueError(f"num_calls must be >= 0, got {num_calls}.")
         store = context.current_store()
-        children = list(self.response().children)
+        children = list(read_response(store, self.response).children)
         if num_calls:
             children = children[: max(0, len(children) - num_calls)]
-        response_ref = store.commit(Response(None, None, False, children))
+        response_ref = commit_response(store, Response(None, None, False, children))
         rewound = Invocation(self.request.deepcopy_resource(), response_ref)
         store.commit(rewound)
         return rewound
@@ -143,7 +145,7 @@ class Invocation(Resource):
         Raises:
             ReplayError: The program did not make the recorded calls.
         """
-        response = self.response()
+        response = read_response(context.current_store(), self.response)
         if response.output is not None:
             return self
         request = self.request()
@@ -160,7 +162,7 @@ class Invocation(Resource):
         self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
     ) -> Invocation:
         """Like `replay`, for invocations of asynchronous invokables."""
-        response = self.response()
+        response = read_response(context.current_store(), self.response)
         if response.output is not None:
             return self
         request = self.request()
@@ -285,17 +287,20 @@ class ChildCall:
     def _replay(self, recorded: Invocation) -> None:
         """Uses a recorded child whose request matches this call."""
         frame = self.frame
-        response: Response = recorded.response()
+        response = read_response(frame.store, recorded.response)
         if response.output is not None:
             frame.slots[self.index] = recorded
-            self.output = response.output.value
+            value = response.output.value
+            if type(value) not in _IMMUTABLE:  # the caller gets a copy of its own
+                value = frame.store.checkout(recorded.response).output.value
+            self.output = value
             return
         if response.raised is not None and response.raised_here and frame.override is not None:
             value = frame.override(response.raised)
             if isinstance(value, Ref):
                 value = value()
             _check_answer(response.raised, value)
-            new_response = frame.store.commit(Response(Output(value), None, False, []))
+            new_response = commit_response(frame.store, Response(Output(value), None, False, []))
             frame.slots[self.index] = Invocation(self.request_ref, new_response)
             self.output = value
             return
@@ -469,12 +474,61 @@ def _commit_response(
     children = frame.children()
     if error is None:
         try:
-            return store.commit(Response(Output(output), None, False, children)), None
+            return commit_response(store, Response(Output(output), None, False, children)), None
         except EnactError as commit_error:
             error = commit_error
     raised_here = not any(error is seen for seen in frame.child_errors)
     raised = store.commit(_exception_resource(error))
-    return store.commit(Response(None, raised, raised_here, children)), error
+    return commit_response(store, Response(None, raised, raised_here, children)), error
+
+
+_response_caches: Final[weakref.WeakKeyDictionary[Store, dict[str, Response]]] = (
+    weakref.WeakKeyDictionary()
+)
+_RESPONSE_CACHE_SIZE: Final = 200_000
+
+
+def read_response(store: Store, ref: Ref[Response]) -> Response:
+    """Returns the response `ref` points to, decoded once per store and kept.
+
+    For the engine's own reads (matching, replay, answering), which never
+    mutate what they get. Replays read the same responses again and again
+    (an input request answered per step replays every earlier child), so
+    each is decoded once. Mutable outputs handed to user code are checked
+    out fresh.
+    """
+    cache = _response_caches.get(store)
+    if cache is None:
+        cache = _response_caches.setdefault(store, {})
+    response = cache.get(ref.digest)
+    if response is None:
+        response = store.checkout(ref)
+        if not isinstance(response, Response):
+            raise InvocationError(
+                f"Object {ref.digest} is a {type(response).__name__}, not an "
+                "invocation response: the invocation that points at it is damaged."
+            )
+        _remember_response(cache, ref.digest, response)
+    return response
+
+
+def commit_response(store: Store, response: Response) -> Ref[Response]:
+    """Commits a response built by the engine and keeps it for `read_response`."""
+    ref: Ref[Response] = store.commit(response)
+    cache = _response_caches.get(store)
+    if cache is None:
+        cache = _response_caches.setdefault(store, {})
+    output = response.output
+    if output is None or type(output.value) in _IMMUTABLE:
+        _remember_response(cache, ref.digest, response)
+    return ref
+
+
+def _remember_response(cache: dict[str, Response], digest: str, response: Response) -> None:
+    if len(cache) >= _RESPONSE_CACHE_SIZE:
+        for stale in list(itertools.islice(cache, _RESPONSE_CACHE_SIZE // 4)):
+            del cache[stale]
+    cache[digest] = response
 
 
 _IMMUTABLE: Final = frozenset({int, float, bool, str, bytes, type(None)})

@@ -17,7 +17,13 @@ from typing import Any
 
 from enact import context as _context
 from enact.errors import InvocationError
-from enact.invocations.engine import Invocation, current_frame, invoke
+from enact.invocations.engine import (
+    Invocation,
+    commit_response,
+    current_frame,
+    invoke,
+    read_response,
+)
 from enact.invocations.invokables import Invokable, check_type
 from enact.invocations.records import Output, Response
 from enact.refs import Ref
@@ -134,11 +140,12 @@ def request_input(requested_type: Any, for_value: Any = None, context: FieldValu
 
 def pending_input_requests(invocation: Invocation) -> list[tuple[tuple[int, ...], InputRequest]]:
     """Returns the unanswered input requests in an invocation, with their child paths."""
+    store = _context.current_store()
     found: list[tuple[tuple[int, ...], InputRequest]] = []
     stack: list[tuple[tuple[int, ...], Invocation]] = [((), invocation)]
     while stack:
         path, current = stack.pop()
-        response = current.response()
+        response = read_response(store, current.response)
         if response.output is not None or response.raised is None:
             continue
         if response.raised_here:
@@ -146,9 +153,40 @@ def pending_input_requests(invocation: Invocation) -> list[tuple[tuple[int, ...]
             if isinstance(raised, InputRequest):
                 found.append((path, raised))
             continue
+        # Only children that raised the same request can hold it; a finished
+        # child (with an output) is skipped without looking further into it.
         for index in range(len(response.children) - 1, -1, -1):
             stack.append(((*path, index), response.children[index]))
     return found
+
+
+def first_pending_path(invocation: Invocation) -> tuple[int, ...] | None:
+    """Returns the child path of the input request the invocation ended with, or None.
+
+    Follows the raised exception down from the root, looking at the most
+    recent children first, so a sequential program costs one read per level.
+    """
+    store = _context.current_store()
+    response = read_response(store, invocation.response)
+    if response.output is not None or response.raised is None:
+        return None
+    target = response.raised.digest
+    path: list[int] = []
+    while not response.raised_here:
+        for index in range(len(response.children) - 1, -1, -1):
+            child = read_response(store, response.children[index].response)
+            if (
+                child.output is None
+                and child.raised is not None
+                and (child.raised.digest == target)
+            ):
+                path.append(index)
+                response = child
+                break
+        else:
+            return None
+    raised = response.raised
+    return tuple(path) if raised is not None and isinstance(raised(), InputRequest) else None
 
 
 def answer(invocation: Invocation, value: Any, path: tuple[int, ...] | None = None) -> Invocation:
@@ -161,35 +199,50 @@ def answer(invocation: Invocation, value: Any, path: tuple[int, ...] | None = No
         InvocationError: No such pending request.
         InputTypeError: `value` does not have the requested type.
     """
-    pending = pending_input_requests(invocation)
-    if not pending:
-        raise InvocationError("The invocation has no pending input request to answer.")
     if path is None:
-        path, request = pending[0]
-    else:
-        matches = [req for p, req in pending if p == tuple(path)]
-        if not matches:
-            raise InvocationError(
-                f"No pending input request at child path {list(path)}; pending: "
-                f"{[list(p) for p, _ in pending]}."
-            )
-        request = matches[0]
+        path = first_pending_path(invocation)
+        if path is None:
+            pending = pending_input_requests(invocation)
+            if not pending:
+                raise InvocationError("The invocation has no pending input request to answer.")
+            path = pending[0][0]
+    path = tuple(path)
+    request = _request_at(invocation, path)
+    if request is None:
+        pending_paths = [list(p) for p, _ in pending_input_requests(invocation)]
+        raise InvocationError(
+            f"No pending input request at child path {list(path)}; pending: {pending_paths}."
+        )
     request.check_answer(value)
     store = _context.current_store()
-    return _replace_along(store, invocation, tuple(path), Output(value))
+    return _replace_along(store, invocation, path, Output(value))
+
+
+def _request_at(invocation: Invocation, path: tuple[int, ...]) -> InputRequest | None:
+    """Returns the pending input request at `path`, or None if there is none."""
+    store = _context.current_store()
+    response = read_response(store, invocation.response)
+    for index in path:
+        if response.output is not None or not 0 <= index < len(response.children):
+            return None
+        response = read_response(store, response.children[index].response)
+    if response.output is not None or response.raised is None or not response.raised_here:
+        return None
+    raised = response.raised()
+    return raised if isinstance(raised, InputRequest) else None
 
 
 def _replace_along(
     store: Any, invocation: Invocation, path: tuple[int, ...], output: Output
 ) -> Invocation:
-    response = invocation.response()
+    response = read_response(store, invocation.response)
     if not path:
-        new_response = Response(output, None, False, response.children)
+        new_response = Response(output, None, False, list(response.children))
     else:
         children = list(response.children)
         children[path[0]] = _replace_along(store, children[path[0]], path[1:], output)
         new_response = Response(None, None, False, children)
-    return Invocation(invocation.request.deepcopy_resource(), store.commit(new_response))
+    return Invocation(invocation.request.deepcopy_resource(), commit_response(store, new_response))
 
 
 class InvocationGenerator:
@@ -249,7 +302,8 @@ class InvocationGenerator:
                 "The pending input request has not been answered: call set_input(value) "
                 "before asking for the next one."
             )
-        raised = self._invocation.get_raised()
+        response = read_response(_context.current_store(), self._invocation.response)
+        raised = None if response.raised is None else response.raised()
         if isinstance(raised, InputRequest):
             self._pending = raised
             return raised
