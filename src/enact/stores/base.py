@@ -108,6 +108,17 @@ class StorageBackend(abc.ABC):
         """Yields the digest of every stored object."""
         raise UnsupportedOperationError(f"{type(self).__name__} cannot list its objects.")
 
+    def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
+        """Returns the stored digests that start with `prefix` (lower-case hex), sorted.
+
+        Lets a user name an object by the first few characters of its digest.
+        The default scans `iter_digests`; database backends answer from their
+        index. At most `limit` digests are returned (None: all).
+        """
+        check_prefix(prefix)
+        found = sorted(digest for digest in self.iter_digests() if digest.startswith(prefix))
+        return found if limit is None else found[:limit]
+
     def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
         """Returns those stored `digests` last committed before `cutoff` (a `time.time()`).
 
@@ -156,6 +167,16 @@ class StorageBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Releases connections and file handles."""
+
+
+_HEX: Final = frozenset("0123456789abcdef")
+
+
+def check_prefix(prefix: str) -> str:
+    """Returns `prefix` if it can start a digest (up to 64 lower-case hex characters)."""
+    if not isinstance(prefix, str) or len(prefix) > 64 or not _HEX.issuperset(prefix):
+        raise ValueError(f"{prefix!r} is not a digest prefix (up to 64 lower-case hex digits).")
+    return prefix
 
 
 class NameTable:

@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from enact.errors import NameConflictError, StorageError
-from enact.stores.base import ANY, PackedResource, StorageBackend
+from enact.stores.base import ANY, PackedResource, StorageBackend, check_prefix
 from enact.stores.store import Store, check_name
 
 if TYPE_CHECKING:
@@ -229,6 +229,9 @@ class PostgresBackend(StorageBackend):
         self._q_page = render(
             f"SELECT digest FROM {{objects}} WHERE digest > %b ORDER BY digest LIMIT {_PAGE_SIZE}"
         )
+        self._q_prefix = render(
+            "SELECT digest FROM {objects} WHERE digest BETWEEN %b AND %b ORDER BY digest LIMIT %s"
+        )
         self._q_committed_before = render(
             "SELECT digest FROM {objects} "
             "WHERE digest = ANY(%b) AND committed_at < to_timestamp(%s)"
@@ -418,6 +421,17 @@ class PostgresBackend(StorageBackend):
         if after is None:
             return [row[0] for row in conn.execute(self._q_page_first)]
         return [row[0] for row in conn.execute(self._q_page, (after,))]
+
+    def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
+        check_prefix(prefix)
+        # Every digest with the prefix lies between the prefix padded with 0s and with fs.
+        low, high = bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f"))
+
+        def work(conn: _Connection) -> list[str]:
+            rows = conn.execute(self._q_prefix, (low, high, limit))
+            return [bytes(row[0]).hex() for row in rows]
+
+        return self._run(f"Looking up prefix {prefix}", work)
 
     def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
         keys = [bytes.fromhex(d) for d in set(digests)]

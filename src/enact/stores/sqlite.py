@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from enact.errors import EnactError, NameConflictError, StorageError
-from enact.stores.base import ANY, PackedResource, StorageBackend
+from enact.stores.base import ANY, PackedResource, StorageBackend, check_prefix
 from enact.stores.store import Store
 
 if TYPE_CHECKING:
@@ -291,6 +291,16 @@ class SQLiteBackend(StorageBackend):
             if len(rows) < _PAGE:
                 return
             after = rows[-1][0]
+
+    def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
+        check_prefix(prefix)
+        # Every digest with the prefix lies between the prefix padded with 0s and with fs.
+        low, high = bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f"))
+        sql = "SELECT digest FROM objects WHERE digest BETWEEN ? AND ? ORDER BY digest LIMIT ?"
+        rows = self._query(
+            f"look up prefix {prefix}", sql, (low, high, -1 if limit is None else limit)
+        )
+        return [key.hex() for (key,) in rows]
 
     def committed_before(self, digests: Iterable[str], cutoff: float) -> set[str]:
         old: set[str] = set()
