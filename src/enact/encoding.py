@@ -11,10 +11,12 @@ recursion limit.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import keyword
 import re
-from collections.abc import Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from typing import Any, Final, TypeAlias
 
 from enact import registry
 from enact.digests import decimal_to_int, int_to_decimal, is_digest, quote, unquote_body
@@ -176,6 +178,12 @@ def _spell(v: Any, links: list[str], depth: int) -> str | None:
         return None
     depth += 1
     if t is list:
+        if not v:
+            return "seq[]"
+        if len(v) > 8:
+            flat = _flat_list(v)
+            if flat is not None:
+                return flat
         parts = ["seq["]
         for item in v:
             spelled = _spell(item, links, depth)
@@ -185,6 +193,8 @@ def _spell(v: Any, links: list[str], depth: int) -> str | None:
         parts.append("]")
         return "".join(parts)
     if t is dict:
+        if not v:
+            return "map[]"
         parts = ["map["]
         try:
             keys = sorted(v) if len(v) > 1 else list(v)
@@ -212,6 +222,54 @@ def _spell(v: Any, links: list[str], depth: int) -> str | None:
         digest: str = v.digest
         links.append(digest)
         return info.prefix + "'digest's'" + digest + "']"
+    speller = _spellers.get(info)
+    if speller is None:
+        speller = _spellers[info] = _make_speller(info)
+    return speller(v, links, depth)
+
+
+_SPELL_DEPTH: Final = 8
+_Speller: TypeAlias = Callable[[Any, list[str], int], "str | None"]
+_spellers: dict[registry.ClassInfo, _Speller] = {}
+
+
+def _make_speller(info: registry.ClassInfo) -> _Speller:
+    """Generates the `_spell` step for one resource class, with its fields unrolled.
+
+    Fields holding ASCII str, int or None are spelled inline; anything else
+    goes through `_spell`. Generated once per class, like dataclasses'
+    ``__init__``; only identifiers (field names) and ``repr`` literals go into
+    the source.
+    """
+    attrs = info.sorted_attrs
+    if not all(attr.isidentifier() and not keyword.iskeyword(attr) for attr in attrs):
+        return functools.partial(_spell_fields, info)
+    lines = ["def speller(v, links, depth):"]
+    for index, (attr, qname) in enumerate(zip(attrs, info.qnames, strict=True)):
+        lines += [
+            f"    x = v.{attr}",
+            "    t = type(x)",
+            "    if t is str and x.isascii():",
+            f"        s{index} = {qname + 's'!r} + repr(x)",
+            "    elif t is int and -big < x < big:",
+            f"        s{index} = {qname + 'i'!r} + str(x)",
+            "    elif x is None:",
+            f"        s{index} = {qname + 'n'!r}",
+            "    else:",
+            "        x = spell(x, links, depth)",
+            "        if x is None:",
+            "            return None",
+            f"        s{index} = {qname!r} + x",
+        ]
+    pieces = " + ".join([repr(info.prefix), *(f"s{i}" for i in range(len(attrs))), "']'"])
+    lines.append(f"    return {pieces}")
+    namespace: dict[str, Any] = {"spell": _spell, "big": _BIG_INT}
+    exec("\n".join(lines), namespace)  # the source holds identifiers and repr literals only
+    speller: _Speller = namespace["speller"]
+    return speller
+
+
+def _spell_fields(info: registry.ClassInfo, v: Any, links: list[str], depth: int) -> str | None:
     parts = [info.prefix]
     for qname, item in zip(info.qnames, info.getter(v), strict=True):
         spelled = _spell(item, links, depth)
@@ -220,9 +278,6 @@ def _spell(v: Any, links: list[str], depth: int) -> str | None:
         parts.append(qname + spelled)
     parts.append("]")
     return "".join(parts)
-
-
-_SPELL_DEPTH: Final = 8
 
 
 def _flat_list(items: list[Any]) -> str | None:
