@@ -333,9 +333,8 @@ class ChildCall:
         if error is None:
             _check_template_used(child)
         child.closed = True
-        tokens = self.request_tokens
-        if tokens is not None and encode(Request(self.invokable, self.input))[0] != tokens:
-            raise InvocationError(
+        if error is None and self._mutated():
+            error = InvocationError(
                 f"{_describe(self.invokable)} changed its own input or fields while running "
                 f"(child {list(child.path)} of the root). Journaled calls must not mutate "
                 "their input or invokable: copy the value before changing it."
@@ -345,6 +344,15 @@ class ChildCall:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         return error
+
+    def _mutated(self) -> bool:
+        tokens = self.request_tokens
+        if tokens is None:
+            return False
+        try:
+            return encode(Request(self.invokable, self.input))[0] != tokens
+        except EnactError:
+            return True
 
     def run(self, call: Callable[[], Any]) -> Any:
         if self.output is not _MISSING:
