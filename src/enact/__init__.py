@@ -1,6 +1,7 @@
 """enact: journaled, replayable, content-addressed execution for generative software."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from enact.errors import (
     CorruptObjectError,
@@ -59,7 +60,7 @@ from enact.stores import (
 )
 from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from enact.stores.postgres import PostgresBackend, PostgresStore
 
 __all__ = [
@@ -133,7 +134,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Imports the PostgreSQL backend on first use: psycopg is an optional extra."""
     if name not in ("PostgresBackend", "PostgresStore"):
         raise AttributeError(f"module 'enact' has no attribute {name!r}")
