@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (the spec's output has long lines)
 """The spec's notebook (enact_concepts.txt), every cell, prints what the spec shows.
 
 `helpers/spec_concepts_cells.py` holds the spec's code cells unchanged; it runs
@@ -308,4 +309,4 @@ injecting input 2 for roll 8
 injecting input 3 for roll 9
 Got result for die nr 1: 3
 result: 34""",
-}  # noqa: E501
+}
