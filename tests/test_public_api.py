@@ -1,0 +1,130 @@
+"""The public API: the sorted names of ``enact.__all__``, and nothing private leaking out."""
+
+from __future__ import annotations
+
+import inspect
+import types
+
+import enact
+
+EXPECTED_ALL = [
+    "AsyncInvokable",
+    "CallArgs",
+    "CompressedRef",
+    "CopyReport",
+    "CorruptObjectError",
+    "CycleError",
+    "EnactError",
+    "FieldValue",
+    "FileBackend",
+    "FileStore",
+    "FrozenSetWrapper",
+    "GCReport",
+    "InMemoryBackend",
+    "InMemoryStore",
+    "IncompleteSubinvocationError",
+    "InputRequest",
+    "InputTypeError",
+    "InvalidDigestError",
+    "InvalidNameError",
+    "InvalidStoreURLError",
+    "Invocation",
+    "InvocationError",
+    "InvocationGenerator",
+    "Invokable",
+    "NameConflictError",
+    "NoActiveStoreError",
+    "NotFoundError",
+    "PackedResource",
+    "PostgresBackend",
+    "PostgresStore",
+    "RecordedException",
+    "Ref",
+    "RegistrationError",
+    "ReplayError",
+    "Request",
+    "Resource",
+    "ResourceWrapper",
+    "Response",
+    "SQLiteBackend",
+    "SQLiteStore",
+    "SetWrapper",
+    "StorageBackend",
+    "StorageError",
+    "Store",
+    "TupleWrapper",
+    "TypeWrapper",
+    "UnknownTypeError",
+    "UnsupportedValueError",
+    "VerifyProblem",
+    "VerifyReport",
+    "checkout",
+    "commit",
+    "copy",
+    "default_store",
+    "gc",
+    "invocation_summary",
+    "invoke",
+    "invoke_async",
+    "open_store",
+    "pformat",
+    "pprint",
+    "register",
+    "request_input",
+    "typed_invokable",
+    "unwrap",
+    "verify",
+    "wrap",
+]
+
+
+def test_all_is_pinned() -> None:
+    """enact.__all__ is exactly the reviewed list of public names (update it deliberately)."""
+    assert enact.__all__ == EXPECTED_ALL
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """enact.__all__ is sorted and has no duplicates."""
+    assert enact.__all__ == sorted(set(enact.__all__))
+
+
+def test_every_public_name_resolves() -> None:
+    """Every name in __all__ is an attribute of enact, including lazily loaded ones."""
+    for name in enact.__all__:
+        assert hasattr(enact, name), name
+
+
+def test_no_private_names_are_exported() -> None:
+    """No exported name starts with an underscore, and no exported object is private."""
+    for name in enact.__all__:
+        assert not name.startswith("_")
+        value = getattr(enact, name)
+        if name != "FieldValue" and isinstance(value, type | types.FunctionType):
+            assert not value.__name__.startswith("_"), name
+            assert value.__module__.startswith("enact"), name
+
+
+def test_only_modules_besides_all() -> None:
+    """Public attributes of enact that are not in __all__ are its submodules, nothing else."""
+    for name in dir(enact):
+        if name.startswith("_") or name in enact.__all__:
+            continue
+        assert isinstance(getattr(enact, name), types.ModuleType), name
+
+
+def test_public_classes_and_functions_are_documented() -> None:
+    """Each exported class and function has a docstring of its own."""
+    for name in enact.__all__:
+        value = getattr(enact, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert (value.__doc__ or "").strip(), name
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    """Asking enact for a name it does not have raises AttributeError naming it."""
+    try:
+        enact.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as err:
+        assert "no_such_thing" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("enact.no_such_thing did not raise")
