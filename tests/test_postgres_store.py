@@ -152,6 +152,18 @@ def test_iter_digests_pages(backend: Any) -> None:
     assert listed == sorted(p.digest for p in objects)
 
 
+def test_digests_with_prefix(backend: Any) -> None:
+    """Prefix lookups (odd or even length, with a limit) find exactly the matching digests."""
+    objects = [packed(f"prefixed {i}") for i in range(300)]
+    backend.commit_many(objects)
+    digests = sorted(p.digest for p in objects)
+    for prefix in ("", "a", "3f", digests[7][:5], digests[7]):
+        assert backend.digests_with_prefix(prefix) == [d for d in digests if d.startswith(prefix)]
+    assert backend.digests_with_prefix("", limit=2) == digests[:2]
+    with pytest.raises(ValueError):
+        backend.digests_with_prefix("XYZ")
+
+
 def test_delete_many(backend: Any) -> None:
     """delete_many removes what is asked and counts only what existed."""
     objects = [packed(f"doomed {i}") for i in range(5)]

@@ -1,12 +1,15 @@
 """A backend in a PostgreSQL database, shared by many processes and machines.
 
-Promises: a commit is reported only after its transaction has committed, so a
-crash of the client (even ``kill -9``) or of the server loses no reported
-object, and a reader sees an object whole or not at all; a batch is one
-transaction. Any number of writers may commit at once, overlapping content
-included (re-committing an object only refreshes its commit time, which gc
-honours); name updates are atomic compare-and-set, and concurrent processes
-opening a fresh database create the tables exactly once, under an advisory lock.
+Promises: a commit is reported only after PostgreSQL has committed it, so a
+crash of the client (even ``kill -9``), or of the server with its default
+``fsync``/``synchronous_commit``, loses no reported object; readers see an
+object whole or not at all. Any number of processes may commit at once,
+overlapping content included: the new objects of a batch appear together in
+one transaction, commits lock rows in digest order so writers cannot deadlock,
+and a re-commit refreshes the commit time that gc re-checks atomically as it
+deletes. Names change by atomic
+compare-and-set, and processes opening a fresh database at once create the
+tables exactly once, under an advisory lock.
 """
 
 from __future__ import annotations
@@ -56,9 +59,9 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
 )
 
-# Batches of at least this many objects (or this many bytes) are written with
-# COPY, which is about 1.5x faster per row than a multi-row INSERT but costs
-# two extra round trips.
+# Batches of at least this many objects (or bytes) are written with COPY: about
+# 1.5x faster per row than a multi-row INSERT, but one more round trip, and two
+# more when some of the objects are stored already.
 _COPY_MIN_OBJECTS: Final = 64
 _COPY_MIN_BYTES: Final = 1 << 20
 _PAGE_SIZE: Final = 10_000
