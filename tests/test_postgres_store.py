@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from helpers.pg_worker import COUNTER_INCREMENTS, OVERLAP_ITEMS, increment
-from helpers.postgres import fresh_database, fresh_schema, postgres_dsn
+from helpers.postgres import fresh_database, fresh_schema, postgres_dsn, unique_name
 from helpers.workload import item
 
 import enact
@@ -341,6 +341,28 @@ def test_tables_from_a_newer_enact_are_refused(dsn: str, schema: str) -> None:
     sql(dsn, f'UPDATE "{schema}".enact_schema_version SET version = 99')
     with pytest.raises(enact.StorageError, match="upgrade enact"):
         enact.PostgresBackend(dsn, schema=schema)
+
+
+def test_user_who_may_not_create_schemas(dsn: str, schema: str) -> None:
+    """A user with rights on one existing schema only can open a store there; elsewhere
+    the error names the missing privilege and the fix."""
+    import psycopg.conninfo
+
+    role = unique_name("enact_user")
+    sql(dsn, f'CREATE ROLE "{role}" LOGIN')
+    try:
+        sql(dsn, f'CREATE SCHEMA "{schema}"')
+        sql(dsn, f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}"')
+        as_role = psycopg.conninfo.make_conninfo(dsn, user=role)
+        with enact.PostgresStore(as_role, schema=schema) as store:
+            assert enact.commit(item(6))() == item(6)
+            store.close()
+        with pytest.raises(enact.StorageError, match="Grant the DSN's user") as caught:
+            enact.PostgresStore(as_role, schema=f"{schema}_other")
+        assert isinstance(caught.value.__cause__, psycopg.errors.InsufficientPrivilege)
+    finally:
+        sql(dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        sql(dsn, f'DROP ROLE "{role}"')
 
 
 def test_schemas_are_independent(dsn: str, store: enact.Store) -> None:

@@ -156,7 +156,12 @@ class PostgresBackend(StorageBackend):
         key = int.from_bytes(hashlib.sha256(f"enact schema {schema}".encode()).digest()[:8], "big")
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (key - (1 << 63),))
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            # Only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE
+            # privilege on the database even when the schema exists.
+            if not conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+            ).fetchone():
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} (only_row boolean PRIMARY KEY DEFAULT true "
@@ -531,10 +536,13 @@ class PostgresStore(Store):
         dsn: A libpq connection string or URL, e.g. ``postgresql://user@host/db``.
         schema: See `PostgresBackend`.
         pool_size: See `PostgresBackend`.
+        timeout: See `PostgresBackend`.
     """
 
-    def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 4) -> None:
-        super().__init__(PostgresBackend(dsn, schema=schema, pool_size=pool_size))
+    def __init__(
+        self, dsn: str, *, schema: str | None = None, pool_size: int = 4, timeout: float = 30.0
+    ) -> None:
+        super().__init__(PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout))
 
 
 def _is_disconnect(err: psycopg.OperationalError) -> bool:
