@@ -72,13 +72,19 @@ with enact.InMemoryStore() as store:
 """
 
 
+def mypy_cache(config: pytest.Config, tmp_path: Path) -> Path:
+    """mypy's cache: kept between runs in pytest's cache (a cold run takes seconds)."""
+    cache = getattr(config, "cache", None)
+    return cache.mkdir("mypy") if cache is not None else tmp_path / "mypy-cache"
+
+
 def test_mypy_strict_accepts_typed_use_of_enact(
     tmp_path: Path, pytestconfig: pytest.Config
 ) -> None:
     """mypy --strict sees Ref[T] checkouts as T and accepts the typed program."""
     program = tmp_path / "program.py"
     program.write_text(PROGRAM)
-    cache = pytestconfig.cache.mkdir("mypy") if pytestconfig.cache else tmp_path / "cache"
+    cache = mypy_cache(pytestconfig, tmp_path)
     stdout, stderr, status = api.run(
         ["--strict", "--no-error-summary", "--cache-dir", str(cache), str(program)]
     )
@@ -92,7 +98,7 @@ def test_mypy_reports_misuse(tmp_path: Path, pytestconfig: pytest.Config) -> Non
         PROGRAM.split("\n\ndef use(")[0]
         + "\n\ndef misuse(ref: enact.Ref[MyResource]) -> int:\n    return ref()\n"
     )
-    cache = pytestconfig.cache.mkdir("mypy") if pytestconfig.cache else tmp_path / "cache"
+    cache = mypy_cache(pytestconfig, tmp_path)
     stdout, _, status = api.run(["--strict", "--cache-dir", str(cache), str(program)])
     assert status == 1
     assert 'Incompatible return value type (got "MyResource", expected "int")' in stdout
