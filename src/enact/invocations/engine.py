@@ -267,22 +267,33 @@ class ChildCall:
         self.invokable = invokable
         self.input = input_value
         self.index = index = len(frame.slots)
-        frame.slots.append(_Pending(invokable, input_value))
-        tokens, links = encode(Request(invokable, input_value))
-        digest = hashlib.sha256(tokens).hexdigest()
-        self.request_tokens: bytes | None = None if _is_frozen(invokable, input_value) else tokens
-        self.output: Any = _MISSING
-        self.child_template: list[Invocation] | None = None
-        template = frame.template
-        if template is not None and index < len(template):
-            recorded = template[index]
-            if recorded.request.digest == digest:
-                self.request_ref = recorded.request
-                self._replay(recorded)
-                return
-            if frame.strict:
-                raise _replay_error(frame, index, recorded, invokable, input_value)
-        self.request_ref = frame.store.commit_tokens(tokens, links, Ref, digest)
+        pending = _Pending(invokable, input_value)
+        frame.slots.append(pending)
+        try:
+            tokens, links = encode(Request(invokable, input_value))
+            digest = hashlib.sha256(tokens).hexdigest()
+            self.request_tokens: bytes | None = (
+                None if _is_frozen(invokable, input_value) else tokens
+            )
+            self.output: Any = _MISSING
+            self.child_template: list[Invocation] | None = None
+            template = frame.template
+            if template is not None and index < len(template):
+                recorded = template[index]
+                if recorded.request.digest == digest:
+                    self.request_ref = recorded.request
+                    self._replay(recorded)
+                    return
+                if frame.strict:
+                    raise _replay_error(frame, index, recorded, invokable, input_value)
+            self.request_ref = frame.store.commit_tokens(tokens, links, Ref, digest)
+        except BaseException:
+            # The call never started (its input cannot be stored, or an answer has the
+            # wrong type): free its slot, so the caller sees this error and not a
+            # pending child.
+            if frame.slots and frame.slots[-1] is pending:
+                frame.slots.pop()
+            raise
 
     def _replay(self, recorded: Invocation) -> None:
         """Uses a recorded child whose request matches this call."""
