@@ -246,6 +246,40 @@ def test_checkout_of_commit_is_the_value(value: Any) -> None:
         assert enact.commit(result) == ref
 
 
+def reference_resource_tokens(resource: golden_vectors.LinkedList) -> bytes:
+    """Token stream of the spec's LinkedList per FORMAT.md (fields sorted: next, value)."""
+    if resource.next is None:
+        next_tokens = b"n"
+    else:
+        ref_id = json.dumps({"name": "enact.references.Ref"}).encode()
+        next_tokens = b"res[" + ref_id + b"'digest's'" + resource.next.digest.encode() + b"']"
+    type_id = golden_vectors.LinkedList.type_id().encode()
+    body = b"'next'" + next_tokens + b"'value'" + reference_tokens(resource.value)
+    return b"res[" + type_id + body + b"]"
+
+
+digests = st.text("0123456789abcdef", min_size=64, max_size=64)
+linked_lists = st.builds(
+    golden_vectors.LinkedList,
+    value=field_values,
+    next=st.none() | digests.map(enact.Ref.from_digest),
+)
+
+
+@given(linked_lists)
+def test_resource_digest_follows_the_format(resource: golden_vectors.LinkedList) -> None:
+    """A resource holding any field value and a ref or None hashes and round-trips per spec."""
+    expected = hashlib.sha256(reference_resource_tokens(resource)).hexdigest()
+    with enact.InMemoryStore():
+        ref = enact.commit(resource)
+        result = ref()
+    assert ref.digest == expected
+    assert type(result) is golden_vectors.LinkedList
+    assert strictly_equal(result.value, resource.value)
+    assert result.next == resource.next
+    assert type(result.next) is type(resource.next)
+
+
 @given(st.dictionaries(all_text, field_values, min_size=2, max_size=6), st.randoms())
 def test_dict_order_never_changes_a_digest(mapping: dict[str, Any], random: Any) -> None:
     """Inserting the same items into a dict in another order gives the same digest."""
@@ -286,7 +320,11 @@ def test_ints_beyond_the_str_digit_limit(value: int) -> None:
         ref = enact.commit([value, {"n": value}])
         assert ref() == [value, {"n": value}]
         assert enact.commit(value)() == value
+        node = golden_vectors.LinkedList(value)
+        node_ref = enact.commit(node)
+        assert node_ref().value == value
     assert ref.digest == reference_commit_digest([value, {"n": value}])
+    assert node_ref.digest == hashlib.sha256(reference_resource_tokens(node)).hexdigest()
     assert sys.get_int_max_str_digits() == limit
 
 
