@@ -1,0 +1,70 @@
+"""What the maintenance operations share: argument types, batching, error messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final, TypeAlias
+
+from enact.digests import check_digest
+from enact.errors import NotFoundError
+from enact.refs import Ref
+from enact.stores.base import PackedResource
+from enact.stores.store import Store
+
+Progress: TypeAlias = Callable[[str, int, int | None], None]
+"""``progress(stage, done, total)``: called after each batch of a maintenance run."""
+
+Roots: TypeAlias = Ref[Any] | str | Iterable[Ref[Any] | str]
+"""A ref, a hex digest, or an iterable of them."""
+
+BATCH_SIZE: Final = 1000
+"""Objects per backend call."""
+
+_BATCH_BYTES: Final = 32 * 1024 * 1024
+
+
+def root_digests(roots: Roots) -> list[str]:
+    """Returns the digests of `roots`, checking strings are digests."""
+    if isinstance(roots, Ref):
+        return [roots.digest]
+    if isinstance(roots, str):
+        return [check_digest(roots)]
+    return [root.digest if isinstance(root, Ref) else check_digest(root) for root in roots]
+
+
+def missing_error(store: Store, digest: str, parent: str, action: str) -> NotFoundError:
+    """The error for an object of a closure that `store` lacks (`parent` links to it)."""
+    location = store.backend.locate(digest)
+    via = f", which {parent} links to," if parent else ""
+    return NotFoundError(
+        f"Cannot {action}: object {digest}{via} is not in the source store ({location}). "
+        "Run enact.verify on the source to find every dangling reference.",
+        digest=digest,
+        location=location,
+    )
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yields lists of up to `size` items."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def by_size(batch: list[PackedResource]) -> Iterator[list[PackedResource]]:
+    """Splits a batch so that no single transaction carries more than ~32 MB."""
+    part: list[PackedResource] = []
+    size = 0
+    for packed in batch:
+        if part and size + len(packed.data) > _BATCH_BYTES:
+            yield part
+            part, size = [], 0
+        part.append(packed)
+        size += len(packed.data)
+    if part:
+        yield part

@@ -1,0 +1,195 @@
+"""`verify`: re-hash every object and find what is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterator
+
+from enact.encoding import DecodeError, scan_links
+from enact.errors import CorruptObjectError, UnknownTypeError
+from enact.maintenance._common import BATCH_SIZE, Progress, chunks
+from enact.refs import PACKED_PREFIX, open_object, parse_packed_header
+from enact.stores.base import PackedResource
+from enact.stores.store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyProblem:
+    """One finding of `verify`.
+
+    Attributes:
+        kind: ``"corrupt"`` (bytes that do not hash to the digest or cannot be
+            read), ``"dangling"`` (a name or object points at a digest the
+            store lacks) or ``"unverifiable"`` (packed with a packing whose Ref
+            class is not defined in this process, e.g. encryption without key).
+        digest: The damaged, missing or unverifiable object.
+        location: Where it is (or, for ``"dangling"``, where the pointer is).
+        detail: A sentence saying what was found.
+        referrer: For ``"dangling"``: the digest of the object, or ``name:NAME``
+            of the name, that points at the missing object.
+    """
+
+    kind: str
+    digest: str
+    location: str
+    detail: str
+    referrer: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.digest} at {self.location}: {self.detail}"
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    """What `verify` found.
+
+    Attributes:
+        checked: Objects re-hashed.
+        problems: Every finding, in the order found.
+    """
+
+    checked: int
+    problems: tuple[VerifyProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether no object is corrupt and nothing dangles (unverifiable objects are fine)."""
+        return not any(problem.kind != "unverifiable" for problem in self.problems)
+
+    @property
+    def corrupt(self) -> tuple[VerifyProblem, ...]:
+        """The corrupt objects."""
+        return tuple(problem for problem in self.problems if problem.kind == "corrupt")
+
+    @property
+    def dangling(self) -> tuple[VerifyProblem, ...]:
+        """Pointers (from objects or names) at objects the store lacks."""
+        return tuple(problem for problem in self.problems if problem.kind == "dangling")
+
+    @property
+    def unverifiable(self) -> tuple[VerifyProblem, ...]:
+        """Objects whose packing cannot be opened in this process."""
+        return tuple(problem for problem in self.problems if problem.kind == "unverifiable")
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.checked} objects checked: {len(self.corrupt)} corrupt, "
+            f"{len(self.dangling)} dangling references, {len(self.unverifiable)} unverifiable."
+        ]
+        lines.extend(f"  {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+
+def verify(
+    store: Store, *, batch_size: int = BATCH_SIZE, progress: Progress | None = None
+) -> VerifyReport:
+    """Re-hashes every object of `store` and checks that everything it links to is there.
+
+    Each object goes through the same path as checkout (unpacking, then
+    SHA-256 of the token stream); its links are recomputed from its bytes and
+    compared with what the packing header and the backend recorded, because
+    gc and copy trust those. Names pointing at missing objects are reported too.
+
+    Args:
+        store: The store to check.
+        batch_size: Objects per backend call.
+        progress: Called as ``progress("verify", checked, None)``.
+    """
+    backend = store.backend
+    problems: list[VerifyProblem] = []
+    checked = 0
+    for chunk in chunks(backend.iter_digests(), batch_size):
+        found = backend.get_many(chunk)
+        references: dict[str, str] = {}
+        for digest in chunk:
+            packed = found.get(digest)
+            if packed is None:
+                continue  # deleted since it was listed
+            checked += 1
+            result = _check(packed, backend.locate)
+            if result.problem is not None:
+                problems.append(
+                    VerifyProblem("corrupt", digest, backend.locate(digest), result.problem)
+                )
+            elif not result.verified:
+                problems.append(
+                    VerifyProblem(
+                        "unverifiable",
+                        digest,
+                        backend.locate(digest),
+                        "packed with a packing whose Ref class is not defined in this "
+                        "process; import it (with its key) to check the object",
+                    )
+                )
+            for link in result.links:
+                references.setdefault(link, digest)
+        problems.extend(_dangling(store, references))
+        if progress is not None:
+            progress("verify", checked, None)
+    names = {digest: f"name:{name}" for name, digest in backend.iter_names()}
+    problems.extend(_dangling(store, names))
+    return VerifyReport(checked=checked, problems=tuple(problems))
+
+
+def _dangling(store: Store, references: dict[str, str]) -> Iterator[VerifyProblem]:
+    """Yields a problem for each referenced digest the store lacks."""
+    if not references:
+        return
+    backend = store.backend
+    present = backend.has_many(references)
+    for digest, referrer in references.items():
+        if digest in present:
+            continue
+        if referrer.startswith("name:"):
+            where = f"name {referrer[5:]!r} of {backend!r}"
+        else:
+            where = backend.locate(referrer)
+        yield VerifyProblem(
+            "dangling",
+            digest,
+            where,
+            f"{where} points at {digest}, which the store lacks; copy it here from a "
+            "store that has it",
+            referrer,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked:
+    """What re-hashing one stored object found."""
+
+    links: tuple[str, ...]
+    verified: bool  # False: packed with a packing this process cannot open
+    problem: str | None = None  # why the object is corrupt
+
+
+def _check(packed: PackedResource, locate: Callable[[str], str]) -> _Checked:
+    """Re-hashes `packed` the way checkout does and recomputes its links from its bytes."""
+    digest = packed.digest
+    data = packed.data
+    header_links: tuple[str, ...] | None = None
+    if data.startswith(PACKED_PREFIX):
+        try:
+            header, _ = parse_packed_header(data)
+            header_links = tuple(header.get("links", ()))
+        except (ValueError, AttributeError) as err:
+            return _Checked((), True, f"its packing header is unreadable ({err})")
+    try:
+        tokens = open_object(data, digest, locate(digest)) if header_links is not None else data
+    except UnknownTypeError:
+        return _Checked(header_links or (), False)
+    except CorruptObjectError as err:
+        return _Checked(header_links or (), True, str(err))
+    actual = hashlib.sha256(tokens).hexdigest()
+    if actual != digest:
+        return _Checked((), True, f"its {len(tokens)} bytes hash to {actual}")
+    try:
+        links = tuple(scan_links(tokens))
+    except (DecodeError, ValueError, IndexError) as err:
+        return _Checked((), True, f"it hashes correctly but its refs cannot be read ({err})")
+    if header_links is not None and header_links != links:
+        return _Checked(links, True, "its packing header lists other links than its content")
+    if packed.links is not None and tuple(packed.links) != links:
+        return _Checked(links, True, "the backend's link index disagrees with its content")
+    return _Checked(links, True)
