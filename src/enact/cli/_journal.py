@@ -1,0 +1,281 @@
+"""``enact log``, ``show``, ``tree`` and ``replay``: looking into journals."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from enact import registry
+from enact.cli import _raw, _refs, _render
+from enact.cli._app import Session, import_option
+from enact.encoding import DecodeError
+from enact.errors import CorruptObjectError, NotFoundError
+from enact.invocations.engine import Invocation
+from enact.invocations.invokables import AsyncInvokable
+from enact.pretty import pformat
+from enact.refs import Ref
+from enact.stores.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def tree_options(function: F) -> F:
+    """``--depth`` and ``--full``, for the commands that print an invocation tree."""
+    function = click.option(
+        "--depth",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="N",
+        help="Show N levels of child calls; deeper calls are counted, not shown. [default: all]",
+    )(function)
+    return click.option(
+        "--full", is_flag=True, help=f"Do not shorten values longer than {_render.VALUE_LIMIT}."
+    )(function)
+
+
+# log ------------------------------------------------------------------------------
+
+
+@click.command(short_help="List names and the latest runs with their status.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show the N most recent runs.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every run.")
+@import_option()
+@pass_session
+def log(session: Session, limit: int, show_all: bool) -> None:
+    """List named refs and the most recent runs (top-level invocations), newest first.
+
+    Runs are numbered: @1 is the latest, and `enact tree @1` shows it. Needs no
+    --import: types are read by name only.
+    """
+    store = session.store()
+    names = store.names()
+    user_names = {name: ref for name, ref in names.items() if not _refs.is_run_name(name)}
+    runs = _refs.runs(names)
+    out = session.out
+    if not user_names and not runs:
+        out.print(f"Store {session.where} has no names and no runs yet.")
+        return
+    if user_names:
+        table = _table("name", "ref", "type")
+        for name, ref in user_names.items():
+            table.add_row(name, ref.digest[:12], _type_of(store, ref))
+        out.print(Text("Names", style="bold"))
+        out.print(table)
+    if runs:
+        shown = runs if show_all else runs[:limit]
+        table = _table("#", "time", "status", "call", "ref")
+        for number, run in enumerate(shown, 1):
+            call, state = _describe_run(store, run.ref)
+            table.add_row(
+                f"@{number}",
+                run.time.strftime("%Y-%m-%d %H:%M:%S"),
+                _render.status_text(state),
+                call,
+                run.ref.digest[:12],
+            )
+        if user_names:
+            out.print()
+        out.print(Text(f"Runs ({len(runs)})", style="bold"))
+        out.print(table)
+        if len(shown) < len(runs):
+            older = len(runs) - len(shown)
+            out.print(Text(f"{older} older run(s) not shown: --all shows them.", style="dim"))
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        wide = column == "call"
+        table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=1 if wide else None)
+    return table
+
+
+def _type_of(store: Store, ref: Ref[Any]) -> str:
+    try:
+        name = _raw.type_name(store.read_tokens(ref))
+    except NotFoundError:
+        return "(missing)"
+    except (CorruptObjectError, DecodeError):
+        return "(corrupt)"
+    if name is None:
+        return "value"
+    if name.startswith(_raw.WRAPPER_PREFIX):
+        return name[len(_raw.WRAPPER_PREFIX) :].removesuffix("Wrapper").lower()
+    return name
+
+
+def _describe_run(store: Store, ref: Ref[Any]) -> tuple[str, str]:
+    """The call and status of a logged run, read without its types."""
+    try:
+        invocation = _raw.parse(store.read_tokens(ref))
+        request = _raw.parse(store.read_tokens(_field_ref(invocation, "request")))
+        response = _raw.parse(store.read_tokens(_field_ref(invocation, "response")))
+        fields = response.fields if isinstance(response, _raw.RawResource) else {}
+        state = _render.status(store, fields.get("output") is not None, fields.get("raised"))
+        return _render.raw_call(request, 120), state
+    except NotFoundError:
+        return "?", "missing"
+    except (CorruptObjectError, DecodeError):
+        return "?", "corrupt"
+
+
+def _field_ref(value: Any, field: str) -> Ref[Any]:
+    target = value.fields.get(field) if isinstance(value, _raw.RawResource) else None
+    if not isinstance(target, _raw.RawRef):
+        raise DecodeError(f"the run has no {field} ref")
+    return Ref._unchecked(target.digest)
+
+
+# show -------------------------------------------------------------------------------
+
+
+@click.command(short_help="Pretty-print any object.")
+@click.argument("ref")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Show type names and fields as stored, without importing any module.",
+)
+@import_option()
+@pass_session
+def show(session: Session, ref: str, raw: bool) -> None:
+    """Pretty-print the object REF names, following the refs inside it.
+
+    The first line is the full digest and the type. Objects of your own types
+    need the module that registers them (--import MODULE), unless --raw.
+    """
+    store = session.store()
+    resolved = _refs.resolve_for(session, ref)
+    tokens = store.read_tokens(resolved.ref)
+    type_name = _raw.type_name(tokens) or "value"
+    out = session.out
+    if raw:
+        try:
+            lines = _render.raw_lines(_raw.parse(tokens))
+        except DecodeError as err:
+            location = store.backend.locate(resolved.ref.digest)
+            raise CorruptObjectError(
+                f"Object {resolved.ref.digest} at {location} hashes correctly but cannot be "
+                f"read ({err}).",
+                digest=resolved.ref.digest,
+                location=location,
+            ) from err
+        text = "\n".join(lines)
+    else:
+        text = pformat(store.checkout(resolved.ref))
+    out.print(Text(f"{resolved.ref.digest}  {type_name}", style="dim"))
+    out.print(Text(text))
+
+
+# tree -------------------------------------------------------------------------------
+
+
+@click.command(short_help="Print the call tree of an invocation.")
+@click.argument("ref")
+@tree_options
+@import_option()
+@pass_session
+def tree(session: Session, ref: str, depth: int | None, full: bool) -> None:
+    """Print the call tree of the invocation REF: inputs, outputs and exceptions.
+
+    Coloured in a terminal, plain text when piped (NO_COLOR turns colours off).
+    """
+    store = session.store()
+    invocation = _refs.load_invocation(store, _refs.resolve_for(session, ref))
+    limit = None if full else _render.VALUE_LIMIT
+    session.out.print(_render.invocation_tree(store, invocation, depth=depth, limit=limit))
+
+
+# replay -----------------------------------------------------------------------------
+
+
+@click.command(short_help="Replay an invocation; print the new tree and ref.")
+@click.argument("ref")
+@click.option(
+    "--rewind",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="First drop the output and the last N child calls, so that they run again "
+    "(--rewind 0 drops only the output).",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Fail when the program makes other calls than the recorded ones; with "
+    "--no-strict such records are skipped and the calls run.",
+)
+@tree_options
+@import_option()
+@pass_session
+def replay(
+    session: Session, ref: str, rewind: int | None, strict: bool, depth: int | None, full: bool
+) -> None:
+    """Replay the invocation REF and print the new tree and its ref.
+
+    Recorded calls return their recorded outputs; calls without one run again.
+    The code runs in this process: pass --import for the modules that define
+    the invokables (enact never imports modules by itself).
+    """
+    store = session.store()
+    resolved = _refs.resolve_for(session, ref)
+    invocation = _refs.load_invocation(store, resolved)
+    if rewind is not None:
+        invocation = invocation.rewind(rewind)
+    elif invocation.has_output():
+        session.err.print(
+            Text(
+                f"{ref} is complete, so a replay returns it unchanged; --rewind N runs its "
+                "last N calls again.",
+                style="yellow",
+            ),
+            soft_wrap=True,
+        )
+    result = replay_invocation(invocation, strict=strict)
+    print_result(session, store, result, depth=depth, full=full)
+
+
+def replay_invocation(invocation: Invocation, *, strict: bool = True) -> Invocation:
+    """Replays `invocation`, in an event loop if its invokable is asynchronous."""
+    if is_async(invocation.get_invokable()):
+        import asyncio  # only here: importing it costs a tenth of a second at every start
+
+        return asyncio.run(invocation.replay_async(strict=strict))
+    return invocation.replay(strict=strict)
+
+
+def is_async(invokable: Any) -> bool:
+    """Whether `invokable` is an `AsyncInvokable` or a registered ``async def`` function."""
+    if isinstance(invokable, AsyncInvokable):
+        return True
+    if registry.function_info(invokable) is not None:
+        return inspect.iscoroutinefunction(getattr(invokable, "__wrapped__", invokable))
+    return False
+
+
+def print_result(
+    session: Session, store: Store, invocation: Invocation, *, depth: int | None, full: bool
+) -> None:
+    """Prints the tree of a new invocation, then ``ref DIGEST (status)``."""
+    limit = None if full else _render.VALUE_LIMIT
+    out = session.out
+    out.print(_render.invocation_tree(store, invocation, depth=depth, limit=limit))
+    response = invocation.response()
+    state = _render.status(store, response.output is not None, response.raised)
+    digest = store.commit(invocation).digest
+    out.print(Text.assemble("ref ", (digest, "bold"), " (", _render.status_text(state), ")"))

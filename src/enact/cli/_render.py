@@ -1,0 +1,241 @@
+"""How the commands show journals: calls, outcomes, statuses and invocation trees."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Final
+
+from rich.text import Text
+from rich.tree import Tree
+
+from enact import registry
+from enact.cli import _raw
+from enact.invocations.engine import Invocation
+from enact.invocations.inputs import InputRequest, RequestInput
+from enact.invocations.records import CallArgs, RecordedException, Response
+from enact.refs import Ref
+from enact.resources import ResourceWrapper
+from enact.stores.store import Store
+from enact.wrappers import PRIMITIVE_WRAPPERS
+
+COMPLETE: Final = "complete"
+RAISED: Final = "raised"
+WAITING: Final = "waiting for input"
+NO_OUTPUT: Final = "no output"
+
+STATUS_STYLES: Final = {COMPLETE: "green", RAISED: "red", WAITING: "yellow", NO_OUTPUT: "dim"}
+
+VALUE_LIMIT: Final = 200
+"""Characters of a value shown in a tree label unless ``--full`` is given."""
+
+_INPUT_REQUEST_TYPE: Final = InputRequest.__enact_type_name__
+_CALL_ARGS_TYPE: Final = CallArgs.__enact_type_name__
+_RECORDED_TYPE: Final = RecordedException.__enact_type_name__
+_UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
+
+
+def shorten(text: str, limit: int | None) -> str:
+    """Returns `text`, cut to `limit` characters with an ellipsis (None: no limit)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def safe_repr(value: Any, limit: int | None = None) -> str:
+    """``repr(value)``, shortened; a failing ``__repr__`` is shown, not raised."""
+    try:
+        text = repr(value)
+    except Exception as err:
+        text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
+    return shorten(text, limit)
+
+
+def status(store: Store, has_output: bool, raised: Ref[Any] | _raw.RawRef | None) -> str:
+    """The status of a call: complete, raised, waiting for input, or no output.
+
+    Reads only the type name of the exception, so no user type is needed.
+    """
+    if has_output:
+        return COMPLETE
+    if raised is None:
+        return NO_OUTPUT
+    name = _raw.type_name(store.read_tokens(Ref._unchecked(raised.digest)))
+    return WAITING if name == _INPUT_REQUEST_TYPE else RAISED
+
+
+def status_text(value: str) -> Text:
+    """A status word in its colour."""
+    return Text(value, style=STATUS_STYLES.get(value, ""))
+
+
+# Decoded journals (types imported) ---------------------------------------------------
+
+
+def describe_invokable(invokable: Any, limit: int | None) -> str:
+    """A registered function by its name, an invokable resource by its repr."""
+    if registry.function_info(invokable) is not None:
+        return str(getattr(invokable, "__qualname__", invokable))
+    return safe_repr(invokable, limit)
+
+
+def type_label(requested: type) -> str:
+    """The name of a requested type as users write it (``str``, not ``StrWrapper``)."""
+    unwrapped = _UNWRAPPED.get(requested)
+    if unwrapped is None and isinstance(requested, type) and issubclass(requested, ResourceWrapper):
+        with contextlib.suppress(NotImplementedError):
+            unwrapped = requested.wrapped_type()
+    shown = requested if unwrapped is None else unwrapped
+    return "None" if shown is type(None) else shown.__qualname__
+
+
+def format_call(invokable: Any, input_value: Any, limit: int | None) -> str:
+    """``name(arguments)``; `request_input` calls show what they ask for."""
+    if isinstance(invokable, RequestInput):
+        arguments = f"{type_label(invokable.requested)}, for_value={input_value!r}"
+        if invokable.context is not None:
+            arguments += f", context={invokable.context!r}"
+        return f"request_input({shorten(arguments, limit)})"
+    if isinstance(input_value, CallArgs):
+        arguments = input_value.format_call()
+    else:
+        arguments = "" if input_value is None else safe_repr(input_value)
+    return f"{describe_invokable(invokable, limit)}({shorten(arguments, limit)})"
+
+
+def describe_exception(exception: Any) -> str:
+    """``Type: message`` for a recorded exception."""
+    if isinstance(exception, RecordedException):
+        module, _, name = exception.type_name.rpartition(".")
+        shown = name if module == "builtins" else exception.type_name
+        return f"{shown}: {exception.message}" if exception.message else shown
+    if isinstance(exception, BaseException):
+        message = str(exception)
+        return f"{type(exception).__qualname__}: {message}" if message else type(exception).__name__
+    return safe_repr(exception)
+
+
+def invocation_label(store: Store, response: Response, call: str, limit: int | None) -> Text:
+    """One line for a call: the call, then its output, exception or missing output."""
+    label = Text(call)
+    if response.output is not None:
+        label.append(" = ")
+        label.append(safe_repr(response.output.value, limit), style="green")
+        return label
+    raised = response.raised
+    if raised is None:
+        label.append(" (no output)", style="dim")
+        return label
+    if status(store, False, raised) == WAITING:
+        label.append(" waiting for input", style="yellow")
+        return label
+    label.append(" raised ", style="red")
+    label.append(shorten(describe_exception(raised()), limit), style="red")
+    if not response.raised_here:
+        label.append(" (from a child call)", style="dim")
+    return label
+
+
+def invocation_tree(
+    store: Store, invocation: Invocation, *, depth: int | None, limit: int | None
+) -> Tree:
+    """The call tree of an invocation with inputs, outputs and exceptions.
+
+    Children deeper than `depth` levels are counted instead of shown. The walk
+    is iterative, so journals nested thousands of calls deep still print.
+    """
+    root: Tree | None = None
+    stack: list[tuple[Invocation, Tree | None, int]] = [(invocation, None, 0)]
+    while stack:
+        current, parent, level = stack.pop()
+        request = current.request()
+        response = current.response()
+        label = invocation_label(
+            store, response, format_call(request.invokable, request.input, limit), limit
+        )
+        node = Tree(label) if parent is None else parent.add(label)
+        if root is None:
+            root = node
+        children = response.children
+        if children and depth is not None and level >= depth:
+            more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
+            node.add(Text(more + " (raise --depth to see them)", style="dim"))
+            continue
+        stack.extend((child, node, level + 1) for child in reversed(children))
+    assert root is not None
+    return root
+
+
+# Raw journals (no types needed) -------------------------------------------------------
+
+
+def raw_call(request: Any, limit: int | None) -> str:
+    """``name(arguments)`` of a stored `Request` read with `_raw.parse`."""
+    if not isinstance(request, _raw.RawResource):
+        return safe_repr(request, limit)
+    invokable = request.fields.get("invokable")
+    input_value = request.fields.get("input")
+    if isinstance(invokable, _raw.RawResource) and not invokable.fields:
+        name = invokable.short_name  # a registered function
+    else:
+        name = safe_repr(invokable)
+    if isinstance(input_value, _raw.RawResource) and input_value.type_name == _CALL_ARGS_TYPE:
+        parts = [safe_repr(arg) for arg in input_value.fields.get("args", [])]
+        kwargs = input_value.fields.get("kwargs", {})
+        parts.extend(f"{key}={value!r}" for key, value in kwargs.items())
+        arguments = ", ".join(parts)
+    else:
+        arguments = "" if input_value is None else safe_repr(input_value)
+    return shorten(f"{name}({arguments})", limit)
+
+
+def raw_exception(value: Any) -> str:
+    """``Type: message`` for a stored exception read with `_raw.parse`."""
+    if isinstance(value, _raw.RawResource):
+        if value.type_name == _RECORDED_TYPE:
+            type_name = str(value.fields.get("type_name", "?"))
+            if type_name.startswith("builtins."):
+                type_name = type_name[len("builtins.") :]
+            return f"{type_name}: {value.fields.get('message', '')}"
+        if value.type_name == _INPUT_REQUEST_TYPE:
+            context = value.fields.get("context")
+            return "InputRequest" + (f": {context}" if context is not None else "")
+        return value.type_name
+    return safe_repr(value)
+
+
+def raw_lines(value: Any, indent: str = "") -> list[str]:
+    """Indented lines for a value read with `_raw.parse` (what ``enact show --raw`` prints).
+
+    A value whose repr fits on a line is printed inline; resources, lists and
+    dicts that do not fit print one field or item per line.
+    """
+    try:
+        return _raw_lines(value, indent)
+    except RecursionError:
+        return [indent + shorten(safe_repr(value), 1000) + " (nested too deeply to indent)"]
+
+
+def _raw_lines(value: Any, indent: str) -> list[str]:
+    text = safe_repr(value)
+    if len(indent) + len(text) <= 100:
+        return [indent + text]
+    items: list[tuple[str, Any]]
+    if isinstance(value, _raw.RawResource):
+        header = f"{value.type_name}:"
+        items = list(value.fields.items())
+    elif isinstance(value, list):
+        header, items = "list:", [(f"[{i}]", item) for i, item in enumerate(value)]
+    elif isinstance(value, dict):
+        header, items = "dict:", [(repr(key), item) for key, item in value.items()]
+    else:
+        return [indent + text]
+    lines = [indent + header]
+    inner = indent + "  "
+    for label, item in items:
+        nested = _raw_lines(item, inner + "  ")
+        if len(nested) == 1:
+            lines.append(f"{inner}{label}: {nested[0].lstrip()}")
+        else:
+            lines.append(f"{inner}{label}:")
+            lines.extend(nested)
+    return lines
