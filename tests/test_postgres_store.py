@@ -152,6 +152,20 @@ def test_iter_digests_pages(backend: Any) -> None:
     assert listed == sorted(p.digest for p in objects)
 
 
+def test_recommit_of_a_batch_larger_than_one_statement(backend: Any) -> None:
+    """Re-committing more objects than one INSERT carries refreshes all of them."""
+    objects = [packed(f"many {i}") for i in range(10_050)]
+    backend.commit_many(objects)
+    time.sleep(0.02)
+    cutoff = time.time()
+    time.sleep(0.02)
+    extra = [packed(f"extra {i}") for i in range(10)]
+    backend.commit_many(objects + extra)
+    digests = [p.digest for p in objects + extra]
+    assert backend.committed_before(digests, cutoff) == set()
+    assert backend.has_many(digests) == set(digests)
+
+
 def test_digests_with_prefix(backend: Any) -> None:
     """Prefix lookups (odd or even length, with a limit) find exactly the matching digests."""
     objects = [packed(f"prefixed {i}") for i in range(300)]

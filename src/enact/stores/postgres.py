@@ -14,6 +14,7 @@ tables exactly once, under an advisory lock.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import operator
@@ -64,6 +65,9 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 # more when some of the objects are stored already.
 _COPY_MIN_OBJECTS: Final = 64
 _COPY_MIN_BYTES: Final = 1 << 20
+# The most one multi-row INSERT carries (a parameter must stay below 1 GB).
+_CHUNK_OBJECTS: Final = 10_000
+_CHUNK_BYTES: Final = 64 << 20
 _PAGE_SIZE: Final = 10_000
 _APPLICATION: Final = "enact"  # what pg_stat_activity shows for our connections
 _RETRIES: Final = 8
@@ -342,7 +346,15 @@ class PostgresBackend(StorageBackend):
         self._run(f"Committing {len(rows)} objects", functools.partial(work, rows=rows))
 
     def _upsert(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
-        conn.execute(self._q_insert_many, ([d for d, _ in rows], [data for _, data in rows]))
+        """Inserts rows, refreshing those that exist; one transaction, in key order."""
+        chunks = list(_chunks(rows))
+        with contextlib.ExitStack() as stack:
+            if len(chunks) > 1:
+                stack.enter_context(conn.transaction())
+            for chunk in chunks:
+                conn.execute(
+                    self._q_insert_many, ([d for d, _ in chunk], [data for _, data in chunk])
+                )
 
     def _copy(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
         """Writes a large batch: COPY for the new objects, one upsert for the others."""
@@ -543,6 +555,20 @@ class PostgresStore(Store):
         self, dsn: str, *, schema: str | None = None, pool_size: int = 4, timeout: float = 30.0
     ) -> None:
         super().__init__(PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout))
+
+
+def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
+    """Splits rows into runs small enough for one statement's parameters."""
+    chunk: list[tuple[bytes, bytes]] = []
+    size = 0
+    for row in rows:
+        if chunk and (size + len(row[1]) > _CHUNK_BYTES or len(chunk) >= _CHUNK_OBJECTS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += len(row[1])
+    if chunk:
+        yield chunk
 
 
 def _is_disconnect(err: psycopg.OperationalError) -> bool:
