@@ -397,7 +397,9 @@ def _is_busy(err: sqlite3.OperationalError) -> bool:
 
 
 def _pack_links(links: tuple[str, ...] | None) -> bytes | None:
-    return None if links is None else bytes.fromhex("".join(links))
+    if not links:
+        return None if links is None else b""
+    return bytes.fromhex("".join(links))
 
 
 def _unpack_links(blob: bytes | None) -> tuple[str, ...] | None:
