@@ -6,7 +6,7 @@ import hashlib
 import json
 import pathlib
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -204,6 +204,24 @@ def test_gc_needs_listing_and_deletion() -> None:
         enact.gc(enact.Store(Bare()))
     with pytest.raises(ValueError, match="negative"):
         enact.gc(enact.InMemoryStore(), grace_seconds=-1)
+
+
+class Nameless(enact.InMemoryBackend):
+    """An in-memory backend that does not support names."""
+
+    def iter_names(self) -> Iterator[tuple[str, str]]:
+        return StorageBackend.iter_names(self)
+
+
+def test_gc_and_verify_of_a_backend_without_names() -> None:
+    """Without names gc needs explicit roots (or refuses); verify simply has no names to check."""
+    store = enact.Store(Nameless())
+    kept = store.commit(["kept", store.commit("child")])
+    store.commit("garbage")
+    with pytest.raises(enact.stores.UnsupportedOperationError, match="roots="):
+        enact.gc(store, grace_seconds=0)
+    assert enact.gc(store, grace_seconds=0, roots=kept).deleted == 1
+    assert enact.verify(store).ok
 
 
 def test_gc_reports_missing_objects_and_carries_on() -> None:

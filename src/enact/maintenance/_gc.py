@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from enact.encoding import DecodeError
 from enact.errors import CorruptObjectError
 from enact.maintenance._common import BATCH_SIZE, Progress, Roots, chunks, root_digests
-from enact.stores.base import PackedResource
+from enact.stores.base import PackedResource, UnsupportedOperationError
 from enact.stores.store import Store
 
 
@@ -69,7 +69,8 @@ def gc(
             ``progress("gc: delete", deleted, total)``.
 
     Raises:
-        UnsupportedOperationError: The backend cannot list or delete objects.
+        UnsupportedOperationError: The backend cannot list or delete objects, or
+            it has no names and no `roots` were given.
         CorruptObjectError: A reachable object whose links cannot be read (run
             `verify`); nothing is deleted.
     """
@@ -79,7 +80,7 @@ def gc(
     cutoff = time.time() - grace_seconds
     extra = root_digests(roots)
     marker = _Marker(store, batch_size, progress)
-    marker.mark(extra + _named(store))
+    marker.mark(extra + _named(store, required=not extra))
     reachable = len(marker.live)
 
     candidates: list[str] = []
@@ -93,7 +94,7 @@ def gc(
 
     # Last look before deleting: names may have moved and objects may have been
     # (re-)committed since the mark began.
-    marker.mark(_named(store))
+    marker.mark(_named(store, required=False))
     garbage = [digest for digest in candidates if digest in old and digest not in marker.live]
     still_old = _committed_before(store, garbage, cutoff, batch_size)
     marker.mark([digest for digest in garbage if digest not in still_old])
@@ -162,8 +163,18 @@ class _Marker:
             ) from err
 
 
-def _named(store: Store) -> list[str]:
-    return [digest for _, digest in store.backend.iter_names()]
+def _named(store: Store, *, required: bool) -> list[str]:
+    """Returns the digests names point at; a backend without names has none, but then
+    gc must be told its roots (`required`), or it would delete everything."""
+    try:
+        return [digest for _, digest in store.backend.iter_names()]
+    except UnsupportedOperationError as err:
+        if required:
+            raise UnsupportedOperationError(
+                f"gc cannot tell what to keep in {store.backend!r}: it has no names ({err}). "
+                "Pass the refs to keep as roots=."
+            ) from err
+        return []
 
 
 def _committed_before(store: Store, digests: list[str], cutoff: float, size: int) -> set[str]:

@@ -10,7 +10,7 @@ from enact.encoding import DecodeError, scan_links
 from enact.errors import CorruptObjectError, UnknownTypeError
 from enact.maintenance._common import BATCH_SIZE, Progress, chunks
 from enact.refs import PACKED_PREFIX, open_object, parse_packed_header
-from enact.stores.base import PackedResource
+from enact.stores.base import PackedResource, UnsupportedOperationError
 from enact.stores.store import Store
 
 
@@ -127,7 +127,10 @@ def verify(
         problems.extend(_dangling(store, references))
         if progress is not None:
             progress("verify", checked, None)
-    names = {digest: f"name:{name}" for name, digest in backend.iter_names()}
+    try:
+        names = {digest: f"name:{name}" for name, digest in backend.iter_names()}
+    except UnsupportedOperationError:
+        names = {}  # a backend without names has no names to dangle
     problems.extend(_dangling(store, names))
     return VerifyReport(checked=checked, problems=tuple(problems))
 
