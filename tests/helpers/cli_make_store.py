@@ -10,8 +10,9 @@ import json
 import random
 import sys
 
-import enact
 from helpers.cli_types import Greeting, RollDie, ask_greeting, confirm_rolls, fail, roll_dice
+
+import enact
 
 
 def main() -> None:

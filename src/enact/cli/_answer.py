@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Final
 
 import click
@@ -128,6 +129,8 @@ def _prompt(request: InputRequest) -> Any:
         text = click.prompt(
             f"Answer ({label})", default="" if label == "None" else None, show_default=False
         )
+        if not sys.stdin.isatty():  # a terminal echoes what was typed; show piped answers too
+            click.echo(text)
         try:
             return parse_answer(text, request)
         except AnswerError as err:

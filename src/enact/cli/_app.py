@@ -126,7 +126,7 @@ def open_url(url: str, *, create: bool) -> Store:
         path = _local_path(url)
         if path is not None and not create and not path.exists():
             raise CLIError(
-                f"No store at {path} (store {where}): check --store or ENACT_STORE; the "
+                f"No store at {path.absolute()} (store {where}): check --store or ENACT_STORE; the "
                 "store is created when a program first commits to it."
             )
         return urls.open_store(url)

@@ -160,7 +160,7 @@ def gc(session: Session, grace: float, dry_run: bool) -> None:
     store = session.store()
     with progress_bars(session.err) as progress:
         report = maintenance.gc(store, grace_seconds=grace, dry_run=dry_run, progress=progress)
-    verb = "would delete" if dry_run else "deleted"
+    verb = "would be deleted (dry run)" if dry_run else "deleted"
     session.out.print(
         f"gc of {session.where}: {report.reachable} object(s) reachable from names, "
         f"{report.recent} recent kept, {report.deleted} {verb}."
