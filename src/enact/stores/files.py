@@ -65,17 +65,34 @@ class FileBackend(StorageBackend):
         return str(self._path(digest))
 
     def commit(self, packed_resource: PackedResource) -> None:
+        directory = self._write(packed_resource)
+        if directory is not None and self._fsync:
+            self._fsync_directories({directory})
+
+    def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        # Each object is fsynced before its rename; each directory once at the end,
+        # before the batch is reported committed.
+        directories: set[Path] = set()
+        for packed in packed_resources:
+            directory = self._write(packed)
+            if directory is not None:
+                directories.add(directory)
+        if self._fsync:
+            self._fsync_directories(directories)
+
+    def _write(self, packed_resource: PackedResource) -> Path | None:
+        """Writes one object into place; returns its directory, or None if it was there."""
         path = self._path(packed_resource.digest)
         try:
             try:
                 # Already stored: freshen the time so that a running gc treats it as
                 # new. If gc deleted it just now, fall through and write it again.
                 os.utime(path)
-                return
+                return None
             except FileNotFoundError:
                 pass
             except PermissionError:
-                return  # someone else's object: present, just not ours to touch
+                return None  # someone else's object: present, just not ours to touch
             directory = path.parent
             directory.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TMP_PREFIX)
@@ -90,12 +107,18 @@ class FileBackend(StorageBackend):
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-            if self._fsync:
-                _fsync_dir(directory)
+            return directory
         except OSError as err:
             raise StorageError(
                 f"Cannot write object {packed_resource.digest} to {path}: {err}"
             ) from err
+
+    def _fsync_directories(self, directories: set[Path]) -> None:
+        for directory in directories:
+            try:
+                _fsync_dir(directory)
+            except OSError as err:
+                raise StorageError(f"Cannot fsync directory {directory}: {err}") from err
 
     def has(self, ref: Ref[Any]) -> bool:
         return self._path(ref.digest).is_file()
