@@ -4,6 +4,8 @@ enact runs these tests against its memory, directory, SQLite and PostgreSQL
 backends; run them against yours the same way::
 
     # test_my_backend.py
+    import uuid
+
     import pytest
     from enact.testing.conformance import BackendConformance
 
