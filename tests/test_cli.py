@@ -233,6 +233,13 @@ def test_show_import_per_command_or_from_the_environment(store: str) -> None:
         assert "Greeting(text='Hello', times=2)" in ok(enact_cli(store, *args, env=env))
 
 
+def test_store_and_import_may_follow_the_command(store: str, tmp_path: pathlib.Path) -> None:
+    """--store and --import after the command name override those before it."""
+    missing = f"sqlite:///{tmp_path}/missing.db"
+    out = ok(enact_cli(missing, "show", "greeting", "--store", store, "--import", TYPES))
+    assert "Greeting(text='Hello', times=2)" in out
+
+
 def test_show_unregistered_type_is_one_line_naming_type_and_import(store: str) -> None:
     """Without --import, a user type is a one-line error naming the type and the fix."""
     one_line_error(

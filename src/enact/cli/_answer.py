@@ -10,7 +10,7 @@ import click
 from rich.text import Text
 
 from enact.cli import _refs, _render
-from enact.cli._app import CLIError, Session, import_option
+from enact.cli._app import CLIError, Session, command_options
 from enact.cli._journal import pass_session, print_result, replay_invocation, tree_options
 from enact.errors import EnactError
 from enact.invocations.engine import Invocation
@@ -151,7 +151,7 @@ def _prompt(request: InputRequest) -> Any:
 )
 @click.option("--list", "list_only", is_flag=True, help="List the pending requests only.")
 @tree_options
-@import_option()
+@command_options
 @pass_session
 def answer_command(
     session: Session,

@@ -193,6 +193,25 @@ def import_option(*, envvar: str | None = None) -> Callable[[F], F]:
     )
 
 
+def _store_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    session = ctx.find_object(Session)
+    if value and session is not None:
+        session.url = value
+
+
+def command_options(function: F) -> F:
+    """``--store`` and ``--import`` on each command too, so that they may follow its name."""
+    function = click.option(
+        "--store",
+        metavar="URL",
+        default=None,
+        expose_value=False,
+        callback=_store_callback,
+        help="The store (as --store before the command).",
+    )(function)
+    return import_option()(function)
+
+
 # Progress -------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from enact import registry
 from enact.cli import _raw, _refs, _render
-from enact.cli._app import Session, import_option
+from enact.cli._app import Session, command_options
 from enact.encoding import DecodeError
 from enact.errors import CorruptObjectError, NotFoundError
 from enact.invocations.engine import Invocation
@@ -53,7 +53,7 @@ def tree_options(function: F) -> F:
     help="Show the N most recent runs.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
-@import_option()
+@command_options
 @pass_session
 def log(session: Session, limit: int, show_all: bool) -> None:
     """List named refs and the most recent runs (top-level invocations), newest first.
@@ -150,7 +150,7 @@ def _field_ref(value: Any, field: str) -> Ref[Any]:
     is_flag=True,
     help="Show type names and fields as stored, without importing any module.",
 )
-@import_option()
+@command_options
 @pass_session
 def show(session: Session, ref: str, raw: bool) -> None:
     """Pretty-print the object REF names, following the refs inside it.
@@ -187,7 +187,7 @@ def show(session: Session, ref: str, raw: bool) -> None:
 @click.command(short_help="Print the call tree of an invocation.")
 @click.argument("ref")
 @tree_options
-@import_option()
+@command_options
 @pass_session
 def tree(session: Session, ref: str, depth: int | None, full: bool) -> None:
     """Print the call tree of the invocation REF: inputs, outputs and exceptions.
@@ -221,7 +221,7 @@ def tree(session: Session, ref: str, depth: int | None, full: bool) -> None:
     "--no-strict such records are skipped and the calls run.",
 )
 @tree_options
-@import_option()
+@command_options
 @pass_session
 def replay(
     session: Session, ref: str, rewind: int | None, strict: bool, depth: int | None, full: bool

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from enact import maintenance
 from enact.cli import _refs
-from enact.cli._app import CLIError, Session, describe_url, import_option, open_url, progress_bars
+from enact.cli._app import CLIError, Session, command_options, describe_url, open_url, progress_bars
 from enact.cli._journal import pass_session
 from enact.errors import NameConflictError
 from enact.refs import Ref
@@ -32,7 +32,7 @@ def _size(count: int) -> str:
 @click.argument("ref", required=False)
 @click.option("-f", "--force", is_flag=True, help="Move NAME if it points at another object.")
 @click.option("-d", "--delete", is_flag=True, help="Delete NAME instead (give no REF).")
-@import_option()
+@command_options
 @pass_session
 def tag(session: Session, name: str, ref: str | None, force: bool, delete: bool) -> None:
     """Point the name NAME at the object REF (names keep objects from gc)."""
@@ -81,7 +81,7 @@ def _set_name(
 @click.argument("refs", nargs=-1)
 @click.option("--to", "target_url", required=True, metavar="URL", help="The store to copy to.")
 @click.option("--all", "copy_all", is_flag=True, help="Copy every name and what it reaches.")
-@import_option()
+@command_options
 @pass_session
 def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: bool) -> None:
     """Copy the objects REF... reach to another store (like git push).
@@ -153,7 +153,7 @@ def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: boo
     help="Keep objects committed less than SECONDS ago, named or not.",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
-@import_option()
+@command_options
 @pass_session
 def gc(session: Session, grace: float, dry_run: bool) -> None:
     """Delete the objects that no name reaches (runs are names: they are kept)."""
@@ -179,7 +179,7 @@ def gc(session: Session, grace: float, dry_run: bool) -> None:
 
 
 @click.command(short_help="Re-hash every object; check that no ref dangles.")
-@import_option()
+@command_options
 @pass_session
 @click.pass_context
 def verify(ctx: click.Context, session: Session) -> None:

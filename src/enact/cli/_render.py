@@ -14,7 +14,7 @@ from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException, Response
 from enact.refs import Ref
-from enact.resources import ResourceWrapper
+from enact.resources import Resource, ResourceWrapper
 from enact.stores.store import Store
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
@@ -44,7 +44,12 @@ def shorten(text: str, limit: int | None) -> str:
 def safe_repr(value: Any, limit: int | None = None) -> str:
     """``repr(value)``, shortened; a failing ``__repr__`` is shown, not raised."""
     try:
-        text = repr(value)
+        if isinstance(value, Resource) and type(value).__repr__ is object.__repr__:
+            # Not a dataclass: show its type and fields, not a memory address.
+            fields = ", ".join(f"{name}={field!r}" for name, field in value.field_items())
+            text = f"{type(value).__qualname__}({fields})"
+        else:
+            text = repr(value)
     except Exception as err:
         text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
     return shorten(text, limit)
