@@ -4,7 +4,8 @@ Usage:
     bash .ci/start_postgres.sh            # prints ENACT_TEST_POSTGRES_DSN=...; export it
     python bench/bench_postgres.py [--size N] [--repeats R] [--dsn DSN]
 
-Workloads (best of R repeats, each into emptied tables, per object):
+Workloads (per object; best of R rounds, each round running every workload once
+in turn, into emptied tables):
     store_batch       ``with store, store.batch():`` commit N new small resources
                       (encode + hash in Python, then one COPY of the new rows)
     raw_copy          psycopg binary COPY of the very rows enact wrote, into a table
@@ -13,7 +14,8 @@ Workloads (best of R repeats, each into emptied tables, per object):
     store_recommit    the same batch again, every object already stored
                       (enact refreshes the commit times gc relies on)
     store_batch_10    the N resources in batches of 10 (a multi-row INSERT each)
-    store_single      commits without a batch (one round trip each; first N/10 only)
+    store_single      commits without a batch (one transaction each; first N/10 only)
+    memory_batch      store_batch into an InMemoryStore: enact's own share of the work
 
 Prints one JSON line per workload, then the ratios store_batch / raw_*
 (the target is at most 3x) and a Markdown table for the README.
@@ -26,6 +28,7 @@ import dataclasses
 import gc
 import json
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -46,16 +49,13 @@ class Small(enact.Resource):
     value: int
 
 
-def best_of(repeats: int, prepare: Callable[[], None], run: Callable[[], None]) -> float:
-    """Returns the least wall time of `run` over `repeats` runs, `prepare` untimed before each."""
-    times = []
-    for _ in range(repeats):
-        prepare()
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def timed(prepare: Callable[[], None], run: Callable[[], None]) -> float:
+    """Returns the wall time of `run`, after an untimed `prepare` and a garbage collection."""
+    prepare()
+    gc.collect()
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -82,7 +82,7 @@ def main() -> None:
     )
     raw = psycopg.connect(args.dsn, autocommit=True)
     server = admin.info.server_version
-    results: dict[str, float] = {}
+    times: dict[str, list[float]] = {}
     try:
         resources = [Small(f"name-{i}", i) for i in range(size)]
 
@@ -94,6 +94,11 @@ def main() -> None:
 
         def commit_batch() -> None:
             with store, store.batch():
+                for resource in resources:
+                    enact.commit(resource)
+
+        def commit_batch_in_memory() -> None:
+            with enact.InMemoryStore() as memory, memory.batch():
                 for resource in resources:
                     enact.commit(resource)
 
@@ -109,7 +114,7 @@ def main() -> None:
                 for resource in resources[: size // 10]:
                     enact.commit(resource)
 
-        results["store_batch"] = best_of(repeats, empty_store, commit_batch)
+        commit_batch()  # warm-up, and the rows the raw workloads write
         rows = admin.execute(
             sql.SQL("SELECT digest, data FROM {} ORDER BY digest").format(objects), binary=True
         ).fetchall()
@@ -127,30 +132,41 @@ def main() -> None:
             with raw.transaction():
                 raw.cursor().executemany(insert_query, rows)
 
-        results["raw_copy"] = best_of(repeats, empty_raw, raw_copy)
-        results["raw_executemany"] = best_of(repeats, empty_raw, raw_executemany)
-        results["store_recommit"] = best_of(repeats, lambda: None, commit_batch)
-        results["store_batch_10"] = best_of(repeats, empty_store, commit_batches_of_10)
-        results["store_single"] = best_of(repeats, empty_store, commit_single) * 10
+        # (name, prepare, run, objects written); store_recommit follows store_batch,
+        # so its objects are all stored already.
+        workloads: list[tuple[str, Callable[[], None], Callable[[], None], int]] = [
+            ("store_batch", empty_store, commit_batch, size),
+            ("store_recommit", lambda: None, commit_batch, size),
+            ("raw_copy", empty_raw, raw_copy, size),
+            ("raw_executemany", empty_raw, raw_executemany, size),
+            ("store_batch_10", empty_store, commit_batches_of_10, size),
+            ("store_single", empty_store, commit_single, size // 10),
+            ("memory_batch", lambda: None, commit_batch_in_memory, size),
+        ]
+        # Round-robin, so that load from elsewhere on the machine hits all alike.
+        for _ in range(repeats):
+            for name, prepare, run, count in workloads:
+                times.setdefault(name, []).append(timed(prepare, run) / count)
     finally:
         store.close()
         raw.close()
         admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
         admin.close()
 
-    for name, seconds in results.items():
+    per = {name: min(values) * 1e6 for name, values in times.items()}
+    for name, values in times.items():
         print(
             json.dumps(
                 {
                     "workload": name,
                     "size": size,
                     "repeats": repeats,
-                    "seconds_per_object": seconds / size,
+                    "seconds_per_object": min(values),
+                    "seconds_per_object_median": statistics.median(values),
                     "postgres": f"{server // 10000}.{server % 10000}",
                 }
             )
         )
-    per = {name: seconds / size * 1e6 for name, seconds in results.items()}
     print()
     print(f"store_batch / raw_copy        = {per['store_batch'] / per['raw_copy']:.2f}x")
     print(f"store_batch / raw_executemany = {per['store_batch'] / per['raw_executemany']:.2f}x")
