@@ -223,9 +223,8 @@ def answer_command(
         session.err.print(
             Text(f"{len(remaining)} --input value(s) were not needed.", style="yellow")
         )
-    print_result(session, store, invocation, depth=depth, full=full)
-    if pending_input_requests(invocation):
-        digest = store.commit(invocation).digest
+    digest, state = print_result(session, store, invocation, depth=depth, full=full)
+    if state == _render.WAITING:
         session.err.print(
             Text(f"It waits for more input: enact answer {digest[:12]}", style="yellow"),
             soft_wrap=True,

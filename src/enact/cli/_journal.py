@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from rich.text import Text
 from enact import registry
 from enact.cli import _raw, _refs, _render
 from enact.cli._app import Session, command_options
-from enact.encoding import DecodeError
+from enact.encoding import DecodeError, encode
 from enact.errors import CorruptObjectError, NotFoundError
 from enact.invocations.engine import Invocation
 from enact.invocations.invokables import AsyncInvokable
@@ -270,12 +271,13 @@ def is_async(invokable: Any) -> bool:
 
 def print_result(
     session: Session, store: Store, invocation: Invocation, *, depth: int | None, full: bool
-) -> None:
-    """Prints the tree of a new invocation, then ``ref DIGEST (status)``."""
+) -> tuple[str, str]:
+    """Prints the tree of a new invocation, then ``ref DIGEST (status)``; returns both."""
     limit = None if full else _render.VALUE_LIMIT
     out = session.out
     out.print(_render.invocation_tree(store, invocation, depth=depth, limit=limit))
     response = invocation.response()
     state = _render.status(store, response.output is not None, response.raised)
-    digest = store.commit(invocation).digest
+    digest = hashlib.sha256(encode(invocation)[0]).hexdigest()  # replay committed it already
     out.print(Text.assemble("ref ", (digest, "bold"), " (", _render.status_text(state), ")"))
+    return digest, state

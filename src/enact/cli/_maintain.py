@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich import filesize
 from rich.text import Text
 
 from enact import maintenance
@@ -13,16 +14,6 @@ from enact.cli._app import CLIError, Session, command_options, describe_url, ope
 from enact.cli._journal import pass_session
 from enact.errors import NameConflictError
 from enact.refs import Ref
-
-
-def _size(count: int) -> str:
-    size = float(count)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{count} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
 
 # tag --------------------------------------------------------------------------------
 
@@ -117,7 +108,7 @@ def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: boo
         target.close()
     where = describe_url(target_url)
     session.out.print(
-        f"Copied {report.sent} object(s) ({_size(report.bytes_sent)}) to {where}; "
+        f"Copied {report.sent} object(s) ({filesize.decimal(report.bytes_sent)}) to {where}; "
         f"{report.skipped} were already there; {named} name(s) set."
     )
     if report.unverified:

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Any, Final
 
 from enact import registry
 from enact.digests import decimal_to_int, unquote_body
-from enact.encoding import DecodeError
 
-_INT: Final = re.compile(rb"-?[0-9]+")
-_FLOAT: Final = re.compile(rb"-?(?:inf|nan|[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?)")
-_QUOTED: Final = {
-    0x27: re.compile(rb"'([^'\\]*(?:\\.[^'\\]*)*)'", re.S),
-    0x22: re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S),
-}
-_BYTES: Final = re.compile(rb"b([0-9]+):")
+# The token patterns of the decoder itself, so that both read the same grammar.
+from enact.encoding import _BYTES_LEN_RE as _BYTES
+from enact.encoding import _DQ_RE, _SQ_RE, DecodeError
+from enact.encoding import _FLOAT_RE as _FLOAT
+from enact.encoding import _INT_RE as _INT
+
+_QUOTED: Final = {0x27: _SQ_RE, 0x22: _DQ_RE}
 
 WRAPPER_PREFIX: Final = "enact.resource_registry."
 """Type names of the built-in wrappers of top-level primitives (``commit(7)``)."""
@@ -193,7 +191,7 @@ def _token(data: bytes, pos: int) -> tuple[Any, int, _Open | None]:
             raise DecodeError(f"unterminated string at byte {pos}")
         return unquote_body(match.group(1).decode("utf-8")), match.end(), None
     if c == 0x62:  # b
-        match = _BYTES.match(data, pos)
+        match = _BYTES.match(data, pos + 1)
         if match is None:
             raise DecodeError(f"malformed bytes at byte {pos}")
         start = match.end()

@@ -30,7 +30,6 @@ VALUE_LIMIT: Final = 200
 
 _INPUT_REQUEST_TYPE: Final = InputRequest.__enact_type_name__
 _CALL_ARGS_TYPE: Final = CallArgs.__enact_type_name__
-_RECORDED_TYPE: Final = RecordedException.__enact_type_name__
 _UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
 
 
@@ -191,21 +190,6 @@ def raw_call(request: Any, limit: int | None) -> str:
     else:
         arguments = "" if input_value is None else safe_repr(input_value)
     return shorten(f"{name}({arguments})", limit)
-
-
-def raw_exception(value: Any) -> str:
-    """``Type: message`` for a stored exception read with `_raw.parse`."""
-    if isinstance(value, _raw.RawResource):
-        if value.type_name == _RECORDED_TYPE:
-            type_name = str(value.fields.get("type_name", "?"))
-            if type_name.startswith("builtins."):
-                type_name = type_name[len("builtins.") :]
-            return f"{type_name}: {value.fields.get('message', '')}"
-        if value.type_name == _INPUT_REQUEST_TYPE:
-            context = value.fields.get("context")
-            return "InputRequest" + (f": {context}" if context is not None else "")
-        return value.type_name
-    return safe_repr(value)
 
 
 def raw_lines(value: Any, indent: str = "") -> list[str]:
