@@ -129,6 +129,7 @@ class _Marker:
         self.missing: set[str] = set()
 
     def mark(self, roots: Iterable[str]) -> None:
+        """Adds what `roots` reach to `live`; reports progress per batch and once at the end."""
         live = self.live
         frontier = [digest for digest in dict.fromkeys(roots) if digest not in live]
         live.update(frontier)
@@ -148,6 +149,8 @@ class _Marker:
                 if self.progress is not None:
                     self.progress("gc: mark", len(live), None)
             frontier = next_frontier
+        if self.progress is not None:
+            self.progress("gc: mark", len(live), None)
 
     def _links(self, packed: PackedResource) -> tuple[str, ...]:
         try:

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 _TMP_PREFIX = ".tmp-"
 _MAX_NAME_FILE = 200  # bytes; file systems allow 255
+# File times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind
+# time.time(): an object is "committed before" a cutoff only if its mtime is
+# this much earlier, so a commit made just after the cutoff never looks older.
+_CLOCK_SLACK = 0.02
 
 
 class FileBackend(StorageBackend):
@@ -149,7 +153,7 @@ class FileBackend(StorageBackend):
         old: set[str] = set()
         for digest in digests:
             try:
-                if os.stat(self._path(digest)).st_mtime < cutoff:
+                if os.stat(self._path(digest)).st_mtime < cutoff - _CLOCK_SLACK:
                     old.add(digest)
             except FileNotFoundError:
                 continue
@@ -163,7 +167,10 @@ class FileBackend(StorageBackend):
         for digest in digests:
             path = self._path(digest)
             try:
-                if committed_before is not None and os.stat(path).st_mtime >= committed_before:
+                if (
+                    committed_before is not None
+                    and os.stat(path).st_mtime >= committed_before - _CLOCK_SLACK
+                ):
                     continue
                 os.unlink(path)
                 deleted += 1

@@ -256,9 +256,9 @@ class BackendConformance:
         require_commit_times(backend)
         old, renewed, new = raw("old"), raw("renewed"), raw("new")
         backend.commit_many([old, renewed])
-        time.sleep(0.02)
+        time.sleep(0.05)
         cutoff = time.time()
-        time.sleep(0.02)
+        time.sleep(0.05)
         backend.commit(new)
         backend.commit(renewed)
         digests = [old.digest, renewed.digest, new.digest, raw("absent").digest]
@@ -278,9 +278,9 @@ class BackendConformance:
         require_commit_times(backend)
         old, renewed, new = raw("old"), raw("renewed"), raw("new")
         backend.commit_many([old, renewed])
-        time.sleep(0.02)
+        time.sleep(0.05)
         cutoff = time.time()
-        time.sleep(0.02)
+        time.sleep(0.05)
         backend.commit_many([new, renewed])
         digests = [old.digest, renewed.digest, new.digest]
         assert supported(lambda: backend.delete_many(digests, committed_before=cutoff)) == 1
@@ -442,6 +442,7 @@ class BackendConformance:
         garbage = tree(store, width=3, depth=2, tag="garbage")
         supported(lambda: store.set_name("keep", named))
         before = supported(lambda: sorted(store.backend.iter_digests()))
+        time.sleep(0.05)  # backends may count the last few milliseconds as "now" (file times)
         dry = supported(lambda: gc(store, grace_seconds=0, roots=rooted, dry_run=True))
         assert dry.deleted == 10 and dry.dry_run
         assert sorted(store.backend.iter_digests()) == before
@@ -456,9 +457,9 @@ class BackendConformance:
         require_commit_times(store.backend)
         old = store.commit("old garbage")
         linked = store.commit("old, but linked from a young object")
-        time.sleep(0.4)
+        time.sleep(0.6)
         young = store.commit(["young garbage", linked])
-        report = supported(lambda: gc(store, grace_seconds=0.2))
+        report = supported(lambda: gc(store, grace_seconds=0.3))
         assert report.deleted == 2 and report.recent == 2  # old garbage and the probe
         assert store.backend.has_many([old.digest, linked.digest, young.digest]) == {
             linked.digest,
@@ -473,8 +474,7 @@ class BackendConformance:
         doomed = store.commit("really garbage")
         for i in range(30):
             store.commit(f"filler {i}")
-        time.sleep(0.4)
-        store.commit("young: makes gc mark again after its scan")
+        time.sleep(0.3)
         stages: list[str] = []
         made: list[Ref[Any]] = []
 
@@ -486,7 +486,7 @@ class BackendConformance:
                 store.commit("re-committed during gc")
                 store.set_name("moved", renamed)
 
-        supported(lambda: gc(store, grace_seconds=0.2, batch_size=8, progress=meddle))
+        supported(lambda: gc(store, grace_seconds=0.1, batch_size=8, progress=meddle))
         assert made, f"gc never marked after its scan: {stages}"
         kept = store.backend.has_many([recommitted.digest, renamed.digest, doomed.digest])
         assert kept == {recommitted.digest, renamed.digest}
