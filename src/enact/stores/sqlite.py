@@ -176,6 +176,7 @@ class SQLiteBackend(StorageBackend):
                     "SQLite database (and not, say, a directory store or another file)?"
                 ) from err
         if version > SCHEMA_VERSION:
+            self.close()
             raise StorageError(
                 f"The SQLite store {self.path} has schema version {version}, and this "
                 f"version of enact reads up to {SCHEMA_VERSION}: upgrade enact."
@@ -193,11 +194,14 @@ class SQLiteBackend(StorageBackend):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            # Also after a failed COMMIT (disk full): leave no transaction open on
+            # this thread's connection, or its next BEGIN would fail.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _run(self, action: str, operation: Callable[[], T]) -> T:
         try:
