@@ -88,7 +88,7 @@ def test_passwords_are_masked_in_errors() -> None:
 def test_default_store_is_a_sqlite_file(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without ENACT_STORE the default store is .enact/store.db under the working directory."""
+    """Without ENACT_STORE, default_store() and open_store() open .enact/store.db here."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ENACT_STORE", raising=False)
     store = enact.default_store()
@@ -96,6 +96,10 @@ def test_default_store_is_a_sqlite_file(
     assert store.backend.path == tmp_path / ".enact" / "store.db"
     assert (tmp_path / ".enact" / "store.db").is_file()
     store.close()
+    same = enact.open_store()
+    assert isinstance(same.backend, enact.SQLiteBackend)
+    assert same.backend.path == tmp_path / ".enact" / "store.db"
+    same.close()
 
 
 def test_enact_store_variable_overrides_default(
