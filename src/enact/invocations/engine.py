@@ -144,11 +144,17 @@ class Invocation(Resource):
 
         Raises:
             ReplayError: The program did not make the recorded calls.
+            InvocationError: The invokable is asynchronous (use `replay_async`).
         """
         response = read_response(context.current_store(), self.response)
         if response.output is not None:
             return self
         request = self.request()
+        if _is_async(request.invokable):
+            raise InvocationError(
+                f"{_describe(request.invokable)} is asynchronous: use "
+                "`await invocation.replay_async(...)`."
+            )
         return invoke_root(
             request.invokable,
             request.input,
@@ -697,7 +703,9 @@ async def invoke_root_async(
     strict: bool,
     override: ExceptionOverride | None,
 ) -> Invocation:
-    """Asynchronous variant of `invoke_root`."""
+    """Asynchronous variant of `invoke_root` (synchronous invokables run as in `invoke_root`)."""
+    if not _is_async(invokable):
+        return invoke_root(invokable, input_value, request_ref, template, strict, override)
     store = context.current_store()
     with store.batch():
         root = _Root(store, invokable, input_value, request_ref, template, strict, override)
