@@ -453,3 +453,22 @@ def test_nested_invoke_is_not_logged_as_a_top_level_run(store: enact.Store) -> N
     """Only the outer invocation gets a runs/ name."""
     enact.invoke(count_rolls, (Die(),))
     assert len([name for name in store.names() if name.startswith("runs/")]) == 1
+
+
+# Mixing synchronous and asynchronous --------------------------------------------------------
+
+
+def test_synchronous_replay_of_an_async_invocation_points_to_replay_async(
+    store: enact.Store,
+) -> None:
+    """Invocation.replay on an AsyncInvokable's journal says to await replay_async."""
+    invocation = run(GatherValues([0.0]).invoke())
+    with pytest.raises(enact.InvocationError, match="replay_async"):
+        invocation.rewind().replay()
+
+
+def test_async_replay_and_invoke_of_synchronous_invokables(store: enact.Store) -> None:
+    """replay_async and invoke_async also run synchronous invokables."""
+    invocation = run(enact.invoke_async(SlowValueSync(4)))
+    assert invocation.get_output() == 4
+    assert run(invocation.rewind(0).replay_async()).get_output() == 4
