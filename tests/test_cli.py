@@ -391,6 +391,35 @@ def test_tree_shows_inputs_outputs_errors_and_waiting(store: str, refs: dict[str
     assert "\x1b[" not in out
 
 
+def test_tree_raw_needs_no_import_and_matches(store: str, refs: dict[str, str]) -> None:
+    """tree --raw reads journals without their types and prints the same tree."""
+    for role in ("roll", "fail", "confirm", "greet"):
+        raw = ok(enact_cli(store, "tree", "--raw", refs[role]))
+        assert raw == ok(enact_cli(store, "--import", TYPES, "tree", refs[role])), role
+
+
+def test_types_of_a_script_run_as_main(tmp_path: pathlib.Path) -> None:
+    """Types defined in __main__ cannot be imported: the error says so; --raw still reads them."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import dataclasses, sys, enact\n"
+        "@enact.register\n"
+        "@dataclasses.dataclass\n"
+        "class Double(enact.Invokable):\n"
+        "    def call(self, x: int) -> int:\n"
+        "        return 2 * x\n"
+        "with enact.open_store(sys.argv[1]):\n"
+        "    enact.invoke(Double(), (21,))\n"
+    )
+    url = f"sqlite:///{tmp_path}/main.db"
+    subprocess.run([sys.executable, str(script), url], env=_env(), check=True)
+    one_line_error(
+        enact_cli(url, "tree", "@1"), "__main__.Double", "script run as __main__", "--raw"
+    )
+    # Stored, a resource without fields looks like a registered function: no "()".
+    assert ok(enact_cli(url, "tree", "--raw", "@1")) == "Double(21) = 42\n"
+
+
 def test_tree_depth_collapses_and_full_keeps_long_values(tmp_path: pathlib.Path) -> None:
     """--depth N shows N levels and counts the rest; long values are cut unless --full."""
     script = tmp_path / "deep.py"

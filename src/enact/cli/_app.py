@@ -260,6 +260,9 @@ def error_message(err: BaseException) -> str:
     return text
 
 
+_RAW_HINT: Final = "(enact show --raw and enact tree --raw read objects without their types.)"
+
+
 def unknown_type_message(err: UnknownTypeError) -> str:
     """Says which type could not be read and which ``--import`` would help."""
     name = err.type_name
@@ -270,14 +273,14 @@ def unknown_type_message(err: UnknownTypeError) -> str:
         return (
             f"Type {name} is not registered here: it was defined in a script run as "
             "__main__, which cannot be imported. Move it into a module, and pass "
-            "--import MODULE. (enact show --raw prints objects without their types.)"
+            f"--import MODULE. {_RAW_HINT}"
         )
     if module in sys.modules:  # imported, but its class has other fields than the stored type
         return str(err)
     return (
         f"Type {name} is not registered: pass --import MODULE naming the module that "
         f"defines and registers it (probably --import {module}). "
-        "(enact show --raw prints objects without their types.)"
+        f"{_RAW_HINT}"
     )
 
 

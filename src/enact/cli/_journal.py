@@ -123,8 +123,8 @@ def _describe_run(store: Store, ref: Ref[Any]) -> tuple[str, str]:
     """The call and status of a logged run, read without its types."""
     try:
         invocation = _raw.parse(store.read_tokens(ref))
-        request = _raw.parse(store.read_tokens(_field_ref(invocation, "request")))
-        response = _raw.parse(store.read_tokens(_field_ref(invocation, "response")))
+        request = _raw.parse(store.read_tokens(_raw.ref_field(invocation, "request")))
+        response = _raw.parse(store.read_tokens(_raw.ref_field(invocation, "response")))
         fields = response.fields if isinstance(response, _raw.RawResource) else {}
         state = _render.status(store, fields.get("output") is not None, fields.get("raised"))
         return _render.raw_call(request, 120), state
@@ -132,13 +132,6 @@ def _describe_run(store: Store, ref: Ref[Any]) -> tuple[str, str]:
         return "?", "missing"
     except (CorruptObjectError, DecodeError):
         return "?", "corrupt"
-
-
-def _field_ref(value: Any, field: str) -> Ref[Any]:
-    target = value.fields.get(field) if isinstance(value, _raw.RawResource) else None
-    if not isinstance(target, _raw.RawRef):
-        raise DecodeError(f"the run has no {field} ref")
-    return Ref._unchecked(target.digest)
 
 
 # show -------------------------------------------------------------------------------
@@ -168,13 +161,7 @@ def show(session: Session, ref: str, raw: bool) -> None:
         try:
             lines = _render.raw_lines(_raw.parse(tokens))
         except DecodeError as err:
-            location = store.backend.locate(resolved.ref.digest)
-            raise CorruptObjectError(
-                f"Object {resolved.ref.digest} at {location} hashes correctly but cannot be "
-                f"read ({err}).",
-                digest=resolved.ref.digest,
-                location=location,
-            ) from err
+            raise _corrupt(store, resolved.ref, err) from err
         text = "\n".join(lines)
     else:
         text = pformat(store.checkout(resolved.ref))
@@ -188,17 +175,41 @@ def show(session: Session, ref: str, raw: bool) -> None:
 @click.command(short_help="Print the call tree of an invocation.")
 @click.argument("ref")
 @tree_options
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Read the journal without its types: no --import needed, values shown as stored.",
+)
 @command_options
 @pass_session
-def tree(session: Session, ref: str, depth: int | None, full: bool) -> None:
+def tree(session: Session, ref: str, depth: int | None, full: bool, raw: bool) -> None:
     """Print the call tree of the invocation REF: inputs, outputs and exceptions.
 
     Coloured in a terminal, plain text when piped (NO_COLOR turns colours off).
     """
     store = session.store()
-    invocation = _refs.load_invocation(store, _refs.resolve_for(session, ref))
+    resolved = _refs.resolve_for(session, ref)
     limit = None if full else _render.VALUE_LIMIT
-    session.out.print(_render.invocation_tree(store, invocation, depth=depth, limit=limit))
+    if raw:
+        tokens = _refs.invocation_tokens(store, resolved)
+        try:
+            shown = _render.raw_invocation_tree(store, _raw.parse(tokens), depth=depth, limit=limit)
+        except DecodeError as err:
+            raise _corrupt(store, resolved.ref, err) from err
+    else:
+        invocation = _refs.load_invocation(store, resolved)
+        shown = _render.invocation_tree(store, invocation, depth=depth, limit=limit)
+    session.out.print(shown)
+
+
+def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectError:
+    location = store.backend.locate(ref.digest)
+    return CorruptObjectError(
+        f"Object {ref.digest} at {location}, or an object it refers to, hashes correctly but "
+        f"cannot be read ({err}).",
+        digest=ref.digest,
+        location=location,
+    )
 
 
 # replay -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from enact.encoding import _BYTES_LEN_RE as _BYTES
 from enact.encoding import _DQ_RE, _SQ_RE, DecodeError
 from enact.encoding import _FLOAT_RE as _FLOAT
 from enact.encoding import _INT_RE as _INT
+from enact.refs import Ref
 
 _QUOTED: Final = {0x27: _SQ_RE, 0x22: _DQ_RE}
 
@@ -106,6 +107,18 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, RawResource) and value.type_name.startswith(WRAPPER_PREFIX):
         return value.fields.get("wrapped", value)
     return value
+
+
+def ref_field(value: Any, field: str) -> Ref[Any]:
+    """The ref in field `field` of a parsed resource.
+
+    Raises:
+        DecodeError: `value` is not a resource with a ref in that field.
+    """
+    target = value.fields.get(field) if isinstance(value, RawResource) else None
+    if not isinstance(target, RawRef):
+        raise DecodeError(f"the object holds no ref in field {field!r}")
+    return Ref._unchecked(target.digest)
 
 
 def _type_name(type_id: bytes) -> str:

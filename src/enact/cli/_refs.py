@@ -152,8 +152,8 @@ def _by_digest(store: Store, digest: str, where: str) -> Ref[Any]:
 INVOCATION_TYPE: Final = Invocation.__enact_type_name__
 
 
-def load_invocation(store: Store, resolved: Resolved) -> Invocation:
-    """Checks out the invocation a REF names.
+def invocation_tokens(store: Store, resolved: Resolved) -> bytes:
+    """The token stream of the invocation a REF names.
 
     Raises:
         CLIError: The object is not an invocation.
@@ -161,10 +161,20 @@ def load_invocation(store: Store, resolved: Resolved) -> Invocation:
     tokens = store.read_tokens(resolved.ref)
     name = _raw.type_name(tokens)
     if name != INVOCATION_TYPE:
-        what = f"a {name}" if name else "a plain value"
+        what = f"a {name}" if name and not name.startswith(_raw.WRAPPER_PREFIX) else "a value"
         raise CLIError(
             f"{resolved.text} ({resolved.ref.digest[:12]}) is {what}, not an invocation: "
             f"`enact show {resolved.text}` prints it."
         )
+    return tokens
+
+
+def load_invocation(store: Store, resolved: Resolved) -> Invocation:
+    """Checks out the invocation a REF names.
+
+    Raises:
+        CLIError: The object is not an invocation.
+    """
+    invocation_tokens(store, resolved)
     invocation: Invocation = store.checkout(resolved.ref)
     return invocation

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from collections.abc import Callable
 from typing import Any, Final
 
 from rich.text import Text
@@ -12,7 +14,7 @@ from enact import registry
 from enact.cli import _raw
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput
-from enact.invocations.records import CallArgs, RecordedException, Response
+from enact.invocations.records import CallArgs, RecordedException
 from enact.refs import Ref
 from enact.resources import Resource, ResourceWrapper
 from enact.stores.store import Store
@@ -30,6 +32,8 @@ VALUE_LIMIT: Final = 200
 
 _INPUT_REQUEST_TYPE: Final = InputRequest.__enact_type_name__
 _CALL_ARGS_TYPE: Final = CallArgs.__enact_type_name__
+_RECORDED_TYPE: Final = RecordedException.__enact_type_name__
+_REQUEST_INPUT_TYPE: Final = RequestInput.__enact_type_name__
 _UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
 
 
@@ -118,58 +122,110 @@ def describe_exception(exception: Any) -> str:
     return safe_repr(exception)
 
 
-def invocation_label(store: Store, response: Response, call: str, limit: int | None) -> Text:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Call:
+    """One node of an invocation tree, however it was read."""
+
+    call: str
+    state: str
+    shown: str  # the output, or the exception, as text
+    raised_here: bool
+    children: list[Any]
+
+
+def _label(node: _Call) -> Text:
     """One line for a call: the call, then its output, exception or missing output."""
-    label = Text(call)
-    if response.output is not None:
+    label = Text(node.call)
+    if node.state == COMPLETE:
         label.append(" = ")
-        label.append(safe_repr(response.output.value, limit), style="green")
-        return label
-    raised = response.raised
-    if raised is None:
+        label.append(node.shown, style="green")
+    elif node.state == NO_OUTPUT:
         label.append(" (no output)", style="dim")
-        return label
-    if status(store, False, raised) == WAITING:
+    elif node.state == WAITING:
         label.append(" waiting for input", style="yellow")
-        return label
-    label.append(" raised ", style="red")
-    label.append(shorten(describe_exception(raised()), limit), style="red")
-    if not response.raised_here:
-        label.append(" (from a child call)", style="dim")
+    else:
+        label.append(" raised " + node.shown, style="red")
+        if not node.raised_here:
+            label.append(" (from a child call)", style="dim")
     return label
+
+
+def _tree(first: Any, read: Callable[[Any], _Call], depth: int | None) -> Tree:
+    """Reads the nodes of an invocation tree (iteratively: any depth prints) into a rich Tree.
+
+    Children deeper than `depth` levels are counted instead of shown.
+    """
+    root: Tree | None = None
+    stack: list[tuple[Any, Tree | None, int]] = [(first, None, 0)]
+    while stack:
+        current, parent, level = stack.pop()
+        node = read(current)
+        label = _label(node)
+        branch = Tree(label) if parent is None else parent.add(label)
+        if root is None:
+            root = branch
+        children = node.children
+        if children and depth is not None and level >= depth:
+            more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
+            branch.add(Text(more + " (raise --depth to see them)", style="dim"))
+            continue
+        stack.extend((child, branch, level + 1) for child in reversed(children))
+    assert root is not None
+    return root
 
 
 def invocation_tree(
     store: Store, invocation: Invocation, *, depth: int | None, limit: int | None
 ) -> Tree:
-    """The call tree of an invocation with inputs, outputs and exceptions.
+    """The call tree of an invocation with inputs, outputs and exceptions (types imported)."""
 
-    Children deeper than `depth` levels are counted instead of shown. The walk
-    is iterative, so journals nested thousands of calls deep still print.
-    """
-    root: Tree | None = None
-    stack: list[tuple[Invocation, Tree | None, int]] = [(invocation, None, 0)]
-    while stack:
-        current, parent, level = stack.pop()
+    def read(current: Invocation) -> _Call:
         request = current.request()
         response = current.response()
-        label = invocation_label(
-            store, response, format_call(request.invokable, request.input, limit), limit
-        )
-        node = Tree(label) if parent is None else parent.add(label)
-        if root is None:
-            root = node
-        children = response.children
-        if children and depth is not None and level >= depth:
-            more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
-            node.add(Text(more + " (raise --depth to see them)", style="dim"))
-            continue
-        stack.extend((child, node, level + 1) for child in reversed(children))
-    assert root is not None
-    return root
+        state = status(store, response.output is not None, response.raised)
+        if state == COMPLETE:
+            assert response.output is not None
+            shown = safe_repr(response.output.value, limit)
+        elif state == RAISED:
+            assert response.raised is not None
+            shown = shorten(describe_exception(response.raised()), limit)
+        else:
+            shown = ""
+        call = format_call(request.invokable, request.input, limit)
+        return _Call(call, state, shown, response.raised_here, response.children)
+
+    return _tree(invocation, read, depth)
 
 
 # Raw journals (no types needed) -------------------------------------------------------
+
+
+def raw_invocation_tree(
+    store: Store, invocation: Any, *, depth: int | None, limit: int | None
+) -> Tree:
+    """Like `invocation_tree`, for an invocation read with `_raw.parse`: needs no types."""
+
+    def read(current: Any) -> _Call:
+        request = _raw.parse(store.read_tokens(_raw.ref_field(current, "request")))
+        response = _raw.parse(store.read_tokens(_raw.ref_field(current, "response")))
+        fields = response.fields if isinstance(response, _raw.RawResource) else {}
+        output = fields.get("output")
+        raised = fields.get("raised")
+        state = status(store, output is not None, raised)
+        if state == COMPLETE:
+            value = output.fields.get("value") if isinstance(output, _raw.RawResource) else output
+            shown = safe_repr(value, limit)
+        elif state == RAISED:
+            exception = _raw.parse(store.read_tokens(_raw.ref_field(response, "raised")))
+            shown = shorten(raw_exception(exception), limit)
+        else:
+            shown = ""
+        children = fields.get("children", [])
+        return _Call(
+            raw_call(request, limit), state, shown, bool(fields.get("raised_here")), children
+        )
+
+    return _tree(invocation, read, depth)
 
 
 def raw_call(request: Any, limit: int | None) -> str:
@@ -178,10 +234,21 @@ def raw_call(request: Any, limit: int | None) -> str:
         return safe_repr(request, limit)
     invokable = request.fields.get("invokable")
     input_value = request.fields.get("input")
+    if isinstance(invokable, _raw.RawResource) and invokable.type_name == _REQUEST_INPUT_TYPE:
+        requested = invokable.fields.get("requested")
+        name = requested.type_name if isinstance(requested, _raw.RawType) else "?"
+        if name.startswith(_raw.WRAPPER_PREFIX):
+            name = name[len(_raw.WRAPPER_PREFIX) :].removesuffix("Wrapper")
+            name = name if name == "None" else name.lower()
+        arguments = f"{name.rpartition('.')[2]}, for_value={input_value!r}"
+        context = invokable.fields.get("context")
+        if context is not None:
+            arguments += f", context={context!r}"
+        return f"request_input({shorten(arguments, limit)})"
     if isinstance(invokable, _raw.RawResource) and not invokable.fields:
         name = invokable.short_name  # a registered function
     else:
-        name = safe_repr(invokable)
+        name = safe_repr(invokable, limit)
     if isinstance(input_value, _raw.RawResource) and input_value.type_name == _CALL_ARGS_TYPE:
         parts = [safe_repr(arg) for arg in input_value.fields.get("args", [])]
         kwargs = input_value.fields.get("kwargs", {})
@@ -189,7 +256,17 @@ def raw_call(request: Any, limit: int | None) -> str:
         arguments = ", ".join(parts)
     else:
         arguments = "" if input_value is None else safe_repr(input_value)
-    return shorten(f"{name}({arguments})", limit)
+    return f"{name}({shorten(arguments, limit)})"
+
+
+def raw_exception(exception: Any) -> str:
+    """``Type: message`` for a stored exception read with `_raw.parse`."""
+    if isinstance(exception, _raw.RawResource) and exception.type_name == _RECORDED_TYPE:
+        type_name = str(exception.fields.get("type_name", "?"))
+        message = exception.fields.get("message")
+        shown = type_name.removeprefix("builtins.")
+        return f"{shown}: {message}" if message else shown
+    return safe_repr(exception)
 
 
 def raw_lines(value: Any, indent: str = "") -> list[str]:
