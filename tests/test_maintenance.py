@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 
 import enact
-from enact.maintenance import _copy
-from enact.stores.base import PackedResource, StorageBackend
 
 
 def chain(store: enact.Store, length: int, tag: str = "") -> enact.Ref[Any]:
@@ -39,7 +37,7 @@ class RecordingBackend(enact.InMemoryBackend):
         super().__init__()
         self.arrivals: list[str] = []
 
-    def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+    def commit_many(self, packed_resources: Iterable[enact.PackedResource]) -> None:
         batch = list(packed_resources)
         self.arrivals.extend(packed.digest for packed in batch)
         super().commit_many(batch)
@@ -52,7 +50,7 @@ class FailingBackend(enact.InMemoryBackend):
         super().__init__()
         self.left = batches_before_failure
 
-    def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
+    def commit_many(self, packed_resources: Iterable[enact.PackedResource]) -> None:
         if self.left == 0:
             raise enact.StorageError("disk full")
         self.left -= 1
@@ -60,7 +58,7 @@ class FailingBackend(enact.InMemoryBackend):
 
 
 def test_copy_between_this_backend_and_sqlite(
-    make_backend: Callable[[], StorageBackend], tmp_path: pathlib.Path
+    make_backend: Callable[[], enact.StorageBackend], tmp_path: pathlib.Path
 ) -> None:
     """A closure goes from each backend into an SQLite file and back into a new one."""
     source = enact.Store(make_backend())
@@ -105,18 +103,6 @@ def test_interrupted_copy_leaves_whole_closures_and_resumes() -> None:
     assert target.checkout(root) == source.checkout(root)
 
 
-def test_copy_reads_objects_again_beyond_its_memory_budget(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With no memory budget, copy fetches objects again for the send and still verifies them."""
-    monkeypatch.setattr(_copy, "COPY_MEMORY", 0)
-    source = enact.InMemoryStore()
-    root = diamond_dag(source, 5)
-    target = enact.InMemoryStore()
-    report = enact.copy(root, source, target, batch_size=3)
-    assert report.sent == 5 * 5 + 1 and enact.verify(target).ok
-
-
 def test_copy_of_ten_thousand_objects_between_sqlite_files(tmp_path: pathlib.Path) -> None:
     """A 10,000-object closure copies between two SQLite files in batches, once."""
     source = enact.SQLiteStore(tmp_path / "source.db")
@@ -155,7 +141,7 @@ def test_copy_sends_unknown_packings_unverified() -> None:
     child = source.commit("child of the sealed object")
     header = json.dumps({"links": [child.digest], "packing": "sealed-here"}, sort_keys=True)
     data = b"pack:" + header.encode() + b"\n" + b"\x8f opaque"
-    sealed = PackedResource(hashlib.sha256(b"whatever it was").hexdigest(), data)
+    sealed = enact.PackedResource(hashlib.sha256(b"whatever it was").hexdigest(), data)
     source.backend.commit(sealed)
     target = enact.InMemoryStore()
     report = enact.copy(sealed.digest, source, target)
@@ -190,14 +176,14 @@ def test_gc_of_compressed_objects_keeps_their_children() -> None:
 def test_gc_needs_listing_and_deletion() -> None:
     """gc on a backend that cannot list objects raises UnsupportedOperationError."""
 
-    class Bare(StorageBackend):
-        def commit(self, packed_resource: PackedResource) -> None:
+    class Bare(enact.StorageBackend):
+        def commit(self, packed_resource: enact.PackedResource) -> None:
             pass
 
         def has(self, ref: enact.Ref[Any]) -> bool:
             return False
 
-        def get(self, ref: enact.Ref[Any]) -> PackedResource | None:
+        def get(self, ref: enact.Ref[Any]) -> enact.PackedResource | None:
             return None
 
     with pytest.raises(enact.stores.UnsupportedOperationError):
@@ -210,7 +196,7 @@ class Nameless(enact.InMemoryBackend):
     """An in-memory backend that does not support names."""
 
     def iter_names(self) -> Iterator[tuple[str, str]]:
-        return StorageBackend.iter_names(self)
+        return enact.StorageBackend.iter_names(self)
 
 
 def test_gc_and_verify_of_a_backend_without_names() -> None:
@@ -238,7 +224,7 @@ def test_gc_stops_on_unreadable_links() -> None:
     store = enact.InMemoryStore()
     broken = b"res[{broken"
     digest = hashlib.sha256(broken).hexdigest()
-    store.backend.commit(PackedResource(digest, broken))
+    store.backend.commit(enact.PackedResource(digest, broken))
     store.backend.set_name("broken", digest)
     garbage = store.commit("garbage")
     with pytest.raises(enact.CorruptObjectError, match="before deleting anything") as caught:
