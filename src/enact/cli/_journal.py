@@ -114,20 +114,14 @@ def _type_of(store: Store, ref: Ref[Any]) -> str:
         return "(corrupt)"
     if name is None:
         return "value"
-    if name.startswith(_raw.WRAPPER_PREFIX):
-        return name[len(_raw.WRAPPER_PREFIX) :].removesuffix("Wrapper").lower()
-    return name
+    return _raw.builtin_label(name) or name
 
 
 def _describe_run(store: Store, ref: Ref[Any]) -> tuple[str, str]:
     """The call and status of a logged run, read without its types."""
     try:
-        invocation = _raw.parse(store.read_tokens(ref))
-        request = _raw.parse(store.read_tokens(_raw.ref_field(invocation, "request")))
-        response = _raw.parse(store.read_tokens(_raw.ref_field(invocation, "response")))
-        fields = response.fields if isinstance(response, _raw.RawResource) else {}
-        state = _render.status(store, fields.get("output") is not None, fields.get("raised"))
-        return _render.raw_call(request, 120), state
+        run = _render.read_raw_call(store, _raw.parse(store.read_tokens(ref)), 120)
+        return run.call, run.state
     except NotFoundError:
         return "?", "missing"
     except (CorruptObjectError, DecodeError):

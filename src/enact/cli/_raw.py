@@ -102,11 +102,12 @@ def type_name(data: bytes) -> str | None:
         raise DecodeError(f"malformed type id ({err})") from err
 
 
-def unwrap(value: Any) -> Any:
-    """Returns the primitive inside a built-in wrapper (``commit(7)`` holds ``7``)."""
-    if isinstance(value, RawResource) and value.type_name.startswith(WRAPPER_PREFIX):
-        return value.fields.get("wrapped", value)
-    return value
+def builtin_label(type_name: str) -> str | None:
+    """``str`` for the wrapper of top-level strs (and so on); None for other types."""
+    if not type_name.startswith(WRAPPER_PREFIX):
+        return None
+    label = type_name[len(WRAPPER_PREFIX) :].removesuffix("Wrapper")
+    return label if label == "None" else label.lower()
 
 
 def ref_field(value: Any, field: str) -> Ref[Any]:

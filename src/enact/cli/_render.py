@@ -123,7 +123,7 @@ def describe_exception(exception: Any) -> str:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Call:
+class Call:
     """One node of an invocation tree, however it was read."""
 
     call: str
@@ -133,7 +133,7 @@ class _Call:
     children: list[Any]
 
 
-def _label(node: _Call) -> Text:
+def _label(node: Call) -> Text:
     """One line for a call: the call, then its output, exception or missing output."""
     label = Text(node.call)
     if node.state == COMPLETE:
@@ -150,7 +150,7 @@ def _label(node: _Call) -> Text:
     return label
 
 
-def _tree(first: Any, read: Callable[[Any], _Call], depth: int | None) -> Tree:
+def _tree(first: Any, read: Callable[[Any], Call], depth: int | None) -> Tree:
     """Reads the nodes of an invocation tree (iteratively: any depth prints) into a rich Tree.
 
     Children deeper than `depth` levels are counted instead of shown.
@@ -179,7 +179,7 @@ def invocation_tree(
 ) -> Tree:
     """The call tree of an invocation with inputs, outputs and exceptions (types imported)."""
 
-    def read(current: Invocation) -> _Call:
+    def read(current: Invocation) -> Call:
         request = current.request()
         response = current.response()
         state = status(store, response.output is not None, response.raised)
@@ -192,7 +192,7 @@ def invocation_tree(
         else:
             shown = ""
         call = format_call(request.invokable, request.input, limit)
-        return _Call(call, state, shown, response.raised_here, response.children)
+        return Call(call, state, shown, response.raised_here, response.children)
 
     return _tree(invocation, read, depth)
 
@@ -204,28 +204,31 @@ def raw_invocation_tree(
     store: Store, invocation: Any, *, depth: int | None, limit: int | None
 ) -> Tree:
     """Like `invocation_tree`, for an invocation read with `_raw.parse`: needs no types."""
+    return _tree(invocation, lambda current: read_raw_call(store, current, limit), depth)
 
-    def read(current: Any) -> _Call:
-        request = _raw.parse(store.read_tokens(_raw.ref_field(current, "request")))
-        response = _raw.parse(store.read_tokens(_raw.ref_field(current, "response")))
-        fields = response.fields if isinstance(response, _raw.RawResource) else {}
-        output = fields.get("output")
-        raised = fields.get("raised")
-        state = status(store, output is not None, raised)
-        if state == COMPLETE:
-            value = output.fields.get("value") if isinstance(output, _raw.RawResource) else output
-            shown = safe_repr(value, limit)
-        elif state == RAISED:
-            exception = _raw.parse(store.read_tokens(_raw.ref_field(response, "raised")))
-            shown = shorten(raw_exception(exception), limit)
-        else:
-            shown = ""
-        children = fields.get("children", [])
-        return _Call(
-            raw_call(request, limit), state, shown, bool(fields.get("raised_here")), children
-        )
 
-    return _tree(invocation, read, depth)
+def read_raw_call(store: Store, invocation: Any, limit: int | None) -> Call:
+    """The call, status, output or exception, and children of an invocation read with
+    `_raw.parse`, reading its request and response the same way.
+
+    Raises:
+        DecodeError: The objects are not a well-formed invocation.
+    """
+    request = _raw.parse(store.read_tokens(_raw.ref_field(invocation, "request")))
+    response = _raw.parse(store.read_tokens(_raw.ref_field(invocation, "response")))
+    fields = response.fields if isinstance(response, _raw.RawResource) else {}
+    output = fields.get("output")
+    state = status(store, output is not None, fields.get("raised"))
+    if state == COMPLETE:
+        value = output.fields.get("value") if isinstance(output, _raw.RawResource) else output
+        shown = safe_repr(value, limit)
+    elif state == RAISED:
+        exception = _raw.parse(store.read_tokens(_raw.ref_field(response, "raised")))
+        shown = shorten(raw_exception(exception), limit)
+    else:
+        shown = ""
+    children = fields.get("children", [])
+    return Call(raw_call(request, limit), state, shown, bool(fields.get("raised_here")), children)
 
 
 def raw_call(request: Any, limit: int | None) -> str:
@@ -237,10 +240,8 @@ def raw_call(request: Any, limit: int | None) -> str:
     if isinstance(invokable, _raw.RawResource) and invokable.type_name == _REQUEST_INPUT_TYPE:
         requested = invokable.fields.get("requested")
         name = requested.type_name if isinstance(requested, _raw.RawType) else "?"
-        if name.startswith(_raw.WRAPPER_PREFIX):
-            name = name[len(_raw.WRAPPER_PREFIX) :].removesuffix("Wrapper")
-            name = name if name == "None" else name.lower()
-        arguments = f"{name.rpartition('.')[2]}, for_value={input_value!r}"
+        name = _raw.builtin_label(name) or name.rpartition(".")[2]
+        arguments = f"{name}, for_value={input_value!r}"
         context = invokable.fields.get("context")
         if context is not None:
             arguments += f", context={context!r}"
