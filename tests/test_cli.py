@@ -548,6 +548,7 @@ def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> No
         store, "--import", TYPES, "answer", refs["greet"], "--input", '{"text": "Yo", "times": 1}'
     )
     new = _last_ref(ok(result))
+    assert "context: Extra exclamation marks?" not in result.stdout  # not shown: no answer left
     assert result.stdout.splitlines()[-1] == f"ref {new} (waiting for input)"
     assert f"enact answer {new[:12]}" in result.stderr
     out = ok(enact_cli(store, "--import", TYPES, "answer", new, "--input", "0"))

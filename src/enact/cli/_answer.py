@@ -189,6 +189,9 @@ def answer_command(
         answers: list[tuple[tuple[int, ...], Any]] = []
         stopped = False
         for number, (path, request) in enumerate(pending, 1):
+            if not remaining and not interactive:  # the --input values are used up
+                stopped = True
+                break
             _show_request(session, number, len(pending), path, request)
             if remaining:
                 text = remaining.pop(0)
@@ -199,16 +202,13 @@ def answer_command(
                         f"--input {text!r} does not answer request {number} of {ref}: "
                         f"{_clause(err)}."
                     ) from err
-            elif interactive:
+            else:
                 try:
                     value = _prompt(request)
                 except click.Abort:
                     session.out.print()
                     stopped = True
                     break
-            else:
-                stopped = True
-                break
             answers.append((path, value))
         if not answers:
             break
