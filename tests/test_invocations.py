@@ -371,9 +371,6 @@ def test_invokable_that_mutates_its_own_fields_is_an_error(store: enact.Store) -
     assert len(caught) == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="top-level invoke does not yet check for mutation of its input"
-)
 def test_top_level_call_that_mutates_its_input_is_an_error(store: enact.Store) -> None:
     """The input-mutation check also applies to the invoked call itself."""
 

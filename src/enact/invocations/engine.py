@@ -350,26 +350,13 @@ class ChildCall:
         if error is None:
             _check_template_used(child)
         child.closed = True
-        if error is None and self._mutated():
-            error = InvocationError(
-                f"{_describe(self.invokable)} changed its own input or fields while running "
-                f"(child {list(child.path)} of the root). Journaled calls must not mutate "
-                "their input or invokable: copy the value before changing it."
-            )
+        if error is None and _request_changed(self.request_tokens, self.invokable, self.input):
+            error = _mutation_error(self.invokable, child)
         response_ref, error = _commit_response(store, child, output, error)
         if error is not None:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         return error
-
-    def _mutated(self) -> bool:
-        tokens = self.request_tokens
-        if tokens is None:
-            return False
-        try:
-            return encode(Request(self.invokable, self.input))[0] != tokens
-        except EnactError:
-            return True
 
     def run(self, call: Callable[[], Any]) -> Any:
         if self.output is not _MISSING:
@@ -408,6 +395,25 @@ class ChildCall:
         if failure is not None:
             raise failure
         return output
+
+
+def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> bool:
+    """Whether a call changed its own invokable or input (None: known to be immutable)."""
+    if tokens is None:
+        return False
+    try:
+        return encode(Request(invokable, input_value))[0] != tokens
+    except EnactError:
+        return True
+
+
+def _mutation_error(invokable: Any, frame: Frame) -> InvocationError:
+    where = f"child {list(frame.path)} of the root" if frame.path else "the root invocation"
+    return InvocationError(
+        f"{_describe(invokable)} changed its own input or fields while running ({where}). "
+        "Journaled calls must not mutate their input or invokable: copy the value before "
+        "changing it."
+    )
 
 
 def _check_template_used(frame: Frame) -> None:
@@ -740,7 +746,11 @@ class _Root:
     ) -> None:
         self.store = store
         self.nested = _frame.get() is not None
-        self.request_ref = request_ref or store.commit(Request(invokable, input_value))
+        self.invokable = invokable
+        self.input = input_value
+        tokens, links = encode(Request(invokable, input_value))
+        self.request_tokens = None if _is_frozen(invokable, input_value) else tokens
+        self.request_ref = request_ref or store.commit_tokens(tokens, links, Ref)
         self.frame = Frame(store, template, strict, override, ())
         self.ref: Ref[Invocation] | None = None
 
@@ -753,6 +763,8 @@ class _Root:
         if error is None:
             _check_template_used(frame)
         frame.closed = True
+        if error is None and _request_changed(self.request_tokens, self.invokable, self.input):
+            error = _mutation_error(self.invokable, frame)
         response_ref, _ = _commit_response(store, frame, output, error)
         invocation = Invocation(self.request_ref, response_ref)
         self.ref = store.commit(invocation)
