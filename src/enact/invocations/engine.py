@@ -21,9 +21,7 @@ import contextlib
 import dataclasses
 import hashlib
 import inspect
-import itertools
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Final, TypeAlias
@@ -37,7 +35,19 @@ from enact.errors import (
     InvocationError,
     ReplayError,
 )
+from enact.invocations.diagnostics import (
+    describe,
+    describe_request,
+    incomplete_error,
+    mutation_error,
+    replay_error,
+)
 from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
+from enact.invocations.responses import (
+    IMMUTABLE_TYPES,
+    commit_response,
+    read_response,
+)
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.base import UnsupportedOperationError
@@ -152,7 +162,7 @@ class Invocation(Resource):
         request = self.request()
         if _is_async(request.invokable):
             raise InvocationError(
-                f"{_describe(request.invokable)} is asynchronous: use "
+                f"{describe(request.invokable)} is asynchronous: use "
                 "`await invocation.replay_async(...)`."
             )
         return invoke_root(
@@ -250,10 +260,6 @@ def current_frame() -> Frame | None:
 _MISSING: Final = object()
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(encode(value)[0]).hexdigest()
-
-
 class ChildCall:
     """One child call: reserved in its parent's frame when the call is made."""
 
@@ -291,7 +297,7 @@ class ChildCall:
                     self._replay(recorded)
                     return
                 if frame.strict:
-                    raise _replay_error(frame, index, recorded, invokable, input_value)
+                    raise replay_error(frame, index, recorded, invokable, input_value)
             self.request_ref = frame.store.commit_tokens(tokens, links, Ref, digest)
         except BaseException:
             # The call never started (its input cannot be stored, or an answer has the
@@ -308,7 +314,7 @@ class ChildCall:
         if response.output is not None:
             frame.slots[self.index] = recorded
             value = response.output.value
-            if type(value) not in _IMMUTABLE:  # the caller gets a copy of its own
+            if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
                 value = frame.store.checkout(recorded.response).output.value
             self.output = value
             return
@@ -346,12 +352,12 @@ class ChildCall:
         store = frame.store
         incomplete = child.first_incomplete()
         if incomplete is not None:
-            raise _incomplete_error(incomplete, error)
+            raise incomplete_error(incomplete, error)
         if error is None:
             _check_template_used(child)
         child.closed = True
         if error is None and _request_changed(self.request_tokens, self.invokable, self.input):
-            error = _mutation_error(self.invokable, child)
+            error = mutation_error(self.invokable, child)
         response_ref, error = _commit_response(store, child, output, error)
         if error is not None:
             frame.child_errors.append(error)
@@ -407,21 +413,12 @@ def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> 
         return True
 
 
-def _mutation_error(invokable: Any, frame: Frame) -> InvocationError:
-    where = f"child {list(frame.path)} of the root" if frame.path else "the root invocation"
-    return InvocationError(
-        f"{_describe(invokable)} changed its own input or fields while running ({where}). "
-        "Journaled calls must not mutate their input or invokable: copy the value before "
-        "changing it."
-    )
-
-
 def _check_template_used(frame: Frame) -> None:
     template = frame.template
     if frame.strict and template is not None and len(template) > len(frame.slots):
         recorded = template[len(frame.slots)]
         request = recorded.request()
-        expected = _describe_request(request.invokable, request.input, short=True)
+        expected = describe_request(request.invokable, request.input, short=True)
         error = ReplayError(
             f"Expected invocation {expected} but the call returned without making it.\n"
             "Ensure that calls to subinvokables are deterministic or use strict=False.",
@@ -432,66 +429,6 @@ def _check_template_used(frame: Frame) -> None:
         )
         error.add_note(f"At child path {list(error.path)} from the root invocation.")
         raise error
-
-
-def _replay_error(
-    frame: Frame, index: int, recorded: Invocation, invokable: Any, input_value: Any
-) -> ReplayError:
-    request = recorded.request()
-    expected = _describe_request(request.invokable, request.input, short=True)
-    actual = _describe_request(invokable, input_value, short=False)
-    if _digest_or_none(request.invokable) != _digest_or_none(invokable):
-        difference = "invokable"
-    elif _digest_or_none(request.input) != _digest_or_none(input_value):
-        difference = "input"
-    else:
-        difference = "request"
-    path = (*frame.path, index)
-    error = ReplayError(
-        f"Expected invocation {expected} but got {actual}.\n"
-        "Ensure that calls to subinvokables are deterministic or use strict=False.",
-        path=path,
-        expected=expected,
-        actual=actual,
-        difference=difference,
-    )
-    error.add_note(
-        f"At child path {list(path)} from the root invocation: the {difference} differs "
-        "from the recorded call."
-    )
-    return error
-
-
-def _digest_or_none(value: Any) -> str | None:
-    try:
-        return _digest(value)
-    except Exception:
-        return None
-
-
-def _describe(invokable: Any) -> str:
-    if registry.function_info(invokable) is not None:
-        return str(getattr(invokable, "__qualname__", repr(invokable)))
-    return repr(invokable)
-
-
-def _describe_request(invokable: Any, input_value: Any, *, short: bool) -> str:
-    name = _describe(invokable) if short else repr(invokable)
-    return f"{name}({input_value!r})"
-
-
-def _incomplete_error(
-    incomplete: tuple[int, _Pending], error: BaseException | None
-) -> IncompleteSubinvocationError:
-    index, pending = incomplete
-    result = IncompleteSubinvocationError(
-        f"Subinvocation {index} did not complete during invocation of parent: "
-        f"{pending.invokable!r} invoked on {pending.input!r}"
-    )
-    if error is not None:
-        result.add_note(f"The parent itself raised {type(error).__name__}: {error}")
-        result.__cause__ = error
-    return result
 
 
 def _commit_response(
@@ -513,58 +450,6 @@ def _commit_response(
     return commit_response(store, Response(None, raised, raised_here, children)), error
 
 
-_response_caches: Final[weakref.WeakKeyDictionary[Store, dict[str, Response]]] = (
-    weakref.WeakKeyDictionary()
-)
-_RESPONSE_CACHE_SIZE: Final = 200_000
-
-
-def read_response(store: Store, ref: Ref[Response]) -> Response:
-    """Returns the response `ref` points to, decoded once per store and kept.
-
-    For the engine's own reads (matching, replay, answering), which never
-    mutate what they get. Replays read the same responses again and again
-    (an input request answered per step replays every earlier child), so
-    each is decoded once. Mutable outputs handed to user code are checked
-    out fresh.
-    """
-    cache = _response_caches.get(store)
-    if cache is None:
-        cache = _response_caches.setdefault(store, {})
-    response = cache.get(ref.digest)
-    if response is None:
-        response = store.checkout(ref)
-        if not isinstance(response, Response):
-            raise InvocationError(
-                f"Object {ref.digest} is a {type(response).__name__}, not an "
-                "invocation response: the invocation that points at it is damaged."
-            )
-        _remember_response(cache, ref.digest, response)
-    return response
-
-
-def commit_response(store: Store, response: Response) -> Ref[Response]:
-    """Commits a response built by the engine and keeps it for `read_response`."""
-    ref: Ref[Response] = store.commit(response)
-    cache = _response_caches.get(store)
-    if cache is None:
-        cache = _response_caches.setdefault(store, {})
-    output = response.output
-    if output is None or type(output.value) in _IMMUTABLE:
-        _remember_response(cache, ref.digest, response)
-    return ref
-
-
-def _remember_response(cache: dict[str, Response], digest: str, response: Response) -> None:
-    if len(cache) >= _RESPONSE_CACHE_SIZE:
-        for stale in list(itertools.islice(cache, _RESPONSE_CACHE_SIZE // 4)):
-            del cache[stale]
-    cache[digest] = response
-
-
-_IMMUTABLE: Final = frozenset({int, float, bool, str, bytes, type(None)})
-
-
 def _is_frozen(invokable: Any, input_value: Any) -> bool:
     """Whether neither the invokable nor the input can be changed by the call.
 
@@ -573,11 +458,11 @@ def _is_frozen(invokable: Any, input_value: Any) -> bool:
     if registry.function_info(invokable) is None:
         return False
     if type(input_value) is CallArgs:
-        immutable = _IMMUTABLE
+        immutable = IMMUTABLE_TYPES
         return all(type(arg) in immutable for arg in input_value.args) and all(
             type(arg) in immutable for arg in input_value.kwargs.values()
         )
-    return type(input_value) in _IMMUTABLE
+    return type(input_value) in IMMUTABLE_TYPES
 
 
 def _exception_resource(error: BaseException) -> Any:
@@ -601,7 +486,7 @@ def run_call(invokable: Any, input_value: Any) -> Any:
     if registry.function_info(invokable) is not None:
         if not isinstance(input_value, CallArgs):
             raise InputTypeError(
-                f"Registered function {_describe(invokable)} expects CallArgs as input, got "
+                f"Registered function {describe(invokable)} expects CallArgs as input, got "
                 f"{type(input_value).__name__}."
             )
         return invokable.__wrapped__(*input_value.args, **input_value.kwargs)
@@ -641,7 +526,7 @@ def invoke(invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None)
     input_value = _root_input(invokable, args, kwargs)
     if _is_async(invokable):
         raise InvocationError(
-            f"{_describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
+            f"{describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
             "or `await invokable.invoke(...)`."
         )
     return invoke_root(invokable, input_value, None, None, True, None)
@@ -759,12 +644,12 @@ class _Root:
         store = self.store
         incomplete = frame.first_incomplete()
         if incomplete is not None:
-            raise _incomplete_error(incomplete, error)
+            raise incomplete_error(incomplete, error)
         if error is None:
             _check_template_used(frame)
         frame.closed = True
         if error is None and _request_changed(self.request_tokens, self.invokable, self.input):
-            error = _mutation_error(self.invokable, frame)
+            error = mutation_error(self.invokable, frame)
         response_ref, _ = _commit_response(store, frame, output, error)
         invocation = Invocation(self.request_ref, response_ref)
         self.ref = store.commit(invocation)

@@ -17,15 +17,10 @@ from typing import Any
 
 from enact import context as _context
 from enact.errors import InvocationError
-from enact.invocations.engine import (
-    Invocation,
-    commit_response,
-    current_frame,
-    invoke,
-    read_response,
-)
+from enact.invocations.engine import Invocation, current_frame, invoke
 from enact.invocations.invokables import Invokable, check_type
 from enact.invocations.records import Output, Response
+from enact.invocations.responses import commit_response, read_response
 from enact.refs import Ref
 from enact.registry import lookup_class
 from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
