@@ -566,3 +566,56 @@ def test_deep_nesting_does_not_hit_recursion_limits_of_enact(store: enact.Store)
         assert invocation.rewind(0).replay().get_output() == 1000
     finally:
         sys.setrecursionlimit(limit)
+
+
+@enact.register
+@dataclasses.dataclass
+class Greeter(enact.Resource):
+    """A resource with a registered method."""
+
+    name: str
+
+    @enact.register
+    def greet(self, other: str) -> str:
+        return f"{self.name} greets {other}"
+
+
+def test_invoke_accepts_a_bound_registered_method(store: enact.Store) -> None:
+    """invoke(obj.method, args) journals the method with obj as its first argument."""
+    invocation = enact.invoke(Greeter("ada").greet, ("bob",))
+    assert invocation.get_raised() is None
+    assert invocation.get_output() == "ada greets bob"
+    assert invocation.get_input() == enact.CallArgs([Greeter("ada"), "bob"], {})
+
+
+@enact.register
+def count_down(n: int) -> int:
+    """Recurses through journaled calls."""
+    return 0 if n == 0 else 1 + count_down(n - 1)
+
+
+def test_journaled_recursion_reaches_hundreds_of_levels(store: enact.Store) -> None:
+    """Each journaled call adds few Python frames, so 400 nested calls fit the default limit."""
+    invocation = enact.invoke(count_down, (400,))
+    assert invocation.get_raised() is None
+    assert invocation.get_output() == 400
+    depth, node = 0, invocation
+    while list(node.get_children()):
+        node = node.get_child(0)
+        depth += 1
+    assert depth == 400
+
+
+@enact.typed_invokable(int, int)
+class Doubler(enact.Invokable):
+    """Doubles an int."""
+
+    def call(self, value: int) -> int:
+        return 2 * value
+
+
+def test_typed_invokable_rejects_bool_for_int() -> None:
+    """True is an int to Python, but not a valid input where an int is declared."""
+    assert Doubler()(21) == 42
+    with pytest.raises(enact.InputTypeError, match="must be int, got bool"):
+        Doubler()(True)

@@ -161,7 +161,8 @@ class ReplayError(InvocationError):
         expected: A description of the recorded call.
         actual: A description of the call the program made.
         difference: Which part of the request differs (``"invokable"``,
-            ``"input"``, or ``"extra call"``).
+            ``"input"``, or ``"missing call"`` when the program returned without
+            making a recorded call).
     """
 
     def __init__(

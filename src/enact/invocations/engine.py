@@ -257,7 +257,8 @@ def current_frame() -> Frame | None:
     return _frame.get()
 
 
-_MISSING: Final = object()
+MISSING: Final = object()
+"""`ChildCall.output` before the call has run (a replayed call has its output at once)."""
 
 
 class ChildCall:
@@ -287,7 +288,7 @@ class ChildCall:
             self.request_tokens: bytes | None = (
                 None if _is_frozen(invokable, input_value) else tokens
             )
-            self.output: Any = _MISSING
+            self.output: Any = MISSING
             self.child_template: list[Invocation] | None = None
             template = frame.template
             if template is not None and index < len(template):
@@ -364,38 +365,40 @@ class ChildCall:
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         return error
 
-    def run(self, call: Callable[[], Any]) -> Any:
-        if self.output is not _MISSING:
+    def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
+        if self.output is not MISSING:
             return self.output
         child, token = self.start()
         try:
-            output = call()
-        except (ReplayError, IncompleteSubinvocationError):
-            _frame.reset(token)
-            raise
+            output = call(*args, **kwargs)
         except Exception as error:
-            _frame.reset(token)
-            self.finish(child, None, error)
+            self.fail(child, token, error)
             raise
-        _frame.reset(token)
-        failure = self.finish(child, output, None)
-        if failure is not None:
-            raise failure
-        return output
+        return self.succeed(child, token, output)
 
-    async def run_async(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        if self.output is not _MISSING:
+    async def run_async(
+        self, call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
+        if self.output is not MISSING:
             return self.output
         child, token = self.start()
         try:
-            output = await call()
-        except (ReplayError, IncompleteSubinvocationError):
-            _frame.reset(token)
-            raise
+            output = await call(*args, **kwargs)
         except Exception as error:
-            _frame.reset(token)
-            self.finish(child, None, error)
+            self.fail(child, token, error)
             raise
+        return self.succeed(child, token, output)
+
+    def fail(self, child: Frame, token: Any, error: Exception) -> None:
+        """Ends the child's frame and journals the exception it raised."""
+        _frame.reset(token)
+        if not isinstance(error, ReplayError | IncompleteSubinvocationError):
+            self.finish(child, None, error)
+
+    def succeed(self, child: Frame, token: Any, output: Any) -> Any:
+        """Ends the child's frame and journals its output; returns the output."""
         _frame.reset(token)
         failure = self.finish(child, output, None)
         if failure is not None:
@@ -501,14 +504,12 @@ def run_call(invokable: Any, input_value: Any) -> Any:
 
 def call_child(invokable: Any, input_value: Any, frame: Frame) -> Any:
     """Makes a journaled child call of the invocation running in `frame`."""
-    child = ChildCall(frame, invokable, input_value)
-    return child.run(lambda: run_call(invokable, input_value))
+    return ChildCall(frame, invokable, input_value).run(run_call, invokable, input_value)
 
 
 def call_child_async(invokable: Any, input_value: Any, frame: Frame) -> Awaitable[Any]:
     """Reserves a journaled child call now; the returned awaitable runs it."""
-    child = ChildCall(frame, invokable, input_value)
-    return child.run_async(lambda: run_call(invokable, input_value))
+    return ChildCall(frame, invokable, input_value).run_async(run_call, invokable, input_value)
 
 
 def invoke(invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None) -> Invocation:
@@ -523,6 +524,7 @@ def invoke(invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None)
         NoActiveStoreError: No store is active.
         ReplayError, IncompleteSubinvocationError: The call could not be journaled.
     """
+    invokable, args = _unbind(invokable, args)
     input_value = _root_input(invokable, args, kwargs)
     if _is_async(invokable):
         raise InvocationError(
@@ -536,9 +538,18 @@ async def invoke_async(
     invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None
 ) -> Invocation:
     """Like `invoke`, for asynchronous invokables and ``async def`` registered functions."""
+    invokable, args = _unbind(invokable, args)
     return await invoke_root_async(
         invokable, _root_input(invokable, args, kwargs), None, None, True, None
     )
+
+
+def _unbind(invokable: Any, args: Any) -> tuple[Any, Any]:
+    """Turns a bound registered method into the registered function and its self."""
+    function = getattr(invokable, "__func__", None)
+    if function is not None and registry.function_info(function) is not None:
+        return function, (invokable.__self__, *(args or ()))
+    return invokable, args
 
 
 def _is_async(invokable: Any) -> bool:
@@ -578,7 +589,7 @@ def invoke_root(
             raise
         except Exception as error:
             _frame.reset(token)
-            invocation = root.finish(_MISSING, error)
+            invocation = root.finish(MISSING, error)
         else:
             _frame.reset(token)
             invocation = root.finish(output, None)
@@ -608,7 +619,7 @@ async def invoke_root_async(
             raise
         except Exception as error:
             _frame.reset(token)
-            invocation = root.finish(_MISSING, error)
+            invocation = root.finish(MISSING, error)
         else:
             _frame.reset(token)
             invocation = root.finish(output, None)

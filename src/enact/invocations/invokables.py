@@ -16,9 +16,9 @@ from typing import Any, ClassVar, TypeVar
 from enact import registry
 from enact.errors import InputTypeError, InvocationError, RegistrationError
 from enact.invocations.engine import (
+    MISSING,
+    ChildCall,
     Invocation,
-    call_child,
-    call_child_async,
     current_frame,
     invoke_root,
     invoke_root_async,
@@ -83,6 +83,8 @@ def _fits(value: Any, expected: Any) -> bool:
     if isinstance(expected, type):
         if expected is float and type(value) is int:
             return True
+        if type(value) is bool and expected is not bool and expected in (int, float):
+            return False  # True is an int to Python, but not an answer to "which number?"
         return isinstance(value, expected)
     return True
 
@@ -119,7 +121,7 @@ class Invokable(Resource):
         frame = current_frame()
         if frame is None:
             return self._enact_run(input_value)
-        return call_child(self, input_value, frame)
+        return ChildCall(frame, self, input_value).run(self._enact_run, input_value)
 
     def _enact_run(self, input_value: Any) -> Any:
         cls = type(self)
@@ -171,7 +173,7 @@ class AsyncInvokable(Resource):
         frame = current_frame()
         if frame is None:
             return self._enact_run(input_value)
-        return call_child_async(self, input_value, frame)
+        return ChildCall(frame, self, input_value).run_async(self._enact_run, input_value)
 
     async def _enact_run(self, input_value: Any) -> Any:
         cls = type(self)
@@ -234,7 +236,8 @@ def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
             frame = current_frame()
             if frame is None:
                 return function(*args, **kwargs)
-            return call_child_async(async_wrapper, CallArgs(list(args), dict(kwargs)), frame)
+            call = ChildCall(frame, async_wrapper, CallArgs(list(args), dict(kwargs)))
+            return call.run_async(function, *args, **kwargs)
 
         wrapper = async_wrapper
     else:
@@ -244,7 +247,18 @@ def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
             frame = current_frame()
             if frame is None:
                 return function(*args, **kwargs)
-            return call_child(sync_wrapper, CallArgs(list(args), dict(kwargs)), frame)
+            # ChildCall.run, inlined: two frames per journaled call keep deep
+            # journaled recursion possible.
+            call = ChildCall(frame, sync_wrapper, CallArgs(list(args), dict(kwargs)))
+            if call.output is not MISSING:
+                return call.output
+            child, token = call.start()
+            try:
+                output = function(*args, **kwargs)
+            except Exception as error:
+                call.fail(child, token, error)
+                raise
+            return call.succeed(child, token, output)
 
         wrapper = sync_wrapper
     registry.register_function(wrapper, name)
