@@ -38,6 +38,7 @@ import re
 import sqlite3
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -292,17 +293,14 @@ def micros(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f} µs"
 
 
-def per_second(seconds: float) -> str:
-    return f"{1 / seconds:,.0f}/s"
-
-
 def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     rows = results["backends"]
     lines = [
         SECTION,
         "",
         f"Measured by `python bench/bench_stores.py` on {results['machine']} "
-        f"(Python {results['python']}, SQLite {sqlite3.sqlite_version}); best of "
+        f"(Python {results['python']}, SQLite {sqlite3.sqlite_version}; load average "
+        f"{results['load']:.1f} during the run, so expect noise); best of "
         f"{args.repeats} runs of {args.size:,} small resources, per object (per child for "
         "the invocation tree; single commits on a tenth of the objects). The file store "
         "fsyncs every object, so it was measured on a tenth of the objects; PostgreSQL ran "
@@ -329,12 +327,19 @@ def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
         "is encoding and hashing the resources, plus the link index and commit time "
         "enact keeps per object for gc.",
         f"- `enact.copy` of a 10,000-object closure between two SQLite files: "
-        f"{results['copy_10000']:.2f} s ({per_second(results['copy_10000'] / 10_000)} "
-        "objects), every object hash-checked on the way.",
+        f"{results['copy_10000']:.2f} s ({1e4 / results['copy_10000']:,.0f} objects/s), "
+        "every object hash-checked on the way.",
         "- PostgreSQL batch commit against raw psycopg `COPY`/`executemany`: see "
         "`bench/bench_postgres.py`.",
     ]
-    return "\n".join(lines) + "\n"
+    wrapped = []
+    for line in lines:
+        if line.startswith(("|", "#")) or not line:
+            wrapped.append(line)
+        else:
+            indent = "  " if line.startswith("- ") else ""
+            wrapped.append(textwrap.fill(line, width=78, subsequent_indent=indent))
+    return "\n".join(wrapped) + "\n"
 
 
 def write_readme(section: str) -> None:
@@ -391,6 +396,7 @@ def main() -> None:
     log("copy ...")
     results["copy_10000"] = copy_between_sqlite_files(10_000, args.repeats)
 
+    results["load"] = os.getloadavg()[1]
     if args.json:
         print(json.dumps(results, indent=2))
     else:
