@@ -180,53 +180,6 @@ def test_golden_vectors_in_fresh_processes(hash_seed: str) -> None:
     assert digests == {label: expected for label, _, expected in golden_vectors.VECTORS}
 
 
-def test_spec_walkthrough_prints_what_the_spec_shows() -> None:
-    """The spec's examples on resources, stores, storage and modify print the spec's output."""
-    result = subprocess.run(
-        [sys.executable, str(HELPERS / "spec_walkthrough.py")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == SPEC_OUTPUT
-
-
-# The spec's output of those cells. The notebook displayed the class in cell 7 as
-# `__main__.MyResource` (IPython's repr of a class); `pprint` spells it `<class ...>`.
-SPEC_OUTPUT = """\
-TypeID of MyResource: '{"digest": "a46cd7bf341ef134fe8fd7e97e564f0f84425c747c3c55850cd599f1249b97f5", "name": "__main__.MyResource"}'
-Fields of my_resource: ['my_field', 'my_other_field']
-Value of my_field: hello
-Value of my_other_field: 42
-Field values of the resource: ['hello', 42]
-Field items: [('my_field', 'hello'), ('my_other_field', 42)]
-{'primitives': [1, 2.0, False, None, 'test', b'bytes'],
- 'map_value': {'hello': {'my_field': 'hello', 'my_other_field': 69}},
- 'nested_resource': {'my_field': 'hola', 'my_other_field': 42},
- 'resource_type': <class '__main__.MyResource'>}
-MyCounterWrapper(count=1)
-[MyCounterWrapper(count=0)]
-<Ref: 947051f773d0e01ed76be7506fe4cfde5be54d35eef91f10b488d3e8b789ee3b>
-MyResource(my_field='hello', my_other_field=42)
-MyResource(my_field='hello', my_other_field=42)
-MyResource(my_field='hola', my_other_field=69)
-MyResource(my_field='hello', my_other_field=42)
-True
--> LinkedList#0b182f:
-  value: 1
-  next:
-    -> LinkedList#0f9059:
-      value: 2
-      next: -> LinkedList(value=1, next=None)#dd2ab0
-ref points at new resource:
-  MyResource(my_field='hello', my_other_field=69)
-but the old resource is still intact:
-  MyResource(my_field='hello', my_other_field=42)
-"""  # noqa: E501
-
-
 # Properties ----------------------------------------------------------------------
 
 
