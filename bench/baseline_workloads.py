@@ -13,7 +13,7 @@ line to stdout. Common keys:
     seconds_per_op        headline number, best (minimum) over repeats
     seconds_per_op_median median over repeats
     cpu_seconds_per_op    the same in CPU time of this process (time.process_time),
-                          which other processes on a busy machine do not inflate
+                          which waiting for a core on a busy machine does not inflate
     cpu_seconds_per_op_median
     unit                  what one "op" is
 

@@ -828,7 +828,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=("cpu", "wall"),
         default="cpu",
         help="time that decides speed-up and pass/fail (default cpu: process CPU time, "
-        "which other processes on a busy machine do not inflate; the other is shown too)",
+        "which waiting for a core on a busy machine does not inflate; the other is shown too)",
     )
     parser.add_argument(
         "--render", metavar="FILE", help="print the table of a saved --json output, run nothing"
