@@ -15,6 +15,7 @@ import functools
 import itertools
 import keyword
 import re
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeAlias
 
@@ -236,15 +237,15 @@ _spellers: dict[registry.ClassInfo, _Speller] = {}
 def _make_speller(info: registry.ClassInfo) -> _Speller:
     """Generates the `_spell` step for one resource class, with its fields unrolled.
 
-    Fields holding ASCII str, int or None are spelled inline; anything else
-    goes through `_spell`. Generated once per class, like dataclasses'
-    ``__init__``; only identifiers (field names) and ``repr`` literals go into
-    the source.
+    Fields holding ASCII str, int, None, a plain Ref or a registered function
+    are spelled inline; anything else goes through `_spell`. Generated once per
+    class, like dataclasses' ``__init__``; only identifiers (field names) and
+    ``repr`` literals go into the source.
     """
     attrs = info.sorted_attrs
     if not all(attr.isidentifier() and not keyword.iskeyword(attr) for attr in attrs):
         return functools.partial(_spell_fields, info)
-    lines = ["def speller(v, links, depth):"]
+    lines = ["def speller(v, links, depth):", "    append = links.append"]
     for index, (attr, qname) in enumerate(zip(attrs, info.qnames, strict=True)):
         lines += [
             f"    x = v.{attr}",
@@ -255,6 +256,11 @@ def _make_speller(info: registry.ClassInfo) -> _Speller:
             f"        s{index} = {qname + 'i'!r} + str(x)",
             "    elif x is None:",
             f"        s{index} = {qname + 'n'!r}",
+            "    elif t is ref:",
+            "        append(x.digest)",
+            f"        s{index} = {qname + _REF_TOKEN_HEAD!r} + x.digest + {_REF_TOKEN_TAIL!r}",
+            "    elif t is function and (f := function_info(x)) is not None:",
+            f"        s{index} = {qname!r} + f.prefix + ']'",
             "    else:",
             "        x = spell(x, links, depth)",
             "        if x is None:",
@@ -263,7 +269,14 @@ def _make_speller(info: registry.ClassInfo) -> _Speller:
         ]
     pieces = " + ".join([repr(info.prefix), *(f"s{i}" for i in range(len(attrs))), "']'"])
     lines.append(f"    return {pieces}")
-    namespace: dict[str, Any] = {"spell": _spell, "big": _BIG_INT}
+    ref_class = registry._by_type_id[_REF_TYPE_ID].cls
+    namespace: dict[str, Any] = {
+        "spell": _spell,
+        "big": _BIG_INT,
+        "ref": ref_class,
+        "function": types.FunctionType,
+        "function_info": registry.function_info,
+    }
     exec("\n".join(lines), namespace)  # the source holds identifiers and repr literals only
     speller: _Speller = namespace["speller"]
     return speller
@@ -674,6 +687,8 @@ def _plain_ref(digest: str) -> Any:
 
 
 _REF_TYPE_ID: Final = b'{"name": "enact.references.Ref"}'
+_REF_TOKEN_HEAD: Final = "res[" + _REF_TYPE_ID.decode("ascii") + "'digest's'"
+_REF_TOKEN_TAIL: Final = "']"
 _OUTPUT_TYPE_ID: Final = b'{"name": "enact.invocations.Output"}'
 
 

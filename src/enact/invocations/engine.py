@@ -285,9 +285,7 @@ class ChildCall:
         try:
             tokens, links = encode(Request(invokable, input_value))
             digest = hashlib.sha256(tokens).hexdigest()
-            self.request_tokens: bytes | None = (
-                None if _is_frozen(invokable, input_value) else tokens
-            )
+            self.request_tokens: bytes | None = tokens
             self.output: Any = MISSING
             self.child_template: list[Invocation] | None = None
             template = frame.template
@@ -407,8 +405,8 @@ class ChildCall:
 
 
 def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> bool:
-    """Whether a call changed its own invokable or input (None: known to be immutable)."""
-    if tokens is None:
+    """Whether a call changed its own invokable or input (checked only if it could have)."""
+    if tokens is None or _is_frozen(invokable, input_value):
         return False
     try:
         return encode(Request(invokable, input_value))[0] != tokens
@@ -645,7 +643,7 @@ class _Root:
         self.invokable = invokable
         self.input = input_value
         tokens, links = encode(Request(invokable, input_value))
-        self.request_tokens = None if _is_frozen(invokable, input_value) else tokens
+        self.request_tokens = tokens
         self.request_ref = request_ref or store.commit_tokens(tokens, links, Ref)
         self.frame = Frame(store, template, strict, override, ())
         self.ref: Ref[Invocation] | None = None
