@@ -10,7 +10,6 @@ fresh for the caller.
 from __future__ import annotations
 
 import itertools
-import weakref
 from typing import Final
 
 from enact.errors import InvocationError
@@ -18,9 +17,7 @@ from enact.invocations.records import Response
 from enact.refs import Ref
 from enact.stores.store import Store
 
-_response_caches: Final[weakref.WeakKeyDictionary[Store, dict[str, Response]]] = (
-    weakref.WeakKeyDictionary()
-)
+_MEMO: Final = "enact.invocations.responses"
 
 
 _RESPONSE_CACHE_SIZE: Final = 200_000
@@ -35,9 +32,7 @@ def read_response(store: Store, ref: Ref[Response]) -> Response:
     each is decoded once. Mutable outputs handed to user code are checked
     out fresh.
     """
-    cache = _response_caches.get(store)
-    if cache is None:
-        cache = _response_caches.setdefault(store, {})
+    cache = store.memo(_MEMO)
     response = cache.get(ref.digest)
     if response is None:
         response = store.checkout(ref)
@@ -53,9 +48,7 @@ def read_response(store: Store, ref: Ref[Response]) -> Response:
 def commit_response(store: Store, response: Response) -> Ref[Response]:
     """Commits a response built by the engine and keeps it for `read_response`."""
     ref: Ref[Response] = store.commit(response)
-    cache = _response_caches.get(store)
-    if cache is None:
-        cache = _response_caches.setdefault(store, {})
+    cache = store.memo(_MEMO)
     output = response.output
     if output is None or type(output.value) in IMMUTABLE_TYPES:
         _remember_response(cache, ref.digest, response)

@@ -59,9 +59,22 @@ class Store:
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._lock = threading.Lock()
+        self._memos: dict[str, dict[str, Any]] = {}
         self._pending: ContextVar[dict[str, PackedResource] | None] = ContextVar(
             f"enact_store_batch_{id(self)}", default=None
         )
+
+    def memo(self, key: str) -> dict[str, Any]:
+        """Returns a dict that lives as long as this store, for the layers above it.
+
+        Content-addressed objects never change, so a layer may keep what it
+        derived from them here (the invocation engine keeps decoded responses).
+        """
+        memos = self._memos
+        table = memos.get(key)
+        if table is None:
+            table = memos.setdefault(key, {})
+        return table
 
     @property
     def backend(self) -> StorageBackend:
