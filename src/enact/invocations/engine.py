@@ -47,6 +47,7 @@ from enact.invocations.responses import (
     IMMUTABLE_TYPES,
     commit_response,
     read_response,
+    response_memo,
 )
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
@@ -216,6 +217,7 @@ class Frame:
         "closed",
         "override",
         "path",
+        "responses",
         "slots",
         "store",
         "strict",
@@ -238,6 +240,7 @@ class Frame:
         self.path = path
         self.child_errors: list[BaseException] = []
         self.closed = False
+        self.responses = response_memo(store)
 
     def children(self) -> list[Invocation]:
         return [slot for slot in self.slots if isinstance(slot, Invocation)]
@@ -252,9 +255,8 @@ class Frame:
 _frame: Final[ContextVar[Frame | None]] = ContextVar("enact_invocation_frame", default=None)
 
 
-def current_frame() -> Frame | None:
-    """Returns the frame of the invocation running in this context, or None."""
-    return _frame.get()
+current_frame: Final[Callable[[], Frame | None]] = _frame.get
+"""Returns the frame of the invocation running in this context, or None."""
 
 
 MISSING: Final = object()
@@ -309,7 +311,9 @@ class ChildCall:
     def _replay(self, recorded: Invocation) -> None:
         """Uses a recorded child whose request matches this call."""
         frame = self.frame
-        response = read_response(frame.store, recorded.response)
+        response = frame.responses.get(recorded.response.digest)
+        if response is None:
+            response = read_response(frame.store, recorded.response)
         if response.output is not None:
             frame.slots[self.index] = recorded
             value = response.output.value

@@ -23,6 +23,11 @@ _MEMO: Final = "enact.invocations.responses"
 _RESPONSE_CACHE_SIZE: Final = 200_000
 
 
+def response_memo(store: Store) -> dict[str, Response]:
+    """The decoded responses kept for `store` (read-only for callers)."""
+    return store.memo(_MEMO)
+
+
 def read_response(store: Store, ref: Ref[Response]) -> Response:
     """Returns the response `ref` points to, decoded once per store and kept.
 
