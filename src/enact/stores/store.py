@@ -127,20 +127,23 @@ class Store:
         """
         if digest is None:
             digest = hashlib.sha256(tokens).hexdigest()
-        packed = PackedResource(digest, ref_type.seal(tokens, links), tuple(links))
+        data = tokens if ref_type.packing is None else ref_type.seal(tokens, links)
+        packed = PackedResource(digest, data, tuple(links))
         pending = self._pending.get()
         if pending is not None:
             pending[digest] = packed
         else:
-            self._write([packed])
+            try:
+                self._backend.commit(packed)
+            except EnactError:
+                raise
+            except Exception as err:
+                raise StorageError(f"Commit to {self._backend!r} failed: {err}") from err
         return ref_type._unchecked(digest)
 
     def _write(self, packed: list[PackedResource]) -> None:
         try:
-            if len(packed) == 1:
-                self._backend.commit(packed[0])
-            else:
-                self._backend.commit_many(packed)
+            self._backend.commit_many(packed)
         except EnactError:
             raise
         except Exception as err:
