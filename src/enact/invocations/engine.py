@@ -352,16 +352,9 @@ class ChildCall:
         prevented committing its output.
         """
         frame = self.frame
-        store = frame.store
-        incomplete = child.first_incomplete()
-        if incomplete is not None:
-            raise incomplete_error(incomplete, error)
-        if error is None:
-            _check_template_used(child)
-        child.closed = True
-        if error is None and _request_changed(self.request_tokens, self.invokable, self.input):
-            error = mutation_error(self.invokable, child)
-        response_ref, error = _commit_response(store, child, output, error)
+        response_ref, error = _close(
+            child, self.invokable, self.input, self.request_tokens, output, error
+        )
         if error is not None:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
@@ -406,6 +399,34 @@ class ChildCall:
         if failure is not None:
             raise failure
         return output
+
+
+def _close(
+    frame: Frame,
+    invokable: Any,
+    input_value: Any,
+    request_tokens: bytes | None,
+    output: Any,
+    error: BaseException | None,
+) -> tuple[Ref[Response], BaseException | None]:
+    """Ends a call's frame: checks it, commits its response.
+
+    Returns the response and the exception the call ends with (its own, a
+    mutation of its request, or an output that cannot be stored).
+
+    Raises:
+        IncompleteSubinvocationError: A child of the call is still running.
+        ReplayError: The call returned without making a recorded call.
+    """
+    incomplete = frame.first_incomplete()
+    if incomplete is not None:
+        raise incomplete_error(incomplete, error)
+    if error is None:
+        _check_template_used(frame)
+    frame.closed = True
+    if error is None and _request_changed(request_tokens, invokable, input_value):
+        error = mutation_error(invokable, frame)
+    return _commit_response(frame.store, frame, output, error)
 
 
 def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> bool:
@@ -653,19 +674,11 @@ class _Root:
         self.ref: Ref[Invocation] | None = None
 
     def finish(self, output: Any, error: BaseException | None) -> Invocation:
-        frame = self.frame
-        store = self.store
-        incomplete = frame.first_incomplete()
-        if incomplete is not None:
-            raise incomplete_error(incomplete, error)
-        if error is None:
-            _check_template_used(frame)
-        frame.closed = True
-        if error is None and _request_changed(self.request_tokens, self.invokable, self.input):
-            error = mutation_error(self.invokable, frame)
-        response_ref, _ = _commit_response(store, frame, output, error)
+        response_ref, _ = _close(
+            self.frame, self.invokable, self.input, self.request_tokens, output, error
+        )
         invocation = Invocation(self.request_ref, response_ref)
-        self.ref = store.commit(invocation)
+        self.ref = self.store.commit(invocation)
         return invocation
 
     def log(self, invocation: Invocation) -> None:
