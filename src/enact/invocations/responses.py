@@ -9,7 +9,6 @@ fresh for the caller.
 
 from __future__ import annotations
 
-import itertools
 from typing import Final
 
 from enact.errors import InvocationError
@@ -62,8 +61,9 @@ def commit_response(store: Store, response: Response) -> Ref[Response]:
 
 def _remember_response(cache: dict[str, Response], digest: str, response: Response) -> None:
     if len(cache) >= _RESPONSE_CACHE_SIZE:
-        for stale in list(itertools.islice(cache, _RESPONSE_CACHE_SIZE // 4)):
-            del cache[stale]
+        # Start over rather than evict one by one: other threads may be adding
+        # to the same dict, and clear() is a single atomic step.
+        cache.clear()
     cache[digest] = response
 
 
