@@ -35,6 +35,7 @@ EXPECTED_ALL = [
     "NameConflictError",
     "NoActiveStoreError",
     "NotFoundError",
+    "Output",
     "PackedResource",
     "PostgresBackend",
     "PostgresStore",

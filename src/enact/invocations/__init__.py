@@ -14,7 +14,7 @@ from enact.invocations.invokables import (
     register_function,
     typed_invokable,
 )
-from enact.invocations.records import CallArgs, RecordedException, Request, Response
+from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
 from enact.invocations.summary import invocation_summary
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Invocation",
     "InvocationGenerator",
     "Invokable",
+    "Output",
     "RecordedException",
     "Request",
     "Response",
