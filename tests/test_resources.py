@@ -318,3 +318,43 @@ def test_redefined_class_replaces_the_old_one() -> None:
     with enact.InMemoryStore():
         ref = enact.commit(old(1))
         assert type(ref()) is new
+
+
+class Ambiguous:
+    """A foreign class whose truth value raises, like a numpy array's."""
+
+    def __init__(self, items: list[int]) -> None:
+        self.items = items
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+@enact.register
+@dataclasses.dataclass
+class AmbiguousWrapper(enact.ResourceWrapper[Ambiguous]):
+    items: list[int]
+
+    @classmethod
+    def wrapped_type(cls) -> type[Ambiguous]:
+        return Ambiguous
+
+    @classmethod
+    def wrap(cls, value: Ambiguous) -> AmbiguousWrapper:
+        return cls(value.items)
+
+    def unwrap(self) -> Ambiguous:
+        return Ambiguous(self.items)
+
+
+def test_wrapped_field_whose_truth_value_raises_round_trips() -> None:
+    """A field of a wrapped type is never tested for truth (numpy arrays raise there)."""
+
+    @enact.register
+    @dataclasses.dataclass
+    class Holds(enact.Resource):
+        value: Any
+
+    with enact.InMemoryStore():
+        result = enact.commit(Holds(Ambiguous([1, 2])))()
+    assert result.value.items == [1, 2]

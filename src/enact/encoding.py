@@ -256,7 +256,7 @@ def _make_speller(info: registry.ClassInfo) -> _Speller:
             f"        s{index} = {qname + 'i'!r} + str(x)",
             "    elif x is None:",
             f"        s{index} = {qname + 'n'!r}",
-            "    elif not x and (t is list or t is dict):",
+            "    elif (t is list or t is dict) and not x:",
             f"        s{index} = {qname!r} + ('seq[]' if t is list else 'map[]')",
             "    elif t is ref:",
             "        append(x.digest)",
