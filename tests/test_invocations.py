@@ -256,6 +256,18 @@ def test_top_level_invocations_are_logged_under_runs(store: enact.Store) -> None
     assert all(re.fullmatch(r"runs/\d{20}-[0-9a-f]{12}", name) for name in runs)
 
 
+def test_runs_name_inside_a_batch_waits_for_the_batch(store: enact.Store) -> None:
+    """An invoke inside a batch logs its runs/ name only once the batch is written."""
+    with pytest.raises(KeyError), store.batch():
+        enact.invoke(scale, (1,))
+        raise KeyError("abandon the batch")
+    assert not store.names()
+    with store.batch():
+        invocation = enact.invoke(scale, (2,))
+    assert list(store.names().values()) == [enact.commit(invocation)]
+    assert all(store.has(ref) for ref in store.names().values())
+
+
 # Exceptions -----------------------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ order the program made the calls.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -51,7 +50,6 @@ from enact.invocations.responses import (
 )
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
-from enact.stores.base import UnsupportedOperationError
 from enact.stores.store import Store
 
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
@@ -686,6 +684,4 @@ class _Root:
         if self.nested or self.ref is None:
             return
         digest = self.ref.digest
-        name = f"{RUN_LOG_PREFIX}{time.time_ns():020d}-{digest[:12]}"
-        with contextlib.suppress(UnsupportedOperationError):
-            self.store.backend.set_name(name, digest)
+        self.store.log_name(f"{RUN_LOG_PREFIX}{time.time_ns():020d}-{digest[:12]}", digest)

@@ -31,7 +31,7 @@ from enact.errors import (
 from enact.refs import Ref, open_object, parse_packed_header
 from enact.registry import lookup_class
 from enact.resources import Resource, wrap
-from enact.stores.base import ANY, PackedResource, StorageBackend
+from enact.stores.base import ANY, PackedResource, StorageBackend, UnsupportedOperationError
 from enact.stores.files import FileBackend
 from enact.stores.memory import InMemoryBackend
 from enact.wrappers import PRIMITIVE_WRAPPERS
@@ -62,6 +62,9 @@ class Store:
         self._memos: dict[str, dict[str, Any]] = {}
         self._pending: ContextVar[dict[str, PackedResource] | None] = ContextVar(
             f"enact_store_batch_{id(self)}", default=None
+        )
+        self._pending_logs: ContextVar[list[tuple[str, str]] | None] = ContextVar(
+            f"enact_store_batch_logs_{id(self)}", default=None
         )
 
     def memo(self, key: str) -> dict[str, Any]:
@@ -162,13 +165,33 @@ class Store:
             yield
             return
         pending: dict[str, PackedResource] = {}
+        logs: list[tuple[str, str]] = []
         token = self._pending.set(pending)
+        logs_token = self._pending_logs.set(logs)
         try:
             yield
         finally:
+            self._pending_logs.reset(logs_token)
             self._pending.reset(token)
         if pending:
             self._write(list(pending.values()))
+        for name, digest in logs:
+            self.log_name(name, digest)
+
+    def log_name(self, name: str, digest: str) -> None:
+        """Points `name` at `digest` once the object is written, if the backend has names.
+
+        For bookkeeping names (the ``runs/`` log): inside `batch` the name is set
+        after the block's objects are written, and not at all if the block
+        raises, so it never points at an object that is not stored. Backends
+        without names are skipped silently.
+        """
+        logs = self._pending_logs.get()
+        if logs is not None:
+            logs.append((name, digest))
+            return
+        with contextlib.suppress(UnsupportedOperationError):
+            self._call(f"update name {name!r}", lambda: self._backend.set_name(name, digest))
 
     # Checkout ----------------------------------------------------------------
 
