@@ -301,3 +301,22 @@ def test_four_processes_commit_overlapping_content(tmp_path: Path) -> None:
             checked_out = enact.Ref.from_digest(digest)()
             assert isinstance(checked_out, Item)
             assert checked_out == item(index)
+
+
+def test_failed_name_update_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name update that fails before its rename removes its temporary file."""
+    store = enact.FileStore(tmp_path)
+    with store:
+        ref = enact.commit(1)
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(enact.StorageError, match="No space left"):
+        store.set_name("latest", ref)
+    monkeypatch.undo()
+    assert not [entry for entry in (tmp_path / "names").iterdir() if entry.name != "latest"]
+    assert store.get_name("latest") is None

@@ -250,12 +250,17 @@ class FileBackend(StorageBackend):
                         path.unlink()
                     return
                 fd, tmp = tempfile.mkstemp(dir=self._names, prefix=_TMP_PREFIX)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(f"{digest}\n{name}")
-                    out.flush()
-                    if self._fsync:
-                        os.fsync(out.fileno())
-                os.replace(tmp, path)
+                try:
+                    with os.fdopen(fd, "w", encoding="utf-8") as out:
+                        out.write(f"{digest}\n{name}")
+                        out.flush()
+                        if self._fsync:
+                            os.fsync(out.fileno())
+                    os.replace(tmp, path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
                 if self._fsync:
                     _fsync_dir(self._names)
         except OSError as err:
