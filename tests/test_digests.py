@@ -281,6 +281,29 @@ def test_ints_beyond_the_str_digit_limit(value: int) -> None:
     assert sys.get_int_max_str_digits() == limit
 
 
+def test_ints_under_a_lowered_str_digit_limit() -> None:
+    """A lowered sys.set_int_max_str_digits does not break commit, checkout or digests."""
+    value = 10**2000 + 7
+    samples: list[Any] = [
+        value,
+        [value],
+        {"n": value},
+        [value] * 10,
+        golden_vectors.LinkedList(value),
+    ]
+    expected = [digest_of(sample) for sample in samples]
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(1000)
+    try:
+        with enact.InMemoryStore():
+            for sample, digest in zip(samples, expected, strict=True):
+                ref = enact.commit(sample)
+                assert ref.digest == digest
+                assert ref() == sample
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
 def test_long_homogeneous_lists_and_dicts_follow_the_format() -> None:
     """Long lists and dicts of one primitive type hash as the format says."""
     samples: list[Any] = [

@@ -48,7 +48,10 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
         CycleError: The value contains itself.
     """
     links: list[str] = []
-    spelled = _spell(value, links, 0)
+    try:
+        spelled = _spell(value, links, 0)
+    except ValueError:  # an int above a lowered sys.set_int_max_str_digits limit
+        spelled = None
     if spelled is not None:
         return spelled.encode("utf-8"), links
     links = []
@@ -527,7 +530,11 @@ def _decode(data: bytes) -> Any:
                 if data[pos] == 0x69:
                     m = _INT_LIST_RE.match(data, pos)
                     if m is not None:
-                        val = [int(x) for x in data[pos + 1 : m.end() - 1].split(b"i")]
+                        digits = data[pos + 1 : m.end() - 1].split(b"i")
+                        try:
+                            val = [int(x) for x in digits]
+                        except ValueError:  # a lowered sys.set_int_max_str_digits limit
+                            val = [_parse_int(x) for x in digits]
                         pos = m.end()
                         if frame is None:
                             break
