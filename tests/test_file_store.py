@@ -320,3 +320,16 @@ def test_failed_name_update_leaves_no_temporary_file(
     monkeypatch.undo()
     assert not [entry for entry in (tmp_path / "names").iterdir() if entry.name != "latest"]
     assert store.get_name("latest") is None
+
+
+def test_name_file_that_is_not_text_is_a_storage_error(tmp_path: Path) -> None:
+    """A damaged name file is reported as a StorageError naming the file."""
+    backend = enact.FileBackend(tmp_path / "store")
+    store = enact.Store(backend)
+    with store:
+        ref = enact.commit(1)
+        store.set_name("latest", ref)
+    damaged = next((tmp_path / "store" / "names").iterdir())
+    damaged.write_bytes(b"\xff\xfe\x00not text")
+    with pytest.raises(enact.StorageError, match="not UTF-8"):
+        backend.get_name("latest")

@@ -631,3 +631,26 @@ def test_typed_invokable_rejects_bool_for_int() -> None:
     assert Doubler()(21) == 42
     with pytest.raises(enact.InputTypeError, match="must be int, got bool"):
         Doubler()(True)
+
+
+@dataclasses.dataclass(eq=False)
+class UnstorableError(enact.Resource, Exception):
+    """An exception resource whose field holds a value enact cannot store."""
+
+    payload: Any
+
+
+@enact.register
+def raise_unstorable() -> int:
+    """Raises an exception resource that cannot be committed as it is."""
+    raise UnstorableError(object())
+
+
+def test_exception_resource_that_cannot_be_stored_is_recorded_by_type_and_message(
+    store: enact.Store,
+) -> None:
+    """The journal falls back to RecordedException; the call's own exception is not hidden."""
+    invocation = enact.invoke(raise_unstorable)
+    raised = invocation.get_raised()
+    assert isinstance(raised, enact.RecordedException)
+    assert raised.type_name.endswith("UnstorableError")

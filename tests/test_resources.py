@@ -358,3 +358,15 @@ def test_wrapped_field_whose_truth_value_raises_round_trips() -> None:
     with enact.InMemoryStore():
         result = enact.commit(Holds(Ambiguous([1, 2])))()
     assert result.value.items == [1, 2]
+
+
+def test_type_names_with_braces_are_refused() -> None:
+    """A brace would end the type id inside stored objects, so registration refuses it."""
+
+    @dataclasses.dataclass
+    class Braced(enact.Resource):
+        value: int
+
+    Braced.__qualname__ = "Braced{x}"
+    with pytest.raises(enact.RegistrationError, match="braces"):
+        enact.register(Braced)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from enact.digests import builtin_type_id, quote, type_id_for
-from enact.errors import UnknownTypeError
+from enact.errors import RegistrationError, UnknownTypeError
 
 KIND_RESOURCE: Final = 0
 KIND_REF: Final = 1
@@ -125,6 +125,11 @@ def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> Cl
             return existing
         names = declared_field_names(cls)
         name = type_name(cls)
+        if "{" in name or "}" in name:
+            raise RegistrationError(
+                f"Cannot register {cls!r} under the type name {name!r}: type names may not "
+                "contain braces (they end the type id in stored objects). Rename it."
+            )
         if cls.__dict__.get("__enact_builtin__", False):
             type_id = builtin_type_id(name)
         elif kind == KIND_REF:

@@ -470,7 +470,10 @@ def _commit_response(
         except EnactError as commit_error:
             error = commit_error
     raised_here = not any(error is seen for seen in frame.child_errors)
-    raised = store.commit(_exception_resource(error))
+    try:
+        raised = store.commit(_exception_resource(error))
+    except EnactError:  # an exception resource holding values that cannot be stored
+        raised = store.commit(RecordedException.from_exception(error))
     return commit_response(store, Response(None, raised, raised_here, children)), error
 
 

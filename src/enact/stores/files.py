@@ -212,7 +212,14 @@ class FileBackend(StorageBackend):
 
     def _read_name_file(self, path: Path) -> tuple[str, str | None]:
         """Returns the digest and the name (None in files written without it)."""
-        digest, _, name = path.read_text("utf-8").partition("\n")
+        try:
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as err:
+            raise StorageError(
+                f"Name file {path} is not UTF-8 text: it was not written by enact; "
+                "delete it or restore it from a copy."
+            ) from err
+        digest, _, name = text.partition("\n")
         return digest.strip(), name or None
 
     @contextlib.contextmanager
