@@ -49,7 +49,15 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
     """
     links: list[str] = []
     try:
-        spelled = _spell(value, links, 0)
+        info = _by_class.get(type(value))
+        if info is not None and info.kind != _KIND_REF:
+            # Most commits are of a resource: go straight to its class's speller.
+            speller = _spellers.get(info)
+            if speller is None:
+                speller = _spellers[info] = _make_speller(info)
+            spelled = speller(value, links, 1)
+        else:
+            spelled = _spell(value, links, 0)
     except ValueError:  # an int above a lowered sys.set_int_max_str_digits limit
         spelled = None
     if spelled is not None:
