@@ -654,3 +654,13 @@ def test_exception_resource_that_cannot_be_stored_is_recorded_by_type_and_messag
     raised = invocation.get_raised()
     assert isinstance(raised, enact.RecordedException)
     assert raised.type_name.endswith("UnstorableError")
+
+
+def test_journaled_recursion_past_the_limit_records_the_recursion_error(
+    store: enact.Store,
+) -> None:
+    """Too deep a journaled recursion ends as a recorded RecursionError, not a pending child."""
+    invocation = enact.invoke(count_down, (5000,))
+    raised = invocation.get_raised()
+    assert isinstance(raised, enact.RecordedException)
+    assert raised.type_name == "builtins.RecursionError"

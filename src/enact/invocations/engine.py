@@ -387,8 +387,18 @@ class ChildCall:
     def fail(self, child: Frame, token: Any, error: Exception) -> None:
         """Ends the child's frame and journals the exception it raised."""
         _frame.reset(token)
-        if not isinstance(error, ReplayError | IncompleteSubinvocationError):
+        if isinstance(error, ReplayError | IncompleteSubinvocationError):
+            return
+        try:
             self.finish(child, None, error)
+        except (ReplayError, IncompleteSubinvocationError):
+            raise
+        except Exception:
+            # Journaling the exception failed too (e.g. a RecursionError that the
+            # record's own encoding hits again): give up the slot, so the caller
+            # sees the call's own exception rather than a pending child.
+            if self.frame.slots[self.index].__class__ is _Pending:
+                self.frame.slots[self.index] = None
 
     def succeed(self, child: Frame, token: Any, output: Any) -> Any:
         """Ends the child's frame and journals its output; returns the output."""
@@ -608,15 +618,10 @@ def invoke_root(
         token = _frame.set(root.frame)
         try:
             output = run_call(invokable, input_value)
-        except (ReplayError, IncompleteSubinvocationError):
-            _frame.reset(token)
-            raise
         except Exception as error:
-            _frame.reset(token)
-            invocation = root.finish(MISSING, error)
+            invocation = root.fail(token, error)
         else:
-            _frame.reset(token)
-            invocation = root.finish(output, None)
+            invocation = root.succeed(token, output)
     root.log(invocation)
     return invocation
 
@@ -638,15 +643,10 @@ async def invoke_root_async(
         token = _frame.set(root.frame)
         try:
             output = await run_call(invokable, input_value)
-        except (ReplayError, IncompleteSubinvocationError):
-            _frame.reset(token)
-            raise
         except Exception as error:
-            _frame.reset(token)
-            invocation = root.finish(MISSING, error)
+            invocation = root.fail(token, error)
         else:
-            _frame.reset(token)
-            invocation = root.finish(output, None)
+            invocation = root.succeed(token, output)
     root.log(invocation)
     return invocation
 
@@ -673,6 +673,22 @@ class _Root:
         self.request_ref = request_ref or store.commit_tokens(tokens, links, Ref)
         self.frame = Frame(store, template, strict, override, ())
         self.ref: Ref[Invocation] | None = None
+
+    def fail(self, token: Any, error: Exception) -> Invocation:
+        """Ends the root frame after the call raised; journals the exception.
+
+        Errors of the journaling itself (a replay mismatch, unfinished children)
+        are not journaled: they propagate.
+        """
+        _frame.reset(token)
+        if isinstance(error, ReplayError | IncompleteSubinvocationError):
+            raise error
+        return self.finish(MISSING, error)
+
+    def succeed(self, token: Any, output: Any) -> Invocation:
+        """Ends the root frame after the call returned; journals the output."""
+        _frame.reset(token)
+        return self.finish(output, None)
 
     def finish(self, output: Any, error: BaseException | None) -> Invocation:
         response_ref, _ = _close(

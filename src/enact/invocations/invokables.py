@@ -97,6 +97,24 @@ def _type_label(expected: Any) -> str:
     return repr(expected)
 
 
+def _call_args(invokable: Any, input_value: Any) -> tuple[Any, ...]:
+    """Checks the input of an (async) invokable; returns the arguments for its ``call``."""
+    cls = type(invokable)
+    check_type(input_value, cls._enact_input_type, "its input", cls.__qualname__)
+    if _takes_input(cls, cls.call):
+        return (input_value,)
+    if input_value is None:
+        return ()
+    raise InputTypeError(
+        f"{cls.__qualname__}.call takes no input, but was called with {input_value!r:.80}."
+    )
+
+
+def _check_output(invokable: Any, output: Any) -> None:
+    cls = type(invokable)
+    check_type(output, cls._enact_output_type, "its output", cls.__qualname__)
+
+
 class Invokable(Resource):
     """A resource with a ``call`` method taking at most one argument.
 
@@ -124,18 +142,8 @@ class Invokable(Resource):
         return ChildCall(frame, self, input_value).run(self._enact_run, input_value)
 
     def _enact_run(self, input_value: Any) -> Any:
-        cls = type(self)
-        owner = cls.__qualname__
-        check_type(input_value, cls._enact_input_type, "its input", owner)
-        if _takes_input(cls, cls.call):
-            output = self.call(input_value)
-        elif input_value is None:
-            output = self.call()
-        else:
-            raise InputTypeError(
-                f"{owner}.call takes no input, but was called with {input_value!r:.80}."
-            )
-        check_type(output, cls._enact_output_type, "its output", owner)
+        output = self.call(*_call_args(self, input_value))
+        _check_output(self, output)
         return output
 
     def invoke(self, arg: Any = None, *, strict: bool = True) -> Invocation:
@@ -176,18 +184,8 @@ class AsyncInvokable(Resource):
         return ChildCall(frame, self, input_value).run_async(self._enact_run, input_value)
 
     async def _enact_run(self, input_value: Any) -> Any:
-        cls = type(self)
-        owner = cls.__qualname__
-        check_type(input_value, cls._enact_input_type, "its input", owner)
-        if _takes_input(cls, cls.call):
-            output = await self.call(input_value)
-        elif input_value is None:
-            output = await self.call()
-        else:
-            raise InputTypeError(
-                f"{owner}.call takes no input, but was called with {input_value!r:.80}."
-            )
-        check_type(output, cls._enact_output_type, "its output", owner)
+        output = await self.call(*_call_args(self, input_value))
+        _check_output(self, output)
         return output
 
     async def invoke(self, arg: Any = None, *, strict: bool = True) -> Invocation:
