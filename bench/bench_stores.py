@@ -51,27 +51,8 @@ README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Store benchmarks"
 
 
-@enact.register
-@dataclasses.dataclass
-class Small(enact.Resource):
-    """The small resource of the baseline's commit_small workload."""
-
-    name: str
-    value: int
-
-
-@enact.register
-def child(x: int) -> int:
-    return x + 1
-
-
-@enact.register
-def parent(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += child(i)
-    return total
-
+# The same small resource and journaled functions as bench_core.py's workloads.
+from bench_common import Small, parent  # noqa: E402
 
 # Stores ----------------------------------------------------------------------
 
