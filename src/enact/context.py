@@ -3,22 +3,35 @@
 The stack lives in a `contextvars.ContextVar`, so each thread and each asyncio
 task sees its own ``with`` blocks, the same `Store` may be entered from many of
 them at once, and nested or re-entered blocks unwind in order.
+
+This module sits below refs and stores: it knows a store only as an
+`ActiveStore` (what `Ref.checkout` and `Ref.modify` call), so it imports
+neither. Code that needs the whole `enact.Store` uses
+`enact.stores.store.current_store`.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Final
+from typing import Any, Final, Protocol
 
 from enact.errors import NoActiveStoreError
 
-if TYPE_CHECKING:
-    from enact.stores.store import Store
 
-_active: Final[ContextVar[tuple[Store, ...]]] = ContextVar("enact_active_stores", default=())
+class ActiveStore(Protocol):
+    """What the layers below `enact.Store` need of the active store."""
+
+    def commit(self, value: Any, ref_type: Any) -> Any:
+        """Commits `value` and returns a ref of type `ref_type` to it."""
+
+    def checkout(self, ref: Any) -> Any:
+        """Returns fresh objects for the value `ref` points to."""
 
 
-def current_store() -> Store:
+_active: Final[ContextVar[tuple[ActiveStore, ...]]] = ContextVar("enact_active_stores", default=())
+
+
+def current_store() -> ActiveStore:
     """Returns the innermost active store; raises `NoActiveStoreError` if none is."""
     stack = _active.get()
     if not stack:
@@ -30,18 +43,18 @@ def current_store() -> Store:
     return stack[-1]
 
 
-def active_store() -> Store | None:
+def active_store() -> ActiveStore | None:
     """Returns the innermost active store, or None."""
     stack = _active.get()
     return stack[-1] if stack else None
 
 
-def enter(store: Store) -> None:
+def enter(store: ActiveStore) -> None:
     """Makes `store` the active store of the current context."""
     _active.set((*_active.get(), store))
 
 
-def leave(store: Store) -> None:
+def leave(store: ActiveStore) -> None:
     """Undoes the matching `enter`."""
     stack = _active.get()
     if not stack or stack[-1] is not store:

@@ -7,7 +7,8 @@ caller would naturally catch, so ``except LookupError`` still works::
     ├── RegistrationError        (TypeError)   a class or function cannot be registered
     ├── UnsupportedValueError    (TypeError)   a value enact cannot store
     ├── CycleError               (ValueError)  a value contains itself
-    ├── InvalidDigestError       (ValueError)  not 64 lower-case hex characters
+    ├── InvalidDigestError       (ValueError)  not 64 lower-case hex characters (or a prefix)
+    ├── MissingFieldError        (KeyError)    a resource dict lacks fields of its class
     ├── NoActiveStoreError       (RuntimeError) commit/checkout outside ``with store:``
     ├── NotFoundError            (LookupError) a ref that the store does not hold
     ├── UnknownTypeError         (LookupError) a stored type not registered here
@@ -16,6 +17,8 @@ caller would naturally catch, so ``except LookupError`` still works::
     ├── NameConflictError        (ValueError)  a compare-and-set update of a name lost
     ├── InvalidNameError         (ValueError)  a name for a ref that a store cannot keep
     ├── InvalidStoreURLError     (ValueError)  a store URL of unknown form (open_store)
+    ├── UnsupportedOperationError (NotImplementedError) a backend lacks an optional
+    │                                          operation (listing or deleting for gc)
     ├── InvocationError          (RuntimeError) misuse of invoke / invokables
     │   ├── ReplayError                          a replay met a call it did not record
     │   ├── IncompleteSubinvocationError         a child still ran when its parent ended
@@ -66,7 +69,26 @@ class CycleError(EnactError, ValueError):
 
 
 class InvalidDigestError(EnactError, ValueError):
-    """A digest is not 64 lower-case hexadecimal characters."""
+    """A digest is not 64 lower-case hexadecimal characters (or a digest prefix is not
+    up to 64 of them)."""
+
+
+class MissingFieldError(EnactError, KeyError):
+    """A resource dict lacks fields that its class requires (`Resource.from_resource_dict`).
+
+    Attributes:
+        type_name: The type id of the resource class.
+        fields: The names of the missing fields, in declaration order.
+    """
+
+    def __init__(self, message: str, *, type_name: str, fields: tuple[str, ...]):
+        super().__init__(message)
+        self.type_name = type_name
+        self.fields = fields
+
+    def __str__(self) -> str:
+        # KeyError would show the repr of the message, quotes and escapes included.
+        return str(self.args[0])
 
 
 class NoActiveStoreError(EnactError, RuntimeError):
@@ -105,12 +127,15 @@ class CorruptObjectError(EnactError, ValueError):
     Attributes:
         digest: The digest the object was stored under.
         location: Where the damaged object lives (a file path, a table row).
+        detail: What is wrong with it, as a clause (``"its 12 bytes hash to ..."``);
+            empty when the message says it only.
     """
 
-    def __init__(self, message: str, *, digest: str, location: str):
+    def __init__(self, message: str, *, digest: str, location: str, detail: str = ""):
         super().__init__(message)
         self.digest = digest
         self.location = location
+        self.detail = detail
 
 
 class StorageError(EnactError, OSError):
@@ -147,6 +172,14 @@ class InvalidStoreURLError(EnactError, ValueError):
     def __init__(self, message: str, *, url: str):
         super().__init__(message)
         self.url = url
+
+
+class UnsupportedOperationError(EnactError, NotImplementedError):
+    """A backend does not implement an optional operation (listing, deletion, names).
+
+    `enact.gc` raises it for a backend that cannot list or delete its objects;
+    the conformance suite skips the tests of operations a backend lacks.
+    """
 
 
 class InvocationError(EnactError, RuntimeError):

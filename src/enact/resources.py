@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from typing import Any, Generic, Self, TypeAlias, TypeVar
 
 from enact import registry
-from enact.errors import RegistrationError, UnknownTypeError, UnsupportedValueError
+from enact.errors import (
+    MissingFieldError,
+    RegistrationError,
+    UnknownTypeError,
+    UnsupportedValueError,
+)
 
 FieldValue: TypeAlias = Any
 """Annotation for a field that may hold any value enact can store."""
@@ -65,8 +70,13 @@ class Resource:
         }
         missing = [name for name in class_info(cls).field_names if name not in resource_dict]
         if missing:
-            raise KeyError(
-                f"{registry.type_name(cls)}.from_resource_dict: missing field(s) {missing}."
+            type_name = registry.type_name(cls)
+            raise MissingFieldError(
+                f"Cannot build {type_name} from a resource dict: it lacks the field(s) "
+                f"{', '.join(missing)} (it has {', '.join(map(repr, resource_dict)) or 'none'}). "
+                "Pass every field of the class, as to_resource_dict() returns them.",
+                type_name=type_name,
+                fields=tuple(missing),
             )
         built: Self = build(cls, values)
         return built

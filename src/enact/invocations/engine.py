@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Final, TypeAlias
 
-from enact import context, registry
+from enact import registry
 from enact.encoding import encode
 from enact.errors import (
     EnactError,
@@ -50,7 +50,7 @@ from enact.invocations.responses import (
 )
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
-from enact.stores.store import Store
+from enact.stores.store import Store, current_store
 
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
 """Called with the ref of a recorded exception; returns the output to use instead."""
@@ -126,7 +126,7 @@ class Invocation(Resource):
         """
         if num_calls < 0:
             raise ValueError(f"num_calls must be >= 0, got {num_calls}.")
-        store = context.current_store()
+        store = current_store()
         children = list(read_response(store, self.response).children)
         if num_calls:
             children = children[: max(0, len(children) - num_calls)]
@@ -155,7 +155,7 @@ class Invocation(Resource):
             ReplayError: The program did not make the recorded calls.
             InvocationError: The invokable is asynchronous (use `replay_async`).
         """
-        response = read_response(context.current_store(), self.response)
+        response = read_response(current_store(), self.response)
         if response.output is not None:
             return self
         request = self.request()
@@ -177,7 +177,7 @@ class Invocation(Resource):
         self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
     ) -> Invocation:
         """Like `replay`, for invocations of asynchronous invokables."""
-        response = read_response(context.current_store(), self.response)
+        response = read_response(current_store(), self.response)
         if response.output is not None:
             return self
         request = self.request()
@@ -612,7 +612,7 @@ def invoke_root(
     override: ExceptionOverride | None,
 ) -> Invocation:
     """Runs a root invocation (a new journal), optionally replaying a template."""
-    store = context.current_store()
+    store = current_store()
     with store.batch():
         root = _Root(store, invokable, input_value, request_ref, template, strict, override)
         token = _frame.set(root.frame)
@@ -637,7 +637,7 @@ async def invoke_root_async(
     """Asynchronous variant of `invoke_root` (synchronous invokables run as in `invoke_root`)."""
     if not _is_async(invokable):
         return invoke_root(invokable, input_value, request_ref, template, strict, override)
-    store = context.current_store()
+    store = current_store()
     with store.batch():
         root = _Root(store, invokable, input_value, request_ref, template, strict, override)
         token = _frame.set(root.frame)

@@ -15,7 +15,6 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from enact import context as _context
 from enact.errors import InvocationError
 from enact.invocations.engine import Invocation, current_frame, invoke
 from enact.invocations.invokables import Invokable, check_type
@@ -24,6 +23,7 @@ from enact.invocations.responses import commit_response, read_response
 from enact.refs import Ref
 from enact.registry import lookup_class
 from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
+from enact.stores.store import current_store
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
 _UNWRAPPED = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
@@ -107,7 +107,7 @@ class RequestInput(Invokable):
     context: FieldValue
 
     def call(self, for_value: Any) -> Any:
-        raise InputRequest(self.requested, _context.current_store().commit(for_value), self.context)
+        raise InputRequest(self.requested, current_store().commit(for_value), self.context)
 
 
 register_resource_class(InputRequest)
@@ -135,7 +135,7 @@ def request_input(requested_type: Any, for_value: Any = None, context: FieldValu
 
 def pending_input_requests(invocation: Invocation) -> list[tuple[tuple[int, ...], InputRequest]]:
     """Returns the unanswered input requests in an invocation, with their child paths."""
-    store = _context.current_store()
+    store = current_store()
     found: list[tuple[tuple[int, ...], InputRequest]] = []
     stack: list[tuple[tuple[int, ...], Invocation]] = [((), invocation)]
     while stack:
@@ -161,7 +161,7 @@ def first_pending_path(invocation: Invocation) -> tuple[int, ...] | None:
     Follows the raised exception down from the root, looking at the most
     recent children first, so a sequential program costs one read per level.
     """
-    store = _context.current_store()
+    store = current_store()
     response = read_response(store, invocation.response)
     if response.output is not None or response.raised is None:
         return None
@@ -209,13 +209,13 @@ def answer(invocation: Invocation, value: Any, path: tuple[int, ...] | None = No
             f"No pending input request at child path {list(path)}; pending: {pending_paths}."
         )
     request.check_answer(value)
-    store = _context.current_store()
+    store = current_store()
     return _replace_along(store, invocation, path, Output(value))
 
 
 def _request_at(invocation: Invocation, path: tuple[int, ...]) -> InputRequest | None:
     """Returns the pending input request at `path`, or None if there is none."""
-    store = _context.current_store()
+    store = current_store()
     response = read_response(store, invocation.response)
     for index in path:
         if response.output is not None or not 0 <= index < len(response.children):
@@ -297,7 +297,7 @@ class InvocationGenerator:
                 "The pending input request has not been answered: call set_input(value) "
                 "before asking for the next one."
             )
-        response = read_response(_context.current_store(), self._invocation.response)
+        response = read_response(current_store(), self._invocation.response)
         raised = None if response.raised is None else response.raised()
         if isinstance(raised, InputRequest):
             self._pending = raised

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from enact.digests import check_digest
 from enact.errors import NotFoundError
 from enact.refs import Ref
-from enact.stores.base import PackedResource
+from enact.stores.base import PackedResource, batches
 from enact.stores.store import Store
+
+T = TypeVar("T")
 
 Progress: TypeAlias = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``: called after each batch of a maintenance run."""
@@ -44,27 +46,15 @@ def missing_error(store: Store, digest: str, parent: str, action: str) -> NotFou
     )
 
 
-def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Yields lists of up to `size` items."""
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return batches(items, size)
 
 
 def by_size(batch: list[PackedResource]) -> Iterator[list[PackedResource]]:
     """Splits a batch so that no single transaction carries more than ~32 MB."""
-    part: list[PackedResource] = []
-    size = 0
-    for packed in batch:
-        if part and size + len(packed.data) > _BATCH_BYTES:
-            yield part
-            part, size = [], 0
-        part.append(packed)
-        size += len(packed.data)
-    if part:
-        yield part
+    return batches(batch, None, size=_stored_size, max_size=_BATCH_BYTES)
+
+
+def _stored_size(packed: PackedResource) -> int:
+    return len(packed.data)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Iterator
 from typing import Final
 
-from enact.errors import CorruptObjectError, UnknownTypeError
+from enact.errors import UnknownTypeError
 from enact.maintenance._common import (
     BATCH_SIZE,
     Progress,
@@ -17,9 +16,9 @@ from enact.maintenance._common import (
     missing_error,
     root_digests,
 )
-from enact.refs import PACKED_PREFIX, open_object
 from enact.stores.base import PackedResource
 from enact.stores.store import Store
+from enact.stores.verified import open_verified, packed_links
 
 COPY_MEMORY: Final = 256 * 1024 * 1024
 """Bytes of objects kept in memory between the scan and the send; beyond, they are read again."""
@@ -92,9 +91,10 @@ def copy(
                 packed = found.get(digest)
                 if packed is None:
                     raise missing_error(source, digest, parent, "copy")
-                if not _verify_for_transfer(source, packed):
+                links = _verified_links(source, packed)
+                if links is None:
                     unverified += 1
-                links = source.links(packed)
+                    links = packed_links(packed, source.backend.locate)
                 packed.links = links
                 graph[digest] = links
                 if kept_bytes < COPY_MEMORY:
@@ -111,18 +111,18 @@ def copy(
 
     order = _children_first(graph)
     sent = bytes_sent = 0
-    for chunk in chunks(order, batch_size):
-        refetch = [digest for digest in chunk if digest not in kept]
+    for part_order in chunks(order, batch_size):
+        refetch = [digest for digest in part_order if digest not in kept]
         found = source.backend.get_many(refetch) if refetch else {}
         batch: list[PackedResource] = []
-        for digest in chunk:
+        for digest in part_order:
             packed = kept.pop(digest, None)
             if packed is None:
                 packed = found.get(digest)
                 if packed is None:
                     raise missing_error(source, digest, "", "copy")
-                _verify_for_transfer(source, packed)
                 packed.links = graph[digest]
+                _verified_links(source, packed)
             batch.append(packed)
         for part in by_size(batch):
             target.backend.commit_many(part)
@@ -155,26 +155,14 @@ def _children_first(graph: dict[str, tuple[str, ...]]) -> list[str]:
     return order
 
 
-def _verify_for_transfer(store: Store, packed: PackedResource) -> bool:
-    """Raises `CorruptObjectError` unless `packed` hashes to its digest; returns whether
-    it could be checked (False: packed with a packing unknown in this process)."""
-    digest = packed.digest
-    data = packed.data
-    location = ""
-    if data.startswith(PACKED_PREFIX):
-        location = store.backend.locate(digest)
-        try:
-            data = open_object(data, digest, location)
-        except UnknownTypeError:
-            return False
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != digest:
-        location = location or store.backend.locate(digest)
-        raise CorruptObjectError(
-            f"Object {digest} at {location} is corrupt: its {len(data)} bytes hash to "
-            f"{actual}. Nothing corrupt was copied; run enact.verify on the source, then "
-            "restore the object from another copy of the store.",
-            digest=digest,
-            location=location,
-        )
-    return True
+def _verified_links(store: Store, packed: PackedResource) -> tuple[str, ...] | None:
+    """Returns the links of `packed`, read from its verified bytes; None if it is packed
+    with a packing unknown in this process (it cannot be checked here, only sent).
+
+    Raises:
+        CorruptObjectError: The object fails the check of `open_verified`.
+    """
+    try:
+        return open_verified(packed, store.backend.locate, links=True).links
+    except UnknownTypeError:
+        return None

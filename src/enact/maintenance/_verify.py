@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Iterator
 
-from enact.encoding import DecodeError, scan_links
 from enact.errors import CorruptObjectError, UnknownTypeError
 from enact.maintenance._common import BATCH_SIZE, Progress, chunks
-from enact.refs import PACKED_PREFIX, open_object, parse_packed_header
 from enact.stores.base import PackedResource, UnsupportedOperationError
 from enact.stores.store import Store
+from enact.stores.verified import open_verified, packed_links
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,31 +166,14 @@ class _Checked:
 
 
 def _check(packed: PackedResource, locate: Callable[[str], str]) -> _Checked:
-    """Re-hashes `packed` the way checkout does and recomputes its links from its bytes."""
-    digest = packed.digest
-    data = packed.data
-    header_links: tuple[str, ...] | None = None
-    if data.startswith(PACKED_PREFIX):
-        try:
-            header, _ = parse_packed_header(data)
-            header_links = tuple(header.get("links", ()))
-        except (ValueError, AttributeError) as err:
-            return _Checked((), True, f"its packing header is unreadable ({err})")
+    """Checks `packed` as checkout does (`open_verified`) and reads its links from its bytes."""
     try:
-        tokens = open_object(data, digest, locate(digest)) if header_links is not None else data
+        return _Checked(open_verified(packed, locate, links=True).links or (), True)
     except UnknownTypeError:
-        return _Checked(header_links or (), False)
+        pass
     except CorruptObjectError as err:
-        return _Checked(header_links or (), True, str(err))
-    actual = hashlib.sha256(tokens).hexdigest()
-    if actual != digest:
-        return _Checked((), True, f"its {len(tokens)} bytes hash to {actual}")
+        return _Checked((), True, err.detail or str(err))
     try:
-        links = tuple(scan_links(tokens))
-    except (DecodeError, ValueError, IndexError) as err:
-        return _Checked((), True, f"it hashes correctly but its refs cannot be read ({err})")
-    if header_links is not None and header_links != links:
-        return _Checked(links, True, "its packing header lists other links than its content")
-    if packed.links is not None and tuple(packed.links) != links:
-        return _Checked(links, True, "the backend's link index disagrees with its content")
-    return _Checked(links, True)
+        return _Checked(packed_links(packed, locate), False)
+    except CorruptObjectError as err:
+        return _Checked((), True, err.detail or str(err))

@@ -15,13 +15,16 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from enact.errors import EnactError, NameConflictError
+from enact.errors import EnactError, InvalidDigestError, NameConflictError, StorageError
+from enact.errors import UnsupportedOperationError as UnsupportedOperationError  # re-exported
 
 if TYPE_CHECKING:
     from enact.refs import Ref
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(slots=True)
@@ -41,10 +44,6 @@ class PackedResource:
     digest: str
     data: bytes
     links: tuple[str, ...] | None = None
-
-
-class UnsupportedOperationError(EnactError, NotImplementedError):
-    """The backend does not implement an optional operation (e.g. deletion for gc)."""
 
 
 class _Any:
@@ -175,8 +174,94 @@ _HEX: Final = frozenset("0123456789abcdef")
 def check_prefix(prefix: str) -> str:
     """Returns `prefix` if it can start a digest (up to 64 lower-case hex characters)."""
     if not isinstance(prefix, str) or len(prefix) > 64 or not _HEX.issuperset(prefix):
-        raise ValueError(f"{prefix!r} is not a digest prefix (up to 64 lower-case hex digits).")
+        shown = repr(prefix) if not isinstance(prefix, str) or len(prefix) < 80 else "it"
+        raise InvalidDigestError(
+            f"Cannot look up objects by {shown}: a digest prefix is up to 64 lower-case "
+            "hexadecimal characters (the start of what `print(ref)` shows)."
+        )
     return prefix
+
+
+def batches(
+    items: Iterable[T],
+    count: int | None,
+    *,
+    size: Callable[[T], int] | None = None,
+    max_size: int = 0,
+) -> Iterator[list[T]]:
+    """Yields lists of consecutive `items`, for statements and transactions of bounded size.
+
+    Args:
+        items: What to split.
+        count: The most items in a list (None: no limit).
+        size: The weight of an item (bytes, usually); with it, a list stays at
+            or below `max_size` unless a single item alone weighs more.
+        max_size: The most a list may weigh when `size` is given.
+    """
+    batch: list[T] = []
+    weight = 0
+    for item in items:
+        if size is not None:
+            item_size = size(item)
+            if batch and weight + item_size > max_size:
+                yield batch
+                batch, weight = [], 0
+            weight += item_size
+        batch.append(item)
+        if count is not None and len(batch) >= count:
+            yield batch
+            batch, weight = [], 0
+    if batch:
+        yield batch
+
+
+class DriverErrors:
+    """Turns a driver's errors (``sqlite3``, ``psycopg``, ``OSError``) into `StorageError`.
+
+    ``with DriverErrors("commit 3 objects", backend):`` re-raises any `driver`
+    exception of the block as ``StorageError("Cannot commit 3 objects in
+    <backend>: <error>")`` with the original as ``__cause__``; errors of enact
+    pass unchanged. The message is formatted only on failure, so an instance is
+    cheap enough to create per call and may be kept and reused.
+
+    Args:
+        action: What was attempted, as a verb phrase.
+        where: The backend or store, shown with `str`.
+        driver: The exception types to wrap (default: every `Exception`).
+    """
+
+    __slots__ = ("_action", "_driver", "_where")
+
+    def __init__(
+        self,
+        action: str,
+        where: object,
+        driver: type[Exception] | tuple[type[Exception], ...] = Exception,
+    ) -> None:
+        self._action = action
+        self._where = where
+        self._driver = driver
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, err: BaseException | None, traceback: object) -> None:
+        if isinstance(err, self._driver) and not isinstance(err, EnactError):
+            raise StorageError(f"Cannot {self._action} in {self._where}: {err}") from err
+
+
+def name_conflict(
+    name: str, where: str, expected: str | None, actual: str | None
+) -> NameConflictError:
+    """The error for a compare-and-set of `name` (in store `where`, if given) that lost."""
+    place = f" in {where}" if where else ""
+    return NameConflictError(
+        f"Name {name!r}{place} points at {actual or 'nothing'}, not at "
+        f"{expected or 'nothing'} as expected; re-read it and retry.",
+        name=name,
+        expected=expected,
+        actual=actual,
+    )
 
 
 class NameTable:
@@ -196,13 +281,7 @@ class NameTable:
         with self._lock:
             actual = self._names.get(name)
             if expected is not ANY and expected != actual:
-                raise NameConflictError(
-                    f"Name {name!r} points at {actual or 'nothing'}, not at "
-                    f"{expected or 'nothing'} as expected; re-read it and retry.",
-                    name=name,
-                    expected=expected,
-                    actual=actual,
-                )
+                raise name_conflict(name, "", expected, actual)
             if digest is None:
                 self._names.pop(name, None)
             else:

@@ -24,8 +24,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from enact.errors import NameConflictError, StorageError
-from enact.stores.base import ANY, PackedResource, StorageBackend
+from enact.errors import StorageError
+from enact.stores.base import ANY, PackedResource, StorageBackend, name_conflict
+from enact.stores.store import Store
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -99,18 +100,7 @@ class FileBackend(StorageBackend):
                 return None  # someone else's object: present, just not ours to touch
             directory = path.parent
             directory.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TMP_PREFIX)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(packed_resource.data)
-                    if self._fsync:
-                        out.flush()
-                        os.fsync(out.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            _replace_atomically(path, packed_resource.data, fsync=self._fsync)
             return directory
         except OSError as err:
             raise StorageError(
@@ -245,29 +235,12 @@ class FileBackend(StorageBackend):
             with self._names_locked():
                 actual = self.get_name(name)
                 if expected is not ANY and expected != actual:
-                    raise NameConflictError(
-                        f"Name {name!r} in {self.root} points at {actual or 'nothing'}, not "
-                        f"at {expected or 'nothing'} as expected; re-read it and retry.",
-                        name=name,
-                        expected=expected,
-                        actual=actual,
-                    )
+                    raise name_conflict(name, str(self.root), expected, actual)
                 if digest is None:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
                     return
-                fd, tmp = tempfile.mkstemp(dir=self._names, prefix=_TMP_PREFIX)
-                try:
-                    with os.fdopen(fd, "w", encoding="utf-8") as out:
-                        out.write(f"{digest}\n{name}")
-                        out.flush()
-                        if self._fsync:
-                            os.fsync(out.fileno())
-                    os.replace(tmp, path)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
-                    raise
+                _replace_atomically(path, f"{digest}\n{name}".encode(), fsync=self._fsync)
                 if self._fsync:
                     _fsync_dir(self._names)
         except OSError as err:
@@ -287,6 +260,35 @@ class FileBackend(StorageBackend):
             if digest:
                 entries.append((name or urllib.parse.unquote(entry.name), digest))
         return iter(sorted(entries))
+
+
+class FileStore(Store):
+    """A store in a directory tree: ``Store(FileBackend(root))``.
+
+    Args:
+        root: The directory; created if missing.
+        fsync: See `FileBackend`.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        super().__init__(FileBackend(root, fsync=fsync))
+
+
+def _replace_atomically(path: Path, data: bytes, *, fsync: bool) -> None:
+    """Makes `path` hold `data`, whole or not at all: a temporary file beside it,
+    fsynced (if asked), renamed into place; removed again if anything fails."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if fsync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _fsync_dir(directory: Path) -> None:

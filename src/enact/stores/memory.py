@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from enact.stores.base import ANY, NameTable, PackedResource, StorageBackend
+from enact.stores.store import Store
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -107,3 +108,10 @@ class InMemoryBackend(StorageBackend):
 
     def __len__(self) -> int:
         return len(self._objects)
+
+
+class InMemoryStore(Store):
+    """A store whose objects live in this process only: ``Store(InMemoryBackend())``."""
+
+    def __init__(self) -> None:
+        super().__init__(InMemoryBackend())

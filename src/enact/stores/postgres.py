@@ -31,8 +31,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
-from enact.errors import NameConflictError, StorageError
-from enact.stores.base import ANY, PackedResource, StorageBackend, check_prefix
+from enact.errors import StorageError
+from enact.stores.base import (
+    ANY,
+    PackedResource,
+    StorageBackend,
+    batches,
+    check_prefix,
+    name_conflict,
+)
 from enact.stores.store import Store, check_name
 
 if TYPE_CHECKING:
@@ -515,15 +522,8 @@ class PostgresBackend(StorageBackend):
 
         if self._run(f"Updating name {name!r}", work, retry=False):
             return
-        actual = self.get_name(name)
-        raise NameConflictError(
-            f"Name {name!r} in {self._address} schema {self._schema!r} points at "
-            f"{actual or 'nothing'}, not at {expected or 'nothing'} as expected; "
-            "re-read it and retry.",
-            name=name,
-            expected=expected,
-            actual=actual,
-        )
+        where = f"{self._address} schema {self._schema!r}"
+        raise name_conflict(name, where, expected, self.get_name(name))
 
     def iter_names(self) -> Iterator[tuple[str, str]]:
         rows = self._run(
@@ -559,16 +559,11 @@ class PostgresStore(Store):
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
     """Splits rows into runs small enough for one statement's parameters."""
-    chunk: list[tuple[bytes, bytes]] = []
-    size = 0
-    for row in rows:
-        if chunk and (size + len(row[1]) > _CHUNK_BYTES or len(chunk) >= _CHUNK_OBJECTS):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(row)
-        size += len(row[1])
-    if chunk:
-        yield chunk
+    return batches(rows, _CHUNK_OBJECTS, size=_data_size, max_size=_CHUNK_BYTES)
+
+
+def _data_size(row: tuple[bytes, bytes]) -> int:
+    return len(row[1])
 
 
 def _is_disconnect(err: psycopg.OperationalError) -> bool:

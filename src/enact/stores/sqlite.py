@@ -24,8 +24,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from enact.errors import EnactError, NameConflictError, StorageError
-from enact.stores.base import ANY, PackedResource, StorageBackend, check_prefix
+from enact.errors import EnactError, StorageError
+from enact.stores.base import (
+    ANY,
+    PackedResource,
+    StorageBackend,
+    batches,
+    check_prefix,
+    name_conflict,
+)
 from enact.stores.store import Store
 
 if TYPE_CHECKING:
@@ -356,13 +363,7 @@ class SQLiteBackend(StorageBackend):
                     ).fetchone()
                     actual = None if row is None else str(row[0])
                     if actual != expected:
-                        raise NameConflictError(
-                            f"Name {name!r} in {self.path} points at {actual or 'nothing'}, "
-                            f"not at {expected or 'nothing'} as expected; re-read it and retry.",
-                            name=name,
-                            expected=expected,
-                            actual=actual,
-                        )
+                        raise name_conflict(name, str(self.path), expected, actual)
                 if digest is None:
                     conn.execute("DELETE FROM names WHERE name = ?", (name,))
                 else:
@@ -414,11 +415,4 @@ def _unpack_links(blob: bytes | None) -> tuple[str, ...] | None:
 
 
 def _chunks(digests: Iterable[str]) -> Iterator[list[bytes]]:
-    chunk: list[bytes] = []
-    for digest in digests:
-        chunk.append(bytes.fromhex(digest))
-        if len(chunk) == _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return batches((bytes.fromhex(digest) for digest in digests), _CHUNK)

@@ -13,31 +13,28 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
 from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
-from enact.errors import (
-    CorruptObjectError,
-    EnactError,
-    InvalidNameError,
-    NotFoundError,
-    StorageError,
-)
-from enact.refs import Ref, open_object, parse_packed_header
+from enact.errors import CorruptObjectError, InvalidNameError, NotFoundError
+from enact.refs import PACKED_PREFIX, Ref
 from enact.registry import lookup_class
 from enact.resources import Resource, wrap
-from enact.stores.base import ANY, PackedResource, StorageBackend, UnsupportedOperationError
-from enact.stores.files import FileBackend
-from enact.stores.memory import InMemoryBackend
+from enact.stores.base import (
+    ANY,
+    DriverErrors,
+    PackedResource,
+    StorageBackend,
+    UnsupportedOperationError,
+)
+from enact.stores.verified import open_verified, packed_links
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
 R = TypeVar("R", bound=Ref[Any])
-T = TypeVar("T")
 
 _CACHE_MAX_BYTES = 64 * 1024 * 1024
 _CACHE_MAX_ENTRIES = 100_000
@@ -56,6 +53,8 @@ class Store:
 
     def __init__(self, backend: StorageBackend) -> None:
         self._backend = backend
+        # Kept, not made per commit: commits are the hot path.
+        self._committing = DriverErrors("commit objects", backend)
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -136,21 +135,13 @@ class Store:
         if pending is not None:
             pending[digest] = packed
         else:
-            try:
+            with self._committing:
                 self._backend.commit(packed)
-            except EnactError:
-                raise
-            except Exception as err:
-                raise StorageError(f"Commit to {self._backend!r} failed: {err}") from err
         return ref_type._unchecked(digest)
 
     def _write(self, packed: list[PackedResource]) -> None:
-        try:
+        with self._committing:
             self._backend.commit_many(packed)
-        except EnactError:
-            raise
-        except Exception as err:
-            raise StorageError(f"Commit to {self._backend!r} failed: {err}") from err
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -190,8 +181,8 @@ class Store:
         if logs is not None:
             logs.append((name, digest))
             return
-        with contextlib.suppress(UnsupportedOperationError):
-            self._call(f"update name {name!r}", lambda: self._backend.set_name(name, digest))
+        with contextlib.suppress(UnsupportedOperationError), self._failing(f"update name {name!r}"):
+            self._backend.set_name(name, digest)
 
     # Checkout ----------------------------------------------------------------
 
@@ -228,14 +219,8 @@ class Store:
         pending = self._pending.get()
         packed = pending.get(digest) if pending else None
         if packed is None:
-            try:
+            with self._failing(f"read object {digest}"):
                 packed = self._backend.get(ref)
-            except EnactError:
-                raise
-            except Exception as err:
-                raise StorageError(
-                    f"Reading {digest} from {self._backend!r} failed: {err}"
-                ) from err
         if packed is None:
             location = self._backend.locate(digest)
             raise NotFoundError(
@@ -244,20 +229,9 @@ class Store:
                 digest=digest,
                 location=location,
             )
-        location = ""
-        tokens = packed.data
-        if tokens.startswith(b"pack:"):
-            location = self._backend.locate(digest)
-            tokens = open_object(tokens, digest, location)
-        actual = hashlib.sha256(tokens).hexdigest()
-        if actual != digest:
-            location = location or self._backend.locate(digest)
-            raise CorruptObjectError(
-                f"Object {digest} at {location} is corrupt: its {len(tokens)} bytes hash to "
-                f"{actual}. Restore it from a copy of the store (enact copy) or delete it.",
-                digest=digest,
-                location=location,
-            )
+        if packed.digest != digest:  # a backend's mistake must not pass the check
+            packed = PackedResource(digest, packed.data, packed.links)
+        tokens = open_verified(packed, self._backend.locate).tokens
         self._remember(digest, tokens)
         return tokens
 
@@ -320,20 +294,20 @@ class Store:
                     location=location,
                 )
         wanted = expected if expected is ANY or expected is None else expected.digest
-        self._call(
-            f"update name {name!r}",
-            lambda: self._backend.set_name(name, digest, expected=wanted),
-        )
+        with self._failing(f"update name {name!r}"):
+            self._backend.set_name(name, digest, expected=wanted)
 
     def get_name(self, name: str) -> Ref[Any] | None:
         """Returns a ref to what `name` points at, or None if there is no such name."""
         check_name(name)
-        digest = self._call(f"read name {name!r}", lambda: self._backend.get_name(name))
+        with self._failing(f"read name {name!r}"):
+            digest = self._backend.get_name(name)
         return None if digest is None else Ref._unchecked(digest)
 
     def names(self) -> dict[str, Ref[Any]]:
         """Returns every name of this store and its ref, sorted by name."""
-        items = self._call("list names", lambda: list(self._backend.iter_names()))
+        with self._failing("list names"):
+            items = list(self._backend.iter_names())
         return {name: Ref._unchecked(digest) for name, digest in items}
 
     def _flush_pending(self) -> None:
@@ -342,21 +316,19 @@ class Store:
             self._write(list(pending.values()))
             pending.clear()
 
-    def _call(self, action: str, operation: Callable[[], T]) -> T:
-        try:
-            return operation()
-        except EnactError:
-            raise
-        except Exception as err:
-            raise StorageError(f"Cannot {action} in {self._backend!r}: {err}") from err
+    def _failing(self, action: str) -> DriverErrors:
+        return DriverErrors(action, self._backend)
 
     def links(self, packed: PackedResource) -> tuple[str, ...]:
-        """Returns the digests an object refers to (from the writer, its header, or a scan)."""
+        """Returns the digests an object refers to (from the writer, its header, or a scan).
+
+        Trusts what the backend and the packing header recorded, without
+        re-hashing (gc's mark needs only the links); `enact.verify` checks them.
+        """
         if packed.links is not None:
             return packed.links
-        if packed.data.startswith(b"pack:"):
-            header, _ = parse_packed_header(packed.data)
-            return tuple(header.get("links", ()))
+        if packed.data.startswith(PACKED_PREFIX):
+            return packed_links(packed, self._backend.locate)
         return tuple(scan_links(packed.data))
 
 
@@ -391,23 +363,12 @@ def _as_resource(value: Any) -> Any:
     return wrap(value)
 
 
-class InMemoryStore(Store):
-    """A store whose objects live in this process only: ``Store(InMemoryBackend())``."""
-
-    def __init__(self) -> None:
-        super().__init__(InMemoryBackend())
-
-
-class FileStore(Store):
-    """A store in a directory tree: ``Store(FileBackend(root))``.
-
-    Args:
-        root: The directory; created if missing.
-        fsync: See `FileBackend`.
-    """
-
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
-        super().__init__(FileBackend(root, fsync=fsync))
+def current_store() -> Store:
+    """Returns the innermost active store; raises `NoActiveStoreError` if none is."""
+    store = context.current_store()
+    if not isinstance(store, Store):  # only Store.__enter__ enters a store
+        raise TypeError(f"The active store {store!r} is not an enact.Store.")
+    return store
 
 
 @overload
@@ -424,9 +385,9 @@ def commit(value: Any, ref_type: type[Ref[Any]] = Ref) -> Ref[Any]:
     Raises:
         NoActiveStoreError: No ``with store:`` block is active.
     """
-    return context.current_store().commit(value, ref_type)
+    return current_store().commit(value, ref_type)
 
 
 def checkout(ref: Ref[Any]) -> Any:
     """Checks `ref` out of the active store (same as ``ref()``)."""
-    return context.current_store().checkout(ref)
+    return current_store().checkout(ref)

@@ -23,7 +23,9 @@ import urllib.parse
 from typing import Final
 
 from enact.errors import InvalidStoreURLError
-from enact.stores.store import FileStore, InMemoryStore, Store
+from enact.stores.files import FileStore
+from enact.stores.memory import InMemoryStore
+from enact.stores.store import Store
 
 DEFAULT_STORE_URL: Final = "sqlite:///.enact/store.db"
 """The store used when ``ENACT_STORE`` is not set."""
