@@ -78,6 +78,22 @@ def require_commit_times(backend: StorageBackend) -> None:
         pytest.skip("the backend does not keep commit times (every object counts as old)")
 
 
+def commits_around_a_cutoff(
+    backend: StorageBackend,
+) -> tuple[PackedResource, PackedResource, PackedResource, float]:
+    """Commits "old" and "renewed", takes a cutoff, then commits "new" and "renewed"
+    again; returns the three objects and the cutoff (skips without commit times)."""
+    require_commit_times(backend)
+    old, renewed, new = raw("old"), raw("renewed"), raw("new")
+    backend.commit_many([old, renewed])
+    time.sleep(0.05)
+    cutoff = time.time()
+    time.sleep(0.05)
+    backend.commit(new)
+    backend.commit_many([renewed])
+    return old, renewed, new, cutoff
+
+
 def tree(store: Store, width: int, depth: int, tag: str = "") -> Ref[Any]:
     """Commits a tree of lists of refs with shared leaves; returns its root."""
     leaves = [store.commit({"leaf": i, "tag": tag}) for i in range(width)]
@@ -253,14 +269,7 @@ class BackendConformance:
 
     def test_committed_before(self, backend: StorageBackend) -> None:
         """Objects committed (or committed again) after a cutoff are not reported as old."""
-        require_commit_times(backend)
-        old, renewed, new = raw("old"), raw("renewed"), raw("new")
-        backend.commit_many([old, renewed])
-        time.sleep(0.05)
-        cutoff = time.time()
-        time.sleep(0.05)
-        backend.commit(new)
-        backend.commit(renewed)
+        old, renewed, new, cutoff = commits_around_a_cutoff(backend)
         digests = [old.digest, renewed.digest, new.digest, raw("absent").digest]
         assert backend.committed_before(digests, cutoff) == {old.digest}
 
@@ -275,13 +284,7 @@ class BackendConformance:
 
     def test_delete_many_spares_recent_commits(self, backend: StorageBackend) -> None:
         """With committed_before, objects (re-)committed after the cutoff survive."""
-        require_commit_times(backend)
-        old, renewed, new = raw("old"), raw("renewed"), raw("new")
-        backend.commit_many([old, renewed])
-        time.sleep(0.05)
-        cutoff = time.time()
-        time.sleep(0.05)
-        backend.commit_many([new, renewed])
+        old, renewed, new, cutoff = commits_around_a_cutoff(backend)
         digests = [old.digest, renewed.digest, new.digest]
         assert supported(lambda: backend.delete_many(digests, committed_before=cutoff)) == 1
         assert backend.has_many(digests) == {renewed.digest, new.digest}
@@ -514,6 +517,11 @@ class BackendConformance:
         strange = b'pack:{"links": [], "packing": "no-such-packing"}\n\x00\x01'
         unknown = PackedResource(hashlib.sha256(b"s'sealed'").hexdigest(), strange)
         store.backend.commit(unknown)
+        # Damage is detected on checkout whatever the backend supports ...
+        with pytest.raises(CorruptObjectError) as caught:
+            Store(store.backend).checkout(Ref.from_digest(fake.digest))
+        assert caught.value.digest == fake.digest
+        # ... and verify, where the backend can list its objects, reports all of it.
         supported(lambda: store.backend.set_name("lost", "4b" * 32))
         report = supported(lambda: verify(store))
         assert not report.ok and report.checked == 4
@@ -549,8 +557,12 @@ class BackendConformance:
         """A closed backend fails with StorageError (or keeps working), never a driver error."""
         packed = raw("after close")
         backend.close()
-        try:
-            backend.commit(packed)
-            backend.has(Ref.from_digest(packed.digest))
-        except StorageError:
-            pass
+        for operation in (
+            lambda: backend.commit(packed),
+            lambda: backend.has(Ref.from_digest(packed.digest)),
+            lambda: backend.get(Ref.from_digest(packed.digest)),
+        ):
+            try:
+                operation()
+            except Exception as err:
+                assert isinstance(err, StorageError), f"{type(err).__name__} escaped: {err}"
