@@ -72,9 +72,9 @@ class Resource:
         if missing:
             type_name = registry.type_name(cls)
             raise MissingFieldError(
-                f"Cannot build {type_name} from a resource dict: it lacks the field(s) "
-                f"{', '.join(missing)} (it has {', '.join(map(repr, resource_dict)) or 'none'}). "
-                "Pass every field of the class, as to_resource_dict() returns them.",
+                f"Cannot build {type_name} from a resource dict: missing field(s) {missing} "
+                f"(it has {list(resource_dict)}). Pass every field of the class, as "
+                "to_resource_dict() returns them.",
                 type_name=type_name,
                 fields=tuple(missing),
             )

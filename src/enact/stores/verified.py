@@ -108,9 +108,8 @@ def corrupt_error(
     """The error for a stored object that fails a check (`detail` says which)."""
     location = locate(packed.digest)
     return CorruptObjectError(
-        f"Object {packed.digest} at {location} is corrupt: {detail}. Run enact verify on "
-        "the store, then restore the object from a copy of the store (enact copy) or "
-        "delete it.",
+        f"Object {packed.digest} at {location} is corrupt: {detail}. Restore it from a "
+        "copy of the store (enact copy) or delete it; enact verify lists every damaged object.",
         digest=packed.digest,
         location=location,
         detail=detail,
