@@ -351,12 +351,19 @@ class Store:
             raise StorageError(f"Cannot {action} in {self._backend!r}: {err}") from err
 
     def links(self, packed: PackedResource) -> tuple[str, ...]:
-        """Returns the digests an object refers to (from the writer, its header, or a scan)."""
+        """Returns the digests an object refers to (from the writer, its header, or a scan).
+
+        Raises:
+            DecodeError: The object's packing header or its token stream cannot be read.
+        """
         if packed.links is not None:
             return packed.links
         if packed.data.startswith(b"pack:"):
-            header, _ = parse_packed_header(packed.data)
-            return tuple(header.get("links", ()))
+            try:
+                header, _ = parse_packed_header(packed.data)
+                return tuple(header.get("links", ()))
+            except (ValueError, TypeError, AttributeError) as err:
+                raise DecodeError(f"unreadable packing header ({err})") from err
         return tuple(scan_links(packed.data))
 
 
