@@ -82,31 +82,25 @@ def _decode(data: bytes) -> Any:
                 if data[pos : pos + 4] != b"seq[":
                     raise DecodeError(f"unknown token at byte {pos}")
                 pos += 4
-                if data[pos] == 0x69:
-                    m = INT_LIST_RE.match(data, pos)
-                    if m is not None:
-                        digits = data[pos + 1 : m.end() - 1].split(b"i")
-                        try:
-                            val = [int(x) for x in digits]
-                        except ValueError:  # a lowered sys.set_int_max_str_digits limit
-                            val = [parse_int(x) for x in digits]
-                        pos = m.end()
-                        if frame is None:
-                            break
-                        if frame is _LIST:
-                            cont.append(val)
-                        else:
-                            cont[key] = val
-                        continue
-                stack.append((cont, frame, key))
-                cont = []
-                frame = _LIST
-                continue
-            m = (SQ_RE if q == 0x27 else DQ_RE).match(data, pos + 1)
-            if m is None:
-                raise DecodeError(f"unterminated string at byte {pos}")
-            val = unquote_body(m.group(1).decode("utf-8"))
-            pos = m.end()
+                m = INT_LIST_RE.match(data, pos) if data[pos] == 0x69 else None
+                if m is None:
+                    stack.append((cont, frame, key))
+                    cont = []
+                    frame = _LIST
+                    continue
+                # A list of ints only, read in C loops.
+                digits = data[pos + 1 : m.end() - 1].split(b"i")
+                try:
+                    val = [int(x) for x in digits]
+                except ValueError:  # a lowered sys.set_int_max_str_digits limit
+                    val = [parse_int(x) for x in digits]
+                pos = m.end()
+            else:
+                m = (SQ_RE if q == 0x27 else DQ_RE).match(data, pos + 1)
+                if m is None:
+                    raise DecodeError(f"unterminated string at byte {pos}")
+                val = unquote_body(m.group(1).decode("utf-8"))
+                pos = m.end()
         elif c == 0x27 or c == 0x22:  # a key inside map[ or res[
             m = (SQ_RE if c == 0x27 else DQ_RE).match(data, pos)
             if m is None or frame is _LIST or frame is None:
