@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from enact import registry
-from enact.digests import is_digest
 from enact.errors import DecodeError
 
-from ._grammar import BYTES_LEN_RE, QUOTED, REF_FIELD, SQ_RE
+from ._grammar import BYTES_LEN_RE, QUOTED, REF_FIELD
 
-_REF_FIELD_BYTES = REF_FIELD.encode("ascii")
+_REF_BODY_RE: Final = re.compile(b"'" + REF_FIELD.encode("ascii") + rb"'s'([0-9a-f]{64})'")
 
 
 def scan_links(data: bytes) -> list[str]:
@@ -41,19 +43,14 @@ def _scan(data: bytes) -> list[str]:
             type_id = data[pos + 4 : close]
             pos = close
             if registry.is_ref_type_id(type_id):
-                m = SQ_RE.match(data, pos)
-                if m is None or m.group(1) != _REF_FIELD_BYTES or data[m.end()] != 0x73:
-                    raise DecodeError(f"malformed ref at byte {pos}")
-                value = SQ_RE.match(data, m.end() + 1)
-                if value is None:
-                    raise DecodeError(f"malformed ref at byte {pos}")
-                digest = value.group(1).decode("ascii")
-                if not is_digest(digest):
+                # One match reads the field and checks the digest (64 lower-case hex).
+                m = _REF_BODY_RE.match(data, pos)
+                if m is None:
                     raise DecodeError(
-                        f"the ref at byte {pos} holds the malformed digest {digest!r}"
+                        f"the ref at byte {pos} does not hold a well-formed digest field"
                     )
-                links.append(digest)
-                pos = value.end()
+                links.append(m.group(1).decode("ascii"))
+                pos = m.end()
         elif c == 0x73 and data[pos + 1] != 0x65:  # s' or s" (not seq[)
             m = QUOTED[data[pos + 1]].match(data, pos + 1)
             if m is None:
