@@ -112,12 +112,24 @@ leaves = (
     | st.text(max_size=12)
     | st.binary(max_size=12)
 )
+# Long homogeneous containers and deep nesting reach the encoder's fast paths
+# (flat lists and dicts above 8 items, the speller's depth limit of 8).
+long_containers = (
+    st.lists(st.integers(), min_size=9, max_size=30)
+    | st.lists(st.floats(), min_size=9, max_size=30)
+    | st.lists(all_text | st.text(max_size=6), min_size=9, max_size=30)
+    | st.dictionaries(
+        st.text(max_size=6), st.integers() | st.text(max_size=6), min_size=9, max_size=20
+    )
+)
 field_values = st.recursive(
-    leaves,
+    leaves | long_containers,
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(all_text, children, max_size=4)
+        st.lists(children, max_size=12)
+        | st.dictionaries(all_text, children, max_size=12)
+        | children.map(lambda value: [[[[[[[[[[value]]]]]]]]]])
     ),
-    max_leaves=16,
+    max_leaves=40,
 )
 
 

@@ -13,6 +13,7 @@ caller would naturally catch, so ``except LookupError`` still works::
     ├── NotFoundError            (LookupError) a ref that the store does not hold
     ├── UnknownTypeError         (LookupError) a stored type not registered here
     ├── CorruptObjectError       (ValueError)  stored bytes that do not hash to the ref
+    ├── DecodeError              (ValueError)  bytes that are not a well-formed token stream
     ├── StorageError             (OSError)     the backend failed (disk, database)
     ├── NameConflictError        (ValueError)  a compare-and-set update of a name lost
     ├── InvalidNameError         (ValueError)  a name for a ref that a store cannot keep
@@ -136,6 +137,15 @@ class CorruptObjectError(EnactError, ValueError):
         self.digest = digest
         self.location = location
         self.detail = detail
+
+
+class DecodeError(EnactError, ValueError):
+    """Bytes are not a well-formed token stream (raised by `enact.encoding`).
+
+    The codec does not know where the bytes came from; a store that read them
+    reports the object's digest and location in a `CorruptObjectError` whose
+    ``__cause__`` is this error.
+    """
 
 
 class StorageError(EnactError, OSError):

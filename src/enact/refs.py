@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 from enact import context
 from enact.digests import check_digest
+from enact.encoding import declare_plain_ref
 from enact.errors import CorruptObjectError, UnknownTypeError
 from enact.registry import REF_TYPE_NAME
 from enact.resources import Resource, register_resource_class
@@ -142,6 +143,7 @@ class Ref(Resource, Generic[T]):
 
 
 register_resource_class(Ref)
+declare_plain_ref(Ref, Ref._unchecked)
 
 
 @dataclasses.dataclass(eq=False, repr=False)

@@ -4,7 +4,7 @@ A journaled call is an `Invocation` (defined in `enact.invocations.engine`)
 with two refs: its `Request` (what was called, on what input) and its
 `Response` (the output or the raised exception, and the child invocations in
 call order). Child invocations are embedded in their parent's response, so a
-journaled call costs three small objects: request, output and response.
+journaled call costs two small objects: its request and its response.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from enact.encoding import declare_inline_box
 from enact.refs import Ref
 from enact.resources import FieldValue, Resource, register_resource_class
 
@@ -107,3 +108,5 @@ class RecordedException(Resource, Exception):
 
 for _cls in (CallArgs, Output, Request, Response, RecordedException):
     register_resource_class(_cls)
+# Every response boxes its output: let the decoder read Output(primitive) inline.
+declare_inline_box(Output)

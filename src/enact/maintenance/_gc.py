@@ -155,7 +155,7 @@ class _Marker:
     def _links(self, packed: PackedResource) -> tuple[str, ...]:
         try:
             return self.store.links(packed)
-        except (DecodeError, ValueError, IndexError) as err:
+        except DecodeError as err:
             location = self.store.backend.locate(packed.digest)
             raise CorruptObjectError(
                 f"gc stopped before deleting anything: the refs inside object "

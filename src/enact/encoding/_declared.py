@@ -1,0 +1,98 @@
+"""What the layers above declare to the codec, and the per-class code built from it.
+
+The codec knows the grammar, not the journal: which class is the plain Ref
+and which one-field classes are boxes worth matching inline are declared by
+the modules that define them (`enact.refs`, `enact.invocations.records`)
+through `declare_plain_ref` and `declare_inline_box`. Declaring empties the
+generated spellers and patterns, which are rebuilt on next use.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeAlias
+
+from enact import registry
+from enact.errors import RegistrationError
+from enact.resources import class_info
+
+from ._grammar import FLAT_PRIMITIVE, REF_FIELD
+
+Speller: TypeAlias = Callable[[Any, list[str], int], "str | None"]
+
+
+class _NoRef:
+    """Stands for the Ref class until one is declared: no value has this type."""
+
+
+class Declared:
+    """The declarations, and the caches that depend on them."""
+
+    def __init__(self) -> None:
+        self.ref_class: type = _NoRef
+        self.make_ref: Callable[[str], Any] | None = None
+        self.ref_head = ""  # the token of a plain ref up to its digest
+        self.boxes: tuple[tuple[bytes, registry.ClassInfo], ...] = ()
+        self.flat_value = b"(" + FLAT_PRIMITIVE + b")"
+        self.spellers: dict[registry.ClassInfo, Speller] = {}
+        self.flat_patterns: dict[registry.ClassInfo, re.Pattern[bytes]] = {}
+
+    def rebuild(self) -> None:
+        """Recomputes the inline alternatives and forgets all generated code."""
+        primitive = FLAT_PRIMITIVE
+        if self.ref_head:
+            primitive += b"|" + re.escape(self.ref_head.encode("utf-8")) + rb"[0-9a-f]{64}'\]"
+        boxed = b"".join(
+            b"|" + re.escape(prefix) + b"(?:" + primitive + rb")\]" for prefix, _ in self.boxes
+        )
+        self.flat_value = b"(" + primitive + boxed + b")"
+        # Cleared in place: the hot paths hold these dicts in module globals.
+        self.spellers.clear()
+        self.flat_patterns.clear()
+
+
+declared: Final = Declared()
+_lock = threading.Lock()
+
+
+def declare_plain_ref(cls: type, make: Callable[[str], Any]) -> None:
+    """Declares the plain Ref class, whose tokens the codec spells and matches inline.
+
+    Args:
+        cls: The registered Ref class (kind ref, one field ``digest``).
+        make: Builds an instance from a digest read from a stored object (the
+            digest has been checked to be 64 lower-case hex characters).
+    """
+    info = class_info(cls)
+    if info.kind != registry.KIND_REF or info.sorted_attrs != (REF_FIELD,):
+        raise RegistrationError(
+            f"Cannot declare {info.name} as the plain Ref class: it must be a Ref with the "
+            f"single field {REF_FIELD!r}, not a class with fields {list(info.sorted_attrs)}."
+        )
+    with _lock:
+        declared.ref_class = cls
+        declared.make_ref = make
+        declared.ref_head = info.prefix + info.qnames[0] + "s'"
+        declared.rebuild()
+
+
+def declare_inline_box(cls: type) -> None:
+    """Declares a one-field resource class that other resources' fields often hold.
+
+    The decoder then matches ``box(primitive)`` inside a field as it matches a
+    primitive (one regex for the whole resource), which is what keeps reading
+    journals, whose responses box their outputs, fast.
+    """
+    info = class_info(cls)
+    if info.kind != registry.KIND_RESOURCE or len(info.sorted_attrs) != 1:
+        raise RegistrationError(
+            f"Cannot declare {info.name} as an inline box: it must be a plain resource "
+            f"class with one field, not one with fields {list(info.sorted_attrs)}."
+        )
+    prefix = (info.prefix + info.qnames[0]).encode("utf-8")
+    with _lock:
+        if all(known is not info for _, known in declared.boxes):
+            declared.boxes = (*declared.boxes, (prefix, info))
+        declared.rebuild()

@@ -1,0 +1,212 @@
+"""Fast writers: the recursive speller, per-class spellers and flat containers.
+
+Each shortcuts the general walk of `enact.encoding._writer.encode` for the
+values that journals are made of, and gives the same bytes (the property
+tests in ``tests/test_encoding_paths.py`` compare them). Each returns None
+when a value needs the general walk (deep nesting, cycles, bytes, wrapped
+values, ints beyond the digit limit, errors to report).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import keyword
+import linecache
+import types
+from typing import Any, Final
+
+from enact import registry
+from enact.digests import quote
+
+from ._declared import Speller, declared
+from ._grammar import BIG_INT, REF_FIELD
+
+_lookup_class: Final = registry.lookup_class
+_KIND_REF: Final = registry.KIND_REF
+_SPELL_DEPTH: Final = 8
+_FLAT_MIN: Final = 8
+"""Containers longer than this try the flat paths first."""
+_spellers: Final = declared.spellers
+_generated: Final = itertools.count(1)
+
+
+def spell(v: Any, links: list[str], depth: int) -> str | None:
+    """Token stream of a small value, or None if it needs the general walk.
+
+    Journals are made of small resources holding primitives, refs, registered
+    functions and short lists and dicts; spelling those out recursively (to a
+    bounded depth, so neither deep nesting nor cycles can recurse far) is
+    several times faster than the general walk's bookkeeping.
+    """
+    t = type(v)
+    if t is str:
+        return "s" + (repr(v) if v.isascii() else quote(v))
+    if t is int:
+        return "i" + str(v) if -BIG_INT < v < BIG_INT else None
+    if v is None:
+        return "n"
+    if t is bool:
+        return "T" if v else "F"
+    if t is float:
+        return "f" + repr(v)
+    if depth > _SPELL_DEPTH:
+        return None
+    depth += 1
+    if t is list:
+        if not v:
+            return "seq[]"
+        if len(v) > _FLAT_MIN:
+            flat = flat_list(v)
+            if flat is not None:
+                return flat
+        parts = ["seq["]
+        for item in v:
+            spelled = spell(item, links, depth)
+            if spelled is None:
+                return None
+            parts.append(spelled)
+        parts.append("]")
+        return "".join(parts)
+    if t is dict:
+        if not v:
+            return "map[]"
+        parts = ["map["]
+        try:
+            keys = sorted(v) if len(v) > 1 else list(v)
+        except TypeError:  # keys of mixed types: the general walk reports them
+            return None
+        if len(keys) > _FLAT_MIN and set(map(type, keys)) == {str}:
+            flat = flat_dict(v, keys)
+            if flat is not None:
+                return flat
+        for key in keys:
+            if type(key) is not str:
+                return None
+            spelled = spell(v[key], links, depth)
+            if spelled is None:
+                return None
+            parts.append((repr(key) if key.isascii() else quote(key)) + spelled)
+        parts.append("]")
+        return "".join(parts)
+    info = _lookup_class(t)
+    if info is None:
+        function = registry.function_info(v)
+        return None if function is None else function.prefix + "]"
+    if info.kind == _KIND_REF:
+        digest: str = v.digest
+        links.append(digest)
+        return info.prefix + "'" + REF_FIELD + "'s'" + digest + "']"
+    speller = _spellers.get(info)
+    if speller is None:
+        speller = speller_for(info)
+    return speller(v, links, depth)
+
+
+def speller_for(info: registry.ClassInfo) -> Speller:
+    """The speller of one resource class, generated on first use."""
+    speller = _spellers.get(info)
+    if speller is None:
+        speller = _spellers[info] = _make_speller(info)
+    return speller
+
+
+def _make_speller(info: registry.ClassInfo) -> Speller:
+    """Generates the `spell` step for one resource class, with its fields unrolled.
+
+    Fields holding ASCII str, int, None, a plain Ref or a registered function
+    are spelled inline; anything else goes through `spell`. Generated once per
+    class, like dataclasses' ``__init__``; only identifiers (field names) and
+    ``repr`` literals go into the source, which is registered with `linecache`
+    so that tracebacks show it.
+    """
+    attrs = info.sorted_attrs
+    if not all(attr.isidentifier() and not keyword.iskeyword(attr) for attr in attrs):
+        return functools.partial(_spell_fields, info)
+    lines = ["def speller(v, links, depth):", "    append = links.append"]
+    for index, (attr, qname) in enumerate(zip(attrs, info.qnames, strict=True)):
+        lines += [
+            f"    x = v.{attr}",
+            "    t = type(x)",
+            "    if t is str and x.isascii():",
+            f"        s{index} = {qname + 's'!r} + repr(x)",
+            "    elif t is int and -big < x < big:",
+            f"        s{index} = {qname + 'i'!r} + str(x)",
+            "    elif x is None:",
+            f"        s{index} = {qname + 'n'!r}",
+            "    elif (t is list or t is dict) and not x:",
+            f"        s{index} = {qname!r} + ('seq[]' if t is list else 'map[]')",
+            "    elif t is ref:",
+            "        append(x.digest)",
+            f'        s{index} = {qname + declared.ref_head!r} + x.digest + "\']"',
+            "    elif t is function and (f := function_info(x)) is not None:",
+            f"        s{index} = {qname!r} + f.prefix + ']'",
+            "    else:",
+            "        x = spell(x, links, depth)",
+            "        if x is None:",
+            "            return None",
+            f"        s{index} = {qname!r} + x",
+        ]
+    pieces = " + ".join([repr(info.prefix), *(f"s{i}" for i in range(len(attrs))), "']'"])
+    lines.append(f"    return {pieces}")
+    source = "\n".join(lines) + "\n"
+    filename = f"<enact speller {next(_generated)} for {info.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {
+        "spell": spell,
+        "big": BIG_INT,
+        "ref": declared.ref_class,
+        "function": types.FunctionType,
+        "function_info": registry.function_info,
+    }
+    # The source holds identifiers and repr literals only.
+    exec(compile(source, filename, "exec"), namespace)
+    speller: Speller = namespace["speller"]
+    return speller
+
+
+def _spell_fields(info: registry.ClassInfo, v: Any, links: list[str], depth: int) -> str | None:
+    parts = [info.prefix]
+    for qname, item in zip(info.qnames, info.getter(v), strict=True):
+        spelled = spell(item, links, depth)
+        if spelled is None:
+            return None
+        parts.append(qname + spelled)
+    parts.append("]")
+    return "".join(parts)
+
+
+def flat_list(items: list[Any]) -> str | None:
+    """Token stream of a long list of one primitive type, built in C loops."""
+    item_types = set(map(type, items))
+    if len(item_types) != 1:
+        return None
+    item_type = item_types.pop()
+    try:
+        if item_type is int:
+            return "seq[i" + "i".join(map(str, items)) + "]"
+        if item_type is float:
+            return "seq[f" + "f".join(map(repr, items)) + "]"
+        if item_type is str and "".join(items).isascii():
+            return "seq[s" + "s".join(map(repr, items)) + "]"
+    except ValueError:  # an int above the int-to-str digit limit
+        return None
+    return None
+
+
+def flat_dict(mapping: dict[str, Any], keys: list[str]) -> str | None:
+    """Token stream of a long str-keyed dict whose values are all ASCII str or all int."""
+    if not "".join(keys).isascii():
+        return None
+    values = list(map(mapping.__getitem__, keys))
+    value_types = set(map(type, values))
+    if value_types == {str}:
+        if not "".join(values).isascii():
+            return None
+        return "map[" + "".join([f"{k!r}s{x!r}" for k, x in zip(keys, values, strict=True)]) + "]"
+    if value_types == {int}:
+        try:
+            return "map[" + "".join([f"{k!r}i{x}" for k, x in zip(keys, values, strict=True)]) + "]"
+        except ValueError:
+            return None
+    return None

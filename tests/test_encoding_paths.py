@@ -1,0 +1,179 @@
+"""White-box tests of enact.encoding: its fast paths against the general walk it shortcuts.
+
+The fast writers (recursive speller, per-class spellers, flat lists and dicts)
+and the per-class regex of the decoder must give exactly what the general walk
+and the token loop give, on values large and deep enough to reach them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import linecache
+import pathlib
+import traceback
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import enact
+import enact.encoding
+from enact.encoding import DecodeError, decode, decode_raw, encode, scan_links
+from enact.encoding._declared import declared
+from enact.encoding._reader import _decode
+from enact.encoding._spell import speller_for
+from enact.encoding._writer import walk
+from enact.registry import lookup_class
+
+
+@enact.register
+@dataclasses.dataclass
+class Node(enact.Resource):
+    label: enact.FieldValue
+    child: enact.FieldValue
+
+
+text = st.text(st.characters(exclude_categories=()), max_size=8)
+ascii_text = st.text(st.characters(max_codepoint=0x7E, min_codepoint=0x20), max_size=8)
+refs = st.text("0123456789abcdef", min_size=64, max_size=64).map(enact.Ref.from_digest)
+leaves = st.none() | st.booleans() | st.integers() | st.floats() | text | ascii_text | refs
+homogeneous_lists = (
+    st.lists(st.integers(), min_size=9, max_size=40)
+    | st.lists(st.floats(), min_size=9, max_size=40)
+    | st.lists(ascii_text, min_size=9, max_size=40)
+    | st.lists(text, min_size=9, max_size=40)
+)
+homogeneous_dicts = st.dictionaries(
+    ascii_text, st.integers(), min_size=9, max_size=30
+) | st.dictionaries(text, ascii_text | text, min_size=9, max_size=30)
+values = st.recursive(
+    leaves | homogeneous_lists | homogeneous_dicts | st.binary(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=12)
+        | st.dictionaries(text, children, max_size=12)
+        | st.builds(Node, children, children)
+    ),
+    max_leaves=60,
+)
+
+
+def nest(value: Any, depth: int, kind: int) -> Any:
+    """`value` inside `depth` containers: lists, dicts or resources, by `kind`."""
+    for level in range(depth):
+        choice = (kind + level) % 3
+        if choice == 0:
+            value = [value]
+        elif choice == 1:
+            value = {"k": value}
+        else:
+            value = Node(level, value)
+    return value
+
+
+deep_values = st.builds(nest, values, st.integers(0, 40), st.integers(0, 2))
+
+
+@settings(max_examples=300)
+@given(values | deep_values)
+def test_fast_writers_give_the_bytes_of_the_general_walk(value: Any) -> None:
+    """encode (fast paths first) and the general walk give identical bytes and links."""
+    assert encode(value) == walk(value)
+
+
+@settings(max_examples=300)
+@given(values | deep_values)
+def test_per_class_regex_reads_what_the_token_loop_reads(value: Any) -> None:
+    """decode (per-class regex first) and the plain token loop read the same value back."""
+    tokens, links = encode(value)
+    fast, slow = decode(tokens), _decode(tokens)
+    assert encode(fast) == encode(slow) == (tokens, links)
+    assert scan_links(tokens) == links
+
+
+@given(st.lists(st.integers(), min_size=9, max_size=200), st.integers(9, 200))
+def test_long_containers_reach_the_flat_paths(items: list[int], size: int) -> None:
+    """Long homogeneous lists and dicts take the flat writers and still match the walk."""
+    mapping = {f"k{i}": str(i) for i in range(size)}
+    for value in (items, mapping, {"a": items}, Node(items, mapping)):
+        assert encode(value) == walk(value)
+        assert decode(encode(value)[0]) == value
+
+
+def test_deep_nesting_beyond_the_speller_depth() -> None:
+    """Values nested far past the recursive speller's depth encode as the walk does."""
+    for kind in range(3):
+        value = nest([1, "x", None], 2000, kind)
+        assert encode(value) == walk(value)
+        assert encode(decode(encode(value)[0])) == encode(value)
+
+
+def test_generated_spellers_show_their_source_in_tracebacks() -> None:
+    """A per-class speller is registered with linecache under a readable file name."""
+    info = lookup_class(Node)
+    assert info is not None
+    speller = speller_for(info)
+    filename = speller.__code__.co_filename
+    assert "Node" in filename
+    assert linecache.getline(filename, 1).startswith("def speller(")
+
+    broken = Node.__new__(Node)
+    broken.__dict__.update(label=1, child=None)
+    del broken.__dict__["child"]
+    with pytest.raises(AttributeError) as caught:
+        speller(broken, [], 0)
+    shown = "".join(traceback.format_tb(caught.value.__traceback__))
+    assert "x = v.child" in shown
+
+
+def test_the_codec_names_no_class_of_the_layers_above() -> None:
+    """The plain Ref and the Output box reach the codec by declaration only."""
+    assert declared.ref_class is enact.Ref
+    assert [info.name for _, info in declared.boxes] == ["enact.invocations.Output"]
+    package = pathlib.Path(enact.encoding.__file__).parent
+    for module in package.glob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        for banned in ("enact.invocations.Output", "enact.references.Ref", "registry._"):
+            assert banned not in source, (module.name, banned)
+        for layer_above in ("from enact.invocations", "from enact.refs", "from enact.stores"):
+            assert layer_above not in source, (module.name, layer_above)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"res[",
+        b"res[{}'digest's'",
+        b"res[{\"name\": \"enact.references.Ref\"}'digest's'abc']",
+        b'res[{"name": "enact.references.Ref"}\'x\'i1]',
+        b"s'unterminated",
+        b"b99:x",
+        b"btoo",
+        b"seq[s",
+        b"type[",
+        b"\xff'",
+        b"s\xff",
+    ],
+)
+def test_readers_raise_only_decode_errors(data: bytes) -> None:
+    """scan_links, decode and decode_raw raise DecodeError (an EnactError) on damaged bytes."""
+    for read in (scan_links, decode, decode_raw):
+        try:
+            read(data)
+        except DecodeError as err:
+            assert isinstance(err, enact.EnactError)
+        except enact.UnknownTypeError:
+            assert read is decode
+    with pytest.raises(DecodeError):
+        scan_links(data) if b"digest" in data or b"'x'" in data else decode_raw(data)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=60))
+def test_scan_links_raises_one_error_type_on_any_bytes(data: bytes) -> None:
+    """On arbitrary bytes, scan_links returns well-formed digests or raises DecodeError."""
+    try:
+        links = scan_links(b"res[" + data)
+    except DecodeError:
+        return
+    assert all(len(link) == 64 for link in links)
