@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 import enact
-from enact.invocations.inputs import answer, pending_input_requests
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
 
@@ -288,18 +287,18 @@ def test_pending_requests_and_answer_by_path(store: Any) -> None:
         return str(ask_name("Hey"))
 
     invocation = enact.invoke(nested)
-    ((path, request),) = pending_input_requests(invocation)
+    ((path, request),) = enact.pending_input_requests(invocation)
     assert path == (0, 0)
     assert request.context == "Who is there?"
-    answered = answer(invocation, "Ada", path)
-    assert pending_input_requests(answered) == []
+    answered = enact.answer(invocation, "Ada", path)
+    assert enact.pending_input_requests(answered) == []
     assert answered.replay().get_output() == "Hey, Ada!"
     with pytest.raises(enact.InvocationError, match="No pending input request at child path"):
-        answer(invocation, "Ada", (5,))
+        enact.answer(invocation, "Ada", (5,))
     with pytest.raises(enact.InputTypeError):
-        answer(invocation, 5)
+        enact.answer(invocation, 5)
     with pytest.raises(enact.InvocationError, match="no pending input request"):
-        answer(answered.replay(), "again")
+        enact.answer(answered.replay(), "again")
 
 
 def test_many_input_requests(store: Any) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import pathlib
+import tomllib
 import types
 
 import enact
 
 EXPECTED_ALL = [
+    "ANY",
     "AsyncInvokable",
     "CallArgs",
     "CompressedRef",
@@ -56,9 +59,11 @@ EXPECTED_ALL = [
     "TupleWrapper",
     "TypeWrapper",
     "UnknownTypeError",
+    "UnsupportedOperationError",
     "UnsupportedValueError",
     "VerifyProblem",
     "VerifyReport",
+    "answer",
     "checkout",
     "commit",
     "copy",
@@ -68,6 +73,7 @@ EXPECTED_ALL = [
     "invoke",
     "invoke_async",
     "open_store",
+    "pending_input_requests",
     "pformat",
     "pprint",
     "register",
@@ -129,3 +135,25 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         assert "no_such_thing" in str(err)
     else:  # pragma: no cover
         raise AssertionError("enact.no_such_thing did not raise")
+
+
+def test_version_is_the_one_pyproject_reads() -> None:
+    """enact.__version__ is a release string, and pyproject.toml takes the version from it."""
+    pyproject = pathlib.Path(__file__).parents[1] / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "enact.__version__"}
+    assert isinstance(enact.__version__, str)
+    assert enact.__version__.split(".")[0].isdigit()
+
+
+def test_features_need_no_private_imports() -> None:
+    """What the documented features use is exported: answering input, gc's error, name updates."""
+    from enact.invocations import answer, pending_input_requests
+    from enact.stores import ANY, UnsupportedOperationError
+
+    assert enact.answer is answer
+    assert enact.pending_input_requests is pending_input_requests
+    assert enact.ANY is ANY
+    assert enact.UnsupportedOperationError is UnsupportedOperationError
+    assert issubclass(enact.UnsupportedOperationError, enact.EnactError)

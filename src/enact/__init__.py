@@ -33,9 +33,11 @@ from enact.invocations import (
     RecordedException,
     Request,
     Response,
+    answer,
     invocation_summary,
     invoke,
     invoke_async,
+    pending_input_requests,
     request_input,
     typed_invokable,
 )
@@ -45,6 +47,7 @@ from enact.refs import CompressedRef, Ref
 from enact.registration import register
 from enact.resources import FieldValue, Resource, ResourceWrapper, TypeWrapper, unwrap, wrap
 from enact.stores import (
+    ANY,
     FileBackend,
     FileStore,
     InMemoryBackend,
@@ -54,6 +57,7 @@ from enact.stores import (
     SQLiteStore,
     StorageBackend,
     Store,
+    UnsupportedOperationError,
     checkout,
     commit,
     default_store,
@@ -64,7 +68,11 @@ from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 if _TYPE_CHECKING:
     from enact.stores.postgres import PostgresBackend, PostgresStore
 
+__version__ = "1.0.0.dev0"
+"""The release of enact; pyproject.toml reads it from here (one home for the number)."""
+
 __all__ = [
+    "ANY",
     "AsyncInvokable",
     "CallArgs",
     "CompressedRef",
@@ -113,9 +121,11 @@ __all__ = [
     "TupleWrapper",
     "TypeWrapper",
     "UnknownTypeError",
+    "UnsupportedOperationError",
     "UnsupportedValueError",
     "VerifyProblem",
     "VerifyReport",
+    "answer",
     "checkout",
     "commit",
     "copy",
@@ -125,6 +135,7 @@ __all__ = [
     "invoke",
     "invoke_async",
     "open_store",
+    "pending_input_requests",
     "pformat",
     "pprint",
     "register",

@@ -18,7 +18,7 @@ import dataclasses
 import json
 import zlib
 from collections.abc import Iterator
-from typing import Any, ClassVar, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self
 
 from enact import context
 from enact.digests import check_digest
@@ -27,7 +27,17 @@ from enact.errors import CorruptObjectError, UnknownTypeError
 from enact.registry import REF_TYPE_NAME
 from enact.resources import Resource, register_resource_class
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    # A bare `Ref` (``Ref.from_digest(d)``) means `Ref[Any]` to type checkers rather
+    # than a type they cannot infer. typing.TypeVar takes a default only from 3.13 on;
+    # checkers ship typing_extensions' stubs, so this needs no runtime dependency.
+    from typing_extensions import TypeVar
+
+    T = TypeVar("T", default=Any)
+else:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 PACKED_PREFIX: Final = b"pack:"
 _packings: dict[str, type[Ref[Any]]] = {}

@@ -105,7 +105,10 @@ class ResourceWrapper(Resource, Generic[W]):
 
 
 TypeWrapper = ResourceWrapper
-"""Alias of `ResourceWrapper`."""
+"""Compatibility alias of `ResourceWrapper`, kept for code written against older releases.
+
+New code should use `ResourceWrapper`; both names are the same class.
+"""
 
 
 def class_info(cls: type) -> registry.ClassInfo:

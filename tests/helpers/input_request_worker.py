@@ -27,7 +27,6 @@ import sys
 from typing import Any
 
 import enact
-from enact.invocations.inputs import answer, pending_input_requests
 
 RUNS: collections.Counter[str] = collections.Counter()
 
@@ -61,7 +60,7 @@ def state(invocation: enact.Invocation) -> dict[str, Any]:
             "for_value": request.for_value(),
             "context": request.context,
         }
-        for path, request in pending_input_requests(invocation)
+        for path, request in enact.pending_input_requests(invocation)
     ]
     return {
         "digest": enact.commit(invocation).digest,
@@ -88,7 +87,7 @@ def main() -> None:
         elif command == "answer":
             before = store.get_name("jobs/trip")
             invocation = find(store, args[0])
-            invocation = answer(invocation, json.loads(args[1])).replay()
+            invocation = enact.answer(invocation, json.loads(args[1])).replay()
             store.set_name("jobs/trip", enact.commit(invocation), expected=before)
             print(json.dumps(state(invocation)))
         elif command == "generator":

@@ -316,7 +316,9 @@ class ChildCall:
             frame.slots[self.index] = recorded
             value = response.output.value
             if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
-                value = frame.store.checkout(recorded.response).output.value
+                fresh = frame.store.checkout(recorded.response).output
+                assert fresh is not None  # the same response, read again
+                value = fresh.value
             self.output = value
             return
         if response.raised is not None and response.raised_here and frame.override is not None:

@@ -3,7 +3,8 @@
 A journaled call is an `Invocation` (defined in `enact.invocations.engine`)
 with two refs: its `Request` (what was called, on what input) and its
 `Response` (the output or the raised exception, and the child invocations in
-call order). Child invocations are embedded in their parent's response, so a
+call order). Child invocations are embedded in their parent's response, and the
+output is boxed inside the response (an `enact.invocations.Output`), so a
 journaled call costs two small objects: its request and its response.
 """
 

@@ -35,6 +35,7 @@ from enact.stores.verified import open_verified, packed_links
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
 R = TypeVar("R", bound=Ref[Any])
+T = TypeVar("T")
 
 _CACHE_MAX_BYTES = 64 * 1024 * 1024
 _CACHE_MAX_ENTRIES = 100_000
@@ -100,10 +101,10 @@ class Store:
     # Commit ------------------------------------------------------------------
 
     @overload
-    def commit(self, value: Any) -> Ref[Any]: ...
+    def commit(self, value: T) -> Ref[T]: ...
 
     @overload
-    def commit(self, value: Any, ref_type: type[R]) -> R: ...
+    def commit(self, value: T, ref_type: type[R]) -> R: ...
 
     def commit(self, value: Any, ref_type: type[Ref[Any]] = Ref) -> Ref[Any]:
         """Commits `value` and returns a ref of type `ref_type` to it.
@@ -186,7 +187,7 @@ class Store:
 
     # Checkout ----------------------------------------------------------------
 
-    def checkout(self, ref: Ref[Any]) -> Any:
+    def checkout(self, ref: Ref[T]) -> T:
         """Returns fresh objects for the value `ref` points to.
 
         Raises:
@@ -199,7 +200,7 @@ class Store:
         if tokens is None:
             tokens = self._read_verified(ref)
         try:
-            return decode(tokens)
+            value: T = decode(tokens)
         except DecodeError as err:
             location = self._backend.locate(digest)
             raise CorruptObjectError(
@@ -208,6 +209,7 @@ class Store:
                 digest=digest,
                 location=location,
             ) from err
+        return value
 
     def read_tokens(self, ref: Ref[Any]) -> bytes:
         """Returns the verified token stream of an object (no decoding, no types needed)."""
@@ -372,11 +374,11 @@ def current_store() -> Store:
 
 
 @overload
-def commit(value: Any) -> Ref[Any]: ...
+def commit(value: T) -> Ref[T]: ...
 
 
 @overload
-def commit(value: Any, ref_type: type[R]) -> R: ...
+def commit(value: T, ref_type: type[R]) -> R: ...
 
 
 def commit(value: Any, ref_type: type[Ref[Any]] = Ref) -> Ref[Any]:
@@ -388,6 +390,7 @@ def commit(value: Any, ref_type: type[Ref[Any]] = Ref) -> Ref[Any]:
     return current_store().commit(value, ref_type)
 
 
-def checkout(ref: Ref[Any]) -> Any:
+def checkout(ref: Ref[T]) -> T:
     """Checks `ref` out of the active store (same as ``ref()``)."""
-    return current_store().checkout(ref)
+    result: T = current_store().checkout(ref)
+    return result

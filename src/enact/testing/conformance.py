@@ -97,7 +97,7 @@ def commits_around_a_cutoff(
 def tree(store: Store, width: int, depth: int, tag: str = "") -> Ref[Any]:
     """Commits a tree of lists of refs with shared leaves; returns its root."""
     leaves = [store.commit({"leaf": i, "tag": tag}) for i in range(width)]
-    level = leaves
+    level: list[Ref[Any]] = leaves
     for d in range(depth):
         level = [store.commit([*level[i:], *level[:i], f"{tag}{d}"]) for i in range(width)]
     return store.commit({"root": level, "tag": tag})
