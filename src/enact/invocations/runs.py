@@ -573,6 +573,7 @@ class RunHandle:
         *,
         lease_seconds: float,
         trees: bool,
+        deferred: bool = False,
     ) -> None:
         self.store = store
         self.state = state
@@ -580,11 +581,13 @@ class RunHandle:
         self.run_id = state.run_id
         self.lease_seconds = lease_seconds
         self.trees = trees
+        self.deferred = deferred
         self.lost: RunConflictError | None = None
         self._seq = itertools.count(state.journal_to)
         self._lock = threading.Lock()
         self.renew_at = time.time() + lease_seconds / 3
-        _leases.add(self)
+        if not deferred:
+            _leases.add(self)
 
     # CallSink ---------------------------------------------------------------
 
@@ -662,7 +665,11 @@ class RunHandle:
         """Moves the head from this process's state to `new`; ends the lease."""
         with self._lock:
             try:
-                self.head, self.state = _compare_and_set(self.store, self.head, new), new
+                if self.deferred:
+                    self.head, self.state = self.store.commit(new), new
+                    self.store.log_name(RUN_PREFIX + self.run_id, self.head.digest)
+                else:
+                    self.head, self.state = _compare_and_set(self.store, self.head, new), new
             finally:
                 _leases.remove(self)
 
@@ -754,6 +761,20 @@ def start_run(
         lease_until=now + lease_seconds if running else None,
         queue=queue,
     )
+    if store.in_batch():
+        # Inside a `store.batch()` block nothing may be written before the block
+        # ends: the run's records are written with it (no claim is needed, since
+        # nobody else can see the run before that).
+        if store.get_name(RUN_PREFIX + run_id) is not None:
+            raise RunConflictError(
+                f"A run with id {run_id!r} exists already; choose another run id.", run_id=run_id
+            )
+        head = store.commit(state)
+        store.log_name(RUN_PREFIX + run_id, head.digest)
+        store.log_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head.digest)
+        return RunHandle(
+            store, state, head, lease_seconds=lease_seconds, trees=trees, deferred=True
+        )
     try:
         head = _compare_and_set(store, None, state)
     except RunConflictError as err:
@@ -923,7 +944,7 @@ def prepare_root(
     assert isinstance(handle, RunHandle)
     plan.request_ref = handle.state.request
     plan.sink = handle
-    plan.durable_calls = mode == "call"
+    plan.durable_calls = mode == "call" and not handle.deferred
     return plan
 
 

@@ -222,6 +222,10 @@ class Store:
             f"delete names under {prefix!r}", lambda: self._backend.delete_names(prefix)
         )
 
+    def in_batch(self) -> bool:
+        """Whether a `batch` block of this store is active in this thread or task."""
+        return self._pending.get() is not None
+
     def log_name(self, name: str, digest: str) -> None:
         """Points `name` at `digest` once the object is written, if the backend has names.
 
