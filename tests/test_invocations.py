@@ -238,8 +238,8 @@ def test_invoke_of_an_async_invokable_points_to_await(store: enact.Store) -> Non
         enact.invoke(later)
 
 
-def test_top_level_invocations_are_logged_under_runs(store: enact.Store) -> None:
-    """Each top-level invoke adds a runs/ name pointing at the invocation; nested ones do not."""
+def test_top_level_invocations_are_runs_and_nested_ones_are_not(store: enact.Store) -> None:
+    """Each top-level invoke is a run whose head holds the invocation; nested ones are not."""
 
     @enact.register
     def inner() -> int:
@@ -250,21 +250,26 @@ def test_top_level_invocations_are_logged_under_runs(store: enact.Store) -> None
         return enact.invoke(inner)
 
     first = enact.invoke(scale, (1,))
-    second = enact.invoke(outer)
-    runs = {name: ref for name, ref in store.names().items() if name.startswith("runs/")}
-    assert list(runs.values()) == [enact.commit(first), enact.commit(second)]
-    assert all(re.fullmatch(r"runs/\d{20}-[0-9a-f]{12}", name) for name in runs)
+    second = enact.invoke(outer, run_id="outer-1")
+    runs = enact.list_runs()
+    assert [run.status for run in runs] == ["complete", "complete"]
+    assert runs[0].id == "outer-1"
+    assert runs[0].invocation() == second
+    assert runs[1].invocation() == first
+    assert re.fullmatch(r"r\d{8}T\d{6}-[0-9a-f]{10}", runs[1].id)
+    heads = [name for name in store.names() if name.startswith("runs/")]
+    assert sorted(heads) == sorted(f"runs/{run.id}" for run in runs)
 
 
-def test_runs_name_inside_a_batch_waits_for_the_batch(store: enact.Store) -> None:
-    """An invoke inside a batch logs its runs/ name only once the batch is written."""
+def test_run_inside_a_batch_is_written_with_the_batch(store: enact.Store) -> None:
+    """An invoke inside a batch writes its run only once the batch is written."""
     with pytest.raises(KeyError), store.batch():
         enact.invoke(scale, (1,))
         raise KeyError("abandon the batch")
     assert not store.names()
     with store.batch():
-        invocation = enact.invoke(scale, (2,))
-    assert list(store.names().values()) == [enact.commit(invocation)]
+        invocation = enact.invoke(scale, (2,), run_id="batched")
+    assert enact.get_run("batched").invocation() == invocation
     assert all(store.has(ref) for ref in store.names().values())
 
 

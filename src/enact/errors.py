@@ -24,6 +24,9 @@ caller would naturally catch, so ``except LookupError`` still works::
     │   ├── ReplayError                          a replay met a call it did not record
     │   ├── IncompleteSubinvocationError         a child still ran when its parent ended
     │   └── InputTypeError       (also TypeError) an input of the wrong type
+    ├── RunError                 (RuntimeError) a run cannot be started or continued
+    │   ├── RunNotFoundError     (also LookupError) no run has this id
+    │   └── RunConflictError                     the run is held elsewhere, or moved on
     └── InputRequest is not an error class here: it lives with the invocations.
 
 Messages name the object (full digest, type name, store location), what was
@@ -230,3 +233,34 @@ class IncompleteSubinvocationError(InvocationError):
 
 class InputTypeError(InvocationError, TypeError):
     """An input (a call argument or an answer to an input request) has the wrong type."""
+
+
+class RunError(EnactError, RuntimeError):
+    """A run cannot be started, found, claimed or continued.
+
+    Attributes:
+        run_id: The run.
+        status: Its current status, if it exists.
+        head: The digest of its current state, if it exists.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        status: str | None = None,
+        head: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.status = status
+        self.head = head
+
+
+class RunNotFoundError(RunError, LookupError):
+    """No run has this id in the store."""
+
+
+class RunConflictError(RunError):
+    """Another process holds the run, or the state to continue is no longer its head."""

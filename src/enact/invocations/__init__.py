@@ -1,6 +1,7 @@
-"""Journaled execution: invokables, invocations, replay, input requests."""
+"""Journaled execution: invokables, invocations, runs, replay, input requests."""
 
-from enact.invocations.engine import Invocation, invoke, invoke_async
+from enact.invocations import threads as _threads  # noqa: F401  (worker threads journal)
+from enact.invocations.engine import Invocation
 from enact.invocations.inputs import (
     InputRequest,
     InvocationGenerator,
@@ -15,6 +16,16 @@ from enact.invocations.invokables import (
     typed_invokable,
 )
 from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
+from enact.invocations.runs import (
+    Run,
+    RunState,
+    fork,
+    get_run,
+    invoke,
+    invoke_async,
+    list_runs,
+    resume,
+)
 from enact.invocations.summary import invocation_summary
 
 __all__ = [
@@ -28,12 +39,18 @@ __all__ = [
     "RecordedException",
     "Request",
     "Response",
+    "Run",
+    "RunState",
     "answer",
+    "fork",
+    "get_run",
     "invocation_summary",
     "invoke",
     "invoke_async",
+    "list_runs",
     "pending_input_requests",
     "register_function",
     "request_input",
+    "resume",
     "typed_invokable",
 ]

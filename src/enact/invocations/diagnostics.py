@@ -7,14 +7,12 @@ in the tree it happened (child indices from the root), and what to do.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from enact import registry
 from enact.encoding import encode
 from enact.errors import IncompleteSubinvocationError, InvocationError, ReplayError
-
-if TYPE_CHECKING:
-    from enact.invocations.engine import Frame, Invocation, _Pending
+from enact.invocations.records import Request
 
 
 def digest_of(value: Any) -> str:
@@ -22,18 +20,29 @@ def digest_of(value: Any) -> str:
 
 
 def replay_error(
-    frame: Frame, index: int, recorded: Invocation, invokable: Any, input_value: Any
+    parent_path: tuple[int, ...],
+    index: int,
+    request: Request | None,
+    invokable: Any,
+    input_value: Any,
 ) -> ReplayError:
-    request = recorded.request()
-    expected = describe_request(request.invokable, request.input, short=True)
+    """The error for a call at `index` that does not match the recorded `request`.
+
+    `request` is None when the recorded call is known only by its digest.
+    """
     actual = describe_request(invokable, input_value, short=False)
-    if digest_or_none(request.invokable) != digest_or_none(invokable):
-        difference = "invokable"
-    elif digest_or_none(request.input) != digest_or_none(input_value):
-        difference = "input"
-    else:
+    if request is None:
+        expected = "(another call, still running when the journal was written)"
         difference = "request"
-    path = (*frame.path, index)
+    else:
+        expected = describe_request(request.invokable, request.input, short=True)
+        if digest_or_none(request.invokable) != digest_or_none(invokable):
+            difference = "invokable"
+        elif digest_or_none(request.input) != digest_or_none(input_value):
+            difference = "input"
+        else:
+            difference = "request"
+    path = (*parent_path, index)
     error = ReplayError(
         f"Expected invocation {expected} but got {actual}.\n"
         "Ensure that calls to subinvokables are deterministic or use strict=False.",
@@ -68,12 +77,11 @@ def describe_request(invokable: Any, input_value: Any, *, short: bool) -> str:
 
 
 def incomplete_error(
-    incomplete: tuple[int, _Pending], error: BaseException | None
+    index: int, invokable: Any, input_value: Any, error: BaseException | None
 ) -> IncompleteSubinvocationError:
-    index, pending = incomplete
     result = IncompleteSubinvocationError(
         f"Subinvocation {index} did not complete during invocation of parent: "
-        f"{pending.invokable!r} invoked on {pending.input!r}"
+        f"{invokable!r} invoked on {input_value!r}"
     )
     if error is not None:
         result.add_note(f"The parent itself raised {type(error).__name__}: {error}")
@@ -81,8 +89,8 @@ def incomplete_error(
     return result
 
 
-def mutation_error(invokable: Any, frame: Frame) -> InvocationError:
-    where = f"child {list(frame.path)} of the root" if frame.path else "the root invocation"
+def mutation_error(invokable: Any, path: tuple[int, ...]) -> InvocationError:
+    where = f"child {list(path)} of the root" if path else "the root invocation"
     return InvocationError(
         f"{describe(invokable)} changed its own input or fields while running ({where}). "
         "Journaled calls must not mutate their input or invokable: copy the value before "

@@ -2,8 +2,8 @@
 
 While an invocation runs, a `Frame` in a context variable collects the child
 calls its code makes. Each call of an invokable or registered function inside
-it becomes a child invocation: its request is committed, the call runs with a
-frame of its own, and its output (or exception) and response are committed.
+it becomes a child invocation: the call runs with a frame of its own, and
+when it finishes its request and response are committed.
 
 A replay re-runs an invocation that has no output with its recorded children
 as a template: the child call at position *i* is compared with the recorded
@@ -13,6 +13,12 @@ match with a recorded output returns that output without running the call.
 Child slots are reserved when a call is made, not when it finishes, so the
 children of ``asyncio.gather`` are recorded, and matched on replay, in the
 order the program made the calls.
+
+Durability: a root invocation that belongs to a run (see `enact.runs`) gets a
+`CallSink`; then every child call, when it finishes, writes its request, its
+response and one journal entry in a single backend call before its caller
+sees the result. Without a sink (``durability="end"``) the whole root call is
+one `Store.batch`, written when it ends.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
-import time
-from collections.abc import Awaitable, Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 from enact import registry
 from enact.encoding import encode
@@ -54,9 +60,6 @@ from enact.stores.store import Store, current_store
 
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
 """Called with the ref of a recorded exception; returns the output to use instead."""
-
-RUN_LOG_PREFIX: Final = "runs/"
-"""Names under this prefix record top-level invocations, newest last (see `enact log`)."""
 
 
 @dataclasses.dataclass
@@ -155,43 +158,74 @@ class Invocation(Resource):
             ReplayError: The program did not make the recorded calls.
             InvocationError: The invokable is asynchronous (use `replay_async`).
         """
-        response = read_response(current_store(), self.response)
-        if response.output is not None:
+        plan = self._replay_plan(strict, exception_override)
+        if plan is None:
             return self
-        request = self.request()
-        if _is_async(request.invokable):
+        if is_async_invokable(plan.invokable):
             raise InvocationError(
-                f"{describe(request.invokable)} is asynchronous: use "
+                f"{describe(plan.invokable)} is asynchronous: use "
                 "`await invocation.replay_async(...)`."
             )
-        return invoke_root(
-            request.invokable,
-            request.input,
-            self.request,
-            response.children,
-            strict,
-            exception_override,
-        )
+        return _materialized(invoke_root(_prepare_root[0](plan)))
 
     async def replay_async(
         self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
     ) -> Invocation:
         """Like `replay`, for invocations of asynchronous invokables."""
+        plan = self._replay_plan(strict, exception_override)
+        if plan is None:
+            return self
+        return _materialized(await invoke_root_async(_prepare_root[0](plan)))
+
+    def _replay_plan(self, strict: bool, override: ExceptionOverride | None) -> RootPlan | None:
         response = read_response(current_store(), self.response)
         if response.output is not None:
-            return self
+            return None
         request = self.request()
-        return await invoke_root_async(
+        return RootPlan(
             request.invokable,
             request.input,
-            self.request,
-            response.children,
-            strict,
-            exception_override,
+            request_ref=self.request,
+            template=list(response.children),
+            strict=strict,
+            override=override,
         )
 
 
 register_resource_class(Invocation)
+
+
+@dataclasses.dataclass(slots=True)
+class OpenCall:
+    """A template slot for a call that was started but did not finish.
+
+    Resuming a run after a crash rebuilds its template from the journal: a
+    call that was still running has no record of its own, only the records
+    of the children that finished inside it.
+
+    Attributes:
+        request_digest: The digest of the call's request, if it is known; None
+            matches whatever call the program makes at this position.
+        children: The template for the call's own children.
+    """
+
+    request_digest: str | None
+    children: list[Any]
+
+
+TemplateSlot: TypeAlias = "Invocation | OpenCall"
+
+
+class CallSink(Protocol):
+    """Where a run records each finished call (see `enact.runs`)."""
+
+    def entry_name(self, path: tuple[int, ...], request_digest: str) -> str:
+        """The journal name under which a finished call's response is recorded."""
+        ...
+
+    def check(self) -> None:
+        """Raises if this process may no longer write the run (its lease was lost)."""
+        ...
 
 
 # Frames ------------------------------------------------------------------------
@@ -213,9 +247,11 @@ class Frame:
     __slots__ = (
         "child_errors",
         "closed",
+        "lock",
         "override",
         "path",
         "responses",
+        "sink",
         "slots",
         "store",
         "strict",
@@ -225,10 +261,11 @@ class Frame:
     def __init__(
         self,
         store: Store,
-        template: list[Invocation] | None,
+        template: list[Any] | None,
         strict: bool,
         override: ExceptionOverride | None,
         path: tuple[int, ...],
+        sink: CallSink | None,
     ) -> None:
         self.store = store
         self.slots: list[Any] = []
@@ -236,9 +273,12 @@ class Frame:
         self.strict = strict
         self.override = override
         self.path = path
+        self.sink = sink
         self.child_errors: list[BaseException] = []
         self.closed = False
         self.responses = response_memo(store)
+        # Calls made from worker threads reserve slots concurrently.
+        self.lock = threading.Lock()
 
     def children(self) -> list[Invocation]:
         return [slot for slot in self.slots if isinstance(slot, Invocation)]
@@ -249,12 +289,33 @@ class Frame:
                 return index, slot
         return None
 
+    def child(self, index: int, template: list[Any] | None) -> Frame:
+        """A frame for the child call at `index`, sharing this frame's settings."""
+        return Frame(
+            self.store,
+            template,
+            self.strict,
+            self.override,
+            (*self.path, index),
+            self.sink,
+        )
+
 
 _frame: Final[ContextVar[Frame | None]] = ContextVar("enact_invocation_frame", default=None)
 
 
 current_frame: Final[Callable[[], Frame | None]] = _frame.get
 """Returns the frame of the invocation running in this context, or None."""
+
+
+def set_frame(frame: Frame | None) -> Any:
+    """Makes `frame` current in this context; returns the token for `reset_frame`."""
+    return _frame.set(frame)
+
+
+def reset_frame(token: Any) -> None:
+    """Undoes `set_frame`."""
+    _frame.reset(token)
 
 
 MISSING: Final = object()
@@ -266,10 +327,12 @@ class ChildCall:
 
     __slots__ = (
         "child_template",
+        "digest",
         "frame",
         "index",
         "input",
         "invokable",
+        "links",
         "output",
         "request_ref",
         "request_tokens",
@@ -279,31 +342,41 @@ class ChildCall:
         self.frame = frame
         self.invokable = invokable
         self.input = input_value
-        self.index = index = len(frame.slots)
         pending = _Pending(invokable, input_value)
-        frame.slots.append(pending)
+        with frame.lock:
+            self.index = index = len(frame.slots)
+            frame.slots.append(pending)
         try:
             tokens, links = encode(Request(invokable, input_value))
-            digest = hashlib.sha256(tokens).hexdigest()
-            self.request_tokens: bytes | None = tokens
+            self.digest = digest = hashlib.sha256(tokens).hexdigest()
+            self.request_tokens: bytes = tokens
+            self.links = links
+            self.request_ref: Ref[Request] = Ref._unchecked(digest)
             self.output: Any = MISSING
-            self.child_template: list[Invocation] | None = None
+            self.child_template: list[Any] | None = None
             template = frame.template
             if template is not None and index < len(template):
                 recorded = template[index]
-                if recorded.request.digest == digest:
-                    self.request_ref = recorded.request
+                if isinstance(recorded, OpenCall):
+                    if recorded.request_digest in (None, digest):
+                        self.child_template = recorded.children
+                        return
+                elif recorded.request.digest == digest:
                     self._replay(recorded)
                     return
                 if frame.strict:
-                    raise replay_error(frame, index, recorded, invokable, input_value)
-            self.request_ref = frame.store.commit_tokens(tokens, links, Ref, digest)
+                    raise replay_error(
+                        frame.path, index, _recorded_request(recorded), invokable, input_value
+                    )
         except BaseException:
             # The call never started (its input cannot be stored, or an answer has the
             # wrong type): free its slot, so the caller sees this error and not a
             # pending child.
-            if frame.slots and frame.slots[-1] is pending:
-                frame.slots.pop()
+            with frame.lock:
+                if frame.slots and frame.slots[-1] is pending:
+                    frame.slots.pop()
+                else:
+                    frame.slots[index] = None
             raise
 
     def _replay(self, recorded: Invocation) -> None:
@@ -326,21 +399,27 @@ class ChildCall:
             if isinstance(value, Ref):
                 value = value()
             _check_answer(response.raised, value)
-            new_response = commit_response(frame.store, Response(Output(value), None, False, []))
+            store = frame.store
+            with store.batch():
+                new_response = commit_response(store, Response(Output(value), None, False, []))
+                self._record(new_response)
             frame.slots[self.index] = Invocation(self.request_ref, new_response)
             self.output = value
             return
         self.child_template = list(response.children)
 
-    def start(self) -> tuple[Frame, Any]:
+    def _record(self, response: Ref[Response]) -> None:
+        """Writes this finished call's request and journal entry (inside a batch)."""
         frame = self.frame
-        child = Frame(
-            frame.store,
-            self.child_template,
-            frame.strict,
-            frame.override,
-            (*frame.path, self.index),
-        )
+        frame.store.commit_tokens(self.request_tokens, self.links, Ref, self.digest)
+        sink = frame.sink
+        if sink is not None:
+            sink.check()
+            name = sink.entry_name((*frame.path, self.index), self.digest)
+            frame.store.log_name(name, response.digest)
+
+    def start(self) -> tuple[Frame, Any]:
+        child = self.frame.child(self.index, self.child_template)
         return child, _frame.set(child)
 
     def finish(
@@ -348,13 +427,18 @@ class ChildCall:
     ) -> BaseException | None:
         """Checks the finished call and records it in the parent's slot.
 
-        Returns the exception the call ends with: its own, or the error that
-        prevented committing its output.
+        With a run's sink, the request, the response and the journal entry
+        are written in one backend call before this returns. Returns the
+        exception the call ends with: its own, or the error that prevented
+        committing its output.
         """
         frame = self.frame
-        response_ref, error = _close(
-            child, self.invokable, self.input, self.request_tokens, output, error
-        )
+        store = frame.store
+        with store.batch():
+            closed = _close(child, self.invokable, self.input, self.request_tokens, output, error)
+            response_ref, error = closed.response, closed.error
+            assert response_ref is not None
+            self._record(response_ref)
         if error is not None:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
@@ -370,11 +454,12 @@ class ChildCall:
         except Exception as error:
             self.fail(child, token, error)
             raise
+        except BaseException:
+            _frame.reset(token)
+            raise
         return self.succeed(child, token, output)
 
-    async def run_async(
-        self, call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
-    ) -> Any:
+    async def run_async(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
             return self.output
@@ -383,6 +468,9 @@ class ChildCall:
             output = await call(*args, **kwargs)
         except Exception as error:
             self.fail(child, token, error)
+            raise
+        except BaseException:
+            _frame.reset(token)
             raise
         return self.succeed(child, token, output)
 
@@ -411,6 +499,13 @@ class ChildCall:
         return output
 
 
+def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:
+    if isinstance(recorded, OpenCall):
+        return None
+    request: Request = recorded.request()
+    return request
+
+
 def _close(
     frame: Frame,
     invokable: Any,
@@ -418,8 +513,10 @@ def _close(
     request_tokens: bytes | None,
     output: Any,
     error: BaseException | None,
-) -> tuple[Ref[Response], BaseException | None]:
-    """Ends a call's frame: checks it, commits its response.
+    *,
+    commit: bool = True,
+) -> Closed:
+    """Ends a call's frame: checks it, commits its response (unless `commit` is False).
 
     Returns the response and the exception the call ends with (its own, a
     mutation of its request, or an output that cannot be stored).
@@ -430,13 +527,14 @@ def _close(
     """
     incomplete = frame.first_incomplete()
     if incomplete is not None:
-        raise incomplete_error(incomplete, error)
+        index, pending = incomplete
+        raise incomplete_error(index, pending.invokable, pending.input, error)
     if error is None:
         _check_template_used(frame)
     frame.closed = True
     if error is None and _request_changed(request_tokens, invokable, input_value):
-        error = mutation_error(invokable, frame)
-    return _commit_response(frame.store, frame, output, error)
+        error = mutation_error(invokable, frame.path)
+    return _commit_response(frame.store, frame, output, error, commit)
 
 
 def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> bool:
@@ -451,14 +549,22 @@ def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> 
 
 def _check_template_used(frame: Frame) -> None:
     template = frame.template
-    if frame.strict and template is not None and len(template) > len(frame.slots):
-        recorded = template[len(frame.slots)]
-        request = recorded.request()
-        expected = describe_request(request.invokable, request.input, short=True)
+    if not frame.strict or template is None:
+        return
+    for position in range(len(frame.slots), len(template)):
+        recorded = template[position]
+        if isinstance(recorded, OpenCall) and recorded.request_digest is None:
+            continue  # a call of unknown request that never finished: nothing to miss
+        request = _recorded_request(recorded)
+        expected = (
+            "(a call that did not finish)"
+            if request is None
+            else describe_request(request.invokable, request.input, short=True)
+        )
         error = ReplayError(
             f"Expected invocation {expected} but the call returned without making it.\n"
             "Ensure that calls to subinvokables are deterministic or use strict=False.",
-            path=(*frame.path, len(frame.slots)),
+            path=(*frame.path, position),
             expected=expected,
             actual="(no call)",
             difference="missing call",
@@ -467,9 +573,26 @@ def _check_template_used(frame: Frame) -> None:
         raise error
 
 
+@dataclasses.dataclass(slots=True)
+class Closed:
+    """A finished call as `_close` recorded it.
+
+    Attributes:
+        response: The committed response (None if it was not to be committed).
+        raised: The committed exception, or None.
+        raised_here: Whether the exception started in this call.
+        error: The exception the call ends with, or None.
+    """
+
+    response: Ref[Response] | None
+    raised: Ref[Any] | None
+    raised_here: bool
+    error: BaseException | None
+
+
 def _commit_response(
-    store: Store, frame: Frame, output: Any, error: BaseException | None
-) -> tuple[Ref[Response], BaseException | None]:
+    store: Store, frame: Frame, output: Any, error: BaseException | None, commit: bool
+) -> Closed:
     """Commits the response of a finished call; returns it and the call's exception.
 
     An output that cannot be committed turns into the call's exception, so
@@ -477,16 +600,27 @@ def _commit_response(
     """
     children = frame.children()
     if error is None:
+        if not commit:
+            return Closed(None, None, False, None)
         try:
-            return commit_response(store, Response(Output(output), None, False, children)), None
+            response = commit_response(store, Response(Output(output), None, False, children))
+            return Closed(response, None, False, None)
         except EnactError as commit_error:
             error = commit_error
     raised_here = not any(error is seen for seen in frame.child_errors)
+    raised = commit_exception(store, error)
+    response_ref = (
+        commit_response(store, Response(None, raised, raised_here, children)) if commit else None
+    )
+    return Closed(response_ref, raised, raised_here, error)
+
+
+def commit_exception(store: Store, error: BaseException) -> Ref[Any]:
+    """Commits the record of `error`: the exception itself if it is a resource."""
     try:
-        raised = store.commit(_exception_resource(error))
+        return store.commit(_exception_resource(error))
     except EnactError:  # an exception resource holding values that cannot be stored
-        raised = store.commit(RecordedException.from_exception(error))
-    return commit_response(store, Response(None, raised, raised_here, children)), error
+        return store.commit(RecordedException.from_exception(error))
 
 
 def _is_frozen(invokable: Any, input_value: Any) -> bool:
@@ -538,49 +672,13 @@ def run_call(invokable: Any, input_value: Any) -> Any:
     return run(input_value)
 
 
-def call_child(invokable: Any, input_value: Any, frame: Frame) -> Any:
-    """Makes a journaled child call of the invocation running in `frame`."""
-    return ChildCall(frame, invokable, input_value).run(run_call, invokable, input_value)
+def is_async_invokable(invokable: Any) -> bool:
+    """Whether calling `invokable` returns an awaitable (``async def`` call or function)."""
+    target = getattr(invokable, "__wrapped__", None) or getattr(invokable, "call", None)
+    return inspect.iscoroutinefunction(target)
 
 
-def call_child_async(invokable: Any, input_value: Any, frame: Frame) -> Awaitable[Any]:
-    """Reserves a journaled child call now; the returned awaitable runs it."""
-    return ChildCall(frame, invokable, input_value).run_async(run_call, invokable, input_value)
-
-
-def invoke(invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None) -> Invocation:
-    """Calls `invokable` and journals the call tree in the active store.
-
-    `invokable` is a function decorated with `enact.register` (called with
-    ``*args, **kwargs``) or an `enact.Invokable` (called with ``args[0]``, or
-    with no argument). Exceptions raised by the call are recorded in the
-    returned invocation rather than raised.
-
-    Raises:
-        NoActiveStoreError: No store is active.
-        ReplayError, IncompleteSubinvocationError: The call could not be journaled.
-    """
-    invokable, args = _unbind(invokable, args)
-    input_value = _root_input(invokable, args, kwargs)
-    if _is_async(invokable):
-        raise InvocationError(
-            f"{describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
-            "or `await invokable.invoke(...)`."
-        )
-    return invoke_root(invokable, input_value, None, None, True, None)
-
-
-async def invoke_async(
-    invokable: Any, args: Any = (), kwargs: dict[str, Any] | None = None
-) -> Invocation:
-    """Like `invoke`, for asynchronous invokables and ``async def`` registered functions."""
-    invokable, args = _unbind(invokable, args)
-    return await invoke_root_async(
-        invokable, _root_input(invokable, args, kwargs), None, None, True, None
-    )
-
-
-def _unbind(invokable: Any, args: Any) -> tuple[Any, Any]:
+def unbind(invokable: Any, args: Any) -> tuple[Any, Any]:
     """Turns a bound registered method into the registered function and its self."""
     function = getattr(invokable, "__func__", None)
     if function is not None and registry.function_info(function) is not None:
@@ -588,15 +686,16 @@ def _unbind(invokable: Any, args: Any) -> tuple[Any, Any]:
     return invokable, args
 
 
-def _is_async(invokable: Any) -> bool:
-    target = getattr(invokable, "__wrapped__", None) or getattr(invokable, "call", None)
-    return inspect.iscoroutinefunction(target)
-
-
-def _root_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> Any:
+def root_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> Any:
+    """The input recorded for a top-level call of `invokable` with `args` and `kwargs`."""
     args = tuple(args or ())
     if registry.function_info(invokable) is not None:
         return CallArgs(list(args), dict(kwargs or {}))
+    if registry.function_info(invokable) is None and not hasattr(invokable, "_enact_run"):
+        raise InvocationError(
+            f"{invokable!r} cannot be invoked: decorate the function with @enact.register, "
+            "or invoke an enact.Invokable or enact.AsyncInvokable."
+        )
     if kwargs or len(args) > 1:
         raise InvocationError(
             f"{invokable!r} takes at most one argument: invoke(invokable, (arg,))."
@@ -605,104 +704,195 @@ def _root_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> Any
     return input_value() if isinstance(input_value, Ref) else input_value
 
 
-def invoke_root(
-    invokable: Any,
-    input_value: Any,
-    request_ref: Ref[Request] | None,
-    template: list[Invocation] | None,
-    strict: bool,
-    override: ExceptionOverride | None,
-) -> Invocation:
-    """Runs a root invocation (a new journal), optionally replaying a template."""
-    store = current_store()
-    with store.batch():
-        root = _Root(store, invokable, input_value, request_ref, template, strict, override)
-        token = _frame.set(root.frame)
-        try:
-            output = run_call(invokable, input_value)
-        except Exception as error:
-            invocation = root.fail(token, error)
-        else:
-            invocation = root.succeed(token, output)
-    root.log(invocation)
-    return invocation
+class RootSink(CallSink, Protocol):
+    """What a run does when its root call starts and ends (see `enact.runs`)."""
+
+    def finished(self, outcome: RootOutcome) -> None:
+        """Records the end of the root call (returned, raised or asked for input)."""
+        ...
+
+    def interrupted(self, error: BaseException) -> None:
+        """Records that the root call was stopped by KeyboardInterrupt, SystemExit, ..."""
+        ...
+
+    def materializes(self, error: BaseException | None) -> bool:
+        """Whether the root response is committed as a tree for this outcome."""
+        ...
 
 
-async def invoke_root_async(
-    invokable: Any,
-    input_value: Any,
-    request_ref: Ref[Request] | None,
-    template: list[Invocation] | None,
-    strict: bool,
-    override: ExceptionOverride | None,
-) -> Invocation:
-    """Asynchronous variant of `invoke_root` (synchronous invokables run as in `invoke_root`)."""
-    if not _is_async(invokable):
-        return invoke_root(invokable, input_value, request_ref, template, strict, override)
-    store = current_store()
-    with store.batch():
-        root = _Root(store, invokable, input_value, request_ref, template, strict, override)
-        token = _frame.set(root.frame)
-        try:
-            output = await run_call(invokable, input_value)
-        except Exception as error:
-            invocation = root.fail(token, error)
-        else:
-            invocation = root.succeed(token, output)
-    root.log(invocation)
-    return invocation
+@dataclasses.dataclass
+class RootPlan:
+    """What a root invocation runs: the call, its template, and how it is journaled.
+
+    Attributes:
+        invokable: What is called.
+        input: Its input.
+        request_ref: The committed request, if already known.
+        template: Recorded children to replay (None: a fresh run).
+        strict: See `Invocation.replay`.
+        override: See `Invocation.replay`.
+        sink: The run that records the calls as they finish, or None.
+        durable_calls: Write each call when it finishes (True) or all at the end.
+    """
+
+    invokable: Any
+    input: Any
+    request_ref: Ref[Request] | None = None
+    template: list[Any] | None = None
+    strict: bool = True
+    override: ExceptionOverride | None = None
+    sink: RootSink | None = None
+    durable_calls: bool = False
+
+
+@dataclasses.dataclass
+class RootOutcome:
+    """How a root call ended.
+
+    Attributes:
+        request: The root request.
+        invocation: The committed invocation tree, or None when the run chose
+            not to commit the root response (see `RootSink.materializes`).
+        children: The root's children, in call order.
+        output: The output in its box, or None if the call raised.
+        raised: The committed exception, or None.
+        raised_here: Whether the root call itself raised it (not a child).
+        error: The live exception, or None.
+    """
+
+    request: Ref[Request]
+    invocation: Invocation | None
+    children: list[Invocation]
+    output: Output | None
+    raised: Ref[Any] | None
+    raised_here: bool
+    error: BaseException | None
 
 
 class _Root:
-    """Bookkeeping of a root invocation."""
+    """A running root invocation: entered around the call by both invoke_root variants."""
 
-    def __init__(
-        self,
-        store: Store,
-        invokable: Any,
-        input_value: Any,
-        request_ref: Ref[Request] | None,
-        template: list[Invocation] | None,
-        strict: bool,
-        override: ExceptionOverride | None,
-    ) -> None:
-        self.store = store
-        self.nested = _frame.get() is not None
-        self.invokable = invokable
-        self.input = input_value
-        tokens, links = encode(Request(invokable, input_value))
+    def __init__(self, plan: RootPlan) -> None:
+        self.plan = plan
+        self.store = store = current_store()
+        tokens, links = encode(Request(plan.invokable, plan.input))
         self.request_tokens = tokens
-        self.request_ref = request_ref or store.commit_tokens(tokens, links, Ref)
-        self.frame = Frame(store, template, strict, override, ())
-        self.ref: Ref[Invocation] | None = None
-
-    def fail(self, token: Any, error: Exception) -> Invocation:
-        """Ends the root frame after the call raised; journals the exception.
-
-        Errors of the journaling itself (a replay mismatch, unfinished children)
-        are not journaled: they propagate.
-        """
-        _frame.reset(token)
-        if isinstance(error, ReplayError | IncompleteSubinvocationError):
-            raise error
-        return self.finish(MISSING, error)
-
-    def succeed(self, token: Any, output: Any) -> Invocation:
-        """Ends the root frame after the call returned; journals the output."""
-        _frame.reset(token)
-        return self.finish(output, None)
-
-    def finish(self, output: Any, error: BaseException | None) -> Invocation:
-        response_ref, _ = _close(
-            self.frame, self.invokable, self.input, self.request_tokens, output, error
+        self.request_ref = plan.request_ref or store.commit_tokens(tokens, links, Ref)
+        sink = plan.sink
+        self.frame = Frame(
+            store,
+            plan.template,
+            plan.strict,
+            plan.override,
+            (),
+            sink if plan.durable_calls else None,
         )
-        invocation = Invocation(self.request_ref, response_ref)
-        self.ref = self.store.commit(invocation)
-        return invocation
+        self.output: Any = MISSING
+        self.outcome: RootOutcome | None = None
+        self._batch: Any = None
+        self._token: Any = None
 
-    def log(self, invocation: Invocation) -> None:
-        """Records a top-level invocation under ``runs/`` so that it can be found again."""
-        if self.nested or self.ref is None:
+    def __enter__(self) -> _Root:
+        if not self.plan.durable_calls:
+            self._batch = self.store.batch()
+            self._batch.__enter__()
+        self._token = _frame.set(self.frame)
+        return self
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> bool:
+        _frame.reset(self._token)
+        if error is not None and not isinstance(error, Exception):
+            # KeyboardInterrupt, SystemExit, cancellation: what finished is in the
+            # journal already (durable calls); the run is marked and the error goes on.
+            self._end_batch(error)
+            if self.plan.sink is not None:
+                self.plan.sink.interrupted(error)
+            return False
+        if isinstance(error, ReplayError | IncompleteSubinvocationError):
+            self._end_batch(error)
+            return False
+        try:
+            self.outcome = self._finish(error)
+        except BaseException as failure:
+            self._end_batch(failure)
+            raise
+        self._end_batch(None)
+        if self.plan.sink is not None:
+            self.plan.sink.finished(self.outcome)
+        return True
+
+    def _end_batch(self, error: BaseException | None) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None:
             return
-        digest = self.ref.digest
-        self.store.log_name(f"{RUN_LOG_PREFIX}{time.time_ns():020d}-{digest[:12]}", digest)
+        if error is None:
+            batch.__exit__(None, None, None)
+        else:
+            batch.__exit__(type(error), error, error.__traceback__)
+
+    def _finish(self, error: BaseException | None) -> RootOutcome:
+        plan = self.plan
+        sink = plan.sink
+        commit = sink is None or sink.materializes(error)
+        output = None if error is not None else self.output
+        closed = _close(
+            self.frame,
+            plan.invokable,
+            plan.input,
+            self.request_tokens,
+            output,
+            error,
+            commit=commit,
+        )
+        error = closed.error
+        invocation = None
+        if closed.response is not None:
+            invocation = Invocation(self.request_ref, closed.response)
+            self.store.commit(invocation)
+        return RootOutcome(
+            self.request_ref,
+            invocation,
+            self.frame.children(),
+            None if error is not None else Output(output),
+            closed.raised,
+            closed.raised_here,
+            error,
+        )
+
+
+def invoke_root(plan: RootPlan) -> RootOutcome:
+    """Runs a root invocation (a new journal), optionally replaying a template."""
+    root = _Root(plan)
+    with root:
+        root.output = run_call(plan.invokable, plan.input)
+    assert root.outcome is not None
+    return root.outcome
+
+
+async def invoke_root_async(plan: RootPlan) -> RootOutcome:
+    """Asynchronous variant of `invoke_root` (synchronous invokables run as in `invoke_root`)."""
+    if not is_async_invokable(plan.invokable):
+        return invoke_root(plan)
+    root = _Root(plan)
+    with root:
+        root.output = await run_call(plan.invokable, plan.input)
+    assert root.outcome is not None
+    return root.outcome
+
+
+def set_root_preparer(prepare: Callable[[RootPlan], RootPlan]) -> None:
+    """Installs what turns a replay's plan into a run (`enact.runs` does, at import).
+
+    The engine sits below runs; this hook lets `Invocation.replay` start a
+    run without the engine importing the layer above it.
+    """
+    _prepare_root[0] = prepare
+
+
+_prepare_root: list[Callable[[RootPlan], RootPlan]] = [lambda plan: plan]
+
+
+def _materialized(outcome: RootOutcome) -> Invocation:
+    if outcome.invocation is None:
+        raise InvocationError("The run did not commit its invocation tree.")
+    return outcome.invocation

@@ -12,14 +12,31 @@ process, days later.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from enact.errors import InvocationError
-from enact.invocations.engine import Invocation, current_frame, invoke
+from enact.invocations.engine import (
+    Invocation,
+    current_frame,
+    invoke_root,
+    invoke_root_async,
+    is_async_invokable,
+)
 from enact.invocations.invokables import Invokable, check_type
 from enact.invocations.records import Output, Response
 from enact.invocations.responses import commit_response, read_response
+from enact.invocations.runs import (
+    Run,
+    RunHandle,
+    _Node,
+    claim,
+    continue_plan,
+    get_run,
+    record_answer,
+    run_plan,
+)
 from enact.refs import Ref
 from enact.registry import lookup_class
 from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
@@ -63,6 +80,7 @@ class InputRequest(Resource, Exception):
     """
 
     __enact_type_name__ = "enact.invocations.InputRequest"
+    __enact_input_request__ = True  # how runs tell "waiting for input" from "raised"
 
     requested: type
     for_value: Ref[Any]
@@ -133,8 +151,12 @@ def request_input(requested_type: Any, for_value: Any = None, context: FieldValu
     return RequestInput(_requested_class(requested_type), context)(for_value)
 
 
-def pending_input_requests(invocation: Invocation) -> list[tuple[tuple[int, ...], InputRequest]]:
-    """Returns the unanswered input requests in an invocation, with their child paths."""
+def pending_input_requests(
+    invocation: Invocation | Run,
+) -> list[tuple[tuple[int, ...], InputRequest]]:
+    """Returns the unanswered input requests in an invocation or a run, with their child paths."""
+    if isinstance(invocation, Run):
+        return [(path, request) for path, request, _ in run_input_requests(invocation)]
     store = current_store()
     found: list[tuple[tuple[int, ...], InputRequest]] = []
     stack: list[tuple[tuple[int, ...], Invocation]] = [((), invocation)]
@@ -184,16 +206,51 @@ def first_pending_path(invocation: Invocation) -> tuple[int, ...] | None:
     return tuple(path) if raised is not None and isinstance(raised(), InputRequest) else None
 
 
-def answer(invocation: Invocation, value: Any, path: tuple[int, ...] | None = None) -> Invocation:
-    """Returns a copy of `invocation` in which an input request is answered with `value`.
+@typing.overload
+def answer(
+    invocation: Invocation, value: Any, path: tuple[int, ...] | None = None
+) -> Invocation: ...
+
+
+@typing.overload
+def answer(
+    invocation: Run | str,
+    value: Any,
+    path: tuple[int, ...] | None = None,
+    *,
+    run_now: bool = False,
+    strict: bool = True,
+) -> Run: ...
+
+
+def answer(
+    invocation: Invocation | Run | str,
+    value: Any,
+    path: tuple[int, ...] | None = None,
+    *,
+    run_now: bool = False,
+    strict: bool = True,
+) -> Invocation | Run:
+    """Answers an input request with `value`.
+
+    For a run (or run id): the answer is recorded and the run's head moves
+    to ``answered``; with `run_now` the run also continues here (see
+    `answer_run`); otherwise `enact.resume` or a worker continues it later.
+    Returns the run.
+
+    For an invocation: returns a copy in which the request is answered; the
+    copy has no output, so replaying it continues the journal.
 
     `path` selects the request (see `pending_input_requests`); by default the
-    first one. The copy has no output, so replaying it continues the run.
+    first one.
 
     Raises:
         InvocationError: No such pending request.
         InputTypeError: `value` does not have the requested type.
+        RunConflictError: The run is not waiting, or another process holds it.
     """
+    if not isinstance(invocation, Invocation):
+        return answer_run(invocation, value, path, strict=strict, run_now=run_now)
     if path is None:
         path = first_pending_path(invocation)
         if path is None:
@@ -240,44 +297,203 @@ def _replace_along(
     return Invocation(invocation.request.deepcopy_resource(), commit_response(store, new_response))
 
 
+def run_input_requests(run: Run) -> list[tuple[tuple[int, ...], InputRequest, str]]:
+    """The unanswered input requests of a run's head: path, request, and request call digest."""
+    found: list[tuple[tuple[int, ...], InputRequest, str]] = []
+    if run.state.status not in ("waiting", "answered", "interrupted", "running"):
+        return found
+    answered = tuple(run.state.answer_path) if run.state.answer_path is not None else None
+    _collect(run.store, run.template_root(), (), found)
+    return [item for item in found if item[0] != answered]
+
+
+def _collect(
+    store: Any,
+    node: _Node,
+    path: tuple[int, ...],
+    found: list[tuple[tuple[int, ...], InputRequest, str]],
+) -> None:
+    if node.children is None:
+        return
+    for index in sorted(node.children):
+        child = node.children[index]
+        child_path = (*path, index)
+        if child.children is not None:
+            _collect(store, child, child_path, found)
+            continue
+        if child.invocation is None:
+            continue
+        for sub_path, request in pending_input_requests(child.invocation):
+            where = (*child_path, *sub_path)
+            digest = _call_digest(store, child.invocation, sub_path)
+            found.append((where, request, digest))
+
+
+def _call_digest(store: Any, invocation: Invocation, path: tuple[int, ...]) -> str:
+    current = invocation
+    for index in path:
+        current = read_response(store, current.response).children[index]
+    return current.request.digest
+
+
+def answer_run(
+    run: Run | str,
+    value: Any,
+    path: tuple[int, ...] | None = None,
+    *,
+    strict: bool = True,
+    run_now: bool = True,
+) -> Run:
+    """Answers a pending input request of a run, then continues the run in this process.
+
+    The run keeps its id: its head moves from ``waiting`` to ``answered``
+    (the answer is stored) and, with `run_now`, to the state the continued
+    run ends in. Checks happen before any program code runs: the answer's
+    type, and the claim (another process answering the same state at the
+    same time gets `enact.RunConflictError`).
+
+    Args:
+        run: The run (as read: if its head moved on since, the answer is
+            refused) or its id (the head now).
+        value: The answer.
+        path: Which request (see `Run.input_requests`); default: the first.
+        strict: See `Invocation.replay`.
+        run_now: Continue the run here (True) or only record the answer, for
+            a worker or a later `enact.resume` to continue.
+
+    Raises:
+        RunConflictError: The run moved on, or another process holds it.
+        InvocationError: The run has no such pending request.
+        InputTypeError: `value` does not have the requested type.
+    """
+    current = get_run(run) if isinstance(run, str) else run
+    if current.state.status != "waiting":
+        from enact.errors import RunConflictError
+
+        raise RunConflictError(
+            f"Run {current.id!r} is {current.status}, not waiting for input (head "
+            f"{current.head.digest}); only a waiting run can be answered. `enact log` shows "
+            "its state; fork an older state to answer it again as a new run.",
+            run_id=current.id,
+            status=current.status,
+            head=current.head.digest,
+        )
+    pending = run_input_requests(current)
+    if not pending:
+        raise InvocationError(f"Run {current.id!r} has no pending input request.")
+    chosen = pending[0] if path is None else next((p for p in pending if p[0] == tuple(path)), None)
+    if chosen is None:
+        raise InvocationError(
+            f"Run {current.id!r} has no pending input request at child path {list(path or ())}; "
+            f"pending: {[list(p[0]) for p in pending]}."
+        )
+    where, request, digest = chosen
+    request.check_answer(value)
+    answered = record_answer(current, where, digest, value)
+    if not run_now:
+        return answered
+    return continue_run(answered, strict=strict)
+
+
+def continue_run(run: Run, *, strict: bool = True, trees: bool = True) -> Run:
+    """Claims an answered (or interrupted, or queued) run and runs it to its next stop."""
+    handle, before = claim(run, expected=run.head, trees=trees, event="continued")
+    _run_claimed(handle, before, strict)
+    return get_run(handle.run_id, store=handle.store)
+
+
+def _run_claimed(handle: RunHandle, before: Run, strict: bool) -> None:
+    plan = continue_plan(handle, before, strict=strict)
+    with handle.store:
+        if is_async_invokable(plan.invokable):
+            import asyncio
+
+            asyncio.run(invoke_root_async(plan))
+        else:
+            invoke_root(plan)
+
+
 class InvocationGenerator:
     """Runs an invocation step by step, stopping at each input request.
 
     Iterating yields the pending `InputRequest`; answer it with `set_input`
     (or `send`), and the next iteration continues the run. `invocation` is
     the latest state of the journal.
+
+    A generator made with `from_callable` drives one run (see `enact.runs`):
+    each answer moves the same run's head, and each step after an answer
+    re-runs the program with every recorded call returned from the journal.
     """
 
     def __init__(
         self,
         invocation: Invocation | None = None,
         *,
-        start: Callable[[], Invocation] | None = None,
+        start: Callable[[], Run] | None = None,
     ) -> None:
         if (invocation is None) == (start is None):
             raise InvocationError("Give InvocationGenerator an invocation or a start function.")
         self._invocation = invocation
         self._start = start
-        self._pending: InputRequest | None = None
+        self._run: Run | None = None
+        self._pending: tuple[tuple[int, ...], InputRequest, str] | None = None
+        self._legacy_pending: InputRequest | None = None
         self._answered = False
 
     @classmethod
     def from_callable(
-        cls, fn: Any, args: Any = (), kwargs: dict[str, Any] | None = None
+        cls,
+        fn: Any,
+        args: Any = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
     ) -> InvocationGenerator:
-        """A generator that invokes `fn` (with ``*args, **kwargs``) on the first step."""
+        """A generator that starts a run of `fn` (with ``*args, **kwargs``) on the first step."""
         args = tuple(args or ())
         kwargs = dict(kwargs or {})
-        return cls(start=lambda: invoke(fn, args, kwargs))
+
+        def start() -> Run:
+            from enact.invocations.engine import root_input, unbind
+
+            invokable, call_args = unbind(fn, args)
+            input_value = root_input(invokable, call_args, kwargs)
+            plan = run_plan(invokable, input_value, run_id=run_id, durability=None, trees=False)
+            invoke_root(plan)
+            if plan.sink is None:  # a store without names: no run, plain journal
+                raise InvocationError(
+                    "InvocationGenerator.from_callable needs a store that keeps names "
+                    "(runs live in names); this backend has none."
+                )
+            assert isinstance(plan.sink, RunHandle)
+            return get_run(plan.sink.run_id, store=plan.sink.store)
+
+        return cls(start=start)
 
     @classmethod
     def from_invocation(cls, invocation: Invocation) -> InvocationGenerator:
         """A generator that continues a journaled invocation (e.g. from another process)."""
         return cls(invocation)
 
+    @classmethod
+    def from_run(cls, run: Run | str) -> InvocationGenerator:
+        """A generator that continues a run (by id, or as read)."""
+        current = get_run(run) if isinstance(run, str) else run
+        generator = cls(start=lambda: current)
+        return generator
+
+    @property
+    def run(self) -> Run | None:
+        """The run this generator drives (None before the first step, or for an invocation)."""
+        return self._run
+
     @property
     def invocation(self) -> Invocation:
         """The latest state of the journal."""
+        if self._run is not None:
+            invocation = self._run.invocation()
+            if invocation is not None:
+                return invocation
         if self._invocation is None:
             raise InvocationError("The generator has not started yet: iterate over it first.")
         return self._invocation
@@ -286,13 +502,33 @@ class InvocationGenerator:
         return self
 
     def __next__(self) -> InputRequest:
-        if self._invocation is None:
+        if self._invocation is not None and self._run is None:
+            return self._next_legacy()
+        if self._run is None:
             assert self._start is not None
-            self._invocation = self._start()
+            self._run = self._start()
         elif self._answered:
-            self._invocation = self._invocation.replay()
+            self._run = continue_run(self._run, trees=False)
             self._answered = False
         elif self._pending is not None:
+            raise InvocationError(
+                "The pending input request has not been answered: call set_input(value) "
+                "before asking for the next one."
+            )
+        if self._run.state.status == "waiting":
+            pending = run_input_requests(self._run)
+            if pending:
+                self._pending = pending[0]
+                return pending[0][1]
+        self._pending = None
+        raise StopIteration
+
+    def _next_legacy(self) -> InputRequest:
+        assert self._invocation is not None
+        if self._answered:
+            self._invocation = self._invocation.replay()
+            self._answered = False
+        elif self._legacy_pending is not None:
             raise InvocationError(
                 "The pending input request has not been answered: call set_input(value) "
                 "before asking for the next one."
@@ -300,9 +536,9 @@ class InvocationGenerator:
         response = read_response(current_store(), self._invocation.response)
         raised = None if response.raised is None else response.raised()
         if isinstance(raised, InputRequest):
-            self._pending = raised
+            self._legacy_pending = raised
             return raised
-        self._pending = None
+        self._legacy_pending = None
         raise StopIteration
 
     def set_input(self, value: Any) -> None:
@@ -312,10 +548,19 @@ class InvocationGenerator:
             InputTypeError: `value` does not have the requested type.
             InvocationError: No request is pending.
         """
-        if self._pending is None or self._invocation is None:
+        if self._run is not None:
+            if self._pending is None:
+                raise InvocationError("No input request is pending: iterate to get one first.")
+            path, request, digest = self._pending
+            request.check_answer(value)
+            self._run = record_answer(self._run, path, digest, value)
+            self._pending = None
+            self._answered = True
+            return
+        if self._legacy_pending is None or self._invocation is None:
             raise InvocationError("No input request is pending: iterate to get one first.")
         self._invocation = answer(self._invocation, value)
-        self._pending = None
+        self._legacy_pending = None
         self._answered = True
 
     def send(self, value: Any) -> InputRequest:

@@ -15,15 +15,9 @@ from typing import Any, ClassVar, TypeVar
 
 from enact import registry
 from enact.errors import InputTypeError, InvocationError, RegistrationError
-from enact.invocations.engine import (
-    MISSING,
-    ChildCall,
-    Invocation,
-    current_frame,
-    invoke_root,
-    invoke_root_async,
-)
+from enact.invocations.engine import MISSING, ChildCall, Invocation, current_frame
 from enact.invocations.records import CallArgs
+from enact.invocations.runs import invoke, invoke_async
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 
@@ -146,14 +140,14 @@ class Invokable(Resource):
         _check_output(self, output)
         return output
 
-    def invoke(self, arg: Any = None, *, strict: bool = True) -> Invocation:
-        """Calls this invokable on `arg` (a value or a Ref) and journals the call.
+    def invoke(self, arg: Any = None, *, run_id: str | None = None) -> Invocation:
+        """Calls this invokable on `arg` (a value or a Ref) and journals the call as a run.
 
         Returns the `Invocation`; an exception raised by the call is recorded in
-        it (see `Invocation.get_raised`) rather than raised.
+        it (see `Invocation.get_raised`) rather than raised. See `enact.invoke`.
         """
         input_value = arg() if isinstance(arg, Ref) else arg
-        return invoke_root(self, input_value, None, None, strict, None)
+        return invoke(self, (input_value,), run_id=run_id)
 
 
 class AsyncInvokable(Resource):
@@ -188,10 +182,10 @@ class AsyncInvokable(Resource):
         _check_output(self, output)
         return output
 
-    async def invoke(self, arg: Any = None, *, strict: bool = True) -> Invocation:
-        """Awaits this invokable on `arg` (a value or a Ref) and journals the call."""
+    async def invoke(self, arg: Any = None, *, run_id: str | None = None) -> Invocation:
+        """Awaits this invokable on `arg` (a value or a Ref) and journals the call as a run."""
         input_value = arg() if isinstance(arg, Ref) else arg
-        return await invoke_root_async(self, input_value, None, None, strict, None)
+        return await invoke_async(self, (input_value,), run_id=run_id)
 
 
 def typed_invokable(input_type: Any, output_type: Any) -> Callable[[C], C]:

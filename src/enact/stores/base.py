@@ -158,6 +158,59 @@ class StorageBackend(abc.ABC):
         """Yields ``(name, digest)`` for every name, sorted by name."""
         raise UnsupportedOperationError(f"{type(self).__name__} does not support names.")
 
+    def list_names(
+        self,
+        prefix: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, str]]:
+        """Returns ``(name, digest)`` for the names that start with `prefix`, sorted.
+
+        Args:
+            prefix: Only names starting with it.
+            after: Only names greater than this one.
+            before: Only names less than this one.
+            reverse: Largest names first.
+            limit: At most this many (None: all).
+
+        Runs and their journals are found this way, a page at a time; database
+        backends answer from their index. The default filters `iter_names`.
+        """
+        found = [
+            (name, digest)
+            for name, digest in self.iter_names()
+            if name.startswith(prefix)
+            and (after is None or name > after)
+            and (before is None or name < before)
+        ]
+        if reverse:
+            found.reverse()
+        return found if limit is None else found[:limit]
+
+    def delete_names(self, prefix: str) -> int:
+        """Deletes every name that starts with `prefix`; returns how many were deleted."""
+        names = [name for name, _ in self.list_names(prefix)]
+        for name in names:
+            self.set_name(name, None)
+        return len(names)
+
+    def commit_with_names(
+        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+    ) -> None:
+        """Stores objects, then points names at digests: in one transaction where possible.
+
+        A journaled call is recorded this way (its request, its response and
+        its journal entry), so a crash leaves all of it or none. The default
+        commits the objects first, so a name never points at a missing object.
+        """
+        if packed_resources:
+            self.commit_many(packed_resources)
+        for name, digest in names:
+            self.set_name(name, digest)
+
     # Life cycle --------------------------------------------------------------
 
     def locate(self, digest: str) -> str:

@@ -57,6 +57,10 @@ _UPSERT: Final = (
     "ON CONFLICT (digest) DO UPDATE SET committed_at = excluded.committed_at, "
     "links = coalesce(objects.links, excluded.links)"
 )
+_SET_NAME: Final = (
+    "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at"
+)
 _CHUNK: Final = 500  # bound parameters per IN (...) query, well below SQLite's limit
 _PAGE: Final = 10_000  # digests per read transaction when listing objects
 
@@ -367,18 +371,61 @@ class SQLiteBackend(StorageBackend):
                 if digest is None:
                     conn.execute("DELETE FROM names WHERE name = ?", (name,))
                 else:
-                    conn.execute(
-                        "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, "
-                        "updated_at = excluded.updated_at",
-                        (name, digest, time.time()),
-                    )
+                    conn.execute(_SET_NAME, (name, digest, time.time()))
 
         self._run(f"update name {name!r}", update)
 
     def iter_names(self) -> Iterator[tuple[str, str]]:
         rows = self._query("list names", "SELECT name, digest FROM names ORDER BY name")
         return iter([(str(name), str(digest)) for name, digest in rows])
+
+    def list_names(
+        self,
+        prefix: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, str]]:
+        # A range on the primary key: ``substr`` keeps the prefix test exact (LIKE
+        # would treat % and _ as wildcards and ignore case).
+        clauses, params = _prefix_range(prefix, after, before)
+        sql = (
+            f"SELECT name, digest FROM names WHERE {clauses} "
+            f"ORDER BY name {'DESC' if reverse else 'ASC'}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._query(f"list names under {prefix!r}", sql, tuple(params))
+        return [(str(name), str(digest)) for name, digest in rows]
+
+    def delete_names(self, prefix: str) -> int:
+        clauses, params = _prefix_range(prefix, None, None)
+
+        def delete() -> int:
+            with self._transaction() as conn:
+                return conn.execute(f"DELETE FROM names WHERE {clauses}", params).rowcount
+
+        return self._run(f"delete names under {prefix!r}", delete)
+
+    def commit_with_names(
+        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+    ) -> None:
+        now = time.time()
+        rows = [
+            (bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), now)
+            for packed in packed_resources
+        ]
+        name_rows = [(name, digest, now) for name, digest in names]
+
+        def write() -> None:
+            with self._transaction() as conn:
+                if rows:
+                    conn.executemany(_UPSERT, rows)
+                conn.executemany(_SET_NAME, name_rows)
+
+        self._run(f"commit {len(rows)} object(s) and {len(names)} name(s)", write)
 
 
 class SQLiteStore(Store):
@@ -394,6 +441,22 @@ class SQLiteStore(Store):
         self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
     ) -> None:
         super().__init__(SQLiteBackend(path, durable=durable, timeout=timeout))
+
+
+def _prefix_range(prefix: str, after: str | None, before: str | None) -> tuple[str, list[Any]]:
+    """SQL conditions (and parameters) for names starting with `prefix`, within bounds."""
+    clauses = ["name >= ?", "substr(name, 1, ?) = ?"]
+    params: list[Any] = [prefix, len(prefix), prefix]
+    if prefix:  # an upper end for the index range; the substr test stays exact
+        clauses.append("name < ?")
+        params.append(prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    if after is not None:
+        clauses.append("name > ?")
+        params.append(after)
+    if before is not None:
+        clauses.append("name < ?")
+        params.append(before)
+    return " AND ".join(clauses), params
 
 
 def _is_busy(err: sqlite3.OperationalError) -> bool:

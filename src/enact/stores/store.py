@@ -52,9 +52,12 @@ class Store:
         backend: Where objects are kept (see `StorageBackend`).
     """
 
-    def __init__(self, backend: StorageBackend) -> None:
+    def __init__(self, backend: StorageBackend, *, durability: str = "call") -> None:
         self._backend = backend
-        # Kept, not made per commit: commits are the hot path.
+        self.durability = durability
+        """How `enact.invoke` journals runs in this store by default: ``"call"``
+        (each call is durable when it finishes) or ``"end"`` (one write when the
+        run ends). See `enact.invoke`."""
         self._committing = DriverErrors("commit objects", backend)
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
@@ -165,10 +168,48 @@ class Store:
         finally:
             self._pending_logs.reset(logs_token)
             self._pending.reset(token)
-        if pending:
+        if logs:
+            self._write_with_names(list(pending.values()), logs)
+        elif pending:
             self._write(list(pending.values()))
-        for name, digest in logs:
-            self.log_name(name, digest)
+
+    def _write_with_names(self, packed: list[PackedResource], names: list[tuple[str, str]]) -> None:
+        try:
+            with self._committing:
+                self._backend.commit_with_names(packed, names)
+        except UnsupportedOperationError:
+            if packed:  # names are bookkeeping; a backend without them keeps the objects
+                self._write(packed)
+
+    def list_names(
+        self,
+        prefix: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Ref[Any]]]:
+        """Returns the names starting with `prefix` and their refs, sorted (a page at a time).
+
+        See `StorageBackend.list_names` for the arguments.
+        """
+        with self._failing(f"list names under {prefix!r}"):
+            rows = self._backend.list_names(
+                prefix, after=after, before=before, reverse=reverse, limit=limit
+            )
+        return [(name, Ref._unchecked(digest)) for name, digest in rows]
+
+    def delete_names(self, prefix: str) -> int:
+        """Deletes every name starting with `prefix` (at least one character); returns the count."""
+        if not prefix:
+            raise InvalidNameError("delete_names needs a non-empty prefix.")
+        with self._failing(f"delete names under {prefix!r}"):
+            return self._backend.delete_names(prefix)
+
+    def in_batch(self) -> bool:
+        """Whether a `batch` block of this store is active in this thread or task."""
+        return self._pending.get() is not None
 
     def log_name(self, name: str, digest: str) -> None:
         """Points `name` at `digest` once the object is written, if the backend has names.
