@@ -482,7 +482,7 @@ def test_eight_processes_open_a_new_database(dsn: str) -> None:
             out, _ = worker.communicate(timeout=120)
             assert worker.returncode == 0, out
             assert out.split()[-2] == "ok"
-        assert sql(new_dsn, "SELECT version FROM enact_schema_version") == [(1,)]
+        assert sql(new_dsn, "SELECT version FROM enact_schema_version") == [(2,)]
         assert sql(new_dsn, "SELECT count(*) FROM enact_objects") == [(8,)]
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _Connection = psycopg.Connection[TupleRow]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The version of the tables this module creates and expects."""
 
 _OBJECTS: Final = "enact_objects"
@@ -65,6 +65,9 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TABLE {names} (name text PRIMARY KEY, digest bytea NOT NULL, "
         "updated_at timestamptz NOT NULL DEFAULT now())",
     ),
+    # Version 2: names in code point order whatever the database's collation, for
+    # the range scans that list runs and read a run's journal.
+    ('CREATE INDEX enact_names_by_code_point ON {names} (name COLLATE "C")',),
 )
 
 # Batches of at least this many objects (or bytes) are written with COPY: about
@@ -273,6 +276,19 @@ class PostgresBackend(StorageBackend):
         self._q_drop_name = render("DELETE FROM {names} WHERE name = %s")
         self._q_drop_name_if = render("DELETE FROM {names} WHERE name = %s AND digest = %b")
         self._q_names = render("SELECT name, digest FROM {names} ORDER BY name")
+        in_range = (
+            'WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s '
+            'AND name COLLATE "C" > %s AND name COLLATE "C" < %s'
+        )
+        self._q_names_range = render(
+            f'SELECT name, digest FROM {{names}} {in_range} ORDER BY name COLLATE "C" LIMIT %s'
+        )
+        self._q_names_range_desc = render(
+            f'SELECT name, digest FROM {{names}} {in_range} ORDER BY name COLLATE "C" DESC LIMIT %s'
+        )
+        self._q_drop_names = render(
+            'DELETE FROM {names} WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s'
+        )
 
     # Running statements ----------------------------------------------------------
 
@@ -532,6 +548,46 @@ class PostgresBackend(StorageBackend):
         )
         return iter(rows)
 
+    def list_names(
+        self,
+        prefix: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, str]]:
+        end = _successor(prefix)
+        params = (prefix, end, after or "", before or end, limit)
+        query = self._q_names_range_desc if reverse else self._q_names_range
+        return self._run(
+            f"Listing the names under {prefix!r}",
+            lambda conn: [(str(n), bytes(d).hex()) for n, d in conn.execute(query, params)],
+        )
+
+    def delete_names(self, prefix: str) -> int:
+        params = (prefix, _successor(prefix))
+        return self._run(
+            f"Deleting the names under {prefix!r}",
+            lambda conn: int(conn.execute(self._q_drop_names, params).rowcount),
+        )
+
+    def commit_with_names(
+        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+    ) -> None:
+        unique = {bytes.fromhex(p.digest): p.data for p in packed_resources}
+        rows = sorted(unique.items(), key=operator.itemgetter(0))
+        name_rows = sorted((name, bytes.fromhex(digest)) for name, digest in dict(names).items())
+
+        def work(conn: _Connection) -> None:
+            with conn.transaction():
+                if rows:
+                    self._upsert(conn, rows=rows)
+                for name_row in name_rows:
+                    conn.execute(self._q_put_name, name_row)
+
+        self._run(f"Committing {len(rows)} objects and {len(name_rows)} names", work)
+
     # Life cycle ----------------------------------------------------------------
 
     def locate(self, digest: str) -> str:
@@ -589,3 +645,10 @@ def _address(dsn: str) -> str:
     if host.startswith("/"):
         host = f"[{host}]"
     return f"postgresql://{host}:{port}/{dbname}"
+
+
+def _successor(prefix: str) -> str:
+    """The smallest string greater than every string that starts with `prefix`."""
+    if not prefix:
+        return "\U0010ffff" * 2
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

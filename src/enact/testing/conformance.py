@@ -329,6 +329,40 @@ class BackendConformance:
             backend.set_name("other", a.digest, expected=b.digest)
         assert caught.value.actual is None
 
+    def test_list_names_by_prefix_and_range(self, backend: StorageBackend) -> None:
+        """list_names returns a prefix's names in code point order, bounded and paged."""
+        packed = raw("target")
+        backend.commit(packed)
+        names = ["jobs/a", "jobs/b", "jobs/b/1", "jobs/B", "jobs/é", "jobs0", "job", "other"]
+        for name in names:
+            supported(functools.partial(backend.set_name, name, packed.digest))
+        listed = [name for name, _ in backend.list_names("jobs/")]
+        assert listed == ["jobs/B", "jobs/a", "jobs/b", "jobs/b/1", "jobs/é"]
+        assert [n for n, _ in backend.list_names("jobs/", reverse=True, limit=2)] == [
+            "jobs/é",
+            "jobs/b/1",
+        ]
+        after = [n for n, _ in backend.list_names("jobs/", after="jobs/a", before="jobs/é")]
+        assert after == ["jobs/b", "jobs/b/1"]
+        assert all(digest == packed.digest for _, digest in backend.list_names("jobs/"))
+
+    def test_delete_names_by_prefix(self, backend: StorageBackend) -> None:
+        """delete_names removes exactly the names under a prefix."""
+        packed = raw("target")
+        backend.commit(packed)
+        for name in ["tmp/1", "tmp/2", "tmp", "tmq/1"]:
+            supported(functools.partial(backend.set_name, name, packed.digest))
+        assert backend.delete_names("tmp/") == 2
+        assert [name for name, _ in backend.iter_names()] == ["tmp", "tmq/1"]
+
+    def test_commit_with_names(self, backend: StorageBackend) -> None:
+        """commit_with_names stores the objects and points the names at them."""
+        a, b = raw("with names a"), raw("with names b")
+        supported(lambda: backend.get_name("probe"))
+        backend.commit_with_names([a, b], [("x/a", a.digest), ("x/b", b.digest)])
+        assert backend.has_many([a.digest, b.digest]) == {a.digest, b.digest}
+        assert backend.list_names("x/") == [("x/a", a.digest), ("x/b", b.digest)]
+
     def test_unusual_names(self, backend: StorageBackend) -> None:
         """Names with slashes, spaces, percent signs, dots and non-ASCII letters work."""
         packed = raw("target")
