@@ -48,6 +48,7 @@ from enact.invocations import (
     pending_input_requests,
     request_input,
     resume,
+    resume_async,
     typed_invokable,
 )
 from enact.maintenance import CopyReport, GCReport, VerifyProblem, VerifyReport, copy, gc, verify
@@ -158,6 +159,7 @@ __all__ = [
     "register",
     "request_input",
     "resume",
+    "resume_async",
     "typed_invokable",
     "unwrap",
     "verify",

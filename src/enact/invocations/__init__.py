@@ -25,6 +25,7 @@ from enact.invocations.runs import (
     invoke_async,
     list_runs,
     resume,
+    resume_async,
 )
 from enact.invocations.summary import invocation_summary
 
@@ -52,5 +53,6 @@ __all__ = [
     "register_function",
     "request_input",
     "resume",
+    "resume_async",
     "typed_invokable",
 ]

@@ -21,8 +21,6 @@ from enact.invocations.engine import (
     Invocation,
     current_frame,
     invoke_root,
-    invoke_root_async,
-    is_async_invokable,
 )
 from enact.invocations.invokables import Invokable, check_type
 from enact.invocations.records import Output, Response
@@ -31,10 +29,11 @@ from enact.invocations.runs import (
     Run,
     RunHandle,
     _Node,
+    check_sync_here,
     claim,
-    continue_plan,
     get_run,
     record_answer,
+    run_claimed,
     run_plan,
 )
 from enact.refs import Ref
@@ -397,20 +396,10 @@ def answer_run(
 
 def continue_run(run: Run, *, strict: bool = True, trees: bool = True) -> Run:
     """Claims an answered (or interrupted, or queued) run and runs it to its next stop."""
+    check_sync_here(run)
     handle, before = claim(run, expected=run.head, trees=trees, event="continued")
-    _run_claimed(handle, before, strict)
+    run_claimed(handle, before, strict=strict)
     return get_run(handle.run_id, store=handle.store)
-
-
-def _run_claimed(handle: RunHandle, before: Run, strict: bool) -> None:
-    plan = continue_plan(handle, before, strict=strict)
-    with handle.store:
-        if is_async_invokable(plan.invokable):
-            import asyncio
-
-            asyncio.run(invoke_root_async(plan))
-        else:
-            invoke_root(plan)
 
 
 class InvocationGenerator:

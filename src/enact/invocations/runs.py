@@ -23,6 +23,7 @@ written once when the run starts, so a page of runs costs a page of names.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import os
@@ -422,6 +423,12 @@ def state_invocation(
 ) -> Invocation | None:
     """The invocation tree of `state` with `entries` (committed to `store`)."""
     tree: Invocation | None = None if state.tree is None else store.checkout(state.tree)
+    if state.answer is not None and state.answer_path and state.answer_request:
+        # An answered state's answer is not in the journal yet (the claimer writes it).
+        answer = JournalEntry(
+            state.journal_to, tuple(state.answer_path), state.answer_request, state.answer.digest
+        )
+        entries = [*entries, answer]
     if not entries and tree is not None:
         return tree
     root = _overlay(store, tree, entries)
@@ -1011,27 +1018,58 @@ def _tree(outcome: RootOutcome) -> Invocation:
     return outcome.invocation
 
 
+RESUMABLE: Final = frozenset({"interrupted", "answered", "queued"})
+
+
 def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -> Run:
     """Continues an interrupted (or answered, or queued) run in this process.
 
     Every call that finished before the interruption returns its recorded
-    output; only the calls that had not finished run again.
+    output; calls that were still running (or raised) run again. For runs
+    of asynchronous invokables from async code, use `resume_async`.
 
     Raises:
         RunConflictError: The run is held by a live process, or cannot be continued.
     """
-    handle, before = claim(
-        run, store=store, statuses=frozenset({"interrupted", "answered", "queued"}), event="resumed"
+    current = get_run(run, store=store) if isinstance(run, str) else run
+    check_sync_here(current)
+    handle, before = claim(current, statuses=RESUMABLE, event="resumed")
+    run_claimed(handle, before, strict=strict)
+    return get_run(handle.run_id, store=handle.store)
+
+
+def check_sync_here(run: Run) -> None:
+    """Refuses, before any claim, to run an asynchronous run's code from a running loop."""
+    request = run.store.checkout(run.state.request)
+    if not is_async_invokable(request.invokable):
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise InvocationError(
+        f"Run {run.id!r} calls an asynchronous invokable and an event loop is running "
+        "here: use `await enact.resume_async(...)` instead."
     )
+
+
+async def resume_async(run: Run | str, *, strict: bool = True, store: Store | None = None) -> Run:
+    """Like `resume`, awaiting the run in the running event loop."""
+    handle, before = claim(run, store=store, statuses=RESUMABLE, event="resumed")
     plan = continue_plan(handle, before, strict=strict)
     with handle.store:
-        if is_async_invokable(plan.invokable):
-            import asyncio
-
-            asyncio.run(invoke_root_async(plan))
-        else:
-            invoke_root(plan)
+        await invoke_root_async(plan)
     return get_run(handle.run_id, store=handle.store)
+
+
+def run_claimed(handle: RunHandle, before: Run, *, strict: bool) -> None:
+    """Runs a claimed run to its next stop (an asynchronous one in a new event loop)."""
+    plan = continue_plan(handle, before, strict=strict)
+    with handle.store:
+        if not is_async_invokable(plan.invokable):
+            invoke_root(plan)
+            return
+        asyncio.run(invoke_root_async(plan))
 
 
 def fork(
@@ -1080,6 +1118,9 @@ def fork(
         updated=now,
         previous=source_ref,
         forked_from=original.id,
+        answer_path=source.answer_path,
+        answer_request=source.answer_request,
+        answer=source.answer,
     )
     head = _compare_and_set(target_store, None, new)
     target_store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{new_id}", head)

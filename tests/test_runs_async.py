@@ -1,0 +1,83 @@
+"""Runs of asynchronous invokables: gathered children, answers, resume_async."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import enact
+
+LEDGER: list[int] = []
+
+
+@enact.register
+@dataclasses.dataclass
+class AskRoll(enact.AsyncInvokable):
+    """Asks for one roll, then counts it in the ledger."""
+
+    roll_id: int
+
+    async def call(self) -> int:
+        value = enact.request_input(int, for_value=self.roll_id)
+        LEDGER.append(self.roll_id)
+        return int(value)
+
+
+@enact.register
+class CrowdRoll(enact.AsyncInvokable):
+    """Asks for three rolls at once and sums them."""
+
+    async def call(self) -> int:
+        results = await asyncio.gather(*[AskRoll(i)() for i in range(3)], return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return sum(results)
+
+
+def test_gathered_requests_are_answered_one_by_one_in_the_same_run(tmp_path: Path) -> None:
+    """Each answer keeps the run id; the run completes after the third answer."""
+    LEDGER.clear()
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        invocation = asyncio.run(CrowdRoll().invoke(run_id="crowd"))
+        assert isinstance(invocation.get_raised(), enact.InputRequest)
+        run = enact.get_run("crowd")
+        assert run.status == "waiting"
+        assert [path for path, _ in enact.pending_input_requests(run)] == [(0, 0), (1, 0), (2, 0)]
+        for answer in (4, 5, 6):
+            run = enact.answer("crowd", answer, run_now=True)
+        assert run.status == "complete"
+        assert run.invocation() is not None
+        assert run.invocation().get_output() == 15  # type: ignore[union-attr]
+        assert next(state.status for _, state in run.history()) == "complete"
+        assert len(enact.list_runs()) == 1
+    assert sorted(LEDGER) == [0, 1, 2]
+
+
+def test_resume_async_continues_an_answered_run_in_the_running_loop(tmp_path: Path) -> None:
+    """An answer recorded without running is continued by resume_async inside a loop."""
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        asyncio.run(AskRoll(7).invoke(run_id="one"))
+        run = enact.answer("one", 3)
+        assert run.status == "answered"
+        with pytest.raises(enact.InvocationError, match="resume_async"):
+
+            async def wrong() -> None:
+                enact.resume("one")
+
+            asyncio.run(wrong())
+
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        assert enact.get_run("one").status == "answered"  # the refused attempt claimed nothing
+        forked = enact.fork("one", run_id="two")
+        assert forked.status == "answered"
+
+        async def right() -> enact.Run:
+            return await enact.resume_async("two")
+
+        finished = asyncio.run(right())
+        assert finished.status == "complete"
+        assert finished.invocation().get_output() == 3  # type: ignore[union-attr]
