@@ -63,7 +63,7 @@ from enact.invocations.records import Output, Request, Response
 from enact.invocations.responses import commit_response, read_response
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
-from enact.stores.base import UnsupportedOperationError
+from enact.stores.base import NameQuery, UnsupportedOperationError
 from enact.stores.store import Store, current_store
 
 RUN_PREFIX: Final = "runs/"
@@ -264,7 +264,7 @@ def read_journal(
     after = f"{prefix}{start - 1:010d}/~" if start > 0 else None
     before = f"{prefix}{stop:010d}/" if stop is not None else None
     entries = []
-    for name, ref in store.list_names(prefix, after=after, before=before):
+    for name, ref in store.list_names(NameQuery(prefix, after=after, before=before)):
         seq_text, dotted, request = name[len(prefix) :].split("/")
         path = tuple(int(part) for part in dotted.split(".")) if dotted else ()
         entries.append(JournalEntry(int(seq_text), path, request, ref.digest))
@@ -512,7 +512,9 @@ def list_runs(
     found: list[Run] = []
     page = max(limit, 50)
     while len(found) < limit:
-        rows = store.list_names(INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=page)
+        rows = store.list_names(
+            NameQuery(INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=page)
+        )
         for name, _ in rows:
             upper = name
             run_id = name.rsplit("/", 1)[1]

@@ -46,6 +46,40 @@ class PackedResource:
     links: tuple[str, ...] | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NameQuery:
+    """Which names `StorageBackend.list_names` returns: a prefix, bounds, order, a limit.
+
+    Attributes:
+        prefix: Only names starting with it.
+        after: Only names greater than this one (code point order).
+        before: Only names less than this one.
+        reverse: Largest names first.
+        limit: At most this many (None: all).
+    """
+
+    prefix: str
+    after: str | None = None
+    before: str | None = None
+    reverse: bool = False
+    limit: int | None = None
+
+    def selects(self, name: str) -> bool:
+        """Whether `name` is in the range (ignoring `limit`)."""
+        return (
+            name.startswith(self.prefix)
+            and (self.after is None or name > self.after)
+            and (self.before is None or name < self.before)
+        )
+
+    @property
+    def end(self) -> str:
+        """The smallest string greater than every name that starts with `prefix`."""
+        if not self.prefix:
+            return "\U0010ffff" * 2
+        return self.prefix[:-1] + chr(ord(self.prefix[-1]) + 1)
+
+
 class _Any:
     def __repr__(self) -> str:
         return "ANY"
@@ -158,41 +192,20 @@ class StorageBackend(abc.ABC):
         """Yields ``(name, digest)`` for every name, sorted by name."""
         raise UnsupportedOperationError(f"{type(self).__name__} does not support names.")
 
-    def list_names(
-        self,
-        prefix: str,
-        *,
-        after: str | None = None,
-        before: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
-    ) -> list[tuple[str, str]]:
-        """Returns ``(name, digest)`` for the names that start with `prefix`, sorted.
-
-        Args:
-            prefix: Only names starting with it.
-            after: Only names greater than this one.
-            before: Only names less than this one.
-            reverse: Largest names first.
-            limit: At most this many (None: all).
+    def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
+        """Returns ``(name, digest)`` for the names `query` selects, sorted.
 
         Runs and their journals are found this way, a page at a time; database
         backends answer from their index. The default filters `iter_names`.
         """
-        found = [
-            (name, digest)
-            for name, digest in self.iter_names()
-            if name.startswith(prefix)
-            and (after is None or name > after)
-            and (before is None or name < before)
-        ]
-        if reverse:
+        found = [(name, digest) for name, digest in self.iter_names() if query.selects(name)]
+        if query.reverse:
             found.reverse()
-        return found if limit is None else found[:limit]
+        return found if query.limit is None else found[: query.limit]
 
     def delete_names(self, prefix: str) -> int:
         """Deletes every name that starts with `prefix`; returns how many were deleted."""
-        names = [name for name, _ in self.list_names(prefix)]
+        names = [name for name, _ in self.list_names(NameQuery(prefix))]
         for name in names:
             self.set_name(name, None)
         return len(names)

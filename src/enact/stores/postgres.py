@@ -34,6 +34,7 @@ from psycopg.rows import TupleRow
 from enact.errors import StorageError
 from enact.stores.base import (
     ANY,
+    NameQuery,
     PackedResource,
     StorageBackend,
     batches,
@@ -548,25 +549,17 @@ class PostgresBackend(StorageBackend):
         )
         return iter(rows)
 
-    def list_names(
-        self,
-        prefix: str,
-        *,
-        after: str | None = None,
-        before: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
-    ) -> list[tuple[str, str]]:
-        end = _successor(prefix)
-        params = (prefix, end, after or "", before or end, limit)
-        query = self._q_names_range_desc if reverse else self._q_names_range
+    def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
+        end = query.end
+        params = (query.prefix, end, query.after or "", query.before or end, query.limit)
+        sql_query = self._q_names_range_desc if query.reverse else self._q_names_range
         return self._run(
-            f"Listing the names under {prefix!r}",
-            lambda conn: [(str(n), bytes(d).hex()) for n, d in conn.execute(query, params)],
+            f"Listing the names under {query.prefix!r}",
+            lambda conn: [(str(n), bytes(d).hex()) for n, d in conn.execute(sql_query, params)],
         )
 
     def delete_names(self, prefix: str) -> int:
-        params = (prefix, _successor(prefix))
+        params = (prefix, NameQuery(prefix).end)
         return self._run(
             f"Deleting the names under {prefix!r}",
             lambda conn: int(conn.execute(self._q_drop_names, params).rowcount),
@@ -645,10 +638,3 @@ def _address(dsn: str) -> str:
     if host.startswith("/"):
         host = f"[{host}]"
     return f"postgresql://{host}:{port}/{dbname}"
-
-
-def _successor(prefix: str) -> str:
-    """The smallest string greater than every string that starts with `prefix`."""
-    if not prefix:
-        return "\U0010ffff" * 2
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from enact.errors import EnactError, StorageError
 from enact.stores.base import (
     ANY,
+    NameQuery,
     PackedResource,
     StorageBackend,
     batches,
@@ -379,29 +380,19 @@ class SQLiteBackend(StorageBackend):
         rows = self._query("list names", "SELECT name, digest FROM names ORDER BY name")
         return iter([(str(name), str(digest)) for name, digest in rows])
 
-    def list_names(
-        self,
-        prefix: str,
-        *,
-        after: str | None = None,
-        before: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
-    ) -> list[tuple[str, str]]:
-        # A range on the primary key: ``substr`` keeps the prefix test exact (LIKE
-        # would treat % and _ as wildcards and ignore case).
-        clauses, params = _prefix_range(prefix, after, before)
+    def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
+        clauses, params = _name_range(query)
         sql = (
             f"SELECT name, digest FROM names WHERE {clauses} "
-            f"ORDER BY name {'DESC' if reverse else 'ASC'}"
+            f"ORDER BY name {'DESC' if query.reverse else 'ASC'}"
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        rows = self._query(f"list names under {prefix!r}", sql, tuple(params))
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        rows = self._query(f"list names under {query.prefix!r}", sql, tuple(params))
         return [(str(name), str(digest)) for name, digest in rows]
 
     def delete_names(self, prefix: str) -> int:
-        clauses, params = _prefix_range(prefix, None, None)
+        clauses, params = _name_range(NameQuery(prefix))
 
         def delete() -> int:
             with self._transaction() as conn:
@@ -443,19 +434,21 @@ class SQLiteStore(Store):
         super().__init__(SQLiteBackend(path, durable=durable, timeout=timeout))
 
 
-def _prefix_range(prefix: str, after: str | None, before: str | None) -> tuple[str, list[Any]]:
-    """SQL conditions (and parameters) for names starting with `prefix`, within bounds."""
-    clauses = ["name >= ?", "substr(name, 1, ?) = ?"]
-    params: list[Any] = [prefix, len(prefix), prefix]
-    if prefix:  # an upper end for the index range; the substr test stays exact
-        clauses.append("name < ?")
-        params.append(prefix[:-1] + chr(ord(prefix[-1]) + 1))
-    if after is not None:
+def _name_range(query: NameQuery) -> tuple[str, list[Any]]:
+    """SQL conditions (and parameters) for the names `query` selects.
+
+    A range on the primary key (SQLite compares TEXT by code point, like
+    Python); ``substr`` keeps the prefix test exact where LIKE would treat %
+    and _ as wildcards and ignore case.
+    """
+    clauses = ["name >= ?", "name < ?", "substr(name, 1, ?) = ?"]
+    params: list[Any] = [query.prefix, query.end, len(query.prefix), query.prefix]
+    if query.after is not None:
         clauses.append("name > ?")
-        params.append(after)
-    if before is not None:
+        params.append(query.after)
+    if query.before is not None:
         clauses.append("name < ?")
-        params.append(before)
+        params.append(query.before)
     return " AND ".join(clauses), params
 
 

@@ -27,6 +27,7 @@ from enact.resources import Resource, wrap
 from enact.stores.base import (
     ANY,
     DriverErrors,
+    NameQuery,
     PackedResource,
     StorageBackend,
     UnsupportedOperationError,
@@ -181,23 +182,12 @@ class Store:
             if packed:  # names are bookkeeping; a backend without them keeps the objects
                 self._write(packed)
 
-    def list_names(
-        self,
-        prefix: str,
-        *,
-        after: str | None = None,
-        before: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
-    ) -> list[tuple[str, Ref[Any]]]:
-        """Returns the names starting with `prefix` and their refs, sorted (a page at a time).
-
-        See `StorageBackend.list_names` for the arguments.
-        """
-        with self._failing(f"list names under {prefix!r}"):
-            rows = self._backend.list_names(
-                prefix, after=after, before=before, reverse=reverse, limit=limit
-            )
+    def list_names(self, query: NameQuery | str) -> list[tuple[str, Ref[Any]]]:
+        """Returns the names `query` selects (a `NameQuery`, or a prefix) and their refs."""
+        if isinstance(query, str):
+            query = NameQuery(query)
+        with self._failing(f"list names under {query.prefix!r}"):
+            rows = self._backend.list_names(query)
         return [(name, Ref._unchecked(digest)) for name, digest in rows]
 
     def delete_names(self, prefix: str) -> int:

@@ -46,7 +46,7 @@ from enact.errors import (
 )
 from enact.maintenance import copy, gc, verify
 from enact.refs import CompressedRef, Ref
-from enact.stores.base import PackedResource, StorageBackend, UnsupportedOperationError
+from enact.stores.base import NameQuery, PackedResource, StorageBackend, UnsupportedOperationError
 from enact.stores.memory import InMemoryBackend
 from enact.stores.store import Store
 
@@ -336,15 +336,17 @@ class BackendConformance:
         names = ["jobs/a", "jobs/b", "jobs/b/1", "jobs/B", "jobs/é", "jobs0", "job", "other"]
         for name in names:
             supported(functools.partial(backend.set_name, name, packed.digest))
-        listed = [name for name, _ in backend.list_names("jobs/")]
+        listed = [name for name, _ in backend.list_names(NameQuery("jobs/"))]
         assert listed == ["jobs/B", "jobs/a", "jobs/b", "jobs/b/1", "jobs/é"]
-        assert [n for n, _ in backend.list_names("jobs/", reverse=True, limit=2)] == [
+        assert [n for n, _ in backend.list_names(NameQuery("jobs/", reverse=True, limit=2))] == [
             "jobs/é",
             "jobs/b/1",
         ]
-        after = [n for n, _ in backend.list_names("jobs/", after="jobs/a", before="jobs/é")]
+        after = [
+            n for n, _ in backend.list_names(NameQuery("jobs/", after="jobs/a", before="jobs/é"))
+        ]
         assert after == ["jobs/b", "jobs/b/1"]
-        assert all(digest == packed.digest for _, digest in backend.list_names("jobs/"))
+        assert all(digest == packed.digest for _, digest in backend.list_names(NameQuery("jobs/")))
 
     def test_delete_names_by_prefix(self, backend: StorageBackend) -> None:
         """delete_names removes exactly the names under a prefix."""
@@ -361,7 +363,7 @@ class BackendConformance:
         supported(lambda: backend.get_name("probe"))
         backend.commit_with_names([a, b], [("x/a", a.digest), ("x/b", b.digest)])
         assert backend.has_many([a.digest, b.digest]) == {a.digest, b.digest}
-        assert backend.list_names("x/") == [("x/a", a.digest), ("x/b", b.digest)]
+        assert backend.list_names(NameQuery("x/")) == [("x/a", a.digest), ("x/b", b.digest)]
 
     def test_unusual_names(self, backend: StorageBackend) -> None:
         """Names with slashes, spaces, percent signs, dots and non-ASCII letters work."""
