@@ -448,31 +448,17 @@ class ChildCall:
         """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
             return self.output
-        child, token = self.start()
-        try:
-            output = call(*args, **kwargs)
-        except Exception as error:
-            self.fail(child, token, error)
-            raise
-        except BaseException:
-            _frame.reset(token)
-            raise
-        return self.succeed(child, token, output)
+        with _Running(self) as running:
+            running.output = call(*args, **kwargs)
+        return running.output
 
     async def run_async(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
             return self.output
-        child, token = self.start()
-        try:
-            output = await call(*args, **kwargs)
-        except Exception as error:
-            self.fail(child, token, error)
-            raise
-        except BaseException:
-            _frame.reset(token)
-            raise
-        return self.succeed(child, token, output)
+        with _Running(self) as running:
+            running.output = await call(*args, **kwargs)
+        return running.output
 
     def fail(self, child: Frame, token: Any, error: Exception) -> None:
         """Ends the child's frame and journals the exception it raised."""
@@ -497,6 +483,32 @@ class ChildCall:
         if failure is not None:
             raise failure
         return output
+
+
+class _Running:
+    """The body of a child call: its own frame while it runs, its record when it ends.
+
+    One context manager for both `ChildCall.run` and `ChildCall.run_async`,
+    so the bookkeeping of a synchronous and an asynchronous call is the same code.
+    """
+
+    __slots__ = ("call", "child", "output", "token")
+
+    def __init__(self, call: ChildCall) -> None:
+        self.call = call
+        self.output: Any = None
+
+    def __enter__(self) -> _Running:
+        self.child, self.token = self.call.start()
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if error is None:
+            self.output = self.call.succeed(self.child, self.token, self.output)
+        elif isinstance(error, Exception):
+            self.call.fail(self.child, self.token, error)
+        else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
+            _frame.reset(self.token)
 
 
 def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:

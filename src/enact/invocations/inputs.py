@@ -34,6 +34,7 @@ from enact.invocations.runs import (
     get_run,
     record_answer,
     run_claimed,
+    run_conflict,
     run_plan,
 )
 from enact.refs import Ref
@@ -367,15 +368,11 @@ def answer_run(
     """
     current = get_run(run) if isinstance(run, str) else run
     if current.state.status != "waiting":
-        from enact.errors import RunConflictError
-
-        raise RunConflictError(
+        raise run_conflict(
+            current,
             f"Run {current.id!r} is {current.status}, not waiting for input (head "
             f"{current.head.digest}); only a waiting run can be answered. `enact log` shows "
             "its state; fork an older state to answer it again as a new run.",
-            run_id=current.id,
-            status=current.status,
-            head=current.head.digest,
         )
     pending = run_input_requests(current)
     if not pending:

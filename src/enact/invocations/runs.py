@@ -833,13 +833,11 @@ def claim(
         store=store or (None if isinstance(run, str) else run.store),
     )
     if expected is not None and expected.digest != current.head.digest:
-        raise RunConflictError(
+        raise run_conflict(
+            current,
             f"Run {current.id!r} moved on: the state {expected.digest} is no longer its head "
             f"(the head is {current.head.digest}, {current.status}). Continue the head, or "
             "fork that state to make a new run from it.",
-            run_id=current.id,
-            status=current.status,
-            head=current.head.digest,
         )
     status = current.status
     if status not in statuses:
@@ -881,6 +879,11 @@ def claim(
         name = handle.entry_name(tuple(state.answer_path), state.answer_request)
         handle.store.log_name(name, state.answer.digest)
     return handle, current
+
+
+def run_conflict(run: Run, message: str) -> RunConflictError:
+    """A `RunConflictError` about `run`, with its id, status and head as attributes."""
+    return RunConflictError(message, run_id=run.id, status=run.status, head=run.head.digest)
 
 
 def _journal_end(run: Run) -> int:
