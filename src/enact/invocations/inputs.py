@@ -385,10 +385,14 @@ def answer_run(
         )
     where, request, digest = chosen
     request.check_answer(value)
-    answered = record_answer(current, where, digest, value)
     if not run_now:
-        return answered
-    return continue_run(answered, strict=strict)
+        return record_answer(current, where, digest, value)
+    check_sync_here(current)
+    handle, before = claim(
+        current, expected=current.head, event="answered", answer=(where, digest, value)
+    )
+    run_claimed(handle, before, strict=strict)
+    return get_run(handle.run_id, store=handle.store)
 
 
 def continue_run(run: Run, *, strict: bool = True, trees: bool = True) -> Run:
@@ -425,6 +429,7 @@ class InvocationGenerator:
         self._pending: tuple[tuple[int, ...], InputRequest, str] | None = None
         self._legacy_pending: InputRequest | None = None
         self._answered = False
+        self._answer: tuple[tuple[int, ...], str, Any] | None = None
 
     @classmethod
     def from_callable(
@@ -494,7 +499,13 @@ class InvocationGenerator:
             assert self._start is not None
             self._run = self._start()
         elif self._answered:
-            self._run = continue_run(self._run, trees=False)
+            run = self._run
+            check_sync_here(run)
+            handle, before = claim(
+                run, expected=run.head, trees=False, event="answered", answer=self._answer
+            )
+            run_claimed(handle, before, strict=True)
+            self._run = get_run(handle.run_id, store=handle.store)
             self._answered = False
         elif self._pending is not None:
             raise InvocationError(
@@ -539,7 +550,9 @@ class InvocationGenerator:
                 raise InvocationError("No input request is pending: iterate to get one first.")
             path, request, digest = self._pending
             request.check_answer(value)
-            self._run = record_answer(self._run, path, digest, value)
+            # Kept until the next step, which claims the run and answers it in one
+            # compare-and-set (two states per answer instead of three).
+            self._answer = (path, digest, value)
             self._pending = None
             self._answered = True
             return

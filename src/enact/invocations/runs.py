@@ -259,7 +259,30 @@ def entry_name(run_id: str, seq: int, path: tuple[int, ...], request_digest: str
 def read_journal(
     store: Store, run_id: str, start: int = 0, stop: int | None = None
 ) -> list[JournalEntry]:
-    """Returns the journal entries of a run with ``start <= seq < stop``, in order."""
+    """Returns the journal entries of a run with ``start <= seq < stop``, in order.
+
+    Entries below a state's ``journal_to`` never change once the state is
+    written, so a bounded read is kept per store and the next read of the
+    same run fetches only what was added since (answering a run n times
+    reads each entry once, not n times). Unbounded reads (of a running run,
+    whose entries may still arrive out of order) are never kept.
+    """
+    memo: dict[str, tuple[int, int, list[JournalEntry]]] = store.memo(_JOURNAL_MEMO)
+    known_from, known_upto, known = memo.get(run_id, (0, 0, []))
+    if start < known_from or start > known_upto:
+        known_from, known_upto, known = start, start, []
+    if stop is not None and stop <= known_upto:
+        return [entry for entry in known if start <= entry.seq < stop]
+    fetched = _fetch_journal(store, run_id, known_upto, stop)
+    if stop is not None:
+        memo[run_id] = (known_from, stop, [*known, *fetched])
+    return [entry for entry in known if entry.seq >= start] + fetched
+
+
+_JOURNAL_MEMO: Final = "enact.runs.journal"
+
+
+def _fetch_journal(store: Store, run_id: str, start: int, stop: int | None) -> list[JournalEntry]:
     prefix = _journal_prefix(run_id)
     after = f"{prefix}{start - 1:010d}/~" if start > 0 else None
     before = f"{prefix}{stop:010d}/" if stop is not None else None
@@ -294,13 +317,40 @@ class _Node:
 
 
 def _overlay(store: Store, tree: Invocation | None, entries: list[JournalEntry]) -> _Node:
-    """The root of `tree` with `entries` applied in order (later entries win)."""
+    """The root of `tree` with `entries` applied in order (later entries win).
+
+    A run answered step by step asks for the same overlay again with a few
+    more entries each time: the last overlay per tree and first entry is
+    kept (callers only read it), and only the new entries are applied.
+    """
+    memo: dict[Any, tuple[list[JournalEntry], _Node]] = store.memo(_OVERLAY_MEMO)
+    key = (None if tree is None else tree.response.digest, entries[0].seq if entries else None)
+    cached = memo.get(key)
+    if cached is not None:
+        applied, root = cached
+        if len(applied) <= len(entries) and (
+            not applied or entries[len(applied) - 1] == applied[-1]
+        ):
+            _apply(store, root, entries[len(applied) :])
+            memo[key] = (list(entries), root)
+            return root
     root = _Node(None if tree is None else tree.request.digest, None)
     root.children = {}
     if tree is not None:
         response = read_response(store, tree.response)
         for index, child in enumerate(response.children):
             root.children[index] = _Node(child.request.digest, child)
+    _apply(store, root, entries)
+    if len(memo) > 1000:
+        memo.clear()
+    memo[key] = (list(entries), root)
+    return root
+
+
+_OVERLAY_MEMO: Final = "enact.runs.overlay"
+
+
+def _apply(store: Store, root: _Node, entries: list[JournalEntry]) -> None:
     for entry in entries:
         node = root
         for index in entry.path[:-1]:
@@ -309,7 +359,6 @@ def _overlay(store: Store, tree: Invocation | None, entries: list[JournalEntry])
         children = node.open(store)
         recorded = Invocation(Ref._unchecked(entry.request), Ref._unchecked(entry.response))
         children[entry.path[-1]] = _Node(entry.request, recorded)
-    return root
 
 
 def _template(node: _Node) -> list[Any]:
@@ -812,6 +861,7 @@ def claim(
     lease_seconds: float = LEASE_SECONDS,
     trees: bool = True,
     event: str = "claimed",
+    answer: tuple[tuple[int, ...], str, Any] | None = None,
 ) -> tuple[RunHandle, Run]:
     """Claims a run for this process: moves its head to ``running`` by compare-and-set.
 
@@ -820,6 +870,8 @@ def claim(
         expected: The state the caller means to continue (default: the head
             as read now); if the head has moved on, the claim fails.
         statuses: The statuses that may be claimed.
+        answer: ``(path, request call digest, value)``: answer a waiting run in
+            the same compare-and-set that claims it.
 
     Returns:
         The handle to run it with, and the run as it was before the claim.
@@ -872,6 +924,12 @@ def claim(
         previous=current.head,
         journal_to=entries_to,
     )
+    if answer is not None:
+        path, request_digest, value = answer
+        response = commit_response(current.store, Response(Output(value), None, False, []))
+        state = dataclasses.replace(
+            state, answer_path=list(path), answer_request=request_digest, answer=response
+        )
     head = _compare_and_set(current.store, current.head, state)
     handle = RunHandle(current.store, state, head, lease_seconds=lease_seconds, trees=trees)
     if state.answer is not None and state.answer_path is not None and state.answer_request:

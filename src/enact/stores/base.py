@@ -99,6 +99,12 @@ class StorageBackend(abc.ABC):
     raw driver errors.
     """
 
+    compresses: bool = False
+    """Whether `enact.Store` hands this backend objects in the compressed stored
+    form (``z1:``, see `enact.stores.stored_form`) when that is shorter. Every
+    backend reads both forms; database backends ask for it, the file backend
+    keeps token streams readable with ``cat``."""
+
     @abc.abstractmethod
     def commit(self, packed_resource: PackedResource) -> None:
         """Stores a packed resource (a no-op if its digest is already stored)."""

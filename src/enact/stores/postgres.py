@@ -106,6 +106,8 @@ class PostgresBackend(StorageBackend):
             created, or they were created by a newer enact.
     """
 
+    compresses = True
+
     def __init__(
         self,
         dsn: str,

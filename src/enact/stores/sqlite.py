@@ -48,8 +48,11 @@ _SCHEMA: Final = (
     # links: the raw 32-byte digests the object refers to, concatenated (NULL:
     # unknown, computed from data on read). committed_at: time.time() of the
     # last commit of the object, refreshed by re-commits, read by gc.
+    # WITHOUT ROWID: the digest is the table's key, stored once (a rowid table
+    # would keep it in the row and again in its primary-key index).
     "CREATE TABLE IF NOT EXISTS objects ("
-    " digest BLOB PRIMARY KEY, data BLOB NOT NULL, links BLOB, committed_at REAL NOT NULL)",
+    " digest BLOB PRIMARY KEY, data BLOB NOT NULL, links BLOB, committed_at REAL NOT NULL)"
+    " WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS names ("
     " name TEXT PRIMARY KEY, digest TEXT NOT NULL, updated_at REAL NOT NULL)",
 )
@@ -99,6 +102,8 @@ class SQLiteBackend(StorageBackend):
         timeout: Seconds a writer waits for another process's write transaction
             before raising `StorageError`.
     """
+
+    compresses = True
 
     def __init__(
         self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
@@ -248,8 +253,7 @@ class SQLiteBackend(StorageBackend):
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
         now = time.time()
         rows = [
-            (bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), now)
-            for packed in packed_resources
+            (bytes.fromhex(packed.digest), packed.data, None, now) for packed in packed_resources
         ]
         if not rows:
             return
@@ -405,8 +409,7 @@ class SQLiteBackend(StorageBackend):
     ) -> None:
         now = time.time()
         rows = [
-            (bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), now)
-            for packed in packed_resources
+            (bytes.fromhex(packed.digest), packed.data, None, now) for packed in packed_resources
         ]
         name_rows = [(name, digest, now) for name, digest in names]
 
@@ -455,12 +458,6 @@ def _name_range(query: NameQuery) -> tuple[str, list[Any]]:
 def _is_busy(err: sqlite3.OperationalError) -> bool:
     message = str(err).lower()
     return "locked" in message or "busy" in message
-
-
-def _pack_links(links: tuple[str, ...] | None) -> bytes | None:
-    if not links:
-        return None if links is None else b""
-    return bytes.fromhex("".join(links))
 
 
 def _unpack_links(blob: bytes | None) -> tuple[str, ...] | None:

@@ -32,6 +32,7 @@ from enact.stores.base import (
     StorageBackend,
     UnsupportedOperationError,
 )
+from enact.stores.stored_form import compress, stored_tokens
 from enact.stores.verified import open_verified, packed_links
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
@@ -60,6 +61,7 @@ class Store:
         (each call is durable when it finishes) or ``"end"`` (one write when the
         run ends). See `enact.invoke`."""
         self._committing = DriverErrors("commit objects", backend)
+        self._compresses = bool(getattr(backend, "compresses", False))
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -134,7 +136,12 @@ class Store:
         """
         if digest is None:
             digest = hashlib.sha256(tokens).hexdigest()
-        data = tokens if ref_type.packing is None else ref_type.seal(tokens, links)
+        if ref_type.packing is not None:
+            data = ref_type.seal(tokens, links)
+        elif self._compresses:
+            data = compress(tokens) or tokens
+        else:
+            data = tokens
         packed = PackedResource(digest, data, tuple(links))
         pending = self._pending.get()
         if pending is not None:
@@ -362,7 +369,11 @@ class Store:
             return packed.links
         if packed.data.startswith(PACKED_PREFIX):
             return packed_links(packed, self._backend.locate)
-        return tuple(scan_links(packed.data))
+        try:
+            tokens = stored_tokens(packed.data)
+        except ValueError as err:
+            raise DecodeError(f"object {packed.digest}: {err}") from err
+        return tuple(scan_links(tokens))
 
 
 _MAX_NAME_LENGTH = 1000

@@ -19,6 +19,7 @@ from enact.encoding import DecodeError, scan_links
 from enact.errors import CorruptObjectError
 from enact.refs import PACKED_PREFIX, open_object, parse_packed_header
 from enact.stores.base import PackedResource
+from enact.stores.stored_form import COMPRESSED_PREFIX, decompress
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,6 +67,11 @@ def open_verified(
         tokens = open_object(data, digest, locate(digest))
         if links:
             header_links = packed_links(packed, locate)
+    elif data.startswith(COMPRESSED_PREFIX):
+        try:
+            tokens = decompress(data)
+        except ValueError as err:
+            raise corrupt_error(packed, locate, str(err)) from err
     else:
         tokens = data
     actual = hashlib.sha256(tokens).hexdigest()
