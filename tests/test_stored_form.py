@@ -1,4 +1,4 @@
-"""The compressed stored form (z1:) on real SQLite files: written, read, verified, refused when damaged."""
+"""The compressed stored form (z1:) on real SQLite files: written, read, verified, refused."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_any_deflate_encoder_is_read(tmp_path: Path) -> None:
     ],
 )
 def test_damaged_compressed_objects_are_corrupt_errors(tmp_path: Path, damage: object) -> None:
-    """Truncated, garbled or substituted z1: bytes raise CorruptObjectError, and verify reports them."""
+    """Truncated, garbled or substituted z1: bytes are CorruptObjectErrors that verify reports."""
     path = tmp_path / "store.db"
     with enact.SQLiteStore(path):
         ref = enact.commit(["journal"] * 50)
