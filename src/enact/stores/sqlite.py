@@ -245,9 +245,8 @@ class SQLiteBackend(StorageBackend):
         self.commit_many((packed_resource,))
 
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
-        now = time.time()
         rows = [
-            (bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), now)
+            [bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), 0.0]
             for packed in packed_resources
         ]
         if not rows:
@@ -255,6 +254,7 @@ class SQLiteBackend(StorageBackend):
 
         def write() -> None:
             with self._transaction() as conn:
+                _stamp(rows)
                 conn.executemany(_UPSERT, rows)
 
         self._run(f"commit {len(rows)} object(s)", write)
@@ -412,15 +412,16 @@ class SQLiteBackend(StorageBackend):
     def commit_with_names(
         self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
     ) -> None:
-        now = time.time()
         rows = [
-            (bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), now)
+            [bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), 0.0]
             for packed in packed_resources
         ]
-        name_rows = [(name, digest, now) for name, digest in names]
+        name_rows = [[name, digest, 0.0] for name, digest in names]
 
         def write() -> None:
             with self._transaction() as conn:
+                _stamp(rows)
+                _stamp(name_rows)
                 if rows:
                     conn.executemany(_UPSERT, rows)
                 conn.executemany(_SET_NAME, name_rows)
@@ -457,6 +458,15 @@ def _prefix_range(prefix: str, after: str | None, before: str | None) -> tuple[s
         clauses.append("name < ?")
         params.append(before)
     return " AND ".join(clauses), params
+
+
+def _stamp(rows: list[list[Any]]) -> None:
+    """Sets the last column of `rows` to now: called once the write lock is held, so
+    a commit that queued behind another writer is not stamped older than it lands
+    (gc compares these times with its cutoff)."""
+    now = time.time()
+    for row in rows:
+        row[-1] = now
 
 
 def _is_busy(err: sqlite3.OperationalError) -> bool:

@@ -1,0 +1,123 @@
+"""A store's content is not trusted: tampered rows, hostile names, gc racing writers.
+
+Each test reproduces a defect of issue 10 on a real SQLite file or file store.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import enact
+
+
+def chain(store: enact.Store, length: int, tag: str = "") -> list[enact.Ref[Any]]:
+    """Commits a linked list of `length` nodes; returns their refs, tail first."""
+    refs = [store.commit({"end": tag})]
+    for i in range(length):
+        refs.append(store.commit({"i": i, "next": refs[-1], "tag": tag}))
+    return refs
+
+
+def age(root: pathlib.Path) -> None:
+    """Makes every object of the file store at `root` look committed an hour ago."""
+    past = time.time() - 3600
+    for path in (root / "objects").rglob("*"):
+        if path.is_file():
+            os.utime(path, (past, past))
+
+
+# ---- gc ---------------------------------------------------------------------
+
+
+def test_gc_takes_links_from_the_verified_bytes_not_the_links_column(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A row whose links were emptied must not make gc delete the reachable child."""
+    path = tmp_path / "s.db"
+    store = enact.SQLiteStore(path)
+    child = store.commit({"child": 1})
+    parent = store.commit({"parent": child})
+    store.set_name("keep", parent)
+    with sqlite3.connect(path) as db:
+        key = bytes.fromhex(parent.digest)
+        db.execute("UPDATE objects SET links = x'' WHERE digest = ?", (key,))
+    with pytest.raises(enact.CorruptObjectError, match=parent.digest):
+        enact.gc(store, grace_seconds=0)
+    assert store.has(child)
+
+
+@pytest.mark.parametrize("stop_after", range(1, 8))
+def test_an_interrupted_gc_leaves_a_store_that_verifies(
+    tmp_path: pathlib.Path, stop_after: int
+) -> None:
+    """gc deletes parents before children: stopped after any batch, no link dangles."""
+    store = enact.SQLiteStore(tmp_path / "s.db")
+    chain(store, 7)
+    batches = 0
+
+    def stop(stage: str, done: int, total: int | None) -> None:
+        nonlocal batches
+        if stage == "gc: delete":
+            batches += 1
+            if batches == stop_after:
+                raise KeyboardInterrupt  # as if killed here
+
+    with pytest.raises(KeyboardInterrupt):
+        enact.gc(store, grace_seconds=0, batch_size=1, progress=stop)
+    report = enact.verify(store)
+    assert report.ok, str(report)
+    assert report.checked == 8 - stop_after
+
+
+def test_gc_spares_what_is_named_while_it_deletes(tmp_path: pathlib.Path) -> None:
+    """A name set between delete batches protects its object and everything it reaches."""
+    store = enact.FileStore(tmp_path / "files")
+    refs = chain(store, 5)
+    age(tmp_path / "files")
+    middle = refs[2]
+
+    def name_it(stage: str, done: int, total: int | None) -> None:
+        if stage == "gc: delete" and done == 1:
+            store.set_name("late", middle)
+
+    enact.gc(store, grace_seconds=0, batch_size=1, progress=name_it)
+    assert store.get_name("late") == middle
+    assert [store.has(ref) for ref in refs] == [True, True, True, False, False, False]
+    assert store.checkout(middle)["next"] == refs[1]
+    assert enact.verify(store).ok
+
+
+def test_sqlite_stamps_a_commit_when_it_lands_not_when_it_queued(tmp_path: pathlib.Path) -> None:
+    """A commit waiting for the write lock is stamped with the time it got the lock."""
+    path = tmp_path / "s.db"
+    store = enact.SQLiteStore(path)
+    store.commit("warm up")  # the schema exists
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=60)
+    blocker.execute("BEGIN IMMEDIATE")
+    done = threading.Event()
+    refs: list[enact.Ref[Any]] = []
+
+    def write() -> None:
+        refs.append(store.commit("queued behind another writer"))
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    time.sleep(0.3)  # let the writer reach the lock (if it has not, the test proves less)
+    released = time.time()
+    blocker.execute("COMMIT")
+    blocker.close()
+    thread.join()
+    assert done.is_set()
+    with sqlite3.connect(path) as db:
+        (stamp,) = db.execute(
+            "SELECT committed_at FROM objects WHERE digest = ?", (bytes.fromhex(refs[0].digest),)
+        ).fetchone()
+    assert stamp >= released
