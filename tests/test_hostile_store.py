@@ -121,3 +121,28 @@ def test_sqlite_stamps_a_commit_when_it_lands_not_when_it_queued(tmp_path: pathl
             "SELECT committed_at FROM objects WHERE digest = ?", (bytes.fromhex(refs[0].digest),)
         ).fetchone()
     assert stamp >= released
+
+
+# ---- exceptions that cannot describe themselves ---------------------------------
+
+
+class Unprintable(Exception):
+    """An exception whose message cannot be computed."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message for you")
+
+
+def test_an_exception_whose_str_raises_is_journaled(tmp_path: pathlib.Path) -> None:
+    """invoke records it with a placeholder message instead of losing the journal."""
+
+    @enact.register
+    def raises_unprintable() -> None:
+        raise Unprintable()
+
+    with enact.SQLiteStore(tmp_path / "s.db"):
+        invocation = enact.invoke(raises_unprintable)
+        raised = invocation.get_raised()
+    assert isinstance(raised, enact.RecordedException)
+    assert raised.type_name.endswith("Unprintable")
+    assert "RuntimeError" in raised.message
