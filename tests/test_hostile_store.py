@@ -5,6 +5,7 @@ Each test reproduces a defect of issue 10 on a real SQLite file or file store.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 import sqlite3
@@ -146,3 +147,40 @@ def test_an_exception_whose_str_raises_is_journaled(tmp_path: pathlib.Path) -> N
     assert isinstance(raised, enact.RecordedException)
     assert raised.type_name.endswith("Unprintable")
     assert "RuntimeError" in raised.message
+
+
+# ---- file-store names ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"3f2a", b"\n", b"not a digest\nkeep"])
+def test_an_empty_or_truncated_name_file_is_reported(
+    tmp_path: pathlib.Path, content: bytes
+) -> None:
+    """The name does not vanish silently: verify reports it, gc refuses to run blind."""
+    store = enact.FileStore(tmp_path / "files")
+    ref = store.commit({"kept": True})
+    store.set_name("keep", ref)
+    (tmp_path / "files" / "names" / "keep").write_bytes(content)
+    report = enact.verify(store)
+    assert not report.ok
+    assert any("names/keep" in problem.detail for problem in report.corrupt), str(report)
+    with pytest.raises(enact.StorageError, match="damaged"):
+        enact.gc(store, grace_seconds=0)
+    with pytest.raises(enact.StorageError, match="damaged"):
+        store.get_name("keep")
+    assert store.has(ref)
+    store.set_name("keep", ref)  # setting it again repairs it
+    assert store.get_name("keep") == ref and enact.verify(store).ok
+
+
+def test_a_name_spelled_like_a_hashed_long_name_does_not_alias_it(tmp_path: pathlib.Path) -> None:
+    """Long names are stored under "~" + SHA-256; an ordinary name spelled so is another name."""
+    store = enact.FileStore(tmp_path / "files")
+    long_name = "x" * 500
+    first, second = store.commit("first"), store.commit("second")
+    store.set_name(long_name, first)
+    spelled_like_it = "~" + hashlib.sha256(long_name.encode()).hexdigest()
+    store.set_name(spelled_like_it, second)
+    assert store.get_name(long_name) == first
+    assert store.get_name(spelled_like_it) == second
+    assert store.names() == {long_name: first, spelled_like_it: second}
