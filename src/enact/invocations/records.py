@@ -104,7 +104,11 @@ class RecordedException(Resource, Exception):
     def from_exception(cls, error: BaseException) -> RecordedException:
         """Records `error`'s type and message."""
         error_type = type(error)
-        return cls(f"{error_type.__module__}.{error_type.__qualname__}", str(error))
+        try:
+            message = str(error)
+        except Exception as failure:  # a broken __str__ must not lose the journal
+            message = f"<str() of the exception raised {type(failure).__name__}>"
+        return cls(f"{error_type.__module__}.{error_type.__qualname__}", message)
 
 
 for _cls in (CallArgs, Output, Request, Response, RecordedException):

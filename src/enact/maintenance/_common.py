@@ -58,3 +58,25 @@ def by_size(batch: list[PackedResource]) -> Iterator[list[PackedResource]]:
 
 def _stored_size(packed: PackedResource) -> int:
     return len(packed.data)
+
+
+def children_first(graph: dict[str, tuple[str, ...]]) -> list[str]:
+    """Orders the nodes of a DAG so that every node comes after the nodes it links to."""
+    order: list[str] = []
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        done.add(root)
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(graph[root]))]
+        while stack:
+            node, links = stack[-1]
+            for link in links:
+                if link in graph and link not in done:
+                    done.add(link)
+                    stack.append((link, iter(graph[link])))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Final
 
 from enact.errors import UnknownTypeError
@@ -12,6 +11,7 @@ from enact.maintenance._common import (
     Progress,
     Roots,
     by_size,
+    children_first,
     chunks,
     missing_error,
     root_digests,
@@ -109,7 +109,7 @@ def copy(
                 progress("copy: scan", walked, None)
         frontier = next_frontier
 
-    order = _children_first(graph)
+    order = children_first(graph)
     sent = bytes_sent = 0
     for part_order in chunks(order, batch_size):
         refetch = [digest for digest in part_order if digest not in kept]
@@ -131,28 +131,6 @@ def copy(
         if progress is not None:
             progress("copy: send", sent, len(order))
     return CopyReport(sent=sent, skipped=skipped, bytes_sent=bytes_sent, unverified=unverified)
-
-
-def _children_first(graph: dict[str, tuple[str, ...]]) -> list[str]:
-    """Orders the nodes of a DAG so that every node comes after the nodes it links to."""
-    order: list[str] = []
-    done: set[str] = set()
-    for root in graph:
-        if root in done:
-            continue
-        done.add(root)
-        stack: list[tuple[str, Iterator[str]]] = [(root, iter(graph[root]))]
-        while stack:
-            node, links = stack[-1]
-            for link in links:
-                if link in graph and link not in done:
-                    done.add(link)
-                    stack.append((link, iter(graph[link])))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
 
 
 def _verified_links(store: Store, packed: PackedResource) -> tuple[str, ...] | None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Iterable
 
-from enact.encoding import DecodeError
-from enact.errors import CorruptObjectError
-from enact.maintenance._common import BATCH_SIZE, Progress, Roots, chunks, root_digests
+from enact.errors import CorruptObjectError, UnknownTypeError
+from enact.maintenance._common import (
+    BATCH_SIZE,
+    Progress,
+    Roots,
+    children_first,
+    chunks,
+    root_digests,
+)
 from enact.stores.base import PackedResource, UnsupportedOperationError
 from enact.stores.store import Store
+from enact.stores.verified import open_verified, packed_links
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +58,17 @@ def gc(
 
     Never deletes an object committed or re-committed during the collection or
     within `grace_seconds` before it: such objects, and everything they link
-    to, count as roots. Names and commit times are read again right before
-    deleting, and each deletion re-checks the commit time atomically where the
-    backend can (SQLite, PostgreSQL), so a concurrent re-commit wins.
+    to, count as roots. Links are read from each object's verified bytes (never
+    from the backend's link index alone). Objects are deleted parents first, a
+    batch at a time, so a gc interrupted at any point leaves a store that
+    verifies clean; before each batch the names are read again (whatever they
+    now reach is kept), and each deletion re-checks the commit time atomically
+    where the backend can (SQLite, PostgreSQL), so a concurrent re-commit wins.
 
-    A writer that holds a ref to an *old, unreachable* object and commits a new
-    object linking to it, without committing the old one again, can race with
-    the final deletion; keep what you still use reachable from a name.
+    What stays possible: a name set, or an object committed that links to an
+    *old, unreachable* object without committing it again, in the moment
+    between gc's last look at the names and the deletion of the batch holding
+    that object. Keep what you still use reachable from a name.
 
     Args:
         store: The store to collect.
@@ -104,10 +116,7 @@ def gc(
     if dry_run:
         deleted = len(garbage)
     else:
-        for chunk in chunks(garbage, batch_size):
-            deleted += backend.delete_many(chunk, committed_before=cutoff)
-            if progress is not None:
-                progress("gc: delete", deleted, len(garbage))
+        deleted = _delete(store, marker, garbage, cutoff, batch_size, progress)
     return GCReport(
         reachable=reachable,
         recent=len(marker.live) - reachable,
@@ -153,17 +162,76 @@ class _Marker:
             self.progress("gc: mark", len(live), None)
 
     def _links(self, packed: PackedResource) -> tuple[str, ...]:
+        # From the verified bytes: the backend's links column is not covered by
+        # the digest, and trusting an emptied one would delete reachable children.
+        locate = self.store.backend.locate
         try:
-            return self.store.links(packed)
-        except DecodeError as err:
-            location = self.store.backend.locate(packed.digest)
+            return open_verified(packed, locate, links=True).links or ()
+        except UnknownTypeError:
+            return packed_links(packed, locate)  # cannot be opened here; its header is all
+        except CorruptObjectError as err:
+            location = err.location or locate(packed.digest)
             raise CorruptObjectError(
-                f"gc stopped before deleting anything: the refs inside object "
-                f"{packed.digest} at {location} cannot be read ({err}). Run enact.verify "
-                "and restore or delete the object first.",
+                f"gc stopped before deleting anything more: object {packed.digest} at "
+                f"{location} is reachable but its links cannot be trusted ({err.detail}). "
+                "Run enact.verify and restore (enact copy) or delete the object first.",
                 digest=packed.digest,
                 location=location,
+                detail=err.detail,
             ) from err
+
+
+def _delete(
+    store: Store,
+    marker: _Marker,
+    garbage: list[str],
+    cutoff: float,
+    batch_size: int,
+    progress: Progress | None,
+) -> int:
+    """Deletes `garbage` parents first, one batch at a time, re-reading names before each.
+
+    Parents first (nothing that remains links to a deleted object), so a gc
+    killed between batches leaves a store that verifies clean. Before each batch
+    the names are read again and whatever they now reach is spared; each
+    deletion re-checks the commit time against `cutoff` (atomically on SQLite
+    and PostgreSQL), so an object committed again meanwhile stays.
+    """
+    backend = store.backend
+    graph = _garbage_graph(store, garbage, batch_size)
+    order = list(reversed(children_first(graph)))
+    deleted = done = 0
+    for chunk in chunks(order, batch_size):
+        marker.mark(_named(store, required=False))
+        doomed = [digest for digest in chunk if digest not in marker.live]
+        if doomed:
+            deleted += backend.delete_many(doomed, committed_before=cutoff)
+        done += len(chunk)
+        if progress is not None:
+            progress("gc: delete", done, len(order))
+    return deleted
+
+
+def _garbage_graph(store: Store, garbage: list[str], size: int) -> dict[str, tuple[str, ...]]:
+    """The links among `garbage` objects, read from their bytes (an unreadable one has none:
+    it is damaged, and deleting it before its children leaves nothing new dangling)."""
+    graph: dict[str, tuple[str, ...]] = {}
+    locate = store.backend.locate
+    for chunk in chunks(garbage, size):
+        found = store.backend.get_many(chunk)
+        for digest in chunk:
+            packed = found.get(digest)
+            links: tuple[str, ...] = ()
+            if packed is not None:
+                try:
+                    links = open_verified(packed, locate, links=True).links or ()
+                except UnknownTypeError:
+                    with contextlib.suppress(CorruptObjectError):
+                        links = packed_links(packed, locate)
+                except CorruptObjectError:
+                    pass
+            graph[digest] = links
+    return graph
 
 
 def _named(store: Store, *, required: bool) -> list[str]:

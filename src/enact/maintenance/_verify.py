@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 
-from enact.errors import CorruptObjectError, UnknownTypeError
+from enact.errors import CorruptObjectError, StorageError, UnknownTypeError
 from enact.maintenance._common import BATCH_SIZE, Progress, chunks
 from enact.stores.base import PackedResource, UnsupportedOperationError
 from enact.stores.store import Store
@@ -129,6 +129,9 @@ def verify(
         names = {digest: f"name:{name}" for name, digest in backend.iter_names()}
     except UnsupportedOperationError:
         names = {}  # a backend without names has no names to dangle
+    except StorageError as err:  # damaged names: reported, the objects were checked
+        problems.append(VerifyProblem("corrupt", "", f"the names of {backend!r}", str(err)))
+        names = {}
     problems.extend(_dangling(store, names))
     return VerifyReport(checked=checked, problems=tuple(problems))
 

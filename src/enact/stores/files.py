@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from enact.digests import is_digest
 from enact.errors import StorageError
 from enact.stores.base import ANY, PackedResource, StorageBackend, name_conflict
 from enact.stores.store import Store
@@ -187,8 +188,10 @@ class FileBackend(StorageBackend):
 
     # Named refs: one file per name, replaced atomically under a lock. The file
     # is named by the URL-quoted name (a leading dot quoted too, so that "." and
-    # ".." stay inside the directory), or by a hash of the name when that is too
-    # long for a file name; it holds the digest and, on a second line, the name.
+    # ".." stay inside the directory, and a leading "~" too, which only the hashed
+    # form below starts with, so that no name can alias another), or by "~" and a
+    # hash of the name when that is too long for a file name; it holds the digest
+    # and, on a second line, the name.
 
     def _name_path(self, name: str) -> Path:
         if not name:
@@ -196,12 +199,19 @@ class FileBackend(StorageBackend):
         quoted = urllib.parse.quote(name, safe="")
         if quoted.startswith("."):
             quoted = "%2E" + quoted[1:]
+        elif quoted.startswith("~"):
+            quoted = "%7E" + quoted[1:]
         if len(quoted) > _MAX_NAME_FILE:
             quoted = "~" + hashlib.sha256(name.encode("utf-8")).hexdigest()
         return self._names / quoted
 
     def _read_name_file(self, path: Path) -> tuple[str, str | None]:
-        """Returns the digest and the name (None in files written without it)."""
+        """Returns the digest and the name (None in files written without it).
+
+        Raises:
+            StorageError: The file is empty, truncated or not enact's: a name
+                that silently vanished would let gc collect what it pointed at.
+        """
         try:
             text = path.read_text("utf-8")
         except UnicodeDecodeError as err:
@@ -210,7 +220,15 @@ class FileBackend(StorageBackend):
                 "delete it or restore it from a copy."
             ) from err
         digest, _, name = text.partition("\n")
-        return digest.strip(), name or None
+        digest = digest.strip()
+        if not is_digest(digest):
+            shown = repr(digest[:80]) if digest else "nothing"
+            raise StorageError(
+                f"Name file {path} is damaged: it holds {shown} where a 64-hex-digit digest "
+                "belongs (empty or truncated). Set the name again or restore the file from "
+                "a copy; until then gc does not know what it protected."
+            )
+        return digest, name or None
 
     @contextlib.contextmanager
     def _names_locked(self) -> Iterator[None]:
@@ -223,9 +241,11 @@ class FileBackend(StorageBackend):
 
     def get_name(self, name: str) -> str | None:
         try:
-            return self._read_name_file(self._name_path(name))[0] or None
+            return self._read_name_file(self._name_path(name))[0]
         except FileNotFoundError:
             return None
+        except StorageError:
+            raise
         except OSError as err:
             raise StorageError(f"Cannot read name {name!r} in {self._names}: {err}") from err
 
@@ -233,9 +253,10 @@ class FileBackend(StorageBackend):
         path = self._name_path(name)
         try:
             with self._names_locked():
-                actual = self.get_name(name)
-                if expected is not ANY and expected != actual:
-                    raise name_conflict(name, str(self.root), expected, actual)
+                if expected is not ANY:  # (a damaged file can still be overwritten)
+                    actual = self.get_name(name)
+                    if expected != actual:
+                        raise name_conflict(name, str(self.root), expected, actual)
                 if digest is None:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
@@ -243,11 +264,16 @@ class FileBackend(StorageBackend):
                 _replace_atomically(path, f"{digest}\n{name}".encode(), fsync=self._fsync)
                 if self._fsync:
                     _fsync_dir(self._names)
+        except StorageError:
+            raise
         except OSError as err:
             raise StorageError(f"Cannot update name {name!r} in {self._names}: {err}") from err
 
     def iter_names(self) -> Iterator[tuple[str, str]]:
+        """Yields every name; raises `StorageError` naming each damaged name file (after
+        reading them all), since a name that silently vanished would let gc collect it."""
         entries = []
+        damaged: list[str] = []
         for entry in self._names.iterdir():
             if entry.name.startswith(_TMP_PREFIX):
                 continue
@@ -255,10 +281,14 @@ class FileBackend(StorageBackend):
                 digest, name = self._read_name_file(entry)
             except FileNotFoundError:
                 continue  # deleted while listing
+            except StorageError as err:
+                damaged.append(str(err))
+                continue
             except OSError as err:
                 raise StorageError(f"Cannot read name file {entry}: {err}") from err
-            if digest:
-                entries.append((name or urllib.parse.unquote(entry.name), digest))
+            entries.append((name or urllib.parse.unquote(entry.name), digest))
+        if damaged:
+            raise StorageError(" ".join(sorted(damaged)))
         return iter(sorted(entries))
 
 

@@ -251,15 +251,15 @@ class SQLiteBackend(StorageBackend):
         self.commit_many((packed_resource,))
 
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
-        now = time.time()
         rows = [
-            (bytes.fromhex(packed.digest), packed.data, None, now) for packed in packed_resources
+            [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
         ]
         if not rows:
             return
 
         def write() -> None:
             with self._transaction() as conn:
+                _stamp(rows)
                 conn.executemany(_UPSERT, rows)
 
         self._run(f"commit {len(rows)} object(s)", write)
@@ -407,14 +407,15 @@ class SQLiteBackend(StorageBackend):
     def commit_with_names(
         self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
     ) -> None:
-        now = time.time()
         rows = [
-            (bytes.fromhex(packed.digest), packed.data, None, now) for packed in packed_resources
+            [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
         ]
-        name_rows = [(name, digest, now) for name, digest in names]
+        name_rows = [[name, digest, 0.0] for name, digest in names]
 
         def write() -> None:
             with self._transaction() as conn:
+                _stamp(rows)
+                _stamp(name_rows)
                 if rows:
                     conn.executemany(_UPSERT, rows)
                 conn.executemany(_SET_NAME, name_rows)
@@ -453,6 +454,15 @@ def _name_range(query: NameQuery) -> tuple[str, list[Any]]:
         clauses.append("name < ?")
         params.append(query.before)
     return " AND ".join(clauses), params
+
+
+def _stamp(rows: list[list[Any]]) -> None:
+    """Sets the last column of `rows` to now: called once the write lock is held, so
+    a commit that queued behind another writer is not stamped older than it lands
+    (gc compares these times with its cutoff)."""
+    now = time.time()
+    for row in rows:
+        row[-1] = now
 
 
 def _is_busy(err: sqlite3.OperationalError) -> bool:

@@ -1,0 +1,186 @@
+"""A store's content is not trusted: tampered rows, hostile names, gc racing writers.
+
+Each test reproduces a defect of issue 10 on a real SQLite file or file store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import enact
+
+
+def chain(store: enact.Store, length: int, tag: str = "") -> list[enact.Ref[Any]]:
+    """Commits a linked list of `length` nodes; returns their refs, tail first."""
+    refs = [store.commit({"end": tag})]
+    for i in range(length):
+        refs.append(store.commit({"i": i, "next": refs[-1], "tag": tag}))
+    return refs
+
+
+def age(root: pathlib.Path) -> None:
+    """Makes every object of the file store at `root` look committed an hour ago."""
+    past = time.time() - 3600
+    for path in (root / "objects").rglob("*"):
+        if path.is_file():
+            os.utime(path, (past, past))
+
+
+# ---- gc ---------------------------------------------------------------------
+
+
+def test_gc_takes_links_from_the_verified_bytes_not_the_links_column(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A row whose links were emptied must not make gc delete the reachable child."""
+    path = tmp_path / "s.db"
+    store = enact.SQLiteStore(path)
+    child = store.commit({"child": 1})
+    parent = store.commit({"parent": child})
+    store.set_name("keep", parent)
+    with sqlite3.connect(path) as db:
+        key = bytes.fromhex(parent.digest)
+        db.execute("UPDATE objects SET links = x'' WHERE digest = ?", (key,))
+    with pytest.raises(enact.CorruptObjectError, match=parent.digest):
+        enact.gc(store, grace_seconds=0)
+    assert store.has(child)
+
+
+@pytest.mark.parametrize("stop_after", range(1, 8))
+def test_an_interrupted_gc_leaves_a_store_that_verifies(
+    tmp_path: pathlib.Path, stop_after: int
+) -> None:
+    """gc deletes parents before children: stopped after any batch, no link dangles."""
+    store = enact.SQLiteStore(tmp_path / "s.db")
+    chain(store, 7)
+    batches = 0
+
+    def stop(stage: str, done: int, total: int | None) -> None:
+        nonlocal batches
+        if stage == "gc: delete":
+            batches += 1
+            if batches == stop_after:
+                raise KeyboardInterrupt  # as if killed here
+
+    with pytest.raises(KeyboardInterrupt):
+        enact.gc(store, grace_seconds=0, batch_size=1, progress=stop)
+    report = enact.verify(store)
+    assert report.ok, str(report)
+    assert report.checked == 8 - stop_after
+
+
+def test_gc_spares_what_is_named_while_it_deletes(tmp_path: pathlib.Path) -> None:
+    """A name set between delete batches protects its object and everything it reaches."""
+    store = enact.FileStore(tmp_path / "files")
+    refs = chain(store, 5)
+    age(tmp_path / "files")
+    middle = refs[2]
+
+    def name_it(stage: str, done: int, total: int | None) -> None:
+        if stage == "gc: delete" and done == 1:
+            store.set_name("late", middle)
+
+    enact.gc(store, grace_seconds=0, batch_size=1, progress=name_it)
+    assert store.get_name("late") == middle
+    assert [store.has(ref) for ref in refs] == [True, True, True, False, False, False]
+    assert store.checkout(middle)["next"] == refs[1]
+    assert enact.verify(store).ok
+
+
+def test_sqlite_stamps_a_commit_when_it_lands_not_when_it_queued(tmp_path: pathlib.Path) -> None:
+    """A commit waiting for the write lock is stamped with the time it got the lock."""
+    path = tmp_path / "s.db"
+    store = enact.SQLiteStore(path)
+    store.commit("warm up")  # the schema exists
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=60)
+    blocker.execute("BEGIN IMMEDIATE")
+    done = threading.Event()
+    refs: list[enact.Ref[Any]] = []
+
+    def write() -> None:
+        refs.append(store.commit("queued behind another writer"))
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    time.sleep(0.3)  # let the writer reach the lock (if it has not, the test proves less)
+    released = time.time()
+    blocker.execute("COMMIT")
+    blocker.close()
+    thread.join()
+    assert done.is_set()
+    with sqlite3.connect(path) as db:
+        (stamp,) = db.execute(
+            "SELECT committed_at FROM objects WHERE digest = ?", (bytes.fromhex(refs[0].digest),)
+        ).fetchone()
+    assert stamp >= released
+
+
+# ---- exceptions that cannot describe themselves ---------------------------------
+
+
+class Unprintable(Exception):
+    """An exception whose message cannot be computed."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message for you")
+
+
+def test_an_exception_whose_str_raises_is_journaled(tmp_path: pathlib.Path) -> None:
+    """invoke records it with a placeholder message instead of losing the journal."""
+
+    @enact.register
+    def raises_unprintable() -> None:
+        raise Unprintable()
+
+    with enact.SQLiteStore(tmp_path / "s.db"):
+        invocation = enact.invoke(raises_unprintable)
+        raised = invocation.get_raised()
+    assert isinstance(raised, enact.RecordedException)
+    assert raised.type_name.endswith("Unprintable")
+    assert "RuntimeError" in raised.message
+
+
+# ---- file-store names ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"3f2a", b"\n", b"not a digest\nkeep"])
+def test_an_empty_or_truncated_name_file_is_reported(
+    tmp_path: pathlib.Path, content: bytes
+) -> None:
+    """The name does not vanish silently: verify reports it, gc refuses to run blind."""
+    store = enact.FileStore(tmp_path / "files")
+    ref = store.commit({"kept": True})
+    store.set_name("keep", ref)
+    (tmp_path / "files" / "names" / "keep").write_bytes(content)
+    report = enact.verify(store)
+    assert not report.ok
+    assert any("names/keep" in problem.detail for problem in report.corrupt), str(report)
+    with pytest.raises(enact.StorageError, match="damaged"):
+        enact.gc(store, grace_seconds=0)
+    with pytest.raises(enact.StorageError, match="damaged"):
+        store.get_name("keep")
+    assert store.has(ref)
+    store.set_name("keep", ref)  # setting it again repairs it
+    assert store.get_name("keep") == ref and enact.verify(store).ok
+
+
+def test_a_name_spelled_like_a_hashed_long_name_does_not_alias_it(tmp_path: pathlib.Path) -> None:
+    """Long names are stored under "~" + SHA-256; an ordinary name spelled so is another name."""
+    store = enact.FileStore(tmp_path / "files")
+    long_name = "x" * 500
+    first, second = store.commit("first"), store.commit("second")
+    store.set_name(long_name, first)
+    spelled_like_it = "~" + hashlib.sha256(long_name.encode()).hexdigest()
+    store.set_name(spelled_like_it, second)
+    assert store.get_name(long_name) == first
+    assert store.get_name(spelled_like_it) == second
+    assert store.names() == {long_name: first, spelled_like_it: second}
