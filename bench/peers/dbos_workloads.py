@@ -21,8 +21,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import peer_common  # noqa: E402
-from dbos import DBOS, SetWorkflowID  # noqa: E402
+import peer_common
+from dbos import DBOS, SetWorkflowID
 
 NAME = "dbos"
 VERSION = version("dbos")
@@ -82,7 +82,7 @@ def prepare_replay(session: None, recorded: str, n: int, keep: int) -> str:
 def replay(session: None, token: str, n: int, keep: int) -> None:
     # Steps are numbered from 1: forking at keep + 1 copies the outputs of steps 1..keep.
     handle = DBOS.fork_workflow(token, keep + 1)
-    assert handle.get_result(polling_interval_sec=0.001) == peer_common.expected_total(n)
+    assert handle.get_result(polling_interval_sec=0.02) == peer_common.expected_total(n)
 
 
 def ask(session: None, run_id: str, n: int) -> None:

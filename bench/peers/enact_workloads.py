@@ -15,9 +15,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import peer_common  # noqa: E402
+import peer_common
 
-import enact  # noqa: E402
+import enact
 
 NAME = "enact"
 VERSION = f"{getattr(enact, '__version__', 'dev')} (this repo, today's API)"

@@ -22,10 +22,10 @@ from typing import Any, TypedDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import peer_common  # noqa: E402
-from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
-from langgraph.types import Command, interrupt  # noqa: E402
+import peer_common
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
 
 NAME = "langgraph"
 VERSION = f"{version('langgraph')} + checkpoint-sqlite {version('langgraph-checkpoint-sqlite')}"
