@@ -1,0 +1,190 @@
+"""enact against DBOS (SQLite) and LangGraph (SqliteSaver), in one script (issue 9).
+
+    bash bench/setup_peers.sh            # once; bench_peers.py runs it if a venv is missing
+    python bench/bench_peers.py          # full run, ~3 minutes
+    python bench/bench_peers.py --quick  # reduced sizes, ~30 s
+    python bench/bench_peers.py --json > out.json    # or --markdown for the table
+    python bench/bench_peers.py --only per_call,replay --sides enact,dbos
+
+enact's side runs in this process (bench/peers/enact_workloads.py); each
+peer's side runs in its own virtualenv (bench/.peers-venv/<peer>) as a
+subprocess of bench/peers/<peer>_workloads.py printing one JSON line. All
+three use the same workload code (bench/peers/peer_common.py). Times are
+medians of the repeats, in process CPU time (all threads) unless said;
+ratios are peer / enact, so > 1 means enact is faster or smaller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS_DIR = os.path.join(HERE, "peers")
+sys.path.insert(0, PEERS_DIR)
+
+import enact_workloads  # noqa: E402
+import peer_common  # noqa: E402
+
+PEERS = ("dbos", "langgraph")
+SIDES = ("enact", *PEERS)
+
+
+def _python(side: str) -> str:
+    if side == "enact":
+        return sys.executable
+    return os.path.join(HERE, ".peers-venv", side, "bin", "python")
+
+
+def _script(side: str) -> str:
+    return os.path.join(PEERS_DIR, f"{side}_workloads.py")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = os.path.join(os.path.dirname(HERE), "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def ensure_peers(log: Any) -> None:
+    if all(os.path.exists(_python(p)) for p in PEERS):
+        return
+    log("bench_peers: peer venvs missing, running bench/setup_peers.sh ...")
+    subprocess.run(["bash", os.path.join(HERE, "setup_peers.sh")], check=True)
+
+
+def run_side(side: str, workload: str, size: int, repeats: int) -> dict[str, Any]:
+    if workload == "cold_start":
+        res = peer_common.cold_start([_python(side), _script(side), "cold_one"], repeats, _env())
+        return {"side": side, **res}
+    if side == "enact":
+        return peer_common.run(enact_workloads, workload, size, repeats)
+    proc = subprocess.run(
+        [_python(side), _script(side), workload, "--size", str(size), "--repeats", str(repeats)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} {workload} {size} failed: {proc.stderr.strip()[-800:]}")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+# (workload, size, repeats, quick size, quick repeats)
+CASES = [
+    ("per_call", 200, 5, 50, 3),
+    ("replay", 200, 5, 50, 3),
+    ("input_requests", 100, 1, 50, 1),
+    ("input_requests", 200, 1, 100, 1),
+    ("input_requests", 400, 1, None, 1),
+    ("input_requests", 800, 1, None, 1),
+    ("bytes_per_call", 1000, 1, 200, 1),
+    ("cold_start", 1, 5, 1, 2),
+]
+
+# (row label, workload, result key, format)
+METRICS = [
+    ("per_call CPU/step", "per_call", "cpu", "s"),
+    ("replay all CPU/recorded step", "replay", "cpu", "s"),
+    ("replay last CPU/recorded step", "replay", "last_cpu", "s"),
+    ("input_requests CPU total", "input_requests", "cpu", "s"),
+    ("input_requests wall total", "input_requests", "wall", "s"),
+    ("input_requests store bytes", "input_requests", "store_bytes", "B"),
+    ("bytes_per_call B/step", "bytes_per_call", "bytes_per_step", "B"),
+    ("cold_start wall/process", "cold_start", "wall", "s"),
+]
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "B":
+        if value >= 1e6:
+            return f"{value / 1e6:.2f} MB"
+        return f"{value / 1e3:.1f} KB" if value >= 1e4 else f"{value:.0f} B"
+    if value >= 1:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value * 1e6:.1f} µs"
+
+
+def table(results: list[dict[str, Any]], sides: list[str], markdown: bool) -> str:
+    by: dict[tuple[str, int, str], dict[str, Any]] = {
+        (r["workload"], r["size"], r["side"]): r for r in results
+    }
+    keys = sorted({(r["workload"], r["size"]) for r in results}, key=lambda k: k[1])
+    peers = [s for s in sides if s != "enact"]
+    header = ["measure", "size", *sides, *[f"{p}/enact" for p in peers]]
+    rows = []
+    for label, workload, key, kind in METRICS:
+        for wl, size in keys:
+            if wl != workload:
+                continue
+            vals = {s: by.get((wl, size, s), {}).get(key) for s in sides}
+            ratios = []
+            for p in peers:
+                e, v = vals.get("enact"), vals.get(p)
+                ratios.append(f"{v / e:.2f}x" if e and v is not None else "n/a")
+            rows.append([label, str(size), *[_fmt(vals[s], kind) for s in sides], *ratios])
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes, ~30 s")
+    parser.add_argument("--json", action="store_true", help="print all results as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--only", default="", help="comma-separated workloads")
+    parser.add_argument("--sides", default=",".join(SIDES), help="comma-separated sides")
+    parser.add_argument("--render", metavar="FILE", help="print the table of a saved --json")
+    args = parser.parse_args(argv)
+    sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    if args.render:
+        with open(args.render, encoding="utf-8") as f:
+            saved = json.load(f)
+        print(table(saved["results"], saved["sides"], args.markdown))
+        return 0
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if any(s in PEERS for s in sides):
+        ensure_peers(log)
+    wanted = {w.strip() for w in args.only.split(",") if w.strip()}
+    results = []
+    for workload, size, repeats, quick_size, quick_repeats in CASES:
+        if wanted and workload not in wanted:
+            continue
+        if args.quick:
+            if quick_size is None:
+                continue
+            size, repeats = quick_size, quick_repeats
+        for side in sides:
+            log(f"bench_peers: {workload} {size} {side} ({repeats} repeats) ...")
+            try:
+                results.append(run_side(side, workload, size, repeats))
+            except RuntimeError as err:
+                log(f"bench_peers: {err}")
+    if args.json:
+        print(json.dumps({"sides": sides, "quick": args.quick, "results": results}, indent=1))
+    else:
+        print(table(results, sides, args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
