@@ -57,7 +57,7 @@ def close_session(session: Session) -> None:
 
 def record(session: Session, run_id: str, n: int, seed: int) -> str:
     with session.store:
-        inv = enact.invoke(steps, (n, seed))  # CHANGE HERE for per-call durability
+        inv = enact.invoke(steps, (n, seed), run_id=run_id)  # durability="call", the default
         assert inv.get_output() == peer_common.expected_total(n)
         return enact.commit(inv).digest  # already stored by invoke: only the digest
 
@@ -79,7 +79,7 @@ def replay(session: Session, token: Any, n: int, keep: int) -> None:
 
 def ask(session: Session, run_id: str, n: int) -> None:
     with session.store:
-        gen = enact.InvocationGenerator.from_callable(asker, args=(n,))
+        gen = enact.InvocationGenerator.from_callable(asker, args=(n,), run_id=run_id)
         count = 0
         for _request in gen:
             gen.set_input(peer_common.ANSWER)
