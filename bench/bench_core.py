@@ -212,7 +212,7 @@ def invoke_children(size: int, repeats: int) -> dict[str, Any]:
     """enact.invoke(parent, (size,)); parent calls the registered child `size` times."""
 
     def run(_rep: int) -> Stamp:
-        with enact.InMemoryStore():
+        with enact.InMemoryStore(durability="end"):
             t0 = _now()
             inv = enact.invoke(parent, (size,))
             elapsed = _now() - t0
@@ -254,7 +254,7 @@ def invoke_children(size: int, repeats: int) -> dict[str, Any]:
 
 def replay_rewind(size: int, repeats: int) -> dict[str, Any]:
     """Record invoke(parent, (size,)), then time rewind(num_calls=1) + replay()."""
-    with enact.InMemoryStore():
+    with enact.InMemoryStore(durability="end"):
         recorded = enact.invoke(parent, (size,))
         expected = recorded.get_output()
         recorded.rewind(num_calls=1).replay()

@@ -300,8 +300,10 @@ class FileStore(Store):
         fsync: See `FileBackend`.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
-        super().__init__(FileBackend(root, fsync=fsync))
+    def __init__(
+        self, root: str | os.PathLike[str], *, fsync: bool = True, durability: str = "call"
+    ) -> None:
+        super().__init__(FileBackend(root, fsync=fsync), durability=durability)
 
 
 def _replace_atomically(path: Path, data: bytes, *, fsync: bool) -> None:

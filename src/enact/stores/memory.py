@@ -113,5 +113,5 @@ class InMemoryBackend(StorageBackend):
 class InMemoryStore(Store):
     """A store whose objects live in this process only: ``Store(InMemoryBackend())``."""
 
-    def __init__(self) -> None:
-        super().__init__(InMemoryBackend())
+    def __init__(self, *, durability: str = "call") -> None:
+        super().__init__(InMemoryBackend(), durability=durability)

@@ -603,9 +603,18 @@ class PostgresStore(Store):
     """
 
     def __init__(
-        self, dsn: str, *, schema: str | None = None, pool_size: int = 4, timeout: float = 30.0
+        self,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 4,
+        timeout: float = 30.0,
+        durability: str = "call",
     ) -> None:
-        super().__init__(PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout))
+        super().__init__(
+            PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout),
+            durability=durability,
+        )
 
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:

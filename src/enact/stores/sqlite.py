@@ -433,9 +433,16 @@ class SQLiteStore(Store):
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durable: bool = False,
+        timeout: float = 60.0,
+        durability: str = "call",
     ) -> None:
-        super().__init__(SQLiteBackend(path, durable=durable, timeout=timeout))
+        super().__init__(
+            SQLiteBackend(path, durable=durable, timeout=timeout), durability=durability
+        )
 
 
 def _name_range(query: NameQuery) -> tuple[str, list[Any]]:

@@ -52,9 +52,17 @@ class Store:
 
     Args:
         backend: Where objects are kept (see `StorageBackend`).
+        durability: How `enact.invoke` journals runs here unless told otherwise:
+            ``"call"`` or ``"end"`` (see `enact.invoke`). Every ``*Store``
+            class takes it too.
     """
 
     def __init__(self, backend: StorageBackend, *, durability: str = "call") -> None:
+        if durability not in ("call", "end"):
+            raise ValueError(
+                f"durability must be 'call' (each journaled call is written when it "
+                f"finishes) or 'end' (one write when the run ends), not {durability!r}."
+            )
         self._backend = backend
         self.durability = durability
         """How `enact.invoke` journals runs in this store by default: ``"call"``
