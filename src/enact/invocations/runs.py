@@ -774,12 +774,20 @@ def _compare_and_set(store: Store, expected: Ref[RunState] | None, new: RunState
 
 
 def supports_runs(store: Store) -> bool:
-    """Whether the store's backend keeps names (runs need them)."""
-    try:
-        store.get_name(RUN_PREFIX + "enact-probe")
-    except UnsupportedOperationError:
-        return False
-    return True
+    """Whether the store's backend keeps names (runs need them); asked once per store."""
+    memo = store.memo(_SUPPORTS_MEMO)
+    known = memo.get("names")
+    if known is None:
+        try:
+            store.get_name(RUN_PREFIX + "enact-probe")
+            known = True
+        except UnsupportedOperationError:
+            known = False
+        memo["names"] = known
+    return bool(known)
+
+
+_SUPPORTS_MEMO: Final = "enact.runs.supports"
 
 
 def start_run(
