@@ -54,7 +54,7 @@ _SCHEMA: Final = (
     " digest BLOB PRIMARY KEY, data BLOB NOT NULL, links BLOB, committed_at REAL NOT NULL)"
     " WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS names ("
-    " name TEXT PRIMARY KEY, digest TEXT NOT NULL, updated_at REAL NOT NULL)",
+    " name TEXT PRIMARY KEY, digest TEXT NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID",
 )
 _UPSERT: Final = (
     "INSERT INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?) "
@@ -169,6 +169,9 @@ class SQLiteBackend(StorageBackend):
                 conn = self._connection()
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
+                    # Only takes effect on an empty file: lets deleted journal entries
+                    # give their pages back (see delete_names).
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                     if mode.lower() != "wal":
                         raise sqlite3.OperationalError(f"database is locked (journal mode {mode})")
@@ -400,7 +403,11 @@ class SQLiteBackend(StorageBackend):
 
         def delete() -> int:
             with self._transaction() as conn:
-                return conn.execute(f"DELETE FROM names WHERE {clauses}", params).rowcount
+                count = conn.execute(f"DELETE FROM names WHERE {clauses}", params).rowcount
+            # A finished run's journal entries are deleted at once: return their pages
+            # to the file system (a no-op in files made without auto_vacuum).
+            conn.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page
+            return int(count)
 
         return self._run(f"delete names under {prefix!r}", delete)
 
