@@ -9,6 +9,7 @@ these, nested; values of foreign types that have a registered
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import typing
@@ -66,6 +67,14 @@ class Resource:
         """Returns the fields as a dict; nested resources become dicts too."""
         return {name: _to_plain(value) for name, value in self.field_items()}
 
+    def deepcopy_resource(self) -> Self:
+        """Returns a deep copy: nested resources, containers and wrapped values are copied too.
+
+        Refs in it still point at the same snapshots (`Ref.deepcopy_resource`).
+        """
+        duplicate: Self = copy.deepcopy(self)
+        return duplicate
+
     @classmethod
     def from_resource_dict(cls, resource_dict: dict[str, Any]) -> Self:
         """Builds a resource from `to_resource_dict` output, guided by field annotations."""
@@ -87,6 +96,10 @@ class Resource:
             )
         built: Self = build(cls, values)
         return built
+
+
+ResourceBase = Resource
+"""The name the spec's prose uses for the base class of resources: `Resource` itself."""
 
 
 class ResourceWrapper(Resource, Generic[W]):
