@@ -1,4 +1,4 @@
-"""`enact.register`: one decorator for resource classes, functions and methods."""
+"""`enact.register`: one decorator for resource classes, enums, functions and methods."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from enact import registry
 from enact.errors import RegistrationError
+from enact.model_classes import is_model_class, register_model_class
 from enact.resources import Resource, register_resource_class
 
 T = TypeVar("T")
@@ -14,6 +15,9 @@ T = TypeVar("T")
 
 def register(obj: T) -> T:
     """Registers a resource class, an enum, or a plain function or method as an invokable.
+
+    Resource classes are subclasses of `enact.Resource` (usually dataclasses),
+    and also pydantic models and attrs classes (see `enact.model_classes`).
 
     A registered class gets a stable type id, so that objects of it can be
     checked out in any process that defines it. A registered `enum.Enum`
@@ -31,11 +35,15 @@ def register(obj: T) -> T:
         if issubclass(obj, enum.Enum):
             registry.register_enum(obj)
             return obj
+        if not issubclass(obj, Resource) and is_model_class(obj):
+            register_model_class(obj)
+            return obj
         if not issubclass(obj, Resource):
             raise RegistrationError(
                 f"Cannot register class {obj.__module__}.{obj.__qualname__}: it does not "
                 "derive from enact.Resource. Derive it from enact.Resource (and make it a "
-                "dataclass), or register a ResourceWrapper for it."
+                "dataclass), make it a pydantic model or an attrs class, or register a "
+                "ResourceWrapper for it."
             )
         register_resource_class(obj)
         return obj

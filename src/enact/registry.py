@@ -102,9 +102,19 @@ def type_name(cls: type) -> str:
 
 
 def declared_field_names(cls: type) -> tuple[str, ...]:
-    """Returns the field names of a resource class in declaration order."""
+    """Returns the field names of a resource class in declaration order.
+
+    The fields of a dataclass, of an attrs class, or of a pydantic model
+    (registered with `enact.register`; see `enact.model_classes`).
+    """
     if dataclasses.is_dataclass(cls):
         return tuple(field.name for field in dataclasses.fields(cls))
+    attributes = cls.__dict__.get("__attrs_attrs__")
+    if attributes is not None:
+        return tuple(attribute.name for attribute in attributes)
+    model_fields = cls.__dict__.get("__pydantic_fields__")
+    if isinstance(model_fields, dict) and cls.__dict__.get("__pydantic_complete__", True):
+        return tuple(model_fields)
     return ()
 
 

@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final, Generic, Self, TypeAlias, TypeVar
 
 from enact import registry
@@ -197,7 +197,7 @@ def check_faithful(cls: type) -> None:
             continue
         if base is not cls and base.__module__.partition(".")[0] == "enact":
             continue  # enact's own bases (Resource, Invokable, ...) hold no state
-        problem = _unfaithful(base, fields)
+        problem = unfaithful_namespace(base, fields)
         if problem is not None:
             name = registry.type_name(cls)
             where = "" if base is cls else f" (in its base class {registry.type_name(base)})"
@@ -211,7 +211,7 @@ def check_faithful(cls: type) -> None:
             )
 
 
-def _unfaithful(base: type, fields: set[str]) -> str | None:
+def unfaithful_namespace(base: type, fields: set[str]) -> str | None:
     """Returns what in `base`'s own namespace may hold unstored state, or None."""
     namespace = base.__dict__
     own_dataclass = "__dataclass_fields__" in namespace and dataclasses.is_dataclass(base)
@@ -282,6 +282,9 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
     Checkout restores stored state the way `pickle` and `copy` do: the
     constructor's side effects and ``__post_init__`` do not run again.
     """
+    custom = custom_builders.get(cls)
+    if custom is not None:
+        return custom(values)
     obj = cls.__new__(cls)
     slotted = _slotted.get(cls)
     if slotted is None:
@@ -298,6 +301,9 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
 
 
 _slotted: dict[type, bool] = {}
+custom_builders: dict[type, Callable[[dict[str, Any]], Any]] = {}
+"""How `build` makes instances of classes that need more than their fields set
+(pydantic models, see `enact.model_classes`)."""
 
 
 def wrap(value: Any) -> ResourceWrapper[Any]:
