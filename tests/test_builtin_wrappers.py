@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import enact
-from enact.wrappers import EnumWrapper
+from enact.stdlib_wrappers import EnumWrapper
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 UTC = datetime.UTC
