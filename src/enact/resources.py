@@ -238,10 +238,13 @@ def unfaithful_namespace(base: type, fields: set[str]) -> str | None:
 
 
 def _is_generated(init: Any) -> bool:
-    # dataclasses compiles the __init__ it generates from a string; an __init__
-    # written in the class body comes from a file (or a notebook cell).
+    # dataclasses compiles the __init__ it generates from a string, inside a
+    # factory named __create_fn__; an __init__ written in the class body comes
+    # from a file (or a notebook cell).
     code = getattr(init, "__code__", None)
-    return code is not None and code.co_filename == "<string>"
+    if code is None:
+        return False
+    return code.co_filename == "<string>" or "__create_fn__" in code.co_qualname
 
 
 def _is_classvar(hint: Any) -> bool:
