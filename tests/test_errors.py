@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import enum
 import hashlib
 import random
 import sys
@@ -27,10 +26,6 @@ class Box(enact.Resource):
 class Pair(enact.Resource):
     left: enact.FieldValue
     right: enact.FieldValue
-
-
-class Color(enum.IntEnum):
-    RED = 1
 
 
 class Opaque:
@@ -98,7 +93,7 @@ def test_every_exported_error_derives_from_enact_error() -> None:
         (Box([1, 2, {"k": Opaque()}]), "$.inner[2]['k']", f"{__name__}.Opaque"),
         (Pair(1, Box([b"", 1j])), "$.right.inner[1]", "complex"),
         ([1, Opaque()], "$[1]", f"{__name__}.Opaque"),
-        ({"a": {"b": Color.RED}}, "$['a']['b']", f"{__name__}.Color"),
+        ({"a": {"b": range(2)}}, "$['a']['b']", "range"),
         (Box(collections.OrderedDict(a=1)), "$.inner", "collections.OrderedDict"),
         (Box(lambda: 1), "$.inner", "function"),
         (Box(int), "$.inner", "type"),

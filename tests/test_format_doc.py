@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ast
+import datetime
+import decimal
+import enum
 import hashlib
 import pathlib
+import uuid
 import zlib
+import zoneinfo
 from typing import Any
 
 import enact
@@ -21,10 +26,35 @@ def doc_vectors() -> list[tuple[str, bytes]]:
     return [(line[:64], ast.literal_eval(line[65:])) for line in lines]
 
 
+def standard_library_values() -> list[Any]:
+    """The standard-library values of the doc's vectors, in their order."""
+    color = enum.Enum("Color", ["RED"], module="__main__")  # type: ignore[misc]
+    moment = datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
+    return [
+        moment,
+        moment.replace(tzinfo=datetime.UTC),
+        moment.replace(tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
+        datetime.date(2024, 1, 2),
+        datetime.time(3, 4, 5, 6),
+        datetime.timedelta(days=1, seconds=2, microseconds=3),
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        decimal.Decimal("-1.50"),
+        pathlib.PurePosixPath("/tmp/a"),
+        pathlib.PureWindowsPath("C:/a/b"),
+        color.RED,
+    ]
+
+
 def test_doc_vectors_are_what_the_code_writes() -> None:
     """Each documented token stream hashes to its digest and is what commit stores."""
     with enact.InMemoryStore() as store:
-        values: list[Any] = [Output(5), (1, "a"), {3, 1, 2}, [enact.commit(1, enact.CompressedRef)]]
+        values: list[Any] = [
+            Output(5),
+            (1, "a"),
+            {3, 1, 2},
+            [enact.commit(1, enact.CompressedRef)],
+            *standard_library_values(),
+        ]
         vectors = doc_vectors()
         assert len(vectors) == len(values)
         for (digest, tokens), value in zip(vectors, values, strict=True):

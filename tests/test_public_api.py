@@ -48,6 +48,7 @@ EXPECTED_ALL = [
     "ReplayError",
     "Request",
     "Resource",
+    "ResourceBase",
     "ResourceWrapper",
     "Response",
     "Run",

@@ -55,7 +55,15 @@ from enact.maintenance import CopyReport, GCReport, VerifyProblem, VerifyReport,
 from enact.pretty import pformat, pprint
 from enact.refs import CompressedRef, Ref
 from enact.registration import register
-from enact.resources import FieldValue, Resource, ResourceWrapper, TypeWrapper, unwrap, wrap
+from enact.resources import (
+    FieldValue,
+    Resource,
+    ResourceBase,
+    ResourceWrapper,
+    TypeWrapper,
+    unwrap,
+    wrap,
+)
 from enact.stores import (
     ANY,
     FileBackend,
@@ -120,6 +128,7 @@ __all__ = [
     "ReplayError",
     "Request",
     "Resource",
+    "ResourceBase",
     "ResourceWrapper",
     "Response",
     "Run",

@@ -163,6 +163,8 @@ class _Formatter:
         if ref.digest in self._expanded:
             return f"-> {name}{tag} (shown above)"
         self._expanded.add(ref.digest)
+        if isinstance(target, Ref):  # a ref to a ref: its one field is the inner ref
+            return _Block(f"-> {name}{tag}:", [("digest", target)], id(target))
         inner = self._describe(target)
         assert isinstance(inner, _Block)
         return _Block(f"-> {name}{tag}:", inner.children, id(target))

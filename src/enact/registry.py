@@ -88,6 +88,7 @@ _by_class: dict[type, ClassInfo] = {}
 _by_type_id: dict[bytes, ClassInfo] = {}
 _by_function: dict[Any, ClassInfo] = {}
 _wrappers: dict[type, type] = {}
+_enums: dict[str, type] = {}
 
 REF_TYPE_NAME: Final = "enact.references.Ref"
 
@@ -101,9 +102,19 @@ def type_name(cls: type) -> str:
 
 
 def declared_field_names(cls: type) -> tuple[str, ...]:
-    """Returns the field names of a resource class in declaration order."""
+    """Returns the field names of a resource class in declaration order.
+
+    The fields of a dataclass, of an attrs class, or of a pydantic model
+    (registered with `enact.register`; see `enact.model_classes`).
+    """
     if dataclasses.is_dataclass(cls):
         return tuple(field.name for field in dataclasses.fields(cls))
+    attributes = cls.__dict__.get("__attrs_attrs__")
+    if attributes is not None:
+        return tuple(attribute.name for attribute in attributes)
+    model_fields = cls.__dict__.get("__pydantic_fields__")
+    if isinstance(model_fields, dict) and cls.__dict__.get("__pydantic_complete__", True):
+        return tuple(model_fields)
     return ()
 
 
@@ -164,6 +175,22 @@ def register_function(function: Any, name: str) -> ClassInfo:
         _by_function[function] = info
         _by_type_id[info.type_id_bytes] = info
         return info
+
+
+def register_enum(cls: type) -> None:
+    """Registers an `enum.Enum` subclass under its type name, for checkout of its members.
+
+    Enum members are stored by the enum's type name and the member's name; a
+    later class registered under the same name replaces this one (as for
+    resource classes).
+    """
+    with _lock:
+        _enums[type_name(cls)] = cls
+
+
+def enum_named(name: str) -> type | None:
+    """Returns the enum class registered under a type name, or None."""
+    return _enums.get(name)
 
 
 def function_info(function: Any) -> ClassInfo | None:

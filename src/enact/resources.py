@@ -9,9 +9,12 @@ these, nested; values of foreign types that have a registered
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import re
 import typing
-from collections.abc import Iterator
-from typing import Any, Generic, Self, TypeAlias, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Final, Generic, Self, TypeAlias, TypeVar
 
 from enact import registry
 from enact.errors import (
@@ -33,6 +36,11 @@ class Resource:
     Subclasses are usually dataclasses; a subclass without fields (one that
     only defines behaviour) works as well. Register a subclass with
     `enact.register` so that other processes can check it out.
+
+    enact stores a resource's fields and nothing else, so all of its state must
+    be in them: registration refuses a class that could hold more (an
+    ``__init__`` of its own, slots that are not fields, annotations without
+    ``@dataclass``; see `check_faithful`).
     """
 
     @classmethod
@@ -59,6 +67,14 @@ class Resource:
         """Returns the fields as a dict; nested resources become dicts too."""
         return {name: _to_plain(value) for name, value in self.field_items()}
 
+    def deepcopy_resource(self) -> Self:
+        """Returns a deep copy: nested resources, containers and wrapped values are copied too.
+
+        Refs in it still point at the same snapshots (`Ref.deepcopy_resource`).
+        """
+        duplicate: Self = copy.deepcopy(self)
+        return duplicate
+
     @classmethod
     def from_resource_dict(cls, resource_dict: dict[str, Any]) -> Self:
         """Builds a resource from `to_resource_dict` output, guided by field annotations."""
@@ -80,6 +96,10 @@ class Resource:
             )
         built: Self = build(cls, values)
         return built
+
+
+ResourceBase = Resource
+"""The name the spec's prose uses for the base class of resources: `Resource` itself."""
 
 
 class ResourceWrapper(Resource, Generic[W]):
@@ -143,7 +163,94 @@ def register_resource_class(cls: type) -> registry.ClassInfo:
                 )
     else:
         kind = registry.KIND_RESOURCE
+    check_faithful(cls)
     return registry.register_class(cls, kind, wrapped)
+
+
+_CLASSVAR: Final = re.compile(r"^\s*(?:typing\.|t\.)?ClassVar\b")
+_EXEMPT_MODULES: Final = frozenset({"builtins", "typing", "abc", "collections.abc"})
+
+
+def check_faithful(cls: type) -> None:
+    """Refuses a resource class whose instances may hold state that is not in its fields.
+
+    enact stores exactly the declared fields (a dataclass's fields; none for
+    other classes) and checks out by restoring them without calling
+    ``__init__``. So, for `cls` and every base class it has besides enact's
+    own and Python's:
+
+    - a class that is not itself a dataclass may not define ``__init__``,
+      non-empty ``__slots__``, or instance annotations (``name: str``: a
+      forgotten ``@dataclass``; annotate class constants as ``ClassVar``);
+    - a dataclass may not define its own ``__init__`` (the generated one
+      assigns exactly the fields), nor slots that are not fields.
+
+    What this cannot see: attributes set later (in ``__post_init__``, a
+    method, or from outside) are not stored either; keep all state in fields.
+
+    Raises:
+        RegistrationError: naming the class, the offending definition and the fix.
+    """
+    fields = set(registry.declared_field_names(cls))
+    for base in cls.__mro__:
+        if base.__module__ in _EXEMPT_MODULES or base is object:
+            continue
+        if base is not cls and base.__module__.partition(".")[0] == "enact":
+            continue  # enact's own bases (Resource, Invokable, ...) hold no state
+        problem = unfaithful_namespace(base, fields)
+        if problem is not None:
+            name = registry.type_name(cls)
+            where = "" if base is cls else f" (in its base class {registry.type_name(base)})"
+            raise RegistrationError(
+                f"Cannot register {name}: {problem}{where}, so its instances can hold state "
+                "that enact would not store (two different objects would get the same "
+                "digest, and checkout would lose the state). Make the class a dataclass "
+                "(@dataclasses.dataclass) whose fields hold all of its state, with no "
+                "__init__ of its own (use __post_init__ or a classmethod constructor); "
+                "for a foreign class, register a ResourceWrapper for it instead."
+            )
+
+
+def unfaithful_namespace(base: type, fields: set[str]) -> str | None:
+    """Returns what in `base`'s own namespace may hold unstored state, or None."""
+    namespace = base.__dict__
+    own_dataclass = "__dataclass_fields__" in namespace and dataclasses.is_dataclass(base)
+    init = namespace.get("__init__")
+    if init is not None and not (own_dataclass and _is_generated(init)):
+        return "it defines __init__"
+    slots = namespace.get("__slots__", ())
+    slot_names = {slots} if isinstance(slots, str) else set(slots)
+    extra_slots = sorted(slot_names - fields - {"__dict__", "__weakref__"})
+    if extra_slots:
+        return f"it has __slots__ {extra_slots} that are not dataclass fields"
+    if not own_dataclass:
+        annotated = [
+            attr
+            for attr, hint in namespace.get("__annotations__", {}).items()
+            if not _is_classvar(hint)
+        ]
+        if annotated:
+            return (
+                f"it annotates {annotated} but is not a dataclass (a forgotten "
+                "@dataclasses.dataclass? annotate class constants as ClassVar)"
+            )
+    return None
+
+
+def _is_generated(init: Any) -> bool:
+    # dataclasses compiles the __init__ it generates from a string, inside a
+    # factory named __create_fn__; an __init__ written in the class body comes
+    # from a file (or a notebook cell).
+    code = getattr(init, "__code__", None)
+    if code is None:
+        return False
+    return code.co_filename == "<string>" or "__create_fn__" in code.co_qualname
+
+
+def _is_classvar(hint: Any) -> bool:
+    if isinstance(hint, str):
+        return _CLASSVAR.match(hint) is not None
+    return hint is typing.ClassVar or typing.get_origin(hint) is typing.ClassVar
 
 
 def resolve_type_id(type_id: bytes) -> registry.ClassInfo:
@@ -178,6 +285,9 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
     Checkout restores stored state the way `pickle` and `copy` do: the
     constructor's side effects and ``__post_init__`` do not run again.
     """
+    custom = custom_builders.get(cls)
+    if custom is not None:
+        return custom(values)
     obj = cls.__new__(cls)
     slotted = _slotted.get(cls)
     if slotted is None:
@@ -194,6 +304,9 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
 
 
 _slotted: dict[type, bool] = {}
+custom_builders: dict[type, Callable[[dict[str, Any]], Any]] = {}
+"""How `build` makes instances of classes that need more than their fields set
+(pydantic models, see `enact.model_classes`)."""
 
 
 def wrap(value: Any) -> ResourceWrapper[Any]:

@@ -4,6 +4,9 @@ The primitive wrappers let a bare value (``commit(7)``, ``commit([1, 2])``) be
 committed as a resource; their type names are format constants (see
 ``docs/FORMAT.md``), independent of where the classes live. `TupleWrapper` and
 `SetWrapper` let tuples, sets and frozensets be used as field values.
+
+The standard library's value types have wrappers in `enact.stdlib_wrappers`,
+registered when this module is imported.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any, Final
 
 from enact import encoding
 from enact.resources import ResourceWrapper, register_resource_class
+from enact.stdlib_wrappers import STDLIB_WRAPPERS as STDLIB_WRAPPERS  # registers them
 
 
 @dataclasses.dataclass

@@ -43,6 +43,14 @@ def raise_problem(root: Any) -> Any:
             path=path,
             value_type=type(bad),
         )
+    if "__pydantic_fields__" in vars(type(bad)) or "__attrs_attrs__" in vars(type(bad)):
+        raise UnsupportedValueError(
+            f"Cannot commit value of type {_type_name(type(bad))} at {shown}: it is a pydantic "
+            "model or attrs class that is not registered. Decorate the class with "
+            "@enact.register.",
+            path=path,
+            value_type=type(bad),
+        )
     raise UnsupportedValueError(
         f"Cannot commit value of type {_type_name(type(bad))} at {shown}: enact stores "
         f"{_SUPPORTED}. Register a ResourceWrapper for {_type_name(type(bad))} (subclass "
@@ -91,7 +99,7 @@ def find_problem(root: Any) -> tuple[str, str, Any] | None:
         elif registry.function_info(v) is not None:
             continue
         else:
-            if not isinstance(v, Resource):
+            if not isinstance(v, Resource) and registry.lookup_class(t) is None:
                 wrapper = registry.wrapper_for(t)
                 if wrapper is None:
                     return "type", _path(steps, node), v

@@ -61,6 +61,7 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
     chunks: list[bytes] | None = None
     stack: list[tuple[Iterator[tuple[str, Any]], int]] = []
     on_path: set[int] = set()
+    alive: list[Any] = []
     it: Iterator[tuple[str, Any]] = iter((("", value),))
     oid = 0
     while True:
@@ -128,6 +129,10 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
                         app(resolved)
                         continue
                     info, v = resolved
+                    # A wrapper made here must live until the walk ends: its id()
+                    # is on the path, and a freed wrapper's id can come back as a
+                    # later wrapper's, which would look like a cycle.
+                    alive.append(v)
                 if info.kind == _KIND_REF:
                     digest = v.digest
                     app(info.prefix + _REF_BODY + digest + "']")

@@ -16,13 +16,11 @@ import abc
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from enact.errors import EnactError, InvalidDigestError, NameConflictError, StorageError
 from enact.errors import UnsupportedOperationError as UnsupportedOperationError  # re-exported
-
-if TYPE_CHECKING:
-    from enact.refs import Ref
+from enact.refs import Ref
 
 T = TypeVar("T")
 
@@ -44,6 +42,11 @@ class PackedResource:
     digest: str
     data: bytes
     links: tuple[str, ...] | None = None
+
+    @property
+    def ref(self) -> Ref[Any]:
+        """A plain `Ref` to this object's digest (the spec's ``packed_resource.ref``)."""
+        return Ref._unchecked(self.digest)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
