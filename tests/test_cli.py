@@ -121,6 +121,12 @@ def _path(url: str) -> pathlib.Path:
     return pathlib.Path(url.removeprefix("sqlite:///"))
 
 
+def _last_run(output: str) -> str:
+    match = re.search(r"^run (\S+) \((.*)\)$", output, re.M)
+    assert match is not None, output
+    return match.group(1)
+
+
 def _last_ref(output: str) -> str:
     match = re.search(r"^ref ([0-9a-f]{64}) \((.*)\)$", output, re.M)
     assert match is not None, output
@@ -167,17 +173,13 @@ def test_log_lists_names_and_runs_newest_first_with_status(
     assert "runs/" not in out
     rows = [line.split() for line in runs.strip().splitlines()[1:]]
     assert [row[0] for row in rows] == ["@1", "@2", "@3", "@4"]
-    assert [row[-1] for row in rows] == [
-        refs["greet"][:12],
-        refs["fail"][:12],
-        refs["confirm"][:12],
-        refs["roll"][:12],
-    ]
-    by_ref = {row[-1]: " ".join(row[3:-1]) for row in rows}
-    assert by_ref[refs["greet"][:12]] == "waiting for input ask_greeting('Ada')"
-    assert by_ref[refs["fail"][:12]] == "raised fail(1)"
-    assert by_ref[refs["confirm"][:12]] == "waiting for input confirm_rolls(2)"
-    assert by_ref[refs["roll"][:12]] == "complete roll_dice([RollDie(sides=6), RollDie(sides=20)])"
+    assert [row[-1] for row in rows] == ["greet", "fail", "confirm", "roll"]  # run ids
+    by_run = {row[-1]: " ".join(row[3:-1]) for row in rows}
+    assert by_run["greet"] == "waiting for input ask_greeting('Ada')"
+    assert by_run["fail"] == "raised fail(1)"
+    assert by_run["confirm"] == "waiting for input confirm_rolls(2)"
+    assert by_run["roll"] == "complete roll_dice([RollDie(sides=6), RollDie(sides=20)])"
+    assert "enact/" not in out  # the run index and journal entries are enact's own
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", row[1]) for row in rows)
 
 
@@ -455,10 +457,14 @@ def test_replay_rewind_prints_new_tree_and_ref_and_logs_it(
     assert lines[1] == before[1]  # the first roll was replayed from the journal
     assert re.fullmatch(r"└── RollDie\(sides=20\)\(\) = \d+", lines[2])
     new = _last_ref(out)
-    assert lines[-1] == f"ref {new} (complete)"
+    assert lines[-2] == f"ref {new} (complete)"
+    run_id = _last_run(out)
+    assert lines[-1] == f"run {run_id} (complete)"
     log = ok(enact_cli(store, "log"))
-    assert re.search(rf"^@1 .* complete\s+roll_dice\(.*\)\s+{new[:12]}$", log, re.M)
-    assert ok(enact_cli(store, "--import", TYPES, "tree", new)).splitlines() == lines[:-1]
+    assert re.search(rf"^@1 .* complete\s+roll_dice\(.*\)\s+{run_id}$", log, re.M)
+    assert "Runs (5)" in log  # a replay is a new run; the replayed one is unchanged
+    assert ok(enact_cli(store, "--import", TYPES, "tree", new)).splitlines() == lines[:-2]
+    assert ok(enact_cli(store, "--import", TYPES, "tree", run_id)).splitlines() == lines[:-2]
 
 
 def test_replay_of_a_complete_run_says_how_to_rerun(store: str, refs: dict[str, str]) -> None:
@@ -489,7 +495,8 @@ def test_replay_of_nondeterministic_code_is_one_line(tmp_path: pathlib.Path) -> 
         "    return t.RollDie(int(os.environ.get('SIDES', '6')))() + t.RollDie(2)()\n"
     )
     url = f"sqlite:///{tmp_path}/drift.db"
-    env = _env(PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS}")
+    env = _env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
     subprocess.run(
         [
             sys.executable,
@@ -530,13 +537,17 @@ def test_answer_with_inputs_continues_to_the_end(store: str, refs: dict[str, str
     )
     assert "context: Greet how?" in out and "type:    Greeting" in out
     assert "context: Extra exclamation marks?" in out and "type:    int" in out
-    assert out.splitlines()[-4] == "ask_greeting('Ada') = 'Hi, AdaHi, Ada!!!'"
+    assert out.splitlines()[-5] == "ask_greeting('Ada') = 'Hi, AdaHi, Ada!!!'"
     assert out.splitlines()[-1].endswith("(complete)")
+    # A digest is an invocation, not a run: answering it continues as a new run.
+    new = _last_run(out)
+    assert new != "greet"
+    assert "waiting for input ask_greeting('Ada')  greet" in ok(enact_cli(store, "log"))
 
 
 def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> None:
     """--list shows the pending request; too few inputs leave the run waiting, and say so."""
-    out = ok(enact_cli(store, "--import", TYPES, "answer", refs["greet"], "--list"))
+    out = ok(enact_cli(store, "--import", TYPES, "answer", "greet", "--list"))
     assert out.splitlines() == [
         "Input request 1 of 1 (child call [0])",
         "  context: Greet how?",
@@ -545,20 +556,24 @@ def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> No
         '  answer:  JSON, e.g. {"text": …, "times": …}',
     ]
     result = enact_cli(
-        store, "--import", TYPES, "answer", refs["greet"], "--input", '{"text": "Yo", "times": 1}'
+        store, "--import", TYPES, "answer", "greet", "--input", '{"text": "Yo", "times": 1}'
     )
     new = _last_ref(ok(result))
     assert "context: Extra exclamation marks?" not in result.stdout  # not shown: no answer left
-    assert result.stdout.splitlines()[-1] == f"ref {new} (waiting for input)"
-    assert f"enact answer {new[:12]}" in result.stderr
-    out = ok(enact_cli(store, "--import", TYPES, "answer", new, "--input", "0"))
+    assert result.stdout.splitlines()[-2:] == [
+        f"ref {new} (waiting for input)",
+        "run greet (waiting for input)",
+    ]
+    assert "enact answer greet" in result.stderr
+    out = ok(enact_cli(store, "--import", TYPES, "answer", "@1", "--input", "0"))
     assert "ask_greeting('Ada') = 'Yo, Ada'" in out
+    assert out.splitlines()[-1] == "run greet (complete)"
 
 
 def test_answer_errors_are_one_line(store: str, refs: dict[str, str]) -> None:
     """A wrong --input, or an invocation waiting for nothing, is one line."""
     one_line_error(
-        enact_cli(store, "--import", TYPES, "answer", refs["greet"], "--input", '{"text": "x"}'),
+        enact_cli(store, "--import", TYPES, "answer", "greet", "--input", '{"text": "x"}'),
         "does not answer request 1",
         "missing field(s) ['times']",
     )
@@ -567,11 +582,17 @@ def test_answer_errors_are_one_line(store: str, refs: dict[str, str]) -> None:
         "waits for no input",
         "complete",
     )
+    one_line_error(enact_cli(store, "--import", TYPES, "answer", "roll"), "run roll", "complete")
+    one_line_error(
+        enact_cli(store, "answer", "greet", "--input", '{"text": "x", "times": 1}'),
+        "helpers.cli_types",
+        "--import",
+    )
 
 
 def test_answer_reads_piped_answers_from_standard_input(store: str, refs: dict[str, str]) -> None:
     """Without --input, answers are read from standard input, rounds after rounds."""
-    result = enact_cli(store, "--import", TYPES, "answer", refs["confirm"], stdin="yes\nno\nno\n")
+    result = enact_cli(store, "--import", TYPES, "answer", "confirm", stdin="yes\nno\nno\n")
     out = ok(result)
     assert out.count("context: Should I reroll die #0?") == 2
     assert out.count("context: Should I reroll die #1?") == 1
@@ -662,7 +683,7 @@ def test_answer_prompts_in_a_terminal(
 ) -> None:
     """The prompt shows each request's context, value and type, re-asks after a bad answer,
     and continues the run with the answers typed."""
-    term = _in_terminal(terminal, store, "--import", TYPES, "answer", refs["greet"])
+    term = _in_terminal(terminal, store, "--import", TYPES, "answer", "greet")
     term.expect("context: Greet how?")
     term.expect("for:     'Ada'")
     term.expect("Answer (Greeting): ")
@@ -682,7 +703,7 @@ def test_answer_prompt_rounds_until_the_run_completes(
     store: str, refs: dict[str, str], terminal: list[Terminal]
 ) -> None:
     """The spec's reroll loop: each answer continues the run, which asks again."""
-    term = _in_terminal(terminal, store, "--import", TYPES, "answer", refs["confirm"])
+    term = _in_terminal(terminal, store, "--import", TYPES, "answer", "confirm")
     term.expect("Should I reroll die #0?")
     term.expect("type:    str")
     term.expect("Answer (str): ")
@@ -704,7 +725,7 @@ def test_answer_prompt_ctrl_d_without_answer_is_one_line(
     store: str, refs: dict[str, str], terminal: list[Terminal]
 ) -> None:
     """Ending the input before any answer leaves the run as it was and says so."""
-    term = _in_terminal(terminal, store, "--import", TYPES, "answer", refs["confirm"])
+    term = _in_terminal(terminal, store, "--import", TYPES, "answer", "confirm")
     term.expect("Answer (str): ")
     os.write(term.fd, b"\x04")
     shown = term.expect("still waits for input")
@@ -765,15 +786,16 @@ def test_copy_sends_closures_and_names_to_another_store(
     out = ok(enact_cli(store, "copy", "--to", target, "greeting", "@4"))
     assert re.fullmatch(
         r"Copied \d+ object\(s\) \(.+\) to .*target\.db; 0 were already there; "
-        r"2 name\(s\) set\.\n",
+        r"3 name\(s\) set\.\n",  # greeting, and the run's head and index entry
         out,
     ), out
     out = ok(enact_cli(target, "log"))
-    assert "greeting" in out and "Runs (1)" in out and refs["roll"][:12] in out
+    assert "greeting" in out and "Runs (1)" in out
+    assert re.search(r"^@1 .* complete\s+roll_dice\(.*\)\s+roll$", out, re.M)
     tree = ok(enact_cli(target, "--import", TYPES, "tree", refs["roll"]))
     assert tree == ok(enact_cli(store, "--import", TYPES, "tree", refs["roll"]))
     out = ok(enact_cli(store, "copy", "--to", target, "--all"))
-    assert "3 name(s) set" in out  # the other three runs; greeting and @4 were there
+    assert "6 name(s) set" in out  # the other three runs' heads and index entries
     assert "Runs (4)" in ok(enact_cli(target, "log"))
     assert "0 corrupt, 0 dangling" in ok(enact_cli(target, "verify"))
     one_line_error(enact_cli(store, "copy", "--to", store, "@1"), "is the source store")
