@@ -280,7 +280,7 @@ def test_unknown_ref_prefix_and_digest_are_one_line(store: str) -> None:
         enact_cli(store, "show", "ffffffffff"), "No object or name matches 'ffffffffff'", store
     )
     one_line_error(enact_cli(store, "show", "f" * 64), "No object " + "f" * 64, store)
-    one_line_error(enact_cli(store, "tree", "@9"), "No run @9", "4 logged run(s)")
+    one_line_error(enact_cli(store, "tree", "@9"), "No run @9", "it has 4 run(s)")
 
 
 def test_ambiguous_prefix_lists_candidates(tmp_path: pathlib.Path) -> None:
@@ -542,7 +542,11 @@ def test_answer_with_inputs_continues_to_the_end(store: str, refs: dict[str, str
     # A digest is an invocation, not a run: answering it continues as a new run.
     new = _last_run(out)
     assert new != "greet"
-    assert "waiting for input ask_greeting('Ada')  greet" in ok(enact_cli(store, "log"))
+    log = ok(enact_cli(store, "log"))
+    assert re.search(
+        r"^@1 .* complete\s+ask_greeting\('Ada'\)\s+" + re.escape(new) + "$", log, re.M
+    )
+    assert re.search(r"waiting for input\s+ask_greeting\('Ada'\)\s+greet\s*$", log, re.M)
 
 
 def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> None:
@@ -582,7 +586,7 @@ def test_answer_errors_are_one_line(store: str, refs: dict[str, str]) -> None:
         "waits for no input",
         "complete",
     )
-    one_line_error(enact_cli(store, "--import", TYPES, "answer", "roll"), "run roll", "complete")
+    one_line_error(enact_cli(store, "--import", TYPES, "answer", "roll"), "Run roll", "complete")
     one_line_error(
         enact_cli(store, "answer", "greet", "--input", '{"text": "x", "times": 1}'),
         "helpers.cli_types",
