@@ -139,22 +139,25 @@ def _last_ref(output: str) -> str:
 def test_help_lists_every_command() -> None:
     """``enact --help`` lists the nine commands and the store option."""
     out = ok(enact_cli(None, "--help"))
-    for command in ("log", "show", "tree", "replay", "answer", "tag", "copy", "gc", "verify"):
+    commands = ("log", "show", "tree", "replay", "answer", "resume", "fork", "tag", "copy", "gc")
+    for command in (*commands, "verify"):
         assert re.search(rf"^\s+{command}\s", out, re.M), command
     assert "--store URL" in out and "--import MODULE" in out
+    assert "Exit status: 0 success; 1 an error" in " ".join(out.split())
 
 
 def test_python_dash_m_runs_the_same_command(store: str) -> None:
-    """``python -m enact.cli`` is the same command as the console script."""
-    result = subprocess.run(
-        [sys.executable, "-m", "enact.cli", "--store", store, "log"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-        check=False,
-    )
-    assert ok(result) == ok(enact_cli(store, "log"))
+    """``python -m enact`` and ``python -m enact.cli`` are the same command as the script."""
+    for module in ("enact", "enact.cli"):
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--store", store, "log"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=120,
+            check=False,
+        )
+        assert ok(result) == ok(enact_cli(store, "log"))
 
 
 # log -----------------------------------------------------------------------------------
@@ -602,6 +605,118 @@ def test_answer_reads_piped_answers_from_standard_input(store: str, refs: dict[s
     assert out.count("context: Should I reroll die #1?") == 1
     assert re.search(r"^confirm_rolls\(2\) = \d+$", out, re.M)
     assert out.splitlines()[-1].endswith("(complete)")
+
+
+def _log_row(store: str, run_id: str) -> str:
+    rows = [line for line in ok(enact_cli(store, "log")).splitlines() if line.startswith("@")]
+    found = [" ".join(row.split()[3:-1]) for row in rows if row.split()[-1] == run_id]
+    assert len(found) == 1, rows  # one row per run, however often it was answered
+    return found[0]
+
+
+def test_answering_keeps_one_row_per_run(store: str) -> None:
+    """Each answer moves the same run: the log keeps one row for it, with its latest status."""
+    ok(enact_cli(store, "--import", TYPES, "answer", "confirm", "--input", "yes"))
+    assert _log_row(store, "confirm") == "waiting for input confirm_rolls(2)"
+    out = ok(enact_cli(store, "--import", TYPES, "answer", "confirm", "--input", "no"))
+    assert out.splitlines()[-1] == "run confirm (waiting for input)"
+    out = ok(enact_cli(store, "--import", TYPES, "answer", "@3", "--input", "no"))
+    assert out.splitlines()[-1] == "run confirm (complete)"  # @3: runs keep their start order
+    assert re.match(r"complete confirm_rolls\(2\)", _log_row(store, "confirm"))
+    assert "Runs (4)" in ok(enact_cli(store, "log"))
+
+
+def test_answering_an_answered_run_is_refused_before_prompting(store: str) -> None:
+    """--record-only leaves the run answered; answering it again fails before any prompt;
+    resume continues it, keeping its id."""
+    greeting = '{"text": "Yo", "times": 1}'
+    result = enact_cli(
+        store, "--import", TYPES, "answer", "greet", "--record-only", "--input", greeting
+    )
+    assert ok(result).splitlines()[-1] == "run greet (answered)"
+    assert "enact resume greet" in result.stderr
+    assert _log_row(store, "greet") == "answered ask_greeting('Ada')"
+    refused = enact_cli(store, "--import", TYPES, "answer", "greet", stdin="0\n")
+    one_line_error(refused, "Run greet waits for no input", "'answered'", "enact resume")
+    assert "Input request" not in refused.stdout and "Answer (" not in refused.stdout
+    out = ok(enact_cli(store, "--import", TYPES, "resume", "greet"))
+    assert out.splitlines()[-1] == "run greet (waiting for input)"
+    out = ok(enact_cli(store, "--import", TYPES, "answer", "greet", "--input", "1"))
+    assert "ask_greeting('Ada') = 'Yo, Ada!'" in out
+    one_line_error(enact_cli(store, "--import", TYPES, "resume", "greet"), "greet", "complete")
+
+
+def test_answer_checks_types_before_prompting(store: str) -> None:
+    """Without --import the answer fails on the unregistered type, before asking anything."""
+    result = enact_cli(store, "answer", "greet", stdin='{"text": "a", "times": 1}\n')
+    one_line_error(result, "helpers.cli_types", "--import")
+    assert "Answer (" not in result.stdout
+    assert _log_row(store, "greet") == "waiting for input ask_greeting('Ada')"
+
+
+def test_answer_of_a_run_held_by_another_process_is_refused(store: str) -> None:
+    """A run another live process holds is refused, naming its status, before any prompt."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, enact, helpers.cli_types\n"
+            "from enact.invocations.runs import claim\n"
+            f"store = enact.open_store({store!r})\n"
+            "claim('greet', store=store)\n"
+            "print('claimed', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "claimed\n"
+        result = enact_cli(store, "--import", TYPES, "answer", "greet", stdin="x\n")
+        one_line_error(result, "Run greet", "'running'", "another process")
+        assert "Answer (" not in result.stdout
+        assert _log_row(store, "greet") == "running ask_greeting('Ada')"
+    finally:
+        holder.communicate("", timeout=60)
+    assert _log_row(store, "greet") == "interrupted ask_greeting('Ada')"  # the holder is gone
+
+
+def test_fork_makes_a_new_run_and_leaves_the_old_one(store: str) -> None:
+    """A fork starts from the run's head with its status; answering it leaves the original."""
+    out = ok(enact_cli(store, "fork", "greet", "--run-id", "greet-2"))
+    assert out.strip() == "run greet-2 (waiting for input) forked from greet"
+    out = ok(
+        enact_cli(
+            store,
+            "--import",
+            TYPES,
+            "answer",
+            "greet-2",
+            "--input",
+            '{"text": "A", "times": 1}',
+            "--input",
+            "0",
+        )
+    )
+    assert out.splitlines()[-1] == "run greet-2 (complete)"
+    assert _log_row(store, "greet") == "waiting for input ask_greeting('Ada')"
+    assert _log_row(store, "greet-2") == "complete ask_greeting('Ada')"
+    one_line_error(enact_cli(store, "fork", "greet", "--run-id", "greet-2"), "greet-2", "exists")
+
+
+def test_replay_and_resume_of_a_raising_run_exit_with_3(store: str) -> None:
+    """A replay whose new run raised prints its tree and exits with 3 and the exception."""
+    result = enact_cli(store, "--import", TYPES, "replay", "fail")
+    assert result.returncode == 3, result.stderr
+    assert re.search(r"^run \S+ \(raised\)$", result.stdout, re.M)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("enact: Run "), lines
+    assert "raised ValueError: bad input 1" in lines[0]
+    assert ok(enact_cli(store, "--import", TYPES, "replay", "roll", "--rewind", "0"))
+    usage = enact_cli(store, "replay", "roll", "--rewind", "x")
+    assert usage.returncode == 2
 
 
 # The terminal: colours, progress bars, and the interactive prompt ---------------------------

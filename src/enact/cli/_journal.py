@@ -393,6 +393,11 @@ def fork(session: Session, run: str, state_text: str | None, run_id: str | None)
     The new run has the state's status: answer or resume it to continue.
     """
     found = resolve_run(session, run)
+    if run_id is not None and found.store.get_name(runs.RUN_PREFIX + run_id) is not None:
+        raise CLIError(
+            f"A run with id {run_id!r} exists already in store {session.where}: choose another "
+            "--run-id (or leave it out for a new one)."
+        )
     state = None
     if state_text is not None:
         state = _refs.resolve(found.store, state_text, session.where).ref
