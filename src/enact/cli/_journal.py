@@ -81,7 +81,7 @@ def log(session: Session, limit: int, show_all: bool) -> None:
         out.print(Text("Names", style="bold"))
         out.print(table)
     if rows:
-        table = _table("#", "time", "status", "call", "run")
+        cells: list[tuple[str, str, str, str, str]] = []
         for number, row in enumerate(rows, 1):
             if row.run is not None:
                 call = _describe_call(store, row.run.state.request)
@@ -90,12 +90,17 @@ def log(session: Session, limit: int, show_all: bool) -> None:
                 assert row.ref is not None
                 call, state = _describe_run(store, row.ref)
                 shown = row.ref.digest[:12]
+            cells.append((f"@{number}", row.time.strftime("%Y-%m-%d %H:%M:%S"), state, call, shown))
+        # Every column but the call keeps its width: the call is cut to what is left.
+        fixed = sum(
+            max(len(head), *(len(cell[i]) for cell in cells))
+            for i, head in ((0, "#"), (1, "time"), (2, "status"), (4, "run"))
+        )
+        room = max(out.width - fixed - 2 * 4, 8)
+        table = _table("#", "time", "status", "call", "run")
+        for cell in cells:
             table.add_row(
-                f"@{number}",
-                row.time.strftime("%Y-%m-%d %H:%M:%S"),
-                _render.status_text(state),
-                call,
-                shown,
+                *cell[:2], _render.status_text(cell[2]), _render.shorten(cell[3], room), cell[4]
             )
         if user_names:
             out.print()
