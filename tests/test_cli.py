@@ -704,6 +704,23 @@ def test_fork_makes_a_new_run_and_leaves_the_old_one(store: str) -> None:
     assert _log_row(store, "greet") == "waiting for input ask_greeting('Ada')"
     assert _log_row(store, "greet-2") == "complete ask_greeting('Ada')"
     one_line_error(enact_cli(store, "fork", "greet", "--run-id", "greet-2"), "greet-2", "exists")
+    history = ok(enact_cli(store, "log", "--history", "greet-2")).splitlines()
+    assert history[0] == "Run greet-2"
+    states = [line.split() for line in history[2:]]
+    events = [" ".join(row[-1:] if row[3] != "waiting" else row[6:]) for row in states]
+    forked = events.index("forked from greet")  # then the states of greet it came from
+    assert [row[3] for row in states[:forked]] == [
+        "complete",
+        "running",
+        "answered",
+        "waiting",
+        "running",
+        "answered",
+    ]
+    assert events[-1] == "started"
+    oldest = states[forked][0]  # the forked state: answer it again, as a third run
+    out = ok(enact_cli(store, "fork", "greet-2", "--state", oldest, "--run-id", "greet-3"))
+    assert out.strip() == "run greet-3 (waiting for input) forked from greet-2"
 
 
 def test_replay_and_resume_of_a_raising_run_exit_with_3(store: str) -> None:

@@ -304,7 +304,11 @@ def _check_waiting(run: Run) -> list[tuple[tuple[int, ...], InputRequest, str]]:
             "running": f"another process ({run.state.owner}) is running it",
             "interrupted": "`enact resume` continues it",
             "queued": "`enact resume` starts it",
-        }.get(run.status, "`enact fork --state` makes a new run from an earlier state")
+        }.get(
+            run.status,
+            f"`enact log --history {run.id}` lists its states, and `enact fork {run.id} "
+            "--state STATE` makes a new run from one",
+        )
         raise CLIError(
             f"Run {run.id} waits for no input: its status is {status!r} (head "
             f"{run.head.digest[:12]}); {hint}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -57,14 +58,23 @@ def tree_options(function: F) -> F:
     help="Show the N most recent runs.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
+@click.option(
+    "--history",
+    metavar="RUN",
+    default=None,
+    help="List the states of RUN instead, newest first (for `enact fork --state`).",
+)
 @command_options
 @pass_session
-def log(session: Session, limit: int, show_all: bool) -> None:
+def log(session: Session, limit: int, show_all: bool, history: str | None) -> None:
     """List named refs and the most recent runs (top-level invocations), newest first.
 
     Runs are numbered: @1 is the latest, and `enact tree @1` shows it. Needs no
     --import: types are read by name only.
     """
+    if history is not None:
+        _history(session, resolve_run(session, history), None if show_all else limit)
+        return
     store = session.store()
     user_names = {
         name: ref for name, ref in store.names().items() if not _refs.is_internal_name(name)
@@ -109,6 +119,27 @@ def log(session: Session, limit: int, show_all: bool) -> None:
         if len(rows) < total:
             older = total - len(rows)
             out.print(Text(f"{older} older run(s) not shown: --all shows them.", style="dim"))
+
+
+def _history(session: Session, run: runs.Run, limit: int | None) -> None:
+    """The states of a run, newest first: what each was, and what made it."""
+    table = _table("state", "time", "status", "event")
+    for shown, (ref, state) in enumerate(run.history()):
+        if limit is not None and shown == limit:
+            session.out.print(Text(f"Run {run.id}", style="bold"))
+            session.out.print(table)
+            session.out.print(Text("Older states not shown: --all shows them.", style="dim"))
+            return
+        when = datetime.datetime.fromtimestamp(state.updated).astimezone()
+        status = _render.run_status(state.status)
+        table.add_row(
+            ref.digest[:12],
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            _render.status_text(status),
+            state.event + (f" from {state.forked_from}" if state.event == "forked" else ""),
+        )
+    session.out.print(Text(f"Run {run.id}", style="bold"))
+    session.out.print(table)
 
 
 def _table(*columns: str) -> Table:
