@@ -264,7 +264,7 @@ def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectErro
 # replay -----------------------------------------------------------------------------
 
 
-@click.command(short_help="Replay an invocation; print the new tree and ref.")
+@click.command(short_help="Replay an invocation or run as a new run; print its tree.")
 @click.argument("ref")
 @click.option(
     "--rewind",
