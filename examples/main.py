@@ -4,7 +4,8 @@ Runs the agent from agent.py on three tickets. Every run is journaled in the
 default store -- the one named by $ENACT_STORE, else the SQLite file
 .enact/store.db under the working directory -- and printed as a call tree.
 The last ticket needs a human: its run stops with an input request that the
-``enact answer`` command can answer later, from the command line.
+``enact answer`` command can answer later, from the command line: the
+run keeps its id, and a second answer to the same question is refused.
 
 Run from this directory: python main.py
 """
@@ -19,8 +20,8 @@ NEXT_STEPS = [
     ("enact log", "the runs in the store, newest first (@1 is the latest)"),
     ("enact --import agent tree @3", "the call tree of the first ticket's run"),
     ("enact --import agent show {ref}", "any object, by digest, prefix or name"),
-    ("enact --import agent answer @1", "answer the question the last run is waiting for"),
-    ("enact --import agent replay @2", "replay a run: recorded calls come from the journal"),
+    ("enact --import agent answer @1", "answer the question the last run waits for"),
+    ("enact --import agent replay @2", "replay a run as a new run: recorded calls are reused"),
     ("enact verify", "re-hash every object in the store"),
 ]
 

@@ -85,7 +85,7 @@ def test_main_journals_into_the_store_it_is_given(tmp_path: pathlib.Path) -> Non
     code = (
         "import enact\n"
         f"store = enact.open_store('sqlite:///{tmp_path}/store.db')\n"
-        "print(sum(name.startswith('runs/') for name in store.names()))\n"
+        "print(len(enact.list_runs(store=store)))\n"
     )
     count = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
@@ -94,23 +94,28 @@ def test_main_journals_into_the_store_it_is_given(tmp_path: pathlib.Path) -> Non
 
 
 def test_main_suggests_commands_that_work(tmp_path: pathlib.Path) -> None:
-    """The `enact log` and `enact --import agent tree @3` suggested by main.py succeed."""
+    """Every command main.py suggests succeeds, run in order with ``python -m enact``."""
     output = run_example("main.py", tmp_path)
-    assert "enact log" in output and "enact --import agent tree @3" in output
-    env = dict(
-        os.environ,
-        ENACT_STORE=f"sqlite:///{tmp_path}/store.db",
-        PYTHONPATH=str(EXAMPLES),
-    )
-    for args in (["log"], ["--import", "agent", "tree", "@3"]):
+    suggested = re.findall(r"^  (enact .+?)\s{2,}", output, re.M)
+    assert suggested[:2] == ["enact log", "enact --import agent tree @3"]
+    assert any(" answer @1" in command for command in suggested)
+    env = dict(os.environ, ENACT_STORE=f"sqlite:///{tmp_path}/store.db")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXAMPLES), env.get("PYTHONPATH")]))
+    shown = {}
+    for command in suggested:
         result = subprocess.run(
-            [sys.executable, "-m", "enact.cli", *args],
+            [sys.executable, "-m", "enact", *command.split()[1:]],
             cwd=tmp_path,
             env=env,
+            input="Yes, dogs are welcome.\n",
             capture_output=True,
             text=True,
             check=False,
             timeout=60,
         )
-        assert result.returncode == 0, result.stderr
-    assert "Where is my order?" in result.stdout
+        assert result.returncode == 0, (command, result.stderr)
+        shown[command] = result.stdout
+    assert "Where is my order?" in shown["enact --import agent tree @3"]
+    answered = shown["enact --import agent answer @1"]
+    assert re.search(r"^run \S+ \(complete\)$", answered, re.M), answered
+    assert "Yes, dogs are welcome." in answered

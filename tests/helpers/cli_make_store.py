@@ -27,7 +27,7 @@ def main() -> None:
             "greet": (ask_greeting, ("Ada",)),
         }
         for role, (function, args) in runs.items():
-            refs[role] = store.commit(enact.invoke(function, args)).digest
+            refs[role] = store.commit(enact.invoke(function, args, run_id=role)).digest
         greeting = store.commit(Greeting("Hello", 2))
         store.set_name("greeting", greeting)
         refs["greeting"] = greeting.digest

@@ -6,24 +6,27 @@ else the SQLite file ``.enact/store.db``)::
     enact log                      names, and the latest runs with their status
     enact show REF [--raw]         pretty print of any object
     enact tree REF [--depth N]     the call tree: inputs, outputs, exceptions
-    enact replay REF [--rewind N]  replay an invocation; print the new tree and ref
-    enact answer REF [--input J]   answer pending input requests, continue the run
+    enact replay REF [--rewind N]  replay an invocation as a new run; print its tree
+    enact answer RUN [--input J]   answer pending input requests, continue the run
+    enact resume RUN               continue an interrupted or answered run
+    enact fork RUN [--state D]     make a new run from a state of a run
     enact tag NAME REF             name an object
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
 
-REF is a name, a full digest, a unique prefix of one, or @N (the N-th latest
-run). Reading objects of user types needs the modules that register them:
+REF is a name, a run id, a full digest, a unique prefix of one, or @N (the N-th
+latest run). Reading objects of user types needs the modules that register them:
 ``--import MODULE`` (repeatable; enact never imports anything by itself).
-Failures are one line on standard error and exit status 1.
+Failures are one line on standard error and exit status 1 (usage errors: 2; a
+run that replay, resume or answer produced raised: 3).
 """
 
 from enact.cli._answer import answer_command
 from enact.cli._app import CLIError, cli, main
-from enact.cli._journal import log, replay, show, tree
+from enact.cli._journal import fork, log, replay, resume, show, tree
 from enact.cli._maintain import copy, gc, tag, verify
 
-for _command in (log, show, tree, replay, answer_command, tag, copy, gc, verify):
+for _command in (log, show, tree, replay, answer_command, resume, fork, tag, copy, gc, verify):
     cli.add_command(_command)
 
 __all__ = ["CLIError", "cli", "main"]

@@ -11,10 +11,21 @@ from rich.text import Text
 
 from enact.cli import _refs, _render
 from enact.cli._app import CLIError, Session, command_options
-from enact.cli._journal import pass_session, print_result, replay_invocation, tree_options
+from enact.cli._journal import (
+    pass_session,
+    print_run,
+    replay_invocation,
+    tree_options,
+)
 from enact.errors import EnactError
-from enact.invocations.engine import Invocation
-from enact.invocations.inputs import InputRequest, answer, pending_input_requests
+from enact.invocations.inputs import (
+    InputRequest,
+    answer,
+    answer_run,
+    pending_input_requests,
+    run_input_requests,
+)
+from enact.invocations.runs import Run, get_run
 from enact.resources import Resource
 
 _TRUE: Final = frozenset({"y", "yes", "true", "1", "on"})
@@ -137,9 +148,7 @@ def _prompt(request: InputRequest) -> Any:
             click.secho(f"Not a valid answer: {_clause(err)}. Try again.", fg="red", err=True)
 
 
-@click.command(
-    name="answer", short_help="Answer the input requests an invocation waits for; continue it."
-)
+@click.command(name="answer", short_help="Answer the input requests a run waits for; continue it.")
 @click.argument("ref")
 @click.option(
     "--input",
@@ -150,6 +159,17 @@ def _prompt(request: InputRequest) -> Any:
     "(text is taken as is for str requests).",
 )
 @click.option("--list", "list_only", is_flag=True, help="List the pending requests only.")
+@click.option(
+    "--record-only",
+    is_flag=True,
+    help="Store one answer and stop: the run is left answered, for `enact resume` or a worker.",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Fail when the program makes other calls than the journaled ones.",
+)
 @tree_options
 @command_options
 @pass_session
@@ -158,18 +178,162 @@ def answer_command(
     ref: str,
     inputs: tuple[str, ...],
     list_only: bool,
+    record_only: bool,
+    strict: bool,
     depth: int | None,
     full: bool,
 ) -> None:
-    """Answer the input requests the invocation REF waits for, and continue it.
+    """Answer the input requests the run REF waits for, and continue it.
 
     For each pending request, shows its context, the value it is for and the
     requested type, then prompts for the answer (or takes the next --input).
-    The run then continues, and asks again if it requests more input; Ctrl-D
-    stops. Prints the new tree and its ref at the end.
+    Each answer continues the same run (it keeps its id), which may ask
+    again; Ctrl-D stops. Answering claims the run: if another process
+    answered or holds it, this fails before prompting or running any code.
+    Prints the new tree, its ref and the run at the end.
+
+    REF may also be an invocation (a digest, or a run logged by an older
+    enact): it is answered and replayed as a new run.
+    """
+    resolved = _refs.resolve_for(session, ref)
+    remaining = list(inputs)
+    if resolved.run is None:
+        if record_only:
+            raise CLIError(
+                f"{ref} is an invocation, not a run: --record-only needs a run (its id, or @N)."
+            )
+        run = _answer_invocation(session, resolved, remaining, list_only, strict)
+        if run is None:
+            return
+        answered = 1
+    else:
+        run = resolved.run
+        answered = 0
+    session.subject = f"run {run.id}"
+    if run.state.status == "waiting" or not answered:
+        pending = _check_waiting(run)
+        if list_only:
+            for number, (path, request, _) in enumerate(pending, 1):
+                _show_request(session, number, len(pending), path, request)
+            return
+        if not record_only or not answered:
+            answered += _answer_rounds(
+                session, ref, run, pending, remaining, bool(inputs), strict, record_only
+            )
+            run = run.refresh()
+    if not answered:
+        raise CLIError(f"No answer given: run {run.id} still waits for input.")
+    if remaining:
+        session.err.print(
+            Text(f"{len(remaining)} --input value(s) were not needed.", style="yellow")
+        )
+    _, state = print_run(session, run, depth=depth, full=full)
+    if state == _render.WAITING:
+        session.err.print(
+            Text(f"It waits for more input: enact answer {run.id}", style="yellow"),
+            soft_wrap=True,
+        )
+    elif state == "answered":
+        session.err.print(
+            Text(f"Answer recorded: enact resume {run.id} continues the run.", style="yellow"),
+            soft_wrap=True,
+        )
+
+
+def _answer_rounds(
+    session: Session,
+    ref: str,
+    run: Run,
+    pending: list[tuple[tuple[int, ...], InputRequest, str]],
+    remaining: list[str],
+    from_inputs: bool,
+    strict: bool,
+    record_only: bool,
+) -> int:
+    """Answers the run's requests one at a time, continuing it after each; returns how many."""
+    answered = 0
+    while pending:
+        if not remaining and from_inputs:  # the --input values are used up
+            break
+        path, request, _ = pending[0]
+        _show_request(session, 1, len(pending), path, request)
+        value = _next_answer(session, ref, request, remaining)
+        if value is _STOP:
+            break
+        # Moves the head from the state read above by compare-and-set: if another process
+        # answered or claimed it meanwhile, this fails before any program code runs.
+        run = answer_run(run, value, path, strict=strict, run_now=not record_only)
+        answered += 1
+        if record_only or run.state.status != "waiting":
+            break
+        pending = run_input_requests(run)
+    return answered
+
+
+_STOP: Final = object()
+
+
+def _next_answer(session: Session, ref: str, request: InputRequest, remaining: list[str]) -> Any:
+    """The next --input value (parsed), or the answer typed; `_STOP` on Ctrl-D."""
+    if remaining:
+        text = remaining.pop(0)
+        try:
+            return parse_answer(text, request)
+        except AnswerError as err:
+            raise CLIError(
+                f"--input {text!r} does not answer request 1 of {ref}: {_clause(err)}."
+            ) from err
+    try:
+        return _prompt(request)
+    except click.Abort:
+        session.out.print()
+        return _STOP
+
+
+def _check_waiting(run: Run) -> list[tuple[tuple[int, ...], InputRequest, str]]:
+    """What can fail before a prompt: the run must wait for input, its types be registered.
+
+    Raises:
+        CLIError: The run does not wait for input.
+        UnknownTypeError: A type of the run is not registered (needs --import).
+    """
+    status = _render.run_status(run.status)
+    if run.state.status != "waiting":
+        hint = {
+            "answered": "it was answered already; `enact resume` continues it",
+            "running": f"another process ({run.state.owner}) is running it",
+            "interrupted": "`enact resume` continues it",
+            "queued": "`enact resume` starts it",
+        }.get(
+            run.status,
+            f"`enact log --history {run.id}` lists its states, and `enact fork {run.id} "
+            "--state STATE` makes a new run from one",
+        )
+        raise CLIError(
+            f"Run {run.id} waits for no input: its status is {status!r} (head "
+            f"{run.head.digest[:12]}); {hint}."
+        )
+    run.store.checkout(run.state.request)  # the program's types, before any prompt
+    pending = run_input_requests(run)
+    if not pending:
+        raise CLIError(f"Run {run.id} waits for input, but no pending request was found.")
+    return pending
+
+
+def _answer_invocation(
+    session: Session,
+    resolved: _refs.Resolved,
+    remaining: list[str],
+    list_only: bool,
+    strict: bool,
+) -> Run | None:
+    """Answers an invocation that is not a run's head (a digest, an older enact's log).
+
+    The pending requests are answered in one round and the invocation is
+    replayed as a new run, which is returned (None after --list).
     """
     store = session.store()
-    resolved = _refs.resolve_for(session, ref)
+    ref = resolved.text
     invocation = _refs.load_invocation(store, resolved)
     pending = pending_input_requests(invocation)
     if not pending:
@@ -181,57 +345,25 @@ def answer_command(
     if list_only:
         for number, (path, request) in enumerate(pending, 1):
             _show_request(session, number, len(pending), path, request)
-        return
-    remaining = list(inputs)
-    interactive = not inputs
-    answered = 0
-    while pending:
-        answers: list[tuple[tuple[int, ...], Any]] = []
-        stopped = False
-        for number, (path, request) in enumerate(pending, 1):
-            if not remaining and not interactive:  # the --input values are used up
-                stopped = True
-                break
-            _show_request(session, number, len(pending), path, request)
-            if remaining:
-                text = remaining.pop(0)
-                try:
-                    value = parse_answer(text, request)
-                except AnswerError as err:
-                    raise CLIError(
-                        f"--input {text!r} does not answer request {number} of {ref}: "
-                        f"{_clause(err)}."
-                    ) from err
-            else:
-                try:
-                    value = _prompt(request)
-                except click.Abort:
-                    session.out.print()
-                    stopped = True
-                    break
-            answers.append((path, value))
-        if not answers:
+        return None
+    store.checkout(invocation.request)  # the program's types, before any prompt
+    from_inputs = bool(remaining)
+    answers: list[tuple[tuple[int, ...], Any]] = []
+    for number, (path, request) in enumerate(pending, 1):
+        if not remaining and from_inputs:
             break
-        answered += len(answers)
-        invocation = _continue(invocation, answers)
-        if stopped:
+        _show_request(session, number, len(pending), path, request)
+        value = _next_answer(session, ref, request, remaining)
+        if value is _STOP:
             break
-        pending = pending_input_requests(invocation)
-    if not answered:
+        answers.append((path, value))
+    if not answers:
         raise CLIError(f"No answer given: {ref} still waits for input.")
-    if remaining:
-        session.err.print(
-            Text(f"{len(remaining)} --input value(s) were not needed.", style="yellow")
-        )
-    digest, state = print_result(session, store, invocation, depth=depth, full=full)
-    if state == _render.WAITING:
-        session.err.print(
-            Text(f"It waits for more input: enact answer {digest[:12]}", style="yellow"),
-            soft_wrap=True,
-        )
-
-
-def _continue(invocation: Invocation, answers: list[tuple[tuple[int, ...], Any]]) -> Invocation:
     for path, value in answers:
         invocation = answer(invocation, value, path)
-    return replay_invocation(invocation)
+    _, run_id = replay_invocation(invocation, strict=strict)
+    if run_id is None:
+        raise CLIError(
+            f"Store {session.where} keeps no names, so the answered {ref} cannot continue as a run."
+        )
+    return get_run(run_id, store=store)

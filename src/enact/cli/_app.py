@@ -41,6 +41,16 @@ class CLIError(click.ClickException):
         print_error(self.message)
 
 
+RAISED_EXIT: Final = 3
+"""The exit status of `enact replay`, `resume` and `answer` when the run they produce raised."""
+
+
+class RunRaisedError(CLIError):
+    """The run a command produced raised: one line naming the exception (exit code 3)."""
+
+    exit_code = RAISED_EXIT
+
+
 def print_error(message: str) -> None:
     """Prints ``enact: message`` as one line on standard error, red in a terminal."""
     line = " ".join(message.split())
@@ -322,7 +332,12 @@ def cli(ctx: click.Context, store_url: str) -> None:
 
     REF names an object: a name (see `enact log`), a full digest, a unique
     prefix of one (4 or more hex digits), or @N for the N-th most recent run
-    (@1, or just @, is the latest).
+    (@1, or just @, is the latest), or a run id. `show` and `tree` of a run show
+    its latest state's invocation.
+
+    Exit status: 0 success; 1 an error (unknown ref, store, types, a run claimed
+    by another process); 2 a usage error; 3 the run `replay`, `resume` or `answer`
+    produced raised an exception (its summary is printed).
     """
     global _session
     session = _session = Session(store_url or urls.DEFAULT_STORE_URL)
@@ -334,8 +349,9 @@ def main(argv: list[str] | None = None) -> None:
     """Runs the ``enact`` command and exits with its status.
 
     Every expected failure (unknown or ambiguous ref, unreachable store,
-    unregistered type, corrupt object, bad answer) ends as one line on
-    standard error and exit status 1; usage errors exit with 2.
+    unregistered type, corrupt object, bad answer, run claimed elsewhere) ends
+    as one line on standard error and exit status 1; usage errors exit with 2;
+    a run that `replay`, `resume` or `answer` produced and that raised exits with 3.
     """
     sys.set_int_max_str_digits(0)  # show stored ints of any size
     try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,13 +11,17 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from enact import registry
 from enact.cli import _raw, _refs, _render
-from enact.cli._app import Session, command_options
+from enact.cli._app import CLIError, RunRaisedError, Session, command_options
 from enact.encoding import DecodeError, encode
-from enact.errors import CorruptObjectError, NotFoundError
-from enact.invocations.engine import Invocation
-from enact.invocations.invokables import AsyncInvokable
+from enact.errors import CorruptObjectError, InvocationError, NotFoundError
+from enact.invocations import runs
+from enact.invocations.engine import (
+    Invocation,
+    invoke_root,
+    invoke_root_async,
+    is_async_invokable,
+)
 from enact.pretty import pformat
 from enact.refs import Ref
 from enact.stores.store import Store
@@ -54,20 +58,30 @@ def tree_options(function: F) -> F:
     help="Show the N most recent runs.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
+@click.option(
+    "--history",
+    metavar="RUN",
+    default=None,
+    help="List the states of RUN instead, newest first (for `enact fork --state`).",
+)
 @command_options
 @pass_session
-def log(session: Session, limit: int, show_all: bool) -> None:
+def log(session: Session, limit: int, show_all: bool, history: str | None) -> None:
     """List named refs and the most recent runs (top-level invocations), newest first.
 
     Runs are numbered: @1 is the latest, and `enact tree @1` shows it. Needs no
     --import: types are read by name only.
     """
+    if history is not None:
+        _history(session, resolve_run(session, history), None if show_all else limit)
+        return
     store = session.store()
-    names = store.names()
-    user_names = {name: ref for name, ref in names.items() if not _refs.is_run_name(name)}
-    runs = _refs.runs(names)
+    user_names = {
+        name: ref for name, ref in store.names().items() if not _refs.is_internal_name(name)
+    }
+    rows, total = _refs.log_rows(store, None if show_all else limit)
     out = session.out
-    if not user_names and not runs:
+    if not user_names and not rows:
         out.print(f"Store {session.where} has no names and no runs yet.")
         return
     if user_names:
@@ -76,25 +90,56 @@ def log(session: Session, limit: int, show_all: bool) -> None:
             table.add_row(name, ref.digest[:12], _type_of(store, ref))
         out.print(Text("Names", style="bold"))
         out.print(table)
-    if runs:
-        shown = runs if show_all else runs[:limit]
-        table = _table("#", "time", "status", "call", "ref")
-        for number, run in enumerate(shown, 1):
-            call, state = _describe_run(store, run.ref)
+    if rows:
+        cells: list[tuple[str, str, str, str, str]] = []
+        for number, row in enumerate(rows, 1):
+            if row.run is not None:
+                call = _describe_call(store, row.run.state.request)
+                state, shown = _render.run_status(row.run.status), row.run.id
+            else:
+                assert row.ref is not None
+                call, state = _describe_run(store, row.ref)
+                shown = row.ref.digest[:12]
+            cells.append((f"@{number}", row.time.strftime("%Y-%m-%d %H:%M:%S"), state, call, shown))
+        # Every column but the call keeps its width: the call is cut to what is left.
+        fixed = sum(
+            max(len(head), *(len(cell[i]) for cell in cells))
+            for i, head in ((0, "#"), (1, "time"), (2, "status"), (4, "run"))
+        )
+        room = max(out.width - fixed - 2 * 4, 8)
+        table = _table("#", "time", "status", "call", "run")
+        for cell in cells:
             table.add_row(
-                f"@{number}",
-                run.time.strftime("%Y-%m-%d %H:%M:%S"),
-                _render.status_text(state),
-                call,
-                run.ref.digest[:12],
+                *cell[:2], _render.status_text(cell[2]), _render.shorten(cell[3], room), cell[4]
             )
         if user_names:
             out.print()
-        out.print(Text(f"Runs ({len(runs)})", style="bold"))
+        out.print(Text(f"Runs ({total})", style="bold"))
         out.print(table)
-        if len(shown) < len(runs):
-            older = len(runs) - len(shown)
+        if len(rows) < total:
+            older = total - len(rows)
             out.print(Text(f"{older} older run(s) not shown: --all shows them.", style="dim"))
+
+
+def _history(session: Session, run: runs.Run, limit: int | None) -> None:
+    """The states of a run, newest first: what each was, and what made it."""
+    table = _table("state", "time", "status", "event")
+    for shown, (ref, state) in enumerate(run.history()):
+        if limit is not None and shown == limit:
+            session.out.print(Text(f"Run {run.id}", style="bold"))
+            session.out.print(table)
+            session.out.print(Text("Older states not shown: --all shows them.", style="dim"))
+            return
+        when = datetime.datetime.fromtimestamp(state.updated).astimezone()
+        status = _render.run_status(state.status)
+        table.add_row(
+            ref.digest[:12],
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            _render.status_text(status),
+            state.event + (f" from {state.forked_from}" if state.event == "forked" else ""),
+        )
+    session.out.print(Text(f"Run {run.id}", style="bold"))
+    session.out.print(table)
 
 
 def _table(*columns: str) -> Table:
@@ -126,6 +171,16 @@ def _describe_run(store: Store, ref: Ref[Any]) -> tuple[str, str]:
         return "?", "missing"
     except (CorruptObjectError, DecodeError):
         return "?", "corrupt"
+
+
+def _describe_call(store: Store, request: Ref[Any]) -> str:
+    """The call a run makes, read without its types."""
+    try:
+        return _render.raw_call(_raw.parse(store.read_tokens(request)), 120)
+    except NotFoundError:
+        return "(missing)"
+    except (CorruptObjectError, DecodeError):
+        return "(corrupt)"
 
 
 # show -------------------------------------------------------------------------------
@@ -209,7 +264,7 @@ def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectErro
 # replay -----------------------------------------------------------------------------
 
 
-@click.command(short_help="Replay an invocation; print the new tree and ref.")
+@click.command(short_help="Replay an invocation or run as a new run; print its tree.")
 @click.argument("ref")
 @click.option(
     "--rewind",
@@ -252,26 +307,47 @@ def replay(
             ),
             soft_wrap=True,
         )
-    result = replay_invocation(invocation, strict=strict)
-    print_result(session, store, result, depth=depth, full=full)
+    result, run_id = replay_invocation(invocation, strict=strict)
+    if run_id is not None:
+        print_run(session, runs.get_run(run_id, store=store), depth=depth, full=full)
+    else:
+        _, state = print_result(session, store, result, depth=depth, full=full)
+        check_raised(store, result, None, state)
 
 
-def replay_invocation(invocation: Invocation, *, strict: bool = True) -> Invocation:
-    """Replays `invocation`, in an event loop if its invokable is asynchronous."""
-    if is_async(invocation.get_invokable()):
+def replay_invocation(
+    invocation: Invocation, *, strict: bool = True
+) -> tuple[Invocation, str | None]:
+    """Replays `invocation` as a new run (in an event loop if its invokable is asynchronous).
+
+    Returns the new invocation and the new run's id (None when nothing ran:
+    a complete invocation replays to itself, and stores without names keep no runs).
+    """
+    # Built here rather than with Invocation.replay, which does not say which run it made.
+    plan = invocation._replay_plan(strict, None)
+    if plan is None:
+        return invocation, None
+    plan = runs.prepare_root(plan)
+    if is_async_invokable(plan.invokable):
         import asyncio  # only here: importing it costs a tenth of a second at every start
 
-        return asyncio.run(invocation.replay_async(strict=strict))
-    return invocation.replay(strict=strict)
+        outcome = asyncio.run(invoke_root_async(plan))
+    else:
+        outcome = invoke_root(plan)
+    if outcome.invocation is None:
+        raise InvocationError("The replay did not commit its invocation tree.")
+    sink = plan.sink
+    return outcome.invocation, sink.run_id if isinstance(sink, runs.RunHandle) else None
 
 
-def is_async(invokable: Any) -> bool:
-    """Whether `invokable` is an `AsyncInvokable` or a registered ``async def`` function."""
-    if isinstance(invokable, AsyncInvokable):
-        return True
-    if registry.function_info(invokable) is not None:
-        return inspect.iscoroutinefunction(getattr(invokable, "__wrapped__", invokable))
-    return False
+def check_raised(store: Store, invocation: Invocation, run_id: str | None, state: str) -> None:
+    """Exits with `RAISED_EXIT` and the exception's summary when the produced run raised."""
+    if state != _render.RAISED:
+        return
+    raised = invocation.response().raised
+    summary = _render.describe_exception(raised()) if raised is not None else "an exception"
+    what = f"Run {run_id!r}" if run_id is not None else "The invocation"
+    raise RunRaisedError(f"{what} raised {summary}")
 
 
 def print_result(
@@ -286,3 +362,101 @@ def print_result(
     digest = hashlib.sha256(encode(invocation)[0]).hexdigest()  # replay committed it already
     out.print(Text.assemble("ref ", (digest, "bold"), " (", _render.status_text(state), ")"))
     return digest, state
+
+
+def print_run(session: Session, run: runs.Run, *, depth: int | None, full: bool) -> tuple[str, str]:
+    """Prints the tree of a run's head, ``ref DIGEST (status)`` and ``run ID (status)``."""
+    store = run.store
+    invocation = run.invocation()
+    digest = ""
+    if invocation is not None:
+        digest, _ = print_result(session, store, invocation, depth=depth, full=full)
+    state = _render.run_status(run.status)
+    session.out.print(
+        Text.assemble("run ", (run.id, "bold"), " (", _render.status_text(state), ")")
+    )
+    if invocation is not None:
+        check_raised(store, invocation, run.id, state)
+    return digest, state
+
+
+# resume ---------------------------------------------------------------------------
+
+
+@click.command(short_help="Continue an interrupted or answered run.")
+@click.argument("run")
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Fail when the program makes other calls than the journaled ones.",
+)
+@tree_options
+@command_options
+@pass_session
+def resume(session: Session, run: str, strict: bool, depth: int | None, full: bool) -> None:
+    """Continue the run RUN (interrupted, answered or queued) in this process.
+
+    Calls that finished before it stopped return their journaled outputs; only
+    unfinished calls run again. The run keeps its id. Pass --import for the
+    modules that define its functions.
+    """
+    found = resolve_run(session, run)
+    session.store().checkout(found.state.request)  # the types, before claiming the run
+    result = runs.resume(found, strict=strict, store=found.store)
+    print_run(session, result, depth=depth, full=full)
+
+
+# fork -------------------------------------------------------------------------------
+
+
+@click.command(short_help="Make a new run from a state of a run.")
+@click.argument("run")
+@click.option(
+    "--state",
+    "state_text",
+    metavar="DIGEST",
+    default=None,
+    help="The state to start from (a digest or prefix from `enact log --history`); "
+    "default: the run's head.",
+)
+@click.option("--run-id", default=None, metavar="ID", help="The new run's id (default: new).")
+@command_options
+@pass_session
+def fork(session: Session, run: str, state_text: str | None, run_id: str | None) -> None:
+    """Make a new run from the head of RUN (or --state), leaving RUN unchanged.
+
+    The new run has the state's status: answer or resume it to continue.
+    """
+    found = resolve_run(session, run)
+    if run_id is not None and found.store.get_name(runs.RUN_PREFIX + run_id) is not None:
+        raise CLIError(
+            f"A run with id {run_id!r} exists already in store {session.where}: choose another "
+            "--run-id (or leave it out for a new one)."
+        )
+    state = None
+    if state_text is not None:
+        state = _refs.resolve(found.store, state_text, session.where).ref
+    new = runs.fork(found, state, run_id=run_id, store=found.store)
+    status = _render.run_status(new.status)
+    session.out.print(
+        Text.assemble(
+            "run ", (new.id, "bold"), " (", _render.status_text(status), f") forked from {found.id}"
+        )
+    )
+
+
+def resolve_run(session: Session, text: str) -> runs.Run:
+    """The run a RUN argument names (a run id, or @N).
+
+    Raises:
+        CLIError: It names no run (or an invocation an older enact logged).
+    """
+    resolved = _refs.resolve_for(session, text)
+    if resolved.run is None:
+        raise CLIError(
+            f"{text} names no run in store {session.where} (runs are named by id or @N; "
+            "`enact log` lists them): it is an invocation, which `enact replay` runs again."
+        )
+    session.subject = f"run {resolved.run.id}"
+    return resolved.run

@@ -77,13 +77,21 @@ def _set_name(
 def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: bool) -> None:
     """Copy the objects REF... reach to another store (like git push).
 
-    Only what the target lacks is sent. A REF given by name (or @N) sets the
-    same name in the target, unless the target's name points elsewhere.
+    Only what the target lacks is sent. A REF given by name (or @N, or a run
+    id) sets the same name in the target (a run: its head, index and journal
+    names), unless the target's name points elsewhere.
     """
     if not refs and not copy_all:
         raise click.UsageError("Give the REF... to copy, or --all.")
     source = session.store()
-    wanted = [_refs.resolve_for(session, ref) for ref in refs]
+    wanted = []
+    for ref in refs:
+        resolved = _refs.resolve_for(session, ref)
+        if resolved.run is None:
+            wanted.append(resolved)
+        else:  # a run is its head, its index entry and its journal, not its invocation
+            runs = _refs.run_names(resolved.run)
+            wanted.extend(_refs.Resolved(ref, target, name) for name, target in runs)
     if copy_all:
         wanted.extend(_refs.Resolved(name, ref, name) for name, ref in source.names().items())
     if describe_url(target_url) == session.where:

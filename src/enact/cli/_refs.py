@@ -9,8 +9,17 @@ from typing import Any, Final
 
 from enact.cli import _raw
 from enact.cli._app import CLIError, Session
-from enact.errors import InvalidNameError
-from enact.invocations.engine import RUN_LOG_PREFIX, Invocation
+from enact.errors import InvalidNameError, RunNotFoundError
+from enact.invocations.engine import Invocation
+from enact.invocations.runs import (
+    INDEX_PREFIX,
+    JOURNAL_PREFIX,
+    RUN_PREFIX,
+    Run,
+    check_run_id,
+    get_run,
+    list_runs,
+)
 from enact.refs import Ref
 from enact.stores.base import UnsupportedOperationError
 from enact.stores.store import Store
@@ -19,45 +28,65 @@ MIN_PREFIX: Final = 4
 """The shortest digest prefix accepted as a REF."""
 
 _HEX: Final = re.compile(r"[0-9a-fA-F]+")
-_RUN_NAME: Final = re.compile(re.escape(RUN_LOG_PREFIX) + r"([0-9]{20})-[0-9a-f]{12}")
+_LEGACY_RUN: Final = re.compile(re.escape(RUN_PREFIX) + r"([0-9]{20})-[0-9a-f]{12}")
+"""``runs/<finish ns>-<digest[:12]>``: how enact before runs logged a finished invocation."""
+INTERNAL_PREFIXES: Final = (RUN_PREFIX, "enact/")
 _RUN_INDEX: Final = re.compile(r"@([0-9]*)")
 _SHOWN_CANDIDATES: Final = 5
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
-    """A top-level invocation, as logged under ``runs/`` when it finished.
+class LogRow:
+    """One row of `enact log`: a run, or a legacy logged invocation.
 
     Attributes:
-        name: The log name, ``runs/<time_ns>-<digest[:12]>``.
-        ref: The `Invocation`.
-        time_ns: When it finished, in nanoseconds since the epoch.
+        time_ns: When the run started (legacy: when it finished), in ns since the epoch.
+        run: The run, or None for a ``runs/<ns>-<digest>`` name of an older enact.
+        name: The legacy name (None for a run).
+        ref: The legacy invocation (None for a run).
     """
 
-    name: str
-    ref: Ref[Invocation]
     time_ns: int
+    run: Run | None = None
+    name: str | None = None
+    ref: Ref[Invocation] | None = None
 
     @property
     def time(self) -> datetime.datetime:
-        """When the run finished, in local time."""
+        """When the run started, in local time."""
         return datetime.datetime.fromtimestamp(self.time_ns / 1e9).astimezone()
 
 
-def is_run_name(name: str) -> bool:
-    """Returns whether `name` is one that `enact.invoke` wrote to log a run."""
-    return _RUN_NAME.fullmatch(name) is not None
+def is_internal_name(name: str) -> bool:
+    """Whether `name` is kept by enact itself (run heads, the run index, journal entries)."""
+    return name.startswith(INTERNAL_PREFIXES)
 
 
-def runs(names: dict[str, Ref[Any]]) -> list[Run]:
-    """Returns the logged runs among `names`, newest first."""
+def legacy_rows(store: Store) -> list[LogRow]:
+    """The invocations older enact versions logged as ``runs/<ns>-<digest>``, newest first."""
     found = []
-    for name, ref in names.items():
-        match = _RUN_NAME.fullmatch(name)
+    for name, ref in store.list_names(RUN_PREFIX):
+        match = _LEGACY_RUN.fullmatch(name)
         if match is not None:
-            found.append(Run(name, ref, int(match.group(1))))
-    found.sort(key=lambda run: run.name, reverse=True)
+            found.append(LogRow(int(match.group(1)), name=name, ref=ref))
+    found.sort(key=lambda row: row.time_ns, reverse=True)
     return found
+
+
+def count_runs(store: Store) -> int:
+    """How many runs the index lists (names only: no run is read)."""
+    return sum(1 for _ in store.list_names(INDEX_PREFIX))
+
+
+def log_rows(store: Store, limit: int | None) -> tuple[list[LogRow], int]:
+    """The newest `limit` rows (None: all) of runs and legacy runs, and how many there are."""
+    total_runs = count_runs(store)
+    legacy = legacy_rows(store)
+    wanted = total_runs if limit is None else min(limit, total_runs)
+    runs = list_runs(limit=wanted, store=store) if wanted else []
+    rows = [LogRow(int(run.created * 1e9), run=run) for run in runs] + legacy
+    rows.sort(key=lambda row: row.time_ns, reverse=True)
+    return rows[:limit] if limit is not None else rows, total_runs + len(legacy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,11 +97,14 @@ class Resolved:
         text: The REF as typed.
         ref: The object.
         name: The store name it was found under (a ``runs/`` name for @N), or None.
+        run: The run, when REF named one (its id, or @N); `ref` is then its
+            head's invocation.
     """
 
     text: str
     ref: Ref[Any]
     name: str | None = None
+    run: Run | None = None
 
 
 def resolve(store: Store, text: str, where: str) -> Resolved:
@@ -92,12 +124,52 @@ def resolve(store: Store, text: str, where: str) -> Resolved:
     index = _RUN_INDEX.fullmatch(text)
     if index is not None:
         return _nth_run(store, text, int(index.group(1) or 1), where)
+    run = _run_by_id(store, text)
+    if run is not None:
+        return _of_run(store, text, run, where)
     if len(text) >= MIN_PREFIX and _HEX.fullmatch(text):
         return Resolved(text, _by_digest(store, text.lower(), where))
     raise CLIError(
-        f"No name {text!r} in store {where}, and {text!r} is neither a digest nor a prefix of "
-        f"one ({MIN_PREFIX} to 64 hex digits) nor @N: run `enact log` to list names and runs."
+        f"No name {text!r} in store {where}, no run with that id, and {text!r} is neither a "
+        f"digest nor a prefix of one ({MIN_PREFIX} to 64 hex digits) nor @N: run `enact log` "
+        "to list names and runs."
     )
+
+
+def run_names(run: Run) -> list[tuple[str, Ref[Any]]]:
+    """The names that make up a run: its head, its index entry, and its journal entries."""
+    store = run.store
+    created = f"{INDEX_PREFIX}{int(run.created * 1e9):020d}/{run.id}"
+    names: list[tuple[str, Ref[Any]]] = [(RUN_PREFIX + run.id, run.head)]
+    index = store.get_name(created)
+    if index is not None:
+        names.append((created, index))
+    names.extend(store.list_names(f"{JOURNAL_PREFIX}{run.id}/"))
+    return names
+
+
+def _run_by_id(store: Store, text: str) -> Run | None:
+    try:
+        check_run_id(text)
+    except InvalidNameError:
+        return None
+    if store.get_name(RUN_PREFIX + text) is None:
+        return None
+    try:
+        return get_run(text, store=store)
+    except RunNotFoundError:
+        return None  # a name an older enact wrote, or another object: not a run
+
+
+def _of_run(store: Store, text: str, run: Run, where: str) -> Resolved:
+    """A run resolves to its head's invocation (committed now if it is journal entries)."""
+    invocation = run.invocation()
+    if invocation is None:
+        raise CLIError(
+            f"Run {run.id!r} in store {where} has recorded nothing yet (status {run.status})."
+        )
+    ref: Ref[Any] = store.commit(invocation)
+    return Resolved(text, ref, RUN_PREFIX + run.id, run)
 
 
 def resolve_for(session: Session, text: str) -> Resolved:
@@ -109,14 +181,17 @@ def resolve_for(session: Session, text: str) -> Resolved:
 
 
 def _nth_run(store: Store, text: str, n: int, where: str) -> Resolved:
-    logged = runs(store.names())
-    if not 1 <= n <= len(logged):
+    rows, total = log_rows(store, n) if n >= 1 else ([], 0)
+    if not 1 <= n <= len(rows):
         raise CLIError(
-            f"No run {text} in store {where}: it has {len(logged)} logged run(s); @1 is the "
+            f"No run {text} in store {where}: it has {total} run(s); @1 is the "
             "latest (see `enact log`)."
         )
-    run = logged[n - 1]
-    return Resolved(text, run.ref, run.name)
+    row = rows[n - 1]
+    if row.run is not None:
+        return _of_run(store, text, row.run, where)
+    assert row.ref is not None
+    return Resolved(text, row.ref, row.name)
 
 
 def _by_digest(store: Store, digest: str, where: str) -> Ref[Any]:

@@ -25,7 +25,22 @@ RAISED: Final = "raised"
 WAITING: Final = "waiting for input"
 NO_OUTPUT: Final = "no output"
 
-STATUS_STYLES: Final = {COMPLETE: "green", RAISED: "red", WAITING: "yellow", NO_OUTPUT: "dim"}
+STATUS_STYLES: Final = {
+    COMPLETE: "green",
+    RAISED: "red",
+    WAITING: "yellow",
+    NO_OUTPUT: "dim",
+    "answered": "yellow",
+    "running": "cyan",
+    "interrupted": "magenta",
+    "queued": "dim",
+}
+
+
+def run_status(status: str) -> str:
+    """A run's status as the commands show it (``waiting`` reads ``waiting for input``)."""
+    return WAITING if status == "waiting" else status
+
 
 VALUE_LIMIT: Final = 200
 """Characters of a value shown in a tree label unless ``--full`` is given."""

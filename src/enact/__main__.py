@@ -1,0 +1,5 @@
+"""``python -m enact``: the same as the ``enact`` command."""
+
+from enact.cli import main
+
+main()
