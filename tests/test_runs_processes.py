@@ -197,6 +197,27 @@ def test_kill_9_at_random_moments_then_resume(
     assert enact.get_run(RUN_ID, store=store).status == "complete"
 
 
+def test_kill_9_during_thread_pool_calls_then_resume(
+    sqlite_url: str, sqlite_store: enact.Store, tmp_path: pathlib.Path
+) -> None:
+    """kill -9 while 8 threads make 1,000 journaled calls: resume runs only the unfinished ones."""
+    ledger = tmp_path / "ledger"
+    lines = random.randint(200, 1400)
+    print(f"kill -9 after {lines} ledger lines")
+    err = stop_at(start("pooled", sqlite_url, ledger), ledger, lines, signal.SIGKILL)
+    assert "Traceback" not in err, err
+    check_interrupted(sqlite_store)
+    before = read_ledger(ledger)
+    outcome = finish(start("resume", sqlite_url, ledger))
+    after = read_ledger(ledger)
+    again = check_no_finished_call_ran_again(before, after[len(before) :])
+    assert len(again - {"root"}) <= 8, sorted(again)  # at most one call in flight per thread
+    assert outcome["output"] == sum(range(1, 1001))
+    assert {line.key for line in after if line.kind == "run"} == {"root"} | {
+        f"work.{index}" for index in range(1000)
+    }
+
+
 def interrupt_then_resume(
     command: str, url: str, store: enact.Store, ledger: pathlib.Path, *args: str
 ) -> set[str]:
@@ -313,6 +334,39 @@ def test_racing_answers_continue_the_run_once(
     loser_pids = {worker.pid for worker in workers} - {winner_pid}
     assert not loser_pids.intersection(line.pid for line in lines)
     assert enact.verify(store).ok
+
+
+def test_racing_resumes_continue_the_run_once(
+    sqlite_url: str, sqlite_store: enact.Store, tmp_path: pathlib.Path
+) -> None:
+    """Four processes resume one interrupted run at once: one continues, the others fail first.
+
+    (The racing answers above cover every backend; the claim is the same compare-and-set.)
+    """
+    resumers, url, store = 4, sqlite_url, sqlite_store
+    ledger = tmp_path / "ledger"
+    killed = start("sequential", url, ledger, "1000", "499")
+    killed.communicate(timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    check_interrupted(store)
+    before = read_ledger(ledger)
+    go = tmp_path / "go"
+    workers = [start("race-resume", url, ledger, str(go)) for _ in range(resumers)]
+    for worker in workers:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "ready"
+    go.touch()
+    results = [finish(worker) for worker in workers]
+    winners = [result for result in results if "error" not in result]
+    assert len(winners) == 1, results
+    assert winners[0]["output"] == 3 * sum(range(1000))
+    for loser in results:
+        if loser is not winners[0]:
+            assert (loser["error"], loser["run_id"]) == ("RunConflictError", RUN_ID), loser
+    after = read_ledger(ledger)[len(before) :]
+    assert {line.pid for line in after} == {workers[results.index(winners[0])].pid}
+    executed = [line.key for line in after if line.kind == "run"]
+    assert executed == ["root"] + [f"step.{index}" for index in range(499, 1000)]
 
 
 def test_ledger_lines_are_written_by_one_call_each(sqlite_url: str, tmp_path: pathlib.Path) -> None:

@@ -10,6 +10,8 @@ Usage: python run_worker.py COMMAND STORE_URL RUN_ID LEDGER [ARGS...]
     Runs `sequential_root`: COUNT `step` calls one after the other. The
     call with index KILL_AT (if not -1) kills its own process with SIGKILL
     after its side effect, before it returns.
+``pooled``
+    Runs `pooled_root`: 1,000 `work` calls submitted to a pool of 8 threads.
 ``resume``
     Resumes the run with `enact.resume`.
 ``wait``
@@ -17,6 +19,8 @@ Usage: python run_worker.py COMMAND STORE_URL RUN_ID LEDGER [ARGS...]
 ``answer GO_FILE VALUE``
     Prints ``ready``, waits until GO_FILE exists, then answers the run's
     pending request with ``enact.answer(run_id, VALUE, run_now=True)``.
+``race-resume GO_FILE``
+    Prints ``ready``, waits until GO_FILE exists, then resumes the run.
 
 Every journaled function appends ``run <key> <pid>`` to the LEDGER file when
 its body runs (one ``os.write`` on an ``O_APPEND`` descriptor: no buffer a
@@ -29,6 +33,7 @@ never run again. Each command prints one JSON line with its outcome.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -113,6 +118,24 @@ def sequential_root(count: int) -> int:
 
 
 @enact.register
+def work(index: int) -> int:
+    note("run", f"work.{index}")
+    return index + 1
+
+
+@enact.register
+def pooled_root(count: int) -> int:
+    note("run", "root")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(work, index) for index in range(count)]
+        total = 0
+        for index, future in enumerate(futures):
+            total += future.result()
+            note("seen", f"work.{index}")
+    return total
+
+
+@enact.register
 def prepare(order: str) -> str:
     note("run", "prepare")
     return f"prepared {order}"
@@ -159,18 +182,24 @@ def main(argv: list[str]) -> None:
             durability = rest[2] if len(rest) > 2 else None
             enact.invoke(sequential_root, (count,), run_id=run_id, durability=durability)
             result = _outcome(enact.get_run(run_id))
+        elif command == "pooled":
+            enact.invoke(pooled_root, (1000,), run_id=run_id)
+            result = _outcome(enact.get_run(run_id))
         elif command == "resume":
             result = _outcome(enact.resume(run_id))
         elif command == "wait":
             enact.invoke(approve, ("order-7",), run_id=run_id)
             result = _outcome(enact.get_run(run_id))
-        elif command == "answer":
-            go_file, value = pathlib.Path(rest[0]), rest[1]
+        elif command in ("answer", "race-resume"):
+            go_file = pathlib.Path(rest[0])
             print("ready", flush=True)
             while not go_file.exists():
                 time.sleep(0.001)
             try:
-                result = _outcome(answer(run_id, value, run_now=True))
+                if command == "answer":
+                    result = _outcome(answer(run_id, rest[1], run_now=True))
+                else:
+                    result = _outcome(enact.resume(run_id))
             except enact.RunConflictError as err:
                 result = {
                     "error": type(err).__name__,
