@@ -211,8 +211,10 @@ class SQLiteBackend(StorageBackend):
         with "database is locked" instead of waiting.
         """
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            # Inside the try: a KeyboardInterrupt can arrive after BEGIN took the
+            # write lock but before execute() returned.
+            conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
         except BaseException:

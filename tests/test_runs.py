@@ -1,0 +1,629 @@
+"""Runs, in one process: ids, statuses, history, listing, fork, answers, durability, threads.
+
+Each test uses a real SQLite file (or, where it says so, every backend that
+another connection can reach). Executions are counted by the journaled
+functions themselves (`calls`), never read back from the journal. The same
+behaviour across real processes (kill -9, Ctrl-C, racing answerers) is in
+tests/test_runs_processes.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import pathlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import enact
+from enact.invocations import answer, pending_input_requests
+
+calls: collections.Counter[str] = collections.Counter()
+"""How many times each journaled body ran in this process, by key."""
+
+stops: dict[str, BaseException] = {}
+"""``stops[key] = error`` makes the body with that key raise `error` (once) after it ran."""
+
+seen: list[Any] = []
+"""What `look` saw from another connection while a run was running."""
+
+watch: dict[str, str] = {}
+"""``url`` and ``run_id`` of the run `look` watches."""
+
+
+def ran(key: str) -> None:
+    calls[key] += 1
+    error = stops.pop(key, None)
+    if error is not None:
+        raise error
+
+
+def look() -> None:
+    """Records the run's journal as another connection sees it now."""
+    other = enact.open_store(watch["url"])
+    try:
+        run = enact.get_run(watch["run_id"], store=other)
+        seen.append((run.status, sorted(entry.path for entry in run.entries())))
+    finally:
+        other.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters() -> Iterator[None]:
+    calls.clear()
+    stops.clear()
+    seen.clear()
+    watch.clear()
+    yield
+    stops.clear()
+
+
+@pytest.fixture
+def url(tmp_path: pathlib.Path) -> str:
+    """The URL of a new SQLite store file."""
+    return f"sqlite:///{tmp_path}/store.db"
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[enact.Store]:
+    """A SQLite store file, active for the test."""
+    opened = enact.open_store(url)
+    with opened:
+        yield opened
+    opened.close()
+
+
+@enact.register
+def double(x: int) -> int:
+    ran(f"double.{x}")
+    return 2 * x
+
+
+@enact.register
+def total(n: int) -> int:
+    ran("total")
+    return sum(double(i) for i in range(n))
+
+
+@enact.register
+def pair(x: int) -> int:
+    ran(f"pair.{x}")
+    return double(x) + double(x + 100)
+
+
+@enact.register
+def nested(n: int) -> int:
+    """Two levels below the root: ``pair(i)`` calls ``double`` twice."""
+    ran("nested")
+    return sum(pair(i) for i in range(n))
+
+
+@enact.register
+def watched(n: int) -> int:
+    ran("watched")
+    result = 0
+    for i in range(n):
+        result += pair(i)
+        look()
+    return result
+
+
+@enact.register
+def fails(x: int) -> int:
+    ran("fails")
+    double(x)
+    raise ValueError(f"no {x}")
+
+
+@enact.register
+def effect(text: str) -> str:
+    ran(f"effect.{text}")
+    return text.upper()
+
+
+@enact.register
+def ask(x: int) -> str:
+    ran("ask")
+    prepared = double(x)
+    decision = enact.request_input(str, for_value=prepared, context="approve?")
+    return effect(f"{prepared}:{decision}")
+
+
+@enact.register
+async def async_pair(x: int) -> int:
+    ran(f"async_pair.{x}")
+    await asyncio.sleep(0)
+    return double(x)
+
+
+@enact.register
+async def gathered(n: int) -> int:
+    ran("gathered")
+    values = await asyncio.gather(*(async_pair(i) for i in range(n)))
+    look()
+    ran("gathered.after")
+    return sum(values)
+
+
+@enact.register
+def pooled(n: int) -> list[int]:
+    ran("pooled")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(double, i) for i in range(n)]
+        mapped = list(pool.map(pair, range(n)))
+        values = [future.result() for future in futures]
+    ran("pooled.after")
+    return values + mapped
+
+
+def run_of(invocation: enact.Invocation | None = None, run_id: str | None = None) -> enact.Run:
+    """The run with `run_id`, or the only run in the store."""
+    if run_id is not None:
+        return enact.get_run(run_id)
+    (run,) = enact.list_runs()
+    return run
+
+
+def digest(invocation: enact.Invocation | None) -> str:
+    assert invocation is not None
+    return enact.commit(invocation).digest
+
+
+# Run ids ------------------------------------------------------------------------
+
+
+def test_invoke_starts_a_run_with_a_generated_id(store: enact.Store) -> None:
+    """Every top-level invoke is a run; its id sorts by time and the run is complete."""
+    invocation = enact.invoke(total, (3,))
+    run = run_of()
+    assert re.fullmatch(r"r\d{8}T\d{6}-[0-9a-f]{10}", run.id)
+    assert run.status == "complete"
+    assert run.function == f"{total.__module__}.total"
+    assert run.created <= run.updated
+    assert digest(run.invocation()) == digest(invocation)
+    assert run.invocation().get_output() == 6  # type: ignore[union-attr]
+
+
+def test_a_given_run_id_is_kept_and_cannot_be_reused(store: enact.Store) -> None:
+    """run_id="ticket-42" names the run; a second run with that id is refused before it runs."""
+    enact.invoke(total, (2,), run_id="ticket-42")
+    assert enact.get_run("ticket-42").status == "complete"
+    calls.clear()
+    with pytest.raises(enact.RunConflictError) as raised:
+        enact.invoke(total, (2,), run_id="ticket-42")
+    assert raised.value.run_id == "ticket-42"
+    assert raised.value.status == "complete"
+    assert "ticket-42" in str(raised.value)
+    assert calls == {}
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "-leading", "a/b", "x" * 201])
+def test_an_invalid_run_id_is_refused_before_the_call_runs(store: enact.Store, bad: str) -> None:
+    """A run id that cannot name a run raises InvalidNameError; nothing runs or is listed."""
+    with pytest.raises(enact.InvalidNameError, match="Run id"):
+        enact.invoke(total, (2,), run_id=bad)
+    assert calls == {}
+    assert enact.list_runs() == []
+
+
+def test_nested_invokes_are_not_runs(store: enact.Store) -> None:
+    """An invoke inside a running invocation is part of that run: no run of its own."""
+
+    @enact.register
+    def outer() -> int:
+        inner = enact.invoke(total, (2,))
+        return int(inner.get_output())
+
+    assert enact.invoke(outer).get_output() == 2
+    assert [run.function.rsplit(".", 1)[1] for run in enact.list_runs()] == ["outer"]
+
+
+def test_a_nested_invoke_cannot_name_a_run(store: enact.Store) -> None:
+    """run_id on a nested invoke is an InvocationError (recorded as the outer call's exception)."""
+
+    @enact.register
+    def outer() -> None:
+        enact.invoke(total, (2,), run_id="inner")
+
+    invocation = enact.invoke(outer, run_id="outer")
+    raised = invocation.get_raised()
+    assert "nested invocations have no run id" in str(raised)
+    assert enact.get_run("outer").status == "raised"
+    with pytest.raises(enact.RunNotFoundError):
+        enact.get_run("inner")
+
+
+# Statuses and history -------------------------------------------------------------
+
+
+def test_statuses_complete_raised_and_waiting(store: enact.Store) -> None:
+    """A run that returns is complete, one that raises is raised, one that asks is waiting."""
+    enact.invoke(total, (2,), run_id="ok")
+    enact.invoke(fails, (1,), run_id="bad")
+    enact.invoke(ask, (1,), run_id="asks")
+    assert [(run.id, run.status) for run in enact.list_runs()] == [
+        ("asks", "waiting"),
+        ("bad", "raised"),
+        ("ok", "complete"),
+    ]
+    bad = enact.get_run("bad").invocation()
+    assert bad is not None and str(bad.get_raised()).endswith("no 1")
+
+
+def test_a_running_run_is_held_by_its_process_with_a_lease(store: enact.Store) -> None:
+    """While running, a run is `running`, owned here; an expired lease shows as interrupted."""
+    states: list[enact.RunState] = []
+
+    @enact.register
+    def inspects() -> None:
+        states.append(enact.get_run("held").state)
+        with pytest.raises(enact.RunConflictError, match="running") as raised:
+            enact.resume("held")
+        assert raised.value.status == "running"
+
+    enact.invoke(inspects, run_id="held")
+    (state,) = states
+    assert state.status == "running" and state.effective_status() == "running"
+    assert state.owner is not None and state.lease_until is not None
+    assert state.lease_until > state.updated
+    assert state.effective_status(now=state.lease_until + 1) == "interrupted"
+    assert enact.get_run("held").status == "complete"
+
+
+def test_history_lists_the_states_of_one_run_newest_first(store: enact.Store) -> None:
+    """Starting, waiting, answering and resuming one run make one chain of states."""
+    enact.invoke(ask, (4,), run_id="h")
+    answer("h", "yes")
+    run = enact.resume("h")
+    assert [(state.event, state.status) for _, state in run.history()] == [
+        ("finished", "complete"),
+        ("resumed", "running"),
+        ("answered", "answered"),
+        ("finished", "waiting"),
+        ("started", "running"),
+    ]
+    refs = [ref for ref, _ in run.history()]
+    assert refs[0] == run.head and len(set(refs)) == len(refs)
+    assert all(state.run_id == "h" for _, state in run.history())
+    assert [row.id for row in enact.list_runs()] == ["h"]
+
+
+# Listing -----------------------------------------------------------------------
+
+
+def test_list_runs_filters_by_status_function_and_time(store: enact.Store) -> None:
+    """list_runs selects by status, function (full name or last part) and start time."""
+    for n in range(3):
+        enact.invoke(total, (n,), run_id=f"total-{n}")
+    middle = time.time()
+    time.sleep(0.01)
+    enact.invoke(fails, (1,), run_id="fails-1")
+    enact.invoke(ask, (1,), run_id="ask-1")
+
+    def ids(**filters: Any) -> list[str]:
+        return [run.id for run in enact.list_runs(**filters)]
+
+    assert ids() == ["ask-1", "fails-1", "total-2", "total-1", "total-0"]
+    assert ids(status="complete") == ["total-2", "total-1", "total-0"]
+    assert ids(status="raised") == ["fails-1"]
+    assert ids(status="waiting") == ["ask-1"]
+    assert ids(status="interrupted") == []
+    assert ids(function="total") == ["total-2", "total-1", "total-0"]
+    assert ids(function=f"{total.__module__}.fails") == ["fails-1"]
+    assert ids(function="otal") == []
+    assert ids(since=middle) == ["ask-1", "fails-1"]
+    assert ids(until=middle) == ["total-2", "total-1", "total-0"]
+    assert ids(since=middle, status="raised") == ["fails-1"]
+    with pytest.raises(ValueError, match="status"):
+        enact.list_runs(status="finished")
+
+
+def test_list_runs_pages_with_the_cursor(store: enact.Store) -> None:
+    """Pages of `limit` runs, continued with `before=cursor`, list every run once, newest first."""
+    for n in range(7):
+        enact.invoke(fails if n % 3 == 0 else total, (n,), run_id=f"run-{n}")
+    everything = [run.id for run in enact.list_runs(limit=100)]
+    assert everything == [f"run-{n}" for n in reversed(range(7))]
+    for filters in ({}, {"status": "complete"}):
+        expected = [run.id for run in enact.list_runs(limit=100, **filters)]
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            page = enact.list_runs(limit=2, before=cursor, **filters)
+            if not page:
+                break
+            assert len(page) <= 2
+            pages.append([run.id for run in page])
+            cursor = page[-1].cursor
+        assert [run_id for page in pages for run_id in page] == expected
+    assert [run.id for run in enact.list_runs(limit=3)] == everything[:3]
+
+
+def test_get_run_errors(store: enact.Store) -> None:
+    """Unknown ids, invalid ids and names that are not runs each get a clear error."""
+    with pytest.raises(enact.RunNotFoundError, match="nope") as raised:
+        enact.get_run("nope")
+    assert raised.value.run_id == "nope"
+    assert isinstance(raised.value, LookupError)
+    with pytest.raises(enact.InvalidNameError):
+        enact.get_run("not a run id")
+    legacy = "00000001700000000000-0123456789ab"
+    store.set_name(f"runs/{legacy}", enact.commit(enact.invoke(total, (1,))))
+    with pytest.raises(enact.RunNotFoundError, match="not at a run state"):
+        enact.get_run(legacy)
+    # a name that is not a run does not break the listing
+    assert [run.function.rsplit(".", 1)[1] for run in enact.list_runs()] == ["total"]
+
+
+# Answers, superseded states and forks ------------------------------------------------
+
+
+def test_record_only_answer_then_resume(store: enact.Store) -> None:
+    """answer() without run_now stores the answer and runs nothing; resume continues the run."""
+    enact.invoke(ask, (3,), run_id="a")
+    waiting = enact.get_run("a")
+    ((path, request),) = pending_input_requests(waiting)
+    assert request.context == "approve?" and request.for_value() == 6
+    calls.clear()
+    answered = answer(waiting, "yes")
+    assert answered.status == "answered" and answered.id == "a"
+    assert calls == {}
+    assert enact.get_run("a").head == answered.head
+    done = enact.resume("a")
+    assert done.status == "complete" and done.id == "a"
+    assert done.invocation().get_output() == "6:YES"  # type: ignore[union-attr]
+    # The recorded call and the answered request did not run again; only the rest did.
+    assert calls == {"ask": 1, "effect.6:yes": 1}
+    assert path == (1,)
+
+
+def test_answer_with_run_now_continues_the_same_run(store: enact.Store) -> None:
+    """answer(run_id, value, run_now=True) continues the run here and keeps its id."""
+    enact.invoke(ask, (3,), run_id="now")
+    run = answer("now", "ok", run_now=True)
+    assert (run.id, run.status) == ("now", "complete")
+    assert run.invocation().get_output() == "6:OK"  # type: ignore[union-attr]
+    assert [row.id for row in enact.list_runs()] == ["now"]
+
+
+def test_a_wrong_answer_type_changes_nothing(store: enact.Store) -> None:
+    """An answer of the wrong type raises InputTypeError; the run stays waiting at its head."""
+    enact.invoke(ask, (3,), run_id="typed")
+    before = enact.get_run("typed")
+    with pytest.raises(enact.InputTypeError):
+        answer(before, 42)
+    after = enact.get_run("typed")
+    assert after.head == before.head and after.status == "waiting"
+
+
+def test_answering_a_superseded_state_is_refused(store: enact.Store) -> None:
+    """A state that is no longer the head cannot be answered: RunConflictError names it all."""
+    enact.invoke(ask, (5,), run_id="s")
+    stale = enact.get_run("s")
+    answer(stale, "first", run_now=True)
+    current = enact.get_run("s")
+    calls.clear()
+    with pytest.raises(enact.RunConflictError) as raised:
+        answer(stale, "second", run_now=True)
+    error = raised.value
+    assert (error.run_id, error.status, error.head) == ("s", "complete", current.head.digest)
+    assert "'s'" in str(error) and current.head.digest in str(error)
+    assert "fork" in str(error)
+    assert calls == {}
+    assert enact.get_run("s").head == current.head
+    with pytest.raises(enact.RunConflictError, match="not waiting"):
+        answer("s", "third")
+
+
+def test_forking_a_superseded_state_makes_a_new_run(store: enact.Store) -> None:
+    """fork(run, state) starts a new run from an old state; the original run is unchanged."""
+    enact.invoke(ask, (5,), run_id="orig")
+    waiting_ref = enact.get_run("orig").head
+    answer("orig", "first", run_now=True)
+    original = enact.get_run("orig")
+    calls.clear()
+    fork = enact.fork("orig", waiting_ref, run_id="orig-2")
+    assert (fork.id, fork.status, fork.state.forked_from) == ("orig-2", "waiting", "orig")
+    assert calls == {}
+    done = answer(fork, "second", run_now=True)
+    assert done.invocation().get_output() == "10:SECOND"  # type: ignore[union-attr]
+    assert calls == {"ask": 1, "effect.10:second": 1}
+    assert enact.get_run("orig").head == original.head
+    assert original.invocation().get_output() == "10:FIRST"  # type: ignore[union-attr]
+    assert sorted(run.id for run in enact.list_runs()) == ["orig", "orig-2"]
+    # A fork of the head by default; a fork's id cannot be taken twice.
+    assert enact.fork("orig").status == "complete"
+    with pytest.raises(enact.RunConflictError):
+        enact.fork("orig", waiting_ref, run_id="orig-2")
+
+
+def test_fork_refuses_a_state_of_another_run(store: enact.Store) -> None:
+    """A state must belong to the run it is forked from."""
+    enact.invoke(ask, (1,), run_id="one")
+    enact.invoke(ask, (2,), run_id="two")
+    with pytest.raises(enact.InvocationError, match="not a state of run 'one'"):
+        enact.fork("one", enact.get_run("two").head)
+
+
+def test_a_generator_drives_one_run(store: enact.Store) -> None:
+    """InvocationGenerator.from_callable: every answer moves the same run; one row in the list."""
+    generator = enact.InvocationGenerator.from_callable(ask, (2,), run_id="gen")
+    request = next(generator)
+    assert request.for_value() == 4
+    with pytest.raises(StopIteration):
+        generator.send("go")
+    assert generator.run is not None and generator.run.id == "gen"
+    assert [(run.id, run.status) for run in enact.list_runs()] == [("gen", "complete")]
+    assert generator.invocation.get_output() == "4:GO"
+
+
+# Interruptions and resume ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), SystemExit(3)])
+def test_an_interrupt_marks_the_run_interrupted_and_is_reraised(
+    store: enact.Store, error: BaseException
+) -> None:
+    """KeyboardInterrupt or SystemExit in a nested call: re-raised, recorded as interrupted."""
+    stops["pair.2"] = error
+    with pytest.raises(type(error)):
+        enact.invoke(nested, (5,), run_id="int")
+    run = enact.get_run("int")
+    assert (run.status, run.state.status, run.state.event) == ("interrupted",) * 3
+    assert [listed.id for listed in enact.list_runs(status="interrupted")] == ["int"]
+    before = calls.copy()
+    done = enact.resume("int")
+    assert done.status == "complete"
+    assert done.invocation().get_output() == sum(4 * n + 200 for n in range(5))  # type: ignore[union-attr]
+    again = calls - before
+    # pair.2 was in flight (interrupted before its doubles); pairs 0 and 1 do not run again.
+    assert again == {"nested": 1, "pair.2": 1, "pair.3": 1, "pair.4": 1, **_doubles(2, 3, 4)}
+
+
+def _doubles(*pairs: int) -> dict[str, int]:
+    return {f"double.{x}": 1 for n in pairs for x in (n, n + 100)}
+
+
+def test_a_resumed_run_has_the_tree_of_an_uninterrupted_one(store: enact.Store) -> None:
+    """The finished journal is the same content-addressed tree, with or without a crash."""
+    whole = enact.invoke(nested, (6,), run_id="whole")
+    stops["double.103"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(nested, (6,), run_id="broken")
+    resumed = enact.resume("broken").invocation()
+    assert digest(resumed) == digest(whole)
+
+
+def test_resume_refuses_runs_that_cannot_continue(store: enact.Store) -> None:
+    """Only interrupted, answered and queued runs resume; others raise RunConflictError."""
+    enact.invoke(total, (1,), run_id="done")
+    enact.invoke(ask, (1,), run_id="waits")
+    for run_id, status in (("done", "complete"), ("waits", "waiting")):
+        with pytest.raises(enact.RunConflictError) as raised:
+            enact.resume(run_id)
+        assert (raised.value.run_id, raised.value.status) == (run_id, status)
+    with pytest.raises(enact.RunNotFoundError):
+        enact.resume("missing")
+
+
+# Durability ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared_url(backend_kind: Any, new_store_url: Callable[[], str]) -> str:
+    """A new store of each kind that a second connection can reach."""
+    if not backend_kind.shared:
+        pytest.skip(f"a second connection cannot reach a {backend_kind.name} store")
+    return new_store_url()
+
+
+def test_durability_call_writes_each_call_when_it_finishes(shared_url: str) -> None:
+    """Default durability: another connection sees each finished call, at every depth."""
+    watch.update(url=shared_url, run_id="w")
+    with enact.open_store(shared_url) as active:
+        enact.invoke(watched, (3,), run_id="w")
+        assert enact.get_run("w").status == "complete"
+        active.close()
+    pairs = [[(n,), (n, 0), (n, 1)] for n in range(3)]
+    assert seen == [
+        ("running", sorted(path for group in pairs[: n + 1] for path in group)) for n in range(3)
+    ]
+
+
+def test_durability_end_writes_the_run_when_it_ends(url: str, store: enact.Store) -> None:
+    """durability="end": nothing of the calls is written until the run ends."""
+    watch.update(url=url, run_id="e")
+    invocation = enact.invoke(watched, (3,), run_id="e", durability="end")
+    assert seen == [("running", [])] * 3
+    assert enact.get_run("e").status == "complete"
+    calls.clear()
+    watch.update(run_id="c")
+    same = enact.invoke(watched, (3,), run_id="c", durability="call")
+    assert digest(same) == digest(invocation)
+    with pytest.raises(ValueError, match="durability"):
+        enact.invoke(total, (1,), durability="sometimes")  # type: ignore[arg-type]
+
+
+def test_the_store_sets_the_default_durability(url: str, store: enact.Store) -> None:
+    """store.durability = "end" makes every run of the store write at its end."""
+    store.durability = "end"
+    watch.update(url=url, run_id="d")
+    enact.invoke(watched, (2,), run_id="d")
+    assert seen == [("running", [])] * 2
+    seen.clear()
+    watch.update(run_id="d2")
+    enact.invoke(watched, (1,), run_id="d2", durability="call")
+    assert seen == [("running", [(0,), (0, 0), (0, 1)])]
+
+
+def test_durability_end_loses_the_calls_of_an_interrupted_run(store: enact.Store) -> None:
+    """durability="end" keeps nothing of an interrupted run: resume runs every call again."""
+    stops["pair.3"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(nested, (4,), run_id="lost", durability="end")
+    run = enact.get_run("lost")
+    assert run.status == "interrupted" and run.entries() == []
+    before = calls.copy()
+    assert enact.resume("lost").status == "complete"
+    assert calls - before == {
+        "nested": 1,
+        **{f"pair.{n}": 1 for n in range(4)},
+        **_doubles(0, 1, 2, 3),
+    }
+
+
+def test_gathered_children_are_durable_and_not_run_again(url: str, store: enact.Store) -> None:
+    """asyncio.gather children and their nested calls are written as each finishes."""
+    watch.update(url=url, run_id="g")
+    stops["gathered.after"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(enact.invoke_async(gathered, (5,), run_id="g"))
+    assert seen == [("running", sorted([(n,) for n in range(5)] + [(n, 0) for n in range(5)]))]
+    assert enact.get_run("g").status == "interrupted"
+    before = calls.copy()
+    done = enact.resume("g")
+    assert done.status == "complete"
+    assert done.invocation().get_output() == 2 * sum(range(5))  # type: ignore[union-attr]
+    assert calls - before == {"gathered": 1, "gathered.after": 1}
+
+
+# Threads ------------------------------------------------------------------------------------
+
+
+def test_thread_pool_calls_are_journaled_in_call_order(store: enact.Store) -> None:
+    """Calls submitted to (and mapped on) a pool of 8 threads are children in call order."""
+    invocation = enact.invoke(pooled, (12,), run_id="pool")
+    assert invocation.get_output() == [2 * n for n in range(12)] + [4 * n + 200 for n in range(12)]
+    children = list(invocation.get_children())
+    assert [child.get_invokable() for child in children] == [double] * 12 + [pair] * 12
+    assert [child.get_input().args for child in children] == [[n] for n in range(12)] * 2
+    assert all(child.get_output() is not None for child in children)
+    assert [len(list(child.get_children())) for child in children] == [0] * 12 + [2] * 12
+    expected = collections.Counter({"pooled": 1, "pooled.after": 1})
+    for n in range(12):
+        expected.update([f"double.{n}", f"pair.{n}", f"double.{n}", f"double.{n + 100}"])
+    assert calls == expected
+
+
+def test_thread_pool_calls_are_not_run_again_on_replay_or_resume(store: enact.Store) -> None:
+    """Replaying, or resuming after an interrupt, runs none of the calls the threads made."""
+    invocation = enact.invoke(pooled, (16,), run_id="pool")
+    before = calls.copy()
+    replayed = invocation.rewind(0).replay()
+    assert replayed.get_output() == invocation.get_output()
+    assert calls - before == {"pooled": 1, "pooled.after": 1}
+
+    stops["pooled.after"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(pooled, (16,), run_id="pool-2")
+    assert enact.get_run("pool-2").status == "interrupted"
+    before = calls.copy()
+    resumed = enact.resume("pool-2")
+    assert resumed.invocation().get_output() == invocation.get_output()  # type: ignore[union-attr]
+    assert calls - before == {"pooled": 1, "pooled.after": 1}
+    assert digest(resumed.invocation()) == digest(invocation)
