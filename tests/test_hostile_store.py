@@ -184,3 +184,40 @@ def test_a_name_spelled_like_a_hashed_long_name_does_not_alias_it(tmp_path: path
     assert store.get_name(long_name) == first
     assert store.get_name(spelled_like_it) == second
     assert store.names() == {long_name: first, spelled_like_it: second}
+
+
+# ---- repair ---------------------------------------------------------------------------
+
+
+def damage(store: enact.Store, root: pathlib.Path, ref: enact.Ref[Any]) -> None:
+    """Overwrites the stored bytes of `ref` in the SQLite file or file store at `root`."""
+    if root.is_dir():
+        path = root / "objects" / ref.digest[:2] / ref.digest[2:]
+        path.write_bytes(b"garbage")
+    else:
+        with sqlite3.connect(root) as db:
+            key = bytes.fromhex(ref.digest)
+            db.execute("UPDATE objects SET data = x'00ff' WHERE digest = ?", (key,))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "files"])
+def test_copy_replaces_a_damaged_object(tmp_path: pathlib.Path, kind: str) -> None:
+    """The corrupt-object error says to restore with copy: copy must overwrite the damage."""
+    good = enact.SQLiteStore(tmp_path / "good.db")
+    where = tmp_path / ("bad.db" if kind == "sqlite" else "bad")
+    bad = enact.SQLiteStore(where) if kind == "sqlite" else enact.FileStore(where)
+    child = good.commit({"child": "lost"})
+    parent = good.commit({"parent": child})
+    enact.copy(parent, good, bad)
+    damage(bad, where, child)
+    damage(bad, where, parent)
+    assert len(enact.verify(bad).corrupt) == 2
+    report = enact.copy(parent, good, bad)  # the damaged root, then what it links to
+    assert report.sent == 2
+    assert enact.verify(bad).ok
+    damage(bad, where, child)
+    assert enact.copy(child, good, bad).sent == 1  # the digest the corrupt-object error names
+    assert enact.verify(bad).ok
+    fresh = enact.SQLiteStore(where) if kind == "sqlite" else enact.FileStore(where)
+    assert fresh.checkout(parent) == {"parent": child}
+    assert fresh.checkout(child) == {"child": "lost"}

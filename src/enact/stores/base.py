@@ -139,6 +139,17 @@ class StorageBackend(abc.ABC):
         """
         raise UnsupportedOperationError(f"{type(self).__name__} cannot delete objects.")
 
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        """Stores objects, overwriting what is stored under their digests.
+
+        For repairs (`enact.copy` onto an object whose stored bytes do not
+        verify): `commit` leaves an existing digest as it is. The default
+        deletes, then commits; backends that can overwrite in place override it.
+        """
+        batch = list(packed_resources)
+        self.delete_many([packed.digest for packed in batch])
+        self.commit_many(batch)
+
     # Named refs ----------------------------------------------------------------
 
     def get_name(self, name: str) -> str | None:

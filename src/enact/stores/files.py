@@ -86,6 +86,21 @@ class FileBackend(StorageBackend):
         if self._fsync:
             self._fsync_directories(directories)
 
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        directories: set[Path] = set()
+        for packed in packed_resources:
+            path = self._path(packed.digest)
+            try:
+                path.parent.mkdir(exist_ok=True)
+                _replace_atomically(path, packed.data, fsync=self._fsync)
+            except OSError as err:
+                raise StorageError(
+                    f"Cannot replace object {packed.digest} at {path}: {err}"
+                ) from err
+            directories.add(path.parent)
+        if self._fsync:
+            self._fsync_directories(directories)
+
     def _write(self, packed_resource: PackedResource) -> Path | None:
         """Writes one object into place; returns its directory, or None if it was there."""
         path = self._path(packed_resource.digest)

@@ -57,6 +57,9 @@ _UPSERT: Final = (
     "ON CONFLICT (digest) DO UPDATE SET committed_at = excluded.committed_at, "
     "links = coalesce(objects.links, excluded.links)"
 )
+_REPLACE: Final = (
+    "INSERT OR REPLACE INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?)"
+)
 _SET_NAME: Final = (
     "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at"
@@ -258,6 +261,21 @@ class SQLiteBackend(StorageBackend):
                 conn.executemany(_UPSERT, rows)
 
         self._run(f"commit {len(rows)} object(s)", write)
+
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        rows = [
+            [bytes.fromhex(packed.digest), packed.data, _pack_links(packed.links), 0.0]
+            for packed in packed_resources
+        ]
+        if not rows:
+            return
+
+        def write() -> None:
+            with self._transaction() as conn:
+                _stamp(rows)
+                conn.executemany(_REPLACE, rows)
+
+        self._run(f"replace {len(rows)} object(s)", write)
 
     def has(self, ref: Ref[Any]) -> bool:
         sql = "SELECT 1 FROM objects WHERE digest = ?"
