@@ -221,3 +221,63 @@ def test_copy_replaces_a_damaged_object(tmp_path: pathlib.Path, kind: str) -> No
     fresh = enact.SQLiteStore(where) if kind == "sqlite" else enact.FileStore(where)
     assert fresh.checkout(parent) == {"parent": child}
     assert fresh.checkout(child) == {"child": "lost"}
+
+
+# ---- opening things that are not stores, and bad URLs ------------------------------------
+
+
+def test_a_directory_that_is_not_a_store_is_refused(tmp_path: pathlib.Path) -> None:
+    """Opening another program's directory is an error, and adds nothing to it."""
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(enact.StorageError, match="not an enact store"):
+        enact.open_store(f"file://{other}")
+    assert sorted(path.name for path in other.iterdir()) == ["cat.jpg"]
+    with pytest.raises(enact.StorageError, match="is a file"):
+        enact.open_store(f"file://{other / 'cat.jpg'}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    store = enact.open_store(f"file://{empty}")
+    ref = store.commit("fine")
+    assert enact.open_store(f"file://{empty}").checkout(ref) == "fine"
+
+
+def test_a_database_that_is_not_a_store_is_refused(tmp_path: pathlib.Path) -> None:
+    """Another program's SQLite file is neither switched to WAL nor given enact's tables."""
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    db.close()
+    with pytest.raises(enact.StorageError, match="customers"):
+        enact.open_store(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
+        (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+    db.close()
+    assert tables == ["customers"] and mode.lower() != "wal"
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("file://", "names no directory"),
+        ("sqlite:///x%00y.db", "NUL"),
+        ("file:///tmp/a%00b", "NUL"),
+        ("postgresql://[::1", "not a valid PostgreSQL URL"),
+        ("sqlite:///" + "a" * 5000, "limit is"),
+        ("file:///tmp/" + "b" * 300, "longer than 255"),
+        ("sqlite:///x.db?timeout=nan", "finite, non-negative"),
+        ("sqlite:///x.db?timeout=-1", "finite, non-negative"),
+        ("sqlite:///x.db?timeout=-inf", "finite, non-negative"),
+    ],
+    ids=lambda value: value[:30],
+)
+def test_bad_store_urls_give_one_clear_error(
+    url: str, fragment: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each is an InvalidStoreURLError saying what is wrong, not a crash or a silent default."""
+    monkeypatch.chdir(tmp_path)  # (where a wrongly accepted relative path would land)
+    with pytest.raises(enact.InvalidStoreURLError, match="Cannot open store") as caught:
+        enact.open_store(url)
+    assert fragment in str(caught.value)

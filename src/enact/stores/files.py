@@ -55,6 +55,7 @@ class FileBackend(StorageBackend):
         self._objects = self.root / "objects"
         self._names = self.root / "names"
         self._fsync = fsync
+        _check_is_store(self.root)
         try:
             self._objects.mkdir(parents=True, exist_ok=True)
             self._names.mkdir(exist_ok=True)
@@ -317,6 +318,32 @@ class FileStore(Store):
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         super().__init__(FileBackend(root, fsync=fsync))
+
+
+def _check_is_store(root: Path) -> None:
+    """Refuses to turn something that is not a file store into one.
+
+    A missing or empty directory becomes a store; a directory holding other
+    things (no ``objects/``) or a file is another program's, and enact would
+    otherwise add its directories to it.
+    """
+    try:
+        if not root.exists():
+            return
+        if not root.is_dir():
+            raise StorageError(
+                f"Cannot open {root} as a file store: it is a file, not a directory. "
+                "Use file:///DIR for a directory store, sqlite:///PATH for an SQLite file."
+            )
+        if (root / "objects").is_dir() or not any(root.iterdir()):
+            return
+    except OSError as err:
+        raise StorageError(f"Cannot open the file store at {root}: {err}") from err
+    raise StorageError(
+        f"Cannot open {root} as a file store: the directory is not empty and holds no "
+        "objects/ directory, so it is not an enact store. Name a new or empty directory, "
+        "or the directory of an existing store."
+    )
 
 
 def _replace_atomically(path: Path, data: bytes, *, fsync: bool) -> None:

@@ -166,6 +166,7 @@ class SQLiteBackend(StorageBackend):
                 conn = self._connection()
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
+                    self._check_is_store(conn)
                     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                     if mode.lower() != "wal":
                         raise sqlite3.OperationalError(f"database is locked (journal mode {mode})")
@@ -194,6 +195,19 @@ class SQLiteBackend(StorageBackend):
             raise StorageError(
                 f"The SQLite store {self.path} has schema version {version}, and this "
                 f"version of enact reads up to {SCHEMA_VERSION}: upgrade enact."
+            )
+
+    def _check_is_store(self, conn: sqlite3.Connection) -> None:
+        """Refuses a database of another program (one with tables that are not enact's),
+        before switching it to WAL and adding tables to it."""
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        foreign = sorted({str(name) for (name,) in rows} - {"objects", "names"})
+        if foreign:
+            self.close()
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise StorageError(
+                f"Cannot open {self.path} as an enact SQLite store: it is another "
+                f"database (it holds tables {shown}). Name a new file, or an enact store."
             )
 
     @contextlib.contextmanager
