@@ -6,6 +6,7 @@ Each test reproduces a defect of issue 10 on a real SQLite file or file store.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pathlib
 import sqlite3
@@ -281,3 +282,98 @@ def test_bad_store_urls_give_one_clear_error(
     with pytest.raises(enact.InvalidStoreURLError, match="Cannot open store") as caught:
         enact.open_store(url)
     assert fragment in str(caught.value)
+
+
+# ---- damaged rows and hostile content ------------------------------------------------
+
+
+def tamper(path: pathlib.Path, sql: str, *params: Any) -> None:
+    """Runs one statement on the SQLite file behind enact's back."""
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(sql, params)
+    db.close()
+
+
+@pytest.mark.parametrize("column", ["data", "links"])
+@pytest.mark.parametrize("value", ["some text", 12345], ids=["text", "int"])
+def test_a_row_of_the_wrong_type_is_a_corrupt_object(
+    tmp_path: pathlib.Path, column: str, value: object
+) -> None:
+    """TEXT or INT where enact keeps BLOBs: CorruptObjectError naming the object; verify goes on."""
+    path = tmp_path / "s.db"
+    store = enact.SQLiteStore(path)
+    first = store.commit({"first": store.commit("child")})
+    second = store.commit({"second": 2})
+    store.set_name("first", first)
+    for ref in (first, second):
+        key = bytes.fromhex(ref.digest)
+        tamper(path, f"UPDATE objects SET {column} = ? WHERE digest = ?", value, key)
+    fresh = enact.SQLiteStore(path)
+    with pytest.raises(enact.CorruptObjectError, match=first.digest) as caught:
+        fresh.checkout(first)
+    assert caught.value.digest == first.digest and str(path) in caught.value.location
+    report = enact.verify(fresh)
+    assert {problem.digest for problem in report.corrupt} == {first.digest, second.digest}
+    assert report.checked == 3
+    with pytest.raises(enact.CorruptObjectError, match=first.digest):
+        enact.gc(fresh, grace_seconds=0)
+    assert fresh.has(first) and fresh.has(second)
+
+
+def test_rows_whose_key_is_not_a_digest_are_reported(tmp_path: pathlib.Path) -> None:
+    """A row keyed by TEXT is neither ignored by verify nor a crash of gc."""
+    path = tmp_path / "s.db"
+    store = enact.SQLiteStore(path)
+    kept = store.commit("kept")
+    tamper(path, "INSERT INTO objects VALUES ('../../etc/passwd', x'00', NULL, 0)")
+    report = enact.verify(store)
+    assert report.checked == 1 and not report.ok
+    assert "etc/passwd" in report.corrupt[0].detail
+    with pytest.raises(enact.StorageError, match="not a 32-byte BLOB"):
+        enact.gc(store, grace_seconds=0)
+    assert store.checkout(kept) == "kept"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "files"])
+def test_a_name_that_holds_no_digest_is_reported_not_followed(
+    tmp_path: pathlib.Path, kind: str
+) -> None:
+    """A name edited to hold a path or junk is an error naming it, never a key or a path."""
+    if kind == "sqlite":
+        store: enact.Store = enact.SQLiteStore(tmp_path / "s.db")
+    else:
+        store = enact.FileStore(tmp_path / "files")
+    ref = store.commit("named")
+    store.set_name("good", ref)
+    store.set_name("bad", ref)
+    hostile = "../../../../../../etc/passwd"
+    if kind == "sqlite":
+        tamper(tmp_path / "s.db", "UPDATE names SET digest = ? WHERE name = 'bad'", hostile)
+    else:
+        (tmp_path / "files" / "names" / "bad").write_text(f"{hostile}\nbad")
+    with pytest.raises(enact.StorageError, match="bad"):
+        store.get_name("bad")
+    assert store.get_name("good") == ref
+    report = enact.verify(store)
+    assert not report.ok and "etc/passwd" in str(report)
+    with pytest.raises(enact.StorageError):
+        enact.gc(store, grace_seconds=0)
+    assert store.has(ref)
+
+
+def test_copy_from_a_hostile_file_store_stays_inside_both_stores(tmp_path: pathlib.Path) -> None:
+    """A hand-built object whose packing header links to '../..' paths is refused."""
+    source = enact.FileStore(tmp_path / "source")
+    target = enact.FileStore(tmp_path / "target")
+    outside = "../../../../outside/" + "0" * 44
+    header = json.dumps({"links": [outside], "packing": "hostile"}, sort_keys=True)
+    data = b"pack:" + header.encode() + b"\n" + b"opaque"
+    digest = hashlib.sha256(b"anything").hexdigest()
+    source.backend.commit(enact.PackedResource(digest, data))
+    with pytest.raises(enact.CorruptObjectError, match=digest):
+        enact.copy(digest, source, target)
+    assert not (tmp_path / "outside").exists()
+    assert list((tmp_path / "target" / "objects").iterdir()) == []
+    with pytest.raises(enact.StorageError, match="not a 64-hex-digit digest"):
+        source.backend.get(enact.Ref._unchecked(outside))

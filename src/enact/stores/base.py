@@ -235,6 +235,25 @@ class StorageBackend(abc.ABC):
 _HEX: Final = frozenset("0123456789abcdef")
 
 
+def checked_name_digest(name: str, digest: object, where: object) -> str:
+    """Returns the digest a stored name holds, if it is one (64 lower-case hex).
+
+    Everything read from storage is checked before it is used as a key or a
+    path: a damaged or hand-edited name must not reach a file path or a query.
+
+    Raises:
+        StorageError: It is not a digest (the message names the name and store).
+    """
+    if isinstance(digest, str) and len(digest) == 64 and _HEX.issuperset(digest):
+        return digest
+    shown = repr(digest) if len(repr(digest)) < 90 else repr(digest)[:80] + "..."
+    raise StorageError(
+        f"Name {name!r} in {where} is damaged: it holds {shown}, not a 64-hex-digit "
+        "digest. Set the name again (or delete it); until then gc does not know what it "
+        "protected."
+    )
+
+
 def check_prefix(prefix: str) -> str:
     """Returns `prefix` if it can start a digest (up to 64 lower-case hex characters)."""
     if not isinstance(prefix, str) or len(prefix) > 64 or not _HEX.issuperset(prefix):

@@ -66,9 +66,18 @@ class FileBackend(StorageBackend):
         return f"FileBackend({str(self.root)!r})"
 
     def _path(self, digest: str) -> Path:
+        # Digests come from callers and from stored names and objects: never join
+        # anything but 64 hex digits into a path (a hostile "../x" would escape).
+        if not is_digest(digest):
+            raise StorageError(
+                f"Refusing to look up object {digest!r:.80} in {self.root}: it is not a "
+                "64-hex-digit digest (read from damaged or hostile data?)."
+            )
         return self._objects / digest[:2] / digest[2:]
 
     def locate(self, digest: str) -> str:
+        if not is_digest(digest):  # (for messages: never raise)
+            return f"{self.root} (no object: {digest!r:.80} is not a digest)"
         return str(self._path(digest))
 
     def commit(self, packed_resource: PackedResource) -> None:

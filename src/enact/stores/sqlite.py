@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from enact.errors import EnactError, StorageError
+from enact.errors import CorruptObjectError, EnactError, StorageError
 from enact.stores.base import (
     ANY,
     PackedResource,
@@ -302,7 +302,7 @@ class SQLiteBackend(StorageBackend):
         if not rows:
             return None
         data, links = rows[0]
-        return PackedResource(digest, data, _unpack_links(links))
+        return self._packed(digest, data, links)
 
     def has_many(self, digests: Iterable[str]) -> set[str]:
         found: set[str] = set()
@@ -319,8 +319,26 @@ class SQLiteBackend(StorageBackend):
             )
             for key, data, links in rows:
                 digest = key.hex()
-                found[digest] = PackedResource(digest, data, _unpack_links(links))
+                found[digest] = self._packed(digest, data, links)
         return found
+
+    def _packed(self, digest: str, data: object, links: object) -> PackedResource:
+        """The row as a `PackedResource`, once its columns are checked to be what enact
+        wrote (a row edited to hold TEXT or a number must not reach the decoder)."""
+        if not isinstance(data, bytes):
+            detail = f"its data column holds {type(data).__name__}, not BLOB"
+        elif links is not None and (not isinstance(links, bytes) or len(links) % 32):
+            detail = "its links column is not a whole number of 32-byte digests"
+        else:
+            return PackedResource(digest, data, _unpack_links(links))
+        location = self.locate(digest)
+        raise CorruptObjectError(
+            f"Object {digest} at {location} is corrupt: {detail}. Restore it from a copy of "
+            "the store (enact copy) or delete it; enact verify lists every damaged object.",
+            digest=digest,
+            location=location,
+            detail=detail,
+        )
 
     def _select_in(self, query: str, keys: list[bytes], *extra: Any) -> list[Any]:
         sql = query.format(",".join("?" * len(keys)))
@@ -334,10 +352,24 @@ class SQLiteBackend(StorageBackend):
         while True:
             rows = self._query("list objects", sql, (after, _PAGE))
             for (key,) in rows:
-                yield key.hex()
+                if len(key) == 32:
+                    yield key.hex()
             if len(rows) < _PAGE:
-                return
+                break
             after = rows[-1][0]
+        # Keys that are not 32-byte BLOBs (the range above skips TEXT and numbers)
+        # were not written by enact: report them rather than ignore them.
+        bad = self._query(
+            "list damaged rows",
+            "SELECT digest FROM objects WHERE typeof(digest) != 'blob' OR length(digest) != 32 "
+            "LIMIT 6",
+        )
+        if bad:
+            shown = ", ".join(repr(key) for (key,) in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            raise StorageError(
+                f"{self.path} holds object rows whose digest is not a 32-byte BLOB ({shown}): "
+                "they were not written by enact. Delete those rows (SQLite table objects)."
+            )
 
     def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
         check_prefix(prefix)

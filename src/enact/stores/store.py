@@ -30,6 +30,7 @@ from enact.stores.base import (
     PackedResource,
     StorageBackend,
     UnsupportedOperationError,
+    checked_name_digest,
 )
 from enact.stores.verified import open_verified, packed_links
 from enact.wrappers import PRIMITIVE_WRAPPERS
@@ -198,7 +199,8 @@ class Store:
             rows = self._backend.list_names(
                 prefix, after=after, before=before, reverse=reverse, limit=limit
             )
-        return [(name, Ref._unchecked(digest)) for name, digest in rows]
+        where = self._backend
+        return [(name, Ref._unchecked(checked_name_digest(name, d, where))) for name, d in rows]
 
     def delete_names(self, prefix: str) -> int:
         """Deletes every name starting with `prefix` (at least one character); returns the count."""
@@ -345,13 +347,16 @@ class Store:
         check_name(name)
         with self._failing(f"read name {name!r}"):
             digest = self._backend.get_name(name)
-        return None if digest is None else Ref._unchecked(digest)
+        if digest is None:
+            return None
+        return Ref._unchecked(checked_name_digest(name, digest, self._backend))
 
     def names(self) -> dict[str, Ref[Any]]:
         """Returns every name of this store and its ref, sorted by name."""
         with self._failing("list names"):
             items = list(self._backend.iter_names())
-        return {name: Ref._unchecked(digest) for name, digest in items}
+        where = self._backend
+        return {name: Ref._unchecked(checked_name_digest(name, d, where)) for name, d in items}
 
     def _flush_pending(self) -> None:
         pending = self._pending.get()
