@@ -9,7 +9,10 @@ import hashlib
 import json
 import os
 import pathlib
+import resource
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -377,3 +380,39 @@ def test_copy_from_a_hostile_file_store_stays_inside_both_stores(tmp_path: pathl
     assert list((tmp_path / "target" / "objects").iterdir()) == []
     with pytest.raises(enact.StorageError, match="not a 64-hex-digit digest"):
         source.backend.get(enact.Ref._unchecked(outside))
+
+
+# ---- limits -----------------------------------------------------------------------------
+
+_DEEP_TUPLE = """
+import enact
+value = ()
+for _ in range(30_000):
+    value = (value,)
+store = enact.InMemoryStore()
+back = store.checkout(store.commit(value))
+depth = 0
+while back:
+    (back,) = back
+    depth += 1
+print(depth)
+"""
+
+
+def _small_stack() -> None:
+    # A 512 KiB C stack: what recursion a 300,000-deep value needs on the usual 8 MiB.
+    resource.setrlimit(resource.RLIMIT_STACK, (512 * 1024, 512 * 1024))
+
+
+def test_a_deeply_nested_tuple_commits_without_recursion() -> None:
+    """Committing nested tuples neither hashes them (quadratic, then a C stack overflow)
+    nor mistakes a freed wrapper's reused id for a cycle."""
+    done = subprocess.run(
+        [sys.executable, "-c", _DEEP_TUPLE],
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_stack,
+        timeout=300,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "30000"), done.stderr[-2000:]
