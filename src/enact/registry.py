@@ -195,6 +195,10 @@ def enum_named(name: str) -> type | None:
 
 def function_info(function: Any) -> ClassInfo | None:
     """Returns the `ClassInfo` of a registered function, or None."""
+    if not callable(function):
+        # Not hashed: hashing a deeply nested tuple is quadratic across the walk
+        # and, past ~100,000 levels, overflows the C stack.
+        return None
     try:
         return _by_function.get(function)
     except TypeError:

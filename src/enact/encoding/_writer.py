@@ -60,6 +60,10 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
     app = parts.append
     chunks: list[bytes] | None = None
     stack: list[tuple[Iterator[tuple[str, Any]], int]] = []
+    # The containers being walked, kept alive: a wrapper made on the way (a tuple's
+    # TupleWrapper) would otherwise be freed and its id, still in `on_path`, reused
+    # by the next wrapper, which would then look like a cycle.
+    open_values: list[Any] = []
     on_path: set[int] = set()
     alive: list[Any] = []
     it: Iterator[tuple[str, Any]] = iter((("", value),))
@@ -144,6 +148,7 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
             if child in on_path:
                 raise_problem(value)
             on_path.add(child)
+            open_values.append(v)
             app(opener)
             stack.append((it, oid))
             oid = child
@@ -154,6 +159,7 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
                 break
             app("]")
             on_path.discard(oid)
+            open_values.pop()
             it, oid = stack.pop()
     if chunks is None:
         return "".join(parts).encode("utf-8"), links

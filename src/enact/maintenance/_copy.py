@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
-from enact.errors import UnknownTypeError
+from enact.errors import CorruptObjectError, UnknownTypeError
 from enact.maintenance._common import (
     BATCH_SIZE,
     Progress,
@@ -54,7 +54,9 @@ def copy(
     """Copies everything reachable from `roots` that `target` lacks, like ``git push``.
 
     The closure is walked breadth first; for each batch the target is asked
-    which objects it already has (their subgraphs are skipped), the rest is
+    which objects it already has intact (their subgraphs are skipped; one whose
+    stored bytes do not verify is replaced and its links followed: copying the
+    digest a `CorruptObjectError` names from a good store repairs it), the rest is
     read from the source in one call and hash-checked. Objects are then written
     children first, in batches, so that even an interrupted copy leaves the
     target holding complete closures only; running it again finishes the job.
@@ -78,12 +80,16 @@ def copy(
     kept: dict[str, PackedResource] = {}
     kept_bytes = 0
     skipped = unverified = walked = 0
+    repair: set[str] = set()  # held by the target, but its stored bytes do not verify
     seen = set(start)
     frontier = [(digest, "") for digest in dict.fromkeys(start)]
     while frontier:
         next_frontier: list[tuple[str, str]] = []
         for chunk in chunks(frontier, batch_size):
             present = target.backend.has_many([digest for digest, _ in chunk])
+            damaged = _damaged(target, present)
+            present -= damaged
+            repair |= damaged
             skipped += len(present)
             missing = [(digest, parent) for digest, parent in chunk if digest not in present]
             found = source.backend.get_many([digest for digest, _ in missing])
@@ -125,12 +131,31 @@ def copy(
                 _verified_links(source, packed)
             batch.append(packed)
         for part in by_size(batch):
-            target.backend.commit_many(part)
+            target.backend.commit_many([packed for packed in part if packed.digest not in repair])
+            fixes = [packed for packed in part if packed.digest in repair]
+            if fixes:
+                target.backend.replace_many(fixes)
         sent += len(batch)
         bytes_sent += sum(len(packed.data) for packed in batch)
         if progress is not None:
             progress("copy: send", sent, len(order))
     return CopyReport(sent=sent, skipped=skipped, bytes_sent=bytes_sent, unverified=unverified)
+
+
+def _damaged(store: Store, digests: set[str]) -> set[str]:
+    """Returns those of `digests` whose bytes in `store` fail `open_verified` (copy repairs
+    them; an object packed with a packing unknown here is taken as it is)."""
+    damaged: set[str] = set()
+    if not digests:
+        return damaged
+    for digest, packed in store.backend.get_many(digests).items():
+        try:
+            open_verified(packed, store.backend.locate, links=True)
+        except UnknownTypeError:
+            continue
+        except CorruptObjectError:
+            damaged.add(digest)
+    return damaged
 
 
 def _verified_links(store: Store, packed: PackedResource) -> tuple[str, ...] | None:

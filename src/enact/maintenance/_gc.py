@@ -16,7 +16,7 @@ from enact.maintenance._common import (
     chunks,
     root_digests,
 )
-from enact.stores.base import PackedResource, UnsupportedOperationError
+from enact.stores.base import PackedResource, UnsupportedOperationError, checked_name_digest
 from enact.stores.store import Store
 from enact.stores.verified import open_verified, packed_links
 
@@ -238,7 +238,8 @@ def _named(store: Store, *, required: bool) -> list[str]:
     """Returns the digests names point at; a backend without names has none, but then
     gc must be told its roots (`required`), or it would delete everything."""
     try:
-        return [digest for _, digest in store.backend.iter_names()]
+        where = store.backend
+        return [checked_name_digest(name, d, where) for name, d in store.backend.iter_names()]
     except UnsupportedOperationError as err:
         if required:
             raise UnsupportedOperationError(

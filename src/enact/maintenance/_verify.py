@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 
 from enact.errors import CorruptObjectError, StorageError, UnknownTypeError
 from enact.maintenance._common import BATCH_SIZE, Progress, chunks
-from enact.stores.base import PackedResource, UnsupportedOperationError
+from enact.refs import Ref
+from enact.stores.base import PackedResource, UnsupportedOperationError, checked_name_digest
 from enact.stores.store import Store
 from enact.stores.verified import open_verified, packed_links
 
@@ -97,43 +98,84 @@ def verify(
     backend = store.backend
     problems: list[VerifyProblem] = []
     checked = 0
-    for chunk in chunks(backend.iter_digests(), batch_size):
-        found = backend.get_many(chunk)
-        references: dict[str, str] = {}
-        for digest in chunk:
-            packed = found.get(digest)
-            if packed is None:
-                continue  # deleted since it was listed
-            checked += 1
-            result = _check(packed, backend.locate)
-            if result.problem is not None:
-                problems.append(
-                    VerifyProblem("corrupt", digest, backend.locate(digest), result.problem)
-                )
-            elif not result.verified:
-                problems.append(
-                    VerifyProblem(
-                        "unverifiable",
-                        digest,
-                        backend.locate(digest),
-                        "packed with a packing whose Ref class is not defined in this "
-                        "process; import it (with its key) to check the object",
-                    )
-                )
-            for link in result.links:
-                references.setdefault(link, digest)
-        problems.extend(_dangling(store, references))
+    unlisted: list[StorageError] = []
+    for chunk in chunks(_listed(store, unlisted), batch_size):
+        checked += _verify_chunk(store, chunk, problems)
         if progress is not None:
             progress("verify", checked, None)
+    for err in unlisted:  # e.g. rows whose keys are not digests: reported, go on
+        problems.append(VerifyProblem("corrupt", "", f"the objects of {backend!r}", str(err)))
     try:
-        names = {digest: f"name:{name}" for name, digest in backend.iter_names()}
+        named = list(backend.iter_names())
     except UnsupportedOperationError:
-        names = {}  # a backend without names has no names to dangle
+        named = []  # a backend without names has no names to dangle
     except StorageError as err:  # damaged names: reported, the objects were checked
         problems.append(VerifyProblem("corrupt", "", f"the names of {backend!r}", str(err)))
-        names = {}
+        named = []
+    names: dict[str, str] = {}
+    for name, digest in named:
+        try:
+            names[checked_name_digest(name, digest, backend)] = f"name:{name}"
+        except StorageError as err:
+            where = f"name {name!r} of {backend!r}"
+            problems.append(VerifyProblem("corrupt", "", where, str(err), f"name:{name}"))
     problems.extend(_dangling(store, names))
     return VerifyReport(checked=checked, problems=tuple(problems))
+
+
+def _listed(store: Store, errors: list[StorageError]) -> Iterator[str]:
+    """Yields the store's digests; a listing that fails (after yielding what it could) is
+    added to `errors`, so that the objects listed before are still checked."""
+    try:
+        yield from store.backend.iter_digests()
+    except StorageError as err:
+        errors.append(err)
+
+
+def _verify_chunk(store: Store, chunk: list[str], problems: list[VerifyProblem]) -> int:
+    """Checks one batch of objects, adding what is wrong to `problems`; returns how many."""
+    backend = store.backend
+    checked = 0
+    try:
+        found = backend.get_many(chunk)
+    except CorruptObjectError:  # a damaged row spoils the batch read: read one by one
+        found = {}
+        for digest in chunk:
+            try:
+                packed = backend.get(Ref._unchecked(digest))
+            except CorruptObjectError as err:
+                checked += 1
+                problems.append(
+                    VerifyProblem("corrupt", digest, err.location, err.detail or str(err))
+                )
+                continue
+            if packed is not None:
+                found[digest] = packed
+    references: dict[str, str] = {}
+    for digest in chunk:
+        packed = found.get(digest)
+        if packed is None:
+            continue  # deleted since it was listed (or reported above)
+        checked += 1
+        result = _check(packed, backend.locate)
+        if result.problem is not None:
+            problems.append(
+                VerifyProblem("corrupt", digest, backend.locate(digest), result.problem)
+            )
+        elif not result.verified:
+            problems.append(
+                VerifyProblem(
+                    "unverifiable",
+                    digest,
+                    backend.locate(digest),
+                    "packed with a packing whose Ref class is not defined in this "
+                    "process; import it (with its key) to check the object",
+                )
+            )
+        for link in result.links:
+            references.setdefault(link, digest)
+    problems.extend(_dangling(store, references))
+    return checked
 
 
 def _dangling(store: Store, references: dict[str, str]) -> Iterator[VerifyProblem]:

@@ -182,6 +182,17 @@ class StorageBackend(abc.ABC):
         """
         raise UnsupportedOperationError(f"{type(self).__name__} cannot delete objects.")
 
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        """Stores objects, overwriting what is stored under their digests.
+
+        For repairs (`enact.copy` onto an object whose stored bytes do not
+        verify): `commit` leaves an existing digest as it is. The default
+        deletes, then commits; backends that can overwrite in place override it.
+        """
+        batch = list(packed_resources)
+        self.delete_many([packed.digest for packed in batch])
+        self.commit_many(batch)
+
     # Named refs ----------------------------------------------------------------
 
     def get_name(self, name: str) -> str | None:
@@ -244,6 +255,25 @@ class StorageBackend(abc.ABC):
 
 
 _HEX: Final = frozenset("0123456789abcdef")
+
+
+def checked_name_digest(name: str, digest: object, where: object) -> str:
+    """Returns the digest a stored name holds, if it is one (64 lower-case hex).
+
+    Everything read from storage is checked before it is used as a key or a
+    path: a damaged or hand-edited name must not reach a file path or a query.
+
+    Raises:
+        StorageError: It is not a digest (the message names the name and store).
+    """
+    if isinstance(digest, str) and len(digest) == 64 and _HEX.issuperset(digest):
+        return digest
+    shown = repr(digest) if len(repr(digest)) < 90 else repr(digest)[:80] + "..."
+    raise StorageError(
+        f"Name {name!r} in {where} is damaged: it holds {shown}, not a 64-hex-digit "
+        "digest. Set the name again (or delete it); until then gc does not know what it "
+        "protected."
+    )
 
 
 def check_prefix(prefix: str) -> str:

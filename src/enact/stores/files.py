@@ -55,6 +55,7 @@ class FileBackend(StorageBackend):
         self._objects = self.root / "objects"
         self._names = self.root / "names"
         self._fsync = fsync
+        _check_is_store(self.root)
         try:
             self._objects.mkdir(parents=True, exist_ok=True)
             self._names.mkdir(exist_ok=True)
@@ -65,9 +66,18 @@ class FileBackend(StorageBackend):
         return f"FileBackend({str(self.root)!r})"
 
     def _path(self, digest: str) -> Path:
+        # Digests come from callers and from stored names and objects: never join
+        # anything but 64 hex digits into a path (a hostile "../x" would escape).
+        if not is_digest(digest):
+            raise StorageError(
+                f"Refusing to look up object {digest!r:.80} in {self.root}: it is not a "
+                "64-hex-digit digest (read from damaged or hostile data?)."
+            )
         return self._objects / digest[:2] / digest[2:]
 
     def locate(self, digest: str) -> str:
+        if not is_digest(digest):  # (for messages: never raise)
+            return f"{self.root} (no object: {digest!r:.80} is not a digest)"
         return str(self._path(digest))
 
     def commit(self, packed_resource: PackedResource) -> None:
@@ -83,6 +93,21 @@ class FileBackend(StorageBackend):
             directory = self._write(packed)
             if directory is not None:
                 directories.add(directory)
+        if self._fsync:
+            self._fsync_directories(directories)
+
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        directories: set[Path] = set()
+        for packed in packed_resources:
+            path = self._path(packed.digest)
+            try:
+                path.parent.mkdir(exist_ok=True)
+                _replace_atomically(path, packed.data, fsync=self._fsync)
+            except OSError as err:
+                raise StorageError(
+                    f"Cannot replace object {packed.digest} at {path}: {err}"
+                ) from err
+            directories.add(path.parent)
         if self._fsync:
             self._fsync_directories(directories)
 
@@ -304,6 +329,32 @@ class FileStore(Store):
         self, root: str | os.PathLike[str], *, fsync: bool = True, durability: str = "call"
     ) -> None:
         super().__init__(FileBackend(root, fsync=fsync), durability=durability)
+
+
+def _check_is_store(root: Path) -> None:
+    """Refuses to turn something that is not a file store into one.
+
+    A missing or empty directory becomes a store; a directory holding other
+    things (no ``objects/``) or a file is another program's, and enact would
+    otherwise add its directories to it.
+    """
+    try:
+        if not root.exists():
+            return
+        if not root.is_dir():
+            raise StorageError(
+                f"Cannot open {root} as a file store: it is a file, not a directory. "
+                "Use file:///DIR for a directory store, sqlite:///PATH for an SQLite file."
+            )
+        if (root / "objects").is_dir() or not any(root.iterdir()):
+            return
+    except OSError as err:
+        raise StorageError(f"Cannot open the file store at {root}: {err}") from err
+    raise StorageError(
+        f"Cannot open {root} as a file store: the directory is not empty and holds no "
+        "objects/ directory, so it is not an enact store. Name a new or empty directory, "
+        "or the directory of an existing store."
+    )
 
 
 def _replace_atomically(path: Path, data: bytes, *, fsync: bool) -> None:

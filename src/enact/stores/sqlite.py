@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from enact.errors import EnactError, StorageError
+from enact.errors import CorruptObjectError, EnactError, StorageError
 from enact.stores.base import (
     ANY,
     NameQuery,
@@ -60,6 +60,9 @@ _UPSERT: Final = (
     "INSERT INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET committed_at = excluded.committed_at, "
     "links = coalesce(objects.links, excluded.links)"
+)
+_REPLACE: Final = (
+    "INSERT OR REPLACE INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?)"
 )
 _SET_NAME: Final = (
     "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
@@ -169,6 +172,7 @@ class SQLiteBackend(StorageBackend):
                 conn = self._connection()
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
+                    self._check_is_store(conn)
                     # Only takes effect on an empty file: lets deleted journal entries
                     # give their pages back (see delete_names).
                     conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -200,6 +204,19 @@ class SQLiteBackend(StorageBackend):
             raise StorageError(
                 f"The SQLite store {self.path} has schema version {version}, and this "
                 f"version of enact reads up to {SCHEMA_VERSION}: upgrade enact."
+            )
+
+    def _check_is_store(self, conn: sqlite3.Connection) -> None:
+        """Refuses a database of another program (one with tables that are not enact's),
+        before switching it to WAL and adding tables to it."""
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        foreign = sorted({str(name) for (name,) in rows} - {"objects", "names"})
+        if foreign:
+            self.close()
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise StorageError(
+                f"Cannot open {self.path} as an enact SQLite store: it is another "
+                f"database (it holds tables {shown}). Name a new file, or an enact store."
             )
 
     @contextlib.contextmanager
@@ -269,6 +286,20 @@ class SQLiteBackend(StorageBackend):
 
         self._run(f"commit {len(rows)} object(s)", write)
 
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        rows = [
+            [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
+        ]
+        if not rows:
+            return
+
+        def write() -> None:
+            with self._transaction() as conn:
+                _stamp(rows)
+                conn.executemany(_REPLACE, rows)
+
+        self._run(f"replace {len(rows)} object(s)", write)
+
     def has(self, ref: Ref[Any]) -> bool:
         sql = "SELECT 1 FROM objects WHERE digest = ?"
         return bool(self._query(f"look up {ref.digest}", sql, (bytes.fromhex(ref.digest),)))
@@ -280,7 +311,7 @@ class SQLiteBackend(StorageBackend):
         if not rows:
             return None
         data, links = rows[0]
-        return PackedResource(digest, data, _unpack_links(links))
+        return self._packed(digest, data, links)
 
     def has_many(self, digests: Iterable[str]) -> set[str]:
         found: set[str] = set()
@@ -297,8 +328,26 @@ class SQLiteBackend(StorageBackend):
             )
             for key, data, links in rows:
                 digest = key.hex()
-                found[digest] = PackedResource(digest, data, _unpack_links(links))
+                found[digest] = self._packed(digest, data, links)
         return found
+
+    def _packed(self, digest: str, data: object, links: object) -> PackedResource:
+        """The row as a `PackedResource`, once its columns are checked to be what enact
+        wrote (a row edited to hold TEXT or a number must not reach the decoder)."""
+        if not isinstance(data, bytes):
+            detail = f"its data column holds {type(data).__name__}, not BLOB"
+        elif links is not None and (not isinstance(links, bytes) or len(links) % 32):
+            detail = "its links column is not a whole number of 32-byte digests"
+        else:
+            return PackedResource(digest, data, _unpack_links(links))
+        location = self.locate(digest)
+        raise CorruptObjectError(
+            f"Object {digest} at {location} is corrupt: {detail}. Restore it from a copy of "
+            "the store (enact copy) or delete it; enact verify lists every damaged object.",
+            digest=digest,
+            location=location,
+            detail=detail,
+        )
 
     def _select_in(self, query: str, keys: list[bytes], *extra: Any) -> list[Any]:
         sql = query.format(",".join("?" * len(keys)))
@@ -312,10 +361,24 @@ class SQLiteBackend(StorageBackend):
         while True:
             rows = self._query("list objects", sql, (after, _PAGE))
             for (key,) in rows:
-                yield key.hex()
+                if len(key) == 32:
+                    yield key.hex()
             if len(rows) < _PAGE:
-                return
+                break
             after = rows[-1][0]
+        # Keys that are not 32-byte BLOBs (the range above skips TEXT and numbers)
+        # were not written by enact: report them rather than ignore them.
+        bad = self._query(
+            "list damaged rows",
+            "SELECT digest FROM objects WHERE typeof(digest) != 'blob' OR length(digest) != 32 "
+            "LIMIT 6",
+        )
+        if bad:
+            shown = ", ".join(repr(key) for (key,) in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            raise StorageError(
+                f"{self.path} holds object rows whose digest is not a 32-byte BLOB ({shown}): "
+                "they were not written by enact. Delete those rows (SQLite table objects)."
+            )
 
     def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
         check_prefix(prefix)

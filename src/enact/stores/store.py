@@ -31,6 +31,7 @@ from enact.stores.base import (
     PackedResource,
     StorageBackend,
     UnsupportedOperationError,
+    checked_name_digest,
 )
 from enact.stores.stored_form import compress, stored_tokens
 from enact.stores.verified import open_verified, packed_links
@@ -203,7 +204,8 @@ class Store:
             query = NameQuery(query)
         with self._failing(f"list names under {query.prefix!r}"):
             rows = self._backend.list_names(query)
-        return [(name, Ref._unchecked(digest)) for name, digest in rows]
+        where = self._backend
+        return [(name, Ref._unchecked(checked_name_digest(name, d, where))) for name, d in rows]
 
     def delete_names(self, prefix: str) -> int:
         """Deletes every name starting with `prefix` (at least one character); returns the count."""
@@ -350,13 +352,16 @@ class Store:
         check_name(name)
         with self._failing(f"read name {name!r}"):
             digest = self._backend.get_name(name)
-        return None if digest is None else Ref._unchecked(digest)
+        if digest is None:
+            return None
+        return Ref._unchecked(checked_name_digest(name, digest, self._backend))
 
     def names(self) -> dict[str, Ref[Any]]:
         """Returns every name of this store and its ref, sorted by name."""
         with self._failing("list names"):
             items = list(self._backend.iter_names())
-        return {name: Ref._unchecked(digest) for name, digest in items}
+        where = self._backend
+        return {name: Ref._unchecked(checked_name_digest(name, d, where)) for name, d in items}
 
     def _flush_pending(self) -> None:
         pending = self._pending.get()

@@ -18,6 +18,7 @@ The default store is ``$ENACT_STORE`` if set, else ``sqlite:///.enact/store.db``
 
 from __future__ import annotations
 
+import math
 import os
 import urllib.parse
 from typing import Final
@@ -34,6 +35,9 @@ STORE_URL_ENV: Final = "ENACT_STORE"
 """The environment variable that overrides the default store URL."""
 
 _SCHEMES: Final = "memory:, file:///DIR, sqlite:///PATH, postgresql://HOST/DB"
+_MAX_URL: Final = 4096
+_MAX_PATH: Final = 4096  # PATH_MAX on Linux
+_MAX_PATH_PART: Final = 255  # NAME_MAX
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 
@@ -51,6 +55,12 @@ def open_store(url: str | os.PathLike[str] | None = None) -> Store:
         ImportError: A ``postgresql://`` URL, and psycopg is not installed.
     """
     text = default_store_url() if url is None else os.fspath(url)
+    if len(text) > _MAX_URL:
+        raise _bad(
+            text[:80] + "...", f"the URL has {len(text)} characters; the limit is {_MAX_URL}"
+        )
+    if "\x00" in urllib.parse.unquote(text):
+        raise _bad(text, "it holds a NUL character (%00), which no path or name may hold")
     scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()
     if not colon or scheme not in ("memory", "file", "sqlite", "postgresql", "postgres"):
@@ -74,6 +84,8 @@ def open_store(url: str | os.PathLike[str] | None = None) -> Store:
         seconds = float(timeout)
     except ValueError:
         raise _bad(text, f"timeout={timeout!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _bad(text, f"timeout={timeout!r} is not a finite, non-negative number of seconds")
     from enact.stores.sqlite import SQLiteStore
 
     return SQLiteStore(path, durable=_flag(text, options, "durable", False), timeout=seconds)
@@ -103,9 +115,10 @@ def _file_path(url: str, body: str) -> str:
             )
         body = "/" + path
     path = urllib.parse.unquote(body)
-    if not path.strip("/") and path != "/":
-        raise _bad(url, "the URL names no directory")
-    return path
+    if not path.strip("/"):
+        # 'file://' once opened '/': a store at the root is never what was meant.
+        raise _bad(url, "the URL names no directory (write 'file:///absolute/dir')")
+    return _check_path(url, path)
 
 
 def _sqlite_path(url: str, body: str) -> str:
@@ -120,11 +133,25 @@ def _sqlite_path(url: str, body: str) -> str:
     path = urllib.parse.unquote(body)
     if not path or path == ":memory:":
         raise _bad(url, "the URL names no database file (for a store in memory, use 'memory:')")
+    return _check_path(url, path)
+
+
+def _check_path(url: str, path: str) -> str:
+    """Returns `path` if a file system can hold it (else the OS's error would be cryptic)."""
+    if len(os.fsencode(path)) > _MAX_PATH:
+        raise _bad(url, f"the path is longer than {_MAX_PATH} bytes")
+    longest = max(len(os.fsencode(part)) for part in path.split("/"))
+    if longest > _MAX_PATH_PART:
+        raise _bad(url, f"a part of the path is longer than {_MAX_PATH_PART} bytes")
     return path
 
 
 def _open_postgres(url: str) -> Store:
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parses it, so that a bad port is reported here
+    except ValueError as err:
+        raise _bad(url, f"it is not a valid PostgreSQL URL ({err})") from None
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     schema = next((value for key, value in query if key == "schema"), None)
     rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "schema"])

@@ -28,6 +28,7 @@ enact's own test suite.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import threading
@@ -602,3 +603,76 @@ class BackendConformance:
                 operation()
             except Exception as err:
                 assert isinstance(err, StorageError), f"{type(err).__name__} escaped: {err}"
+
+    # Hostile store: what was read from storage is not trusted --------------------
+
+    def test_hostile_a_damaged_object_is_repaired_by_copy(
+        self, store: Store, backends: BackendFactory
+    ) -> None:
+        """copy onto an object whose stored bytes do not verify replaces them."""
+        good = Store(InMemoryBackend())
+        ref = good.commit({"repaired": True})
+        store.backend.commit(PackedResource(ref.digest, b"s'tampered'"))
+        assert [problem.digest for problem in supported(lambda: verify(store)).corrupt] == [
+            ref.digest
+        ]
+        assert supported(lambda: copy(ref, good, store)).sent == 1
+        assert store.checkout(ref) == {"repaired": True}
+        assert verify(store).ok
+
+    def test_hostile_gc_ignores_a_lying_link_index(self, store: Store) -> None:
+        """A parent recorded with no links must not let gc delete the child it holds."""
+        supported(lambda: list(store.backend.iter_names()))
+        child = store.commit({"child": 1})
+        parent = store.commit({"parent": child})
+        honest = store.backend.get(parent)
+        assert honest is not None
+        lying = PackedResource(parent.digest, honest.data, ())  # says it links to nothing
+        supported(lambda: store.backend.replace_many([lying]))
+        store.set_name("parent", parent)
+        time.sleep(0.1)  # both objects are older than the cutoff below
+        with contextlib.suppress(CorruptObjectError):  # refusing is fine, deleting is not
+            supported(lambda: gc(store, grace_seconds=0.05))
+        assert store.has(child)
+        assert store.checkout(parent) == {"parent": child}
+
+    @pytest.mark.parametrize("stop_after", [1, 2, 3])
+    def test_hostile_an_interrupted_gc_leaves_a_verifiable_store(
+        self, store: Store, stop_after: int
+    ) -> None:
+        """gc deletes parents before children: stopped after any batch, nothing dangles."""
+        ref: Ref[Any] = store.commit({"end": True})
+        for i in range(4):
+            ref = store.commit({"i": i, "next": ref})
+        time.sleep(0.1)  # older than the cutoff below
+        batches = 0
+
+        def stop(stage: str, done: int, total: int | None) -> None:
+            nonlocal batches
+            if stage == "gc: delete":
+                batches += 1
+                if batches == stop_after:
+                    raise KeyboardInterrupt  # as if killed here
+
+        with pytest.raises(KeyboardInterrupt):
+            supported(lambda: gc(store, grace_seconds=0.05, roots=(), batch_size=1, progress=stop))
+        report = verify(store)
+        assert report.ok, str(report)
+        assert report.checked == 5 - stop_after
+
+    def test_hostile_a_name_holding_no_digest_is_never_followed(self, store: Store) -> None:
+        """A name whose stored digest is junk (or a path) is refused, reported, not used."""
+        ref = store.commit("named")
+        supported(lambda: store.set_name("good", ref))
+        try:
+            supported(lambda: store.backend.set_name("bad", "../../../../etc/passwd"))
+        except (StorageError, ValueError):
+            return  # the backend refuses to store it at all: fine
+        with pytest.raises(StorageError, match="bad"):
+            store.get_name("bad")
+        assert store.get_name("good") == ref
+        report = verify(store)
+        assert not report.ok and "etc/passwd" in str(report)
+        with pytest.raises(StorageError):
+            gc(store, grace_seconds=0)
+        assert store.has(ref)
