@@ -83,6 +83,7 @@ def test_any_deflate_encoder_is_read(tmp_path: Path) -> None:
     "damage",
     [
         lambda data: data[:-3],  # truncated stream
+        lambda data: data + b" ",  # bytes after the end of the stream
         lambda data: COMPRESSED_PREFIX + b"\xff\xfe garbage",  # not DEFLATE
         lambda data: compress(b"res[" + b"x" * 10_000 + b"]") or b"",  # inflates to other tokens
     ],

@@ -80,6 +80,8 @@ def decompress(data: bytes) -> bytes:
         raise ValueError(f"its compressed bytes cannot be inflated ({err})") from err
     if not unpacker.eof or unpacker.unconsumed_tail:
         raise ValueError("its compressed bytes are truncated or inflate to more than 2 GiB")
+    if unpacker.unused_data:
+        raise ValueError(f"{len(unpacker.unused_data)} bytes follow its compressed stream")
     return tokens
 
 
