@@ -15,6 +15,7 @@ from enact.cli._journal import (
     pass_session,
     print_run,
     replay_invocation,
+    strict_option,
     tree_options,
 )
 from enact.errors import EnactError
@@ -164,12 +165,7 @@ def _prompt(request: InputRequest) -> Any:
     is_flag=True,
     help="Store one answer and stop: the run is left answered, for `enact resume` or a worker.",
 )
-@click.option(
-    "--strict/--no-strict",
-    default=True,
-    show_default=True,
-    help="Fail when the program makes other calls than the journaled ones.",
-)
+@strict_option
 @tree_options
 @command_options
 @pass_session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 from rich.table import Table
@@ -43,6 +43,16 @@ def tree_options(function: F) -> F:
     return click.option(
         "--full", is_flag=True, help=f"Do not shorten values longer than {_render.VALUE_LIMIT}."
     )(function)
+
+
+strict_option: Final[Callable[[F], F]] = click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Fail when the program makes other calls than the recorded ones; with "
+    "--no-strict such records are skipped and the calls run.",
+)
+"""``--strict/--no-strict``, for every command that replays (replay, answer, resume)."""
 
 
 # log ------------------------------------------------------------------------------
@@ -274,13 +284,7 @@ def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectErro
     help="First drop the output and the last N child calls, so that they run again "
     "(--rewind 0 drops only the output).",
 )
-@click.option(
-    "--strict/--no-strict",
-    default=True,
-    show_default=True,
-    help="Fail when the program makes other calls than the recorded ones; with "
-    "--no-strict such records are skipped and the calls run.",
-)
+@strict_option
 @tree_options
 @command_options
 @pass_session
@@ -385,12 +389,7 @@ def print_run(session: Session, run: runs.Run, *, depth: int | None, full: bool)
 
 @click.command(short_help="Continue an interrupted or answered run.")
 @click.argument("run")
-@click.option(
-    "--strict/--no-strict",
-    default=True,
-    show_default=True,
-    help="Fail when the program makes other calls than the journaled ones.",
-)
+@strict_option
 @tree_options
 @command_options
 @pass_session

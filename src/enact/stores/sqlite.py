@@ -273,20 +273,15 @@ class SQLiteBackend(StorageBackend):
         self.commit_many((packed_resource,))
 
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
-        rows = [
-            [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
-        ]
-        if not rows:
-            return
-
-        def write() -> None:
-            with self._transaction() as conn:
-                _stamp(rows)
-                conn.executemany(_UPSERT, rows)
-
-        self._run(f"commit {len(rows)} object(s)", write)
+        self._write_objects("commit", _UPSERT, packed_resources)
 
     def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        self._write_objects("replace", _REPLACE, packed_resources)
+
+    def _write_objects(
+        self, verb: str, sql: str, packed_resources: Iterable[PackedResource]
+    ) -> None:
+        """Writes objects with `sql` in one transaction, stamped once the lock is held."""
         rows = [
             [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
         ]
@@ -296,9 +291,9 @@ class SQLiteBackend(StorageBackend):
         def write() -> None:
             with self._transaction() as conn:
                 _stamp(rows)
-                conn.executemany(_REPLACE, rows)
+                conn.executemany(sql, rows)
 
-        self._run(f"replace {len(rows)} object(s)", write)
+        self._run(f"{verb} {len(rows)} object(s)", write)
 
     def has(self, ref: Ref[Any]) -> bool:
         sql = "SELECT 1 FROM objects WHERE digest = ?"
