@@ -346,7 +346,11 @@ def _check_is_store(root: Path) -> None:
                 f"Cannot open {root} as a file store: it is a file, not a directory. "
                 "Use file:///DIR for a directory store, sqlite:///PATH for an SQLite file."
             )
-        if (root / "objects").is_dir() or not any(root.iterdir()):
+        # Only enact's own entries, or none: another process may be creating this
+        # store at the same moment (it makes objects/ and then names/).
+        if (root / "objects").is_dir() or all(
+            entry.name in ("objects", "names") for entry in root.iterdir()
+        ):
             return
     except OSError as err:
         raise StorageError(f"Cannot open the file store at {root}: {err}") from err
