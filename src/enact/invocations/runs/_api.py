@@ -1,0 +1,316 @@
+"""Starting and continuing runs: invoke, resume, fork, answers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any, Final
+
+from enact.errors import (
+    InvocationError,
+)
+from enact.invocations.diagnostics import describe
+from enact.invocations.engine import (
+    Invocation,
+    RootOutcome,
+    RootPlan,
+    current_frame,
+    invoke_root,
+    invoke_root_async,
+    is_async_invokable,
+    root_input,
+    set_root_preparer,
+    unbind,
+)
+from enact.invocations.records import Output, Response
+from enact.invocations.responses import commit_response
+from enact.invocations.runs._claims import (
+    RunHandle,
+    _compare_and_set,
+    claim,
+    start_run,
+    supports_runs,
+)
+from enact.invocations.runs._journal import (
+    JournalEntry,
+    _overlay,
+    _template,
+    read_journal,
+)
+from enact.invocations.runs._lookup import (
+    Run,
+    get_run,
+    state_invocation,
+)
+from enact.invocations.runs._state import (
+    INDEX_PREFIX,
+    Durability,
+    RunState,
+    check_run_id,
+    new_run_id,
+)
+from enact.refs import Ref
+from enact.stores.store import Store, current_store
+
+
+def continue_plan(
+    handle: RunHandle, before: Run, *, strict: bool, entries: list[JournalEntry] | None = None
+) -> RootPlan:
+    """The root plan that continues a claimed run from its journal."""
+    store = handle.store
+    state = before.state
+    tree = None if state.tree is None else store.checkout(state.tree)
+    if entries is None:
+        entries = read_journal(store, handle.run_id, state.journal_from)
+    root = _overlay(store, tree, entries)
+    request = store.checkout(state.request)
+    return RootPlan(
+        request.invokable,
+        request.input,
+        request_ref=state.request,
+        template=_template(root),
+        strict=strict,
+        sink=handle,
+        durable_calls=True,
+    )
+
+
+def run_plan(
+    invokable: Any,
+    input_value: Any,
+    *,
+    run_id: str | None,
+    durability: Durability | None,
+    trees: bool = True,
+) -> RootPlan:
+    """The plan for a new top-level call: a new run, unless this call is nested in one."""
+    return prepare_root(
+        RootPlan(invokable, input_value), run_id=run_id, durability=durability, trees=trees
+    )
+
+
+def prepare_root(
+    plan: RootPlan,
+    *,
+    run_id: str | None = None,
+    durability: Durability | None = None,
+    trees: bool = True,
+) -> RootPlan:
+    """Makes `plan` (a new call, or a replay of an invocation) start a new run."""
+    store = current_store()
+    invokable, input_value = plan.invokable, plan.input
+    if current_frame() is not None:
+        if run_id is not None:
+            raise InvocationError(
+                f"invoke({describe(invokable)}, run_id={run_id!r}) runs inside another "
+                "invocation, which is part of a run already: nested invocations have no run "
+                "id of their own."
+            )
+        return plan
+    mode = durability or getattr(store, "durability", "call")
+    if mode not in ("call", "end"):
+        raise ValueError(f"durability must be 'call' or 'end', not {mode!r}.")
+    if not supports_runs(store):
+        return plan
+    handle = start_run(store, invokable, input_value, run_id=run_id, trees=trees)
+    assert isinstance(handle, RunHandle)
+    plan.request_ref = handle.state.request
+    plan.sink = handle
+    plan.durable_calls = mode == "call" and not handle.deferred
+    return plan
+
+
+def invoke(
+    invokable: Any,
+    args: Any = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    durability: Durability | None = None,
+) -> Invocation:
+    """Calls `invokable` and journals the call tree in the active store, as a new run.
+
+    `invokable` is a function decorated with `enact.register` (called with
+    ``*args, **kwargs``) or an `enact.Invokable` (called with ``args[0]``, or
+    with no argument). Exceptions raised by the call are recorded in the
+    returned invocation rather than raised.
+
+    Args:
+        run_id: The run's id (default: a new one that sorts by time); see
+            `enact.get_run`.
+        durability: ``"call"`` (the store's default): each journaled call is
+            durable when it finishes, so a crash loses at most the calls still
+            running. ``"end"``: the journal is written once when the run
+            ends, faster, but a crash loses the whole run.
+
+    Raises:
+        NoActiveStoreError: No store is active.
+        RunConflictError: A run with `run_id` exists already.
+        ReplayError, IncompleteSubinvocationError: The call could not be journaled.
+        KeyboardInterrupt, SystemExit: Re-raised after the run is marked interrupted.
+    """
+    invokable, args = unbind(invokable, args)
+    input_value = root_input(invokable, args, kwargs)
+    if is_async_invokable(invokable):
+        raise InvocationError(
+            f"{describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
+            "or `await invokable.invoke(...)`."
+        )
+    plan = run_plan(invokable, input_value, run_id=run_id, durability=durability)
+    return _tree(invoke_root(plan))
+
+
+async def invoke_async(
+    invokable: Any,
+    args: Any = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    durability: Durability | None = None,
+) -> Invocation:
+    """Like `invoke`, for asynchronous invokables and ``async def`` registered functions."""
+    invokable, args = unbind(invokable, args)
+    input_value = root_input(invokable, args, kwargs)
+    plan = run_plan(invokable, input_value, run_id=run_id, durability=durability)
+    return _tree(await invoke_root_async(plan))
+
+
+set_root_preparer(prepare_root)
+
+
+def _tree(outcome: RootOutcome) -> Invocation:
+    assert outcome.invocation is not None
+    return outcome.invocation
+
+
+RESUMABLE: Final = frozenset({"interrupted", "answered", "queued"})
+
+
+def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -> Run:
+    """Continues an interrupted (or answered, or queued) run in this process.
+
+    Every call that finished before the interruption returns its recorded
+    output; calls that were still running (or raised) run again. For runs
+    of asynchronous invokables from async code, use `resume_async`.
+
+    Raises:
+        RunConflictError: The run is held by a live process, or cannot be continued.
+    """
+    current = get_run(run, store=store) if isinstance(run, str) else run
+    check_sync_here(current)
+    handle, before = claim(current, statuses=RESUMABLE, event="resumed")
+    run_claimed(handle, before, strict=strict)
+    return get_run(handle.run_id, store=handle.store)
+
+
+def check_sync_here(run: Run) -> None:
+    """Refuses, before any claim, to run an asynchronous run's code from a running loop."""
+    request = run.store.checkout(run.state.request)
+    if not is_async_invokable(request.invokable):
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise InvocationError(
+        f"Run {run.id!r} calls an asynchronous invokable and an event loop is running "
+        "here: use `await enact.resume_async(...)` instead."
+    )
+
+
+async def resume_async(run: Run | str, *, strict: bool = True, store: Store | None = None) -> Run:
+    """Like `resume`, awaiting the run in the running event loop."""
+    handle, before = claim(run, store=store, statuses=RESUMABLE, event="resumed")
+    plan = continue_plan(handle, before, strict=strict)
+    with handle.store:
+        await invoke_root_async(plan)
+    return get_run(handle.run_id, store=handle.store)
+
+
+def run_claimed(handle: RunHandle, before: Run, *, strict: bool) -> None:
+    """Runs a claimed run to its next stop (an asynchronous one in a new event loop)."""
+    plan = continue_plan(handle, before, strict=strict)
+    with handle.store:
+        if not is_async_invokable(plan.invokable):
+            invoke_root(plan)
+            return
+        asyncio.run(invoke_root_async(plan))
+
+
+def fork(
+    run: Run | str,
+    state: Ref[RunState] | None = None,
+    *,
+    run_id: str | None = None,
+    store: Store | None = None,
+) -> Run:
+    """Makes a new run from a state of `run` (default: its head), like a branch.
+
+    The new run starts from that state's invocation tree, with its status;
+    the original run is unchanged.
+    """
+    original = get_run(
+        run if isinstance(run, str) else run.id,
+        store=store or (None if isinstance(run, str) else run.store),
+    )
+    target_store = original.store
+    if state is None:
+        source, source_ref = original.state, original.head
+        entries = original.entries()
+    else:
+        source, source_ref = target_store.checkout(state), state
+        if not isinstance(source, RunState) or source.run_id != original.id:
+            raise InvocationError(f"{state.digest} is not a state of run {original.id!r}.")
+        entries = read_journal(target_store, original.id, source.journal_from, source.journal_to)
+    tree = state_invocation(target_store, source, entries)
+    new_id = check_run_id(run_id) if run_id is not None else new_run_id()
+    now = time.time()
+    status = source.effective_status()
+    if status == "running":
+        status = "interrupted"
+    new = RunState(
+        run_id=new_id,
+        status=status,
+        request=source.request,
+        tree=None if tree is None else target_store.commit(tree),
+        journal_from=0,
+        journal_to=0,
+        raised=source.raised,
+        raised_here=source.raised_here,
+        event="forked",
+        function=source.function,
+        created=now,
+        updated=now,
+        previous=source_ref,
+        forked_from=original.id,
+        answer_path=source.answer_path,
+        answer_request=source.answer_request,
+        answer=source.answer,
+    )
+    head = _compare_and_set(target_store, None, new)
+    target_store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{new_id}", head)
+    return Run(target_store, head, new)
+
+
+def record_answer(run: Run, path: tuple[int, ...], request_digest: str, value: Any) -> Run:
+    """Moves a waiting run to ``answered``: the answer is stored, nothing runs.
+
+    Raises:
+        RunConflictError: The run's head moved on since `run` was read.
+    """
+    store = run.store
+    response = commit_response(store, Response(Output(value), None, False, []))
+    now = time.time()
+    state = dataclasses.replace(
+        run.state,
+        status="answered",
+        event="answered",
+        updated=now,
+        previous=run.head,
+        answer_path=list(path),
+        answer_request=request_digest,
+        answer=response,
+    )
+    head = _compare_and_set(store, run.head, state)
+    return Run(store, head, state)

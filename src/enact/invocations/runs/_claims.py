@@ -1,0 +1,417 @@
+"""Holding a run: leases, the handle a running process writes through, claims."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import time
+import weakref
+from typing import Any, Final
+
+from enact.errors import (
+    NameConflictError,
+    RunConflictError,
+)
+from enact.invocations.engine import (
+    RootOutcome,
+)
+from enact.invocations.records import Output, Request, Response
+from enact.invocations.responses import commit_response
+from enact.invocations.runs._journal import (
+    _journal_prefix,
+    entry_name,
+    read_journal,
+)
+from enact.invocations.runs._lookup import (
+    Run,
+    _read_state,
+    get_run,
+)
+from enact.invocations.runs._state import (
+    INDEX_PREFIX,
+    LEASE_SECONDS,
+    RUN_PREFIX,
+    RunState,
+    _function_name,
+    _is_input_request,
+    check_run_id,
+    new_run_id,
+    process_owner,
+)
+from enact.refs import Ref
+from enact.stores.base import UnsupportedOperationError
+from enact.stores.store import Store
+
+
+class _Leases:
+    """Renews the leases of the runs this process is running, from one daemon thread."""
+
+    def __init__(self) -> None:
+        self._runs: weakref.WeakSet[RunHandle] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, handle: RunHandle) -> None:
+        with self._lock:
+            self._runs.add(handle)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="enact-leases", daemon=True)
+                self._thread.start()
+
+    def remove(self, handle: RunHandle) -> None:
+        with self._lock:
+            self._runs.discard(handle)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.2)
+            with self._lock:
+                handles = list(self._runs)
+            now = time.time()
+            for handle in handles:
+                if handle.renew_at <= now:
+                    handle.renew()
+
+
+_leases = _Leases()
+
+
+class RunHandle:
+    """The process's side of a run it is running: journal names, lease, head moves."""
+
+    def __init__(
+        self,
+        store: Store,
+        state: RunState,
+        head: Ref[RunState],
+        *,
+        lease_seconds: float,
+        trees: bool,
+        deferred: bool = False,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.head = head
+        self.run_id = state.run_id
+        self.lease_seconds = lease_seconds
+        self.trees = trees
+        self.deferred = deferred
+        self.lost: RunConflictError | None = None
+        self._seq = itertools.count(state.journal_to)
+        self._lock = threading.Lock()
+        self.renew_at = time.time() + lease_seconds / 3
+        if not deferred:
+            _leases.add(self)
+
+    # CallSink ---------------------------------------------------------------
+
+    def entry_name(self, path: tuple[int, ...], request_digest: str) -> str:
+        return entry_name(self.run_id, next(self._seq), path, request_digest)
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+
+    def materializes(self, error: BaseException | None) -> bool:
+        return self.trees or not _is_input_request(error)
+
+    def finished(self, outcome: RootOutcome) -> None:
+        if outcome.error is None:
+            status = "complete"
+        elif _is_input_request(outcome.error):
+            status = "waiting"
+        else:
+            status = "raised"
+        journal_to = next(self._seq)
+        tree = outcome.invocation
+        if tree is not None:
+            new = self._next(
+                status,
+                "finished",
+                tree=self.store.commit(tree),
+                journal_from=journal_to,
+                journal_to=journal_to,
+                raised=outcome.raised,
+                raised_here=outcome.raised_here,
+            )
+        else:
+            new = self._next(
+                status,
+                "finished",
+                journal_to=journal_to,
+                raised=outcome.raised,
+                raised_here=False,
+            )
+        self._move(new)
+        if tree is not None:
+            self.store.delete_names(_journal_prefix(self.run_id))
+
+    def interrupted(self, error: BaseException) -> None:
+        if self.lost is None:
+            try:
+                self._move(self._next("interrupted", "interrupted", journal_to=next(self._seq)))
+            except Exception:  # the error that interrupted the run matters more
+                _leases.remove(self)
+
+    # Head moves ---------------------------------------------------------------
+
+    def _next(self, status: str, event: str, **changes: Any) -> RunState:
+        now = time.time()
+        changes.setdefault("answer_path", None)
+        changes.setdefault("answer_request", None)
+        changes.setdefault("answer", None)
+        return dataclasses.replace(
+            self.state,
+            status=status,
+            event=event,
+            updated=now,
+            owner=None,
+            lease_until=None,
+            previous=self._history_head(),
+            **changes,
+        )
+
+    def _history_head(self) -> Ref[RunState]:
+        """The state to chain the next one to: the head, skipping this process's claim."""
+        return self.head
+
+    def _move(self, new: RunState) -> None:
+        """Moves the head from this process's state to `new`; ends the lease."""
+        with self._lock:
+            try:
+                if self.deferred:
+                    self.head, self.state = self.store.commit(new), new
+                    self.store.log_name(RUN_PREFIX + self.run_id, self.head.digest)
+                else:
+                    self.head, self.state = _compare_and_set(self.store, self.head, new), new
+            finally:
+                _leases.remove(self)
+
+    def renew(self) -> None:
+        """Extends the lease (called by the lease thread)."""
+        with self._lock:
+            if self.state.status != "running" or self.lost is not None:
+                return
+            now = time.time()
+            renewed = dataclasses.replace(
+                self.state, lease_until=now + self.lease_seconds, updated=now
+            )
+            try:
+                self.head, self.state = _compare_and_set(self.store, self.head, renewed), renewed
+            except RunConflictError as err:
+                self.lost = err
+                _leases.remove(self)
+                return
+            except Exception:
+                return  # a store hiccup: try again at the next tick
+            self.renew_at = now + self.lease_seconds / 3
+
+
+def _compare_and_set(store: Store, expected: Ref[RunState] | None, new: RunState) -> Ref[RunState]:
+    ref: Ref[RunState] = store.commit(new)
+    try:
+        store.set_name(RUN_PREFIX + new.run_id, ref, expected=expected)
+    except NameConflictError as err:
+        current = store.get_name(RUN_PREFIX + new.run_id)
+        status = None
+        if current is not None:
+            status = _read_state(store, new.run_id, current).effective_status()
+        raise RunConflictError(
+            f"Run {new.run_id!r} moved on: its head is now "
+            f"{current.digest if current else 'gone'} ({status or 'no status'}), not the state "
+            f"{expected.digest if expected else '(none)'} this process started from. Another "
+            f"process claimed or continued it; read it again (enact log), or fork the state "
+            "you meant (enact fork) to continue it as a new run.",
+            run_id=new.run_id,
+            status=status,
+            head=None if current is None else current.digest,
+        ) from err
+    return ref
+
+
+def supports_runs(store: Store) -> bool:
+    """Whether the store's backend keeps names (runs need them); asked once per store."""
+    memo = store.memo(_SUPPORTS_MEMO)
+    known = memo.get("names")
+    if known is None:
+        try:
+            store.get_name(RUN_PREFIX + "enact-probe")
+            known = True
+        except UnsupportedOperationError:
+            known = False
+        memo["names"] = known
+    return bool(known)
+
+
+_SUPPORTS_MEMO: Final = "enact.runs.supports"
+
+
+def start_run(
+    store: Store,
+    invokable: Any,
+    input_value: Any,
+    *,
+    run_id: str | None,
+    status: str = "running",
+    queue: str | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+    trees: bool = True,
+) -> RunHandle | tuple[Ref[RunState], RunState]:
+    """Records a new run; returns its handle (or its head and state when not running).
+
+    Raises:
+        RunConflictError: A run with this id exists already.
+    """
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+    request_ref: Ref[Request] = store.commit(Request(invokable, input_value))
+    now = time.time()
+    running = status == "running"
+    state = RunState(
+        run_id=run_id,
+        status=status,
+        request=request_ref,
+        tree=None,
+        journal_from=0,
+        journal_to=0,
+        raised=None,
+        raised_here=False,
+        event="started",
+        function=_function_name(invokable),
+        created=now,
+        updated=now,
+        owner=process_owner() if running else None,
+        lease_until=now + lease_seconds if running else None,
+        queue=queue,
+    )
+    if store.in_batch():
+        # Inside a `store.batch()` block nothing may be written before the block
+        # ends: the run's records are written with it (no claim is needed, since
+        # nobody else can see the run before that).
+        if store.get_name(RUN_PREFIX + run_id) is not None:
+            raise RunConflictError(
+                f"A run with id {run_id!r} exists already; choose another run id.", run_id=run_id
+            )
+        head = store.commit(state)
+        store.log_name(RUN_PREFIX + run_id, head.digest)
+        store.log_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head.digest)
+        return RunHandle(
+            store, state, head, lease_seconds=lease_seconds, trees=trees, deferred=True
+        )
+    try:
+        head = _compare_and_set(store, None, state)
+    except RunConflictError as err:
+        raise RunConflictError(
+            f"A run with id {run_id!r} exists already (status {err.status}). Continue it with "
+            "enact.resume / answer, or choose another run id.",
+            run_id=run_id,
+            status=err.status,
+            head=err.head,
+        ) from None
+    store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head)
+    if not running:
+        return head, state
+    return RunHandle(store, state, head, lease_seconds=lease_seconds, trees=trees)
+
+
+CLAIMABLE: Final = frozenset({"queued", "answered", "interrupted", "waiting"})
+
+
+def claim(
+    run: Run | str,
+    *,
+    store: Store | None = None,
+    expected: Ref[RunState] | None = None,
+    statuses: frozenset[str] = CLAIMABLE,
+    lease_seconds: float = LEASE_SECONDS,
+    trees: bool = True,
+    event: str = "claimed",
+    answer: tuple[tuple[int, ...], str, Any] | None = None,
+) -> tuple[RunHandle, Run]:
+    """Claims a run for this process: moves its head to ``running`` by compare-and-set.
+
+    Args:
+        run: The run (or its id).
+        expected: The state the caller means to continue (default: the head
+            as read now); if the head has moved on, the claim fails.
+        statuses: The statuses that may be claimed.
+        answer: ``(path, request call digest, value)``: answer a waiting run in
+            the same compare-and-set that claims it.
+
+    Returns:
+        The handle to run it with, and the run as it was before the claim.
+
+    Raises:
+        RunConflictError: The run is held by another process, in a status that
+            cannot be continued, or its head is not `expected`.
+    """
+    current = get_run(
+        run if isinstance(run, str) else run.id,
+        store=store or (None if isinstance(run, str) else run.store),
+    )
+    if expected is not None and expected.digest != current.head.digest:
+        raise run_conflict(
+            current,
+            f"Run {current.id!r} moved on: the state {expected.digest} is no longer its head "
+            f"(the head is {current.head.digest}, {current.status}). Continue the head, or "
+            "fork that state to make a new run from it.",
+        )
+    status = current.status
+    if status not in statuses:
+        held = status == "running"
+        raise RunConflictError(
+            f"Run {current.id!r} is {status}"
+            + (
+                f" in process {current.state.owner} (lease until "
+                f"{time.strftime('%H:%M:%S', time.localtime(current.state.lease_until or 0))})"
+                if held
+                else ""
+            )
+            + f"; it cannot be continued now (head {current.head.digest}). "
+            + (
+                "Wait for it, or for its lease to expire."
+                if held
+                else "Fork it to run it again as a new run."
+            ),
+            run_id=current.id,
+            status=status,
+            head=current.head.digest,
+        )
+    now = time.time()
+    entries_to = _journal_end(current)
+    state = dataclasses.replace(
+        current.state,
+        status="running",
+        event=event,
+        updated=now,
+        owner=process_owner(),
+        lease_until=now + lease_seconds,
+        previous=current.head,
+        journal_to=entries_to,
+    )
+    if answer is not None:
+        path, request_digest, value = answer
+        response = commit_response(current.store, Response(Output(value), None, False, []))
+        state = dataclasses.replace(
+            state, answer_path=list(path), answer_request=request_digest, answer=response
+        )
+    head = _compare_and_set(current.store, current.head, state)
+    handle = RunHandle(current.store, state, head, lease_seconds=lease_seconds, trees=trees)
+    if state.answer is not None and state.answer_path is not None and state.answer_request:
+        # Written under the claim, so two answerers can never both reach the journal.
+        name = handle.entry_name(tuple(state.answer_path), state.answer_request)
+        handle.store.log_name(name, state.answer.digest)
+    return handle, current
+
+
+def run_conflict(run: Run, message: str) -> RunConflictError:
+    """A `RunConflictError` about `run`, with its id, status and head as attributes."""
+    return RunConflictError(message, run_id=run.id, status=run.status, head=run.head.digest)
+
+
+def _journal_end(run: Run) -> int:
+    """The next free journal sequence number of a run (after entries of crashed attempts)."""
+    entries = read_journal(run.store, run.id, run.state.journal_from)
+    last = max((entry.seq for entry in entries), default=-1)
+    return max(run.state.journal_to, last + 1)

@@ -1,0 +1,225 @@
+"""Finding runs: `Run`, `get_run`, `list_runs`, and a state's invocation tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from enact.errors import (
+    NotFoundError,
+    RunNotFoundError,
+)
+from enact.invocations.engine import (
+    Invocation,
+)
+from enact.invocations.records import Response
+from enact.invocations.responses import commit_response
+from enact.invocations.runs._journal import (
+    JournalEntry,
+    _materialize,
+    _Node,
+    _overlay,
+    read_journal,
+)
+from enact.invocations.runs._state import (
+    INDEX_PREFIX,
+    RUN_PREFIX,
+    STATUSES,
+    RunState,
+    check_run_id,
+)
+from enact.refs import Ref
+from enact.stores.base import NameQuery
+from enact.stores.store import Store, current_store
+
+# Runs --------------------------------------------------------------------------
+
+
+class Run:
+    """A run as read from a store: its id and its head state.
+
+    Attributes:
+        id: The run id.
+        head: Ref to the head `RunState` when this object was read.
+        state: The head state.
+    """
+
+    def __init__(self, store: Store, head: Ref[RunState], state: RunState) -> None:
+        self.store = store
+        self.head = head
+        self.state = state
+        self.cursor: str | None = None
+        """The index name of this run in `list_runs`: pass it as ``before`` for the next page."""
+
+    @property
+    def id(self) -> str:
+        return self.state.run_id
+
+    @property
+    def status(self) -> str:
+        """The status, with a ``running`` run whose lease expired shown as ``interrupted``."""
+        return self.state.effective_status()
+
+    @property
+    def function(self) -> str:
+        return self.state.function
+
+    @property
+    def created(self) -> float:
+        return self.state.created
+
+    @property
+    def updated(self) -> float:
+        return self.state.updated
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, status={self.status!r}, head={self.head.digest[:12]})"
+
+    def refresh(self) -> Run:
+        """Reads the run's head again."""
+        return get_run(self.id, store=self.store)
+
+    def history(self) -> Iterator[tuple[Ref[RunState], RunState]]:
+        """Yields the run's states, newest first, with their refs."""
+        ref: Ref[RunState] | None = self.head
+        while ref is not None:
+            state = self.store.checkout(ref)
+            yield ref, state
+            ref = state.previous
+
+    def entries(self) -> list[JournalEntry]:
+        """The journal entries the head state overlays on its tree."""
+        state = self.state
+        if state.status == "running":
+            return read_journal(self.store, self.id, state.journal_from)
+        return read_journal(self.store, self.id, state.journal_from, state.journal_to)
+
+    def invocation(self) -> Invocation | None:
+        """The head state's invocation tree (committed now if it was kept as journal entries).
+
+        None if the run has recorded nothing yet.
+        """
+        return state_invocation(self.store, self.state, self.entries())
+
+    def template_root(self) -> _Node:
+        tree = None if self.state.tree is None else self.store.checkout(self.state.tree)
+        return _overlay(self.store, tree, self.entries())
+
+
+def state_invocation(
+    store: Store, state: RunState, entries: list[JournalEntry]
+) -> Invocation | None:
+    """The invocation tree of `state` with `entries` (committed to `store`)."""
+    tree: Invocation | None = None if state.tree is None else store.checkout(state.tree)
+    if state.answer is not None and state.answer_path and state.answer_request:
+        # An answered state's answer is not in the journal yet (the claimer writes it).
+        answer = JournalEntry(
+            state.journal_to, tuple(state.answer_path), state.answer_request, state.answer.digest
+        )
+        entries = [*entries, answer]
+    if not entries and tree is not None:
+        return tree
+    root = _overlay(store, tree, entries)
+    children = _materialize(store, root)
+    waiting = state.status == "waiting"
+    response = Response(
+        None,
+        state.raised if waiting or state.status == "raised" else None,
+        state.raised_here if waiting else False,
+        children,
+    )
+    invocation = Invocation(state.request, commit_response(store, response))
+    store.commit(invocation)
+    return invocation
+
+
+def _read_state(store: Store, run_id: str, ref: Ref[Any]) -> RunState:
+    try:
+        state = store.checkout(ref)
+    except NotFoundError as err:
+        raise RunNotFoundError(
+            f"Run {run_id!r}: its head {ref.digest} is missing from the store; restore it "
+            "from a copy (enact copy) or delete the name runs/" + run_id + ".",
+            run_id=run_id,
+        ) from err
+    if not isinstance(state, RunState):
+        raise RunNotFoundError(
+            f"Name runs/{run_id} points at a {type(state).__name__}, not at a run state "
+            "(it was written by an older enact, or by hand).",
+            run_id=run_id,
+        )
+    return state
+
+
+def get_run(run_id: str, *, store: Store | None = None) -> Run:
+    """Returns the run with this id (its head as of now).
+
+    Raises:
+        RunNotFoundError: No run has this id.
+    """
+    store = store or current_store()
+    check_run_id(run_id)
+    head = store.get_name(RUN_PREFIX + run_id)
+    if head is None:
+        raise RunNotFoundError(
+            f"No run {run_id!r} in {store.backend!r}; `enact log` lists the runs.",
+            run_id=run_id,
+        )
+    return Run(store, head, _read_state(store, run_id, head))
+
+
+def list_runs(
+    *,
+    status: str | None = None,
+    function: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 50,
+    before: str | None = None,
+    store: Store | None = None,
+) -> list[Run]:
+    """Returns runs newest first (by start time), a page at a time.
+
+    Args:
+        status: Only runs with this status (`Run.status`).
+        function: Only runs of this function (its full name, or a suffix after a dot).
+        since: Only runs started at or after this `time.time()`.
+        until: Only runs started before this `time.time()`.
+        limit: At most this many runs.
+        before: The `cursor` of the last run of the previous page.
+        store: The store (default: the active one).
+    """
+    store = store or current_store()
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"Unknown run status {status!r}; one of {', '.join(STATUSES)}.")
+    upper = before
+    if until is not None:
+        bound = f"{INDEX_PREFIX}{int(until * 1e9):020d}/"
+        upper = bound if upper is None else min(upper, bound)
+    lower = f"{INDEX_PREFIX}{int(since * 1e9) - 1:020d}/~" if since is not None else None
+    found: list[Run] = []
+    page = max(limit, 50)
+    while len(found) < limit:
+        rows = store.list_names(
+            NameQuery(INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=page)
+        )
+        for name, _ in rows:
+            upper = name
+            run_id = name.rsplit("/", 1)[1]
+            try:
+                run = get_run(run_id, store=store)
+            except RunNotFoundError:
+                continue
+            run.cursor = name
+            if status is not None and run.status != status:
+                continue
+            if function is not None and not (
+                run.function == function or run.function.endswith("." + function)
+            ):
+                continue
+            found.append(run)
+            if len(found) == limit:
+                break
+        if len(rows) < page:
+            break
+    return found
