@@ -150,9 +150,8 @@ def invoke(
         ReplayError, IncompleteSubinvocationError: The call could not be journaled.
         KeyboardInterrupt, SystemExit: Re-raised after the run is marked interrupted.
     """
-    invokable, args = unbind(invokable, args)
-    input_value = root_input(invokable, args, kwargs)
-    if is_async_invokable(invokable):
+    invokable, input_value = _call_input(invokable, args, kwargs)
+    if is_async_invokable(invokable):  # checked before a run is recorded
         raise InvocationError(
             f"{describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
             "or `await invokable.invoke(...)`."
@@ -170,13 +169,18 @@ async def invoke_async(
     durability: Durability | None = None,
 ) -> Invocation:
     """Like `invoke`, for asynchronous invokables and ``async def`` registered functions."""
-    invokable, args = unbind(invokable, args)
-    input_value = root_input(invokable, args, kwargs)
+    invokable, input_value = _call_input(invokable, args, kwargs)
     plan = run_plan(invokable, input_value, run_id=run_id, durability=durability)
     return _tree(await invoke_root_async(plan))
 
 
 set_root_preparer(prepare_root)
+
+
+def _call_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> tuple[Any, Any]:
+    """What a top-level call runs and its recorded input (a bound method unbound)."""
+    invokable, args = unbind(invokable, args)
+    return invokable, root_input(invokable, args, kwargs)
 
 
 def _tree(outcome: RootOutcome) -> Invocation:
