@@ -169,13 +169,9 @@ class RunHandle:
             updated=now,
             owner=None,
             lease_until=None,
-            previous=self._history_head(),
+            previous=self.head,
             **changes,
         )
-
-    def _history_head(self) -> Ref[RunState]:
-        """The state to chain the next one to: the head, skipping this process's claim."""
-        return self.head
 
     def _move(self, new: RunState) -> None:
         """Moves the head from this process's state to `new`; ends the lease."""
