@@ -22,6 +22,7 @@ import pytest
 
 import enact
 from enact.invocations import answer, pending_input_requests
+from enact.stores.base import NameQuery
 
 calls: collections.Counter[str] = collections.Counter()
 """How many times each journaled body ran in this process, by key."""
@@ -200,6 +201,34 @@ def test_a_given_run_id_is_kept_and_cannot_be_reused(store: enact.Store) -> None
     assert raised.value.status == "complete"
     assert "ticket-42" in str(raised.value)
     assert calls == {}
+
+
+def run_index_names(store: enact.Store) -> list[str]:
+    return [name for name, _ in store.list_names(NameQuery("enact/run-index/"))]
+
+
+def test_a_refused_run_id_leaves_one_index_name(store: enact.Store) -> None:
+    """Starting a run under a taken id writes, then removes, its index name: one row per run."""
+    enact.invoke(total, (2,), run_id="ticket-7")
+    names = run_index_names(store)
+    with pytest.raises(enact.RunConflictError):
+        enact.invoke(total, (3,), run_id="ticket-7")
+    assert run_index_names(store) == names
+    assert [run.id for run in enact.list_runs()] == ["ticket-7"]
+
+
+def test_index_names_without_a_matching_head_are_not_listed(store: enact.Store) -> None:
+    """What a crash between the two writes of a new run leaves (index name first) is skipped."""
+    enact.invoke(total, (2,), run_id="kept")
+    kept_head = store.get_name("runs/kept")
+    assert kept_head is not None
+    # The index name of a start that crashed before writing its head, and one of an
+    # earlier start under the id of a run that exists (its head names another start time).
+    store.set_name("enact/run-index/00000000000000000001/crashed", kept_head)
+    store.set_name("enact/run-index/00000000000000000002/kept", kept_head)
+    assert [run.id for run in enact.list_runs()] == ["kept"]
+    with pytest.raises(enact.RunNotFoundError):
+        enact.get_run("crashed")
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "-leading", "a/b", "x" * 201])
