@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import pathlib
 import re
 import time
@@ -512,6 +513,25 @@ def test_an_interrupt_marks_the_run_interrupted_and_is_reraised(
     again = calls - before
     # pair.2 was in flight (interrupted before its doubles); pairs 0 and 1 do not run again.
     assert again == {"nested": 1, "pair.2": 1, "pair.3": 1, "pair.4": 1, **_doubles(2, 3, 4)}
+
+
+@enact.register
+def steals_its_head(run_id: str) -> None:
+    """Stands for another process moving the run's head, then Ctrl-C arrives."""
+    run = enact.get_run(run_id)
+    moved = dataclasses.replace(run.state, status="queued", owner=None, lease_until=None)
+    run.store.set_name(f"runs/{run_id}", run.store.commit(moved))
+    raise KeyboardInterrupt
+
+
+def test_an_interrupt_that_cannot_be_recorded_says_so(store: enact.Store) -> None:
+    """The interrupt is re-raised with a note saying why the run could not be marked."""
+    with pytest.raises(KeyboardInterrupt) as raised:
+        enact.invoke(steals_its_head, ("stolen",), run_id="stolen")
+    (note,) = raised.value.__notes__
+    assert note.startswith("enact could not mark run 'stolen' interrupted (RunConflictError: ")
+    assert note.endswith("enact.resume continues it then.")
+    assert enact.get_run("stolen").state.status == "queued"  # the other writer's state stays
 
 
 def _doubles(*pairs: int) -> dict[str, int]:

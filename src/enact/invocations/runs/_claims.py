@@ -152,8 +152,17 @@ class RunHandle:
         if self.lost is None:
             try:
                 self._move(self._next("interrupted", "interrupted", journal_to=next(self._seq)))
-            except Exception:  # the error that interrupted the run matters more
+            except Exception as failure:
+                # The error that interrupted the run matters more: it is re-raised, and
+                # says why the head could not be moved (it still shows the run as
+                # running until its process is gone or its lease expires).
                 _leases.remove(self)
+                error.add_note(
+                    f"enact could not mark run {self.run_id!r} interrupted "
+                    f"({type(failure).__name__}: {failure}); it shows as interrupted once "
+                    "this process has exited or its lease has expired, and enact.resume "
+                    "continues it then."
+                )
 
     # Head moves ---------------------------------------------------------------
 
