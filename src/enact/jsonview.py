@@ -54,6 +54,7 @@ __all__ = [
     "object_view",
     "ref",
     "run",
+    "run_input_requests",
     "run_state",
     "safe_read",
     "stored_value",
@@ -463,6 +464,36 @@ def input_request(
         "requested_at": timestamp(found.updated),
         "age_seconds": max(round(time.time() - found.updated, 3), 0.0),
     }
+
+
+def run_input_requests(store: Store, found: Run) -> list[dict[str, Json]]:
+    """The pending input requests of a run, each as `input_request` makes it.
+
+    Read without types: follows the calls that did not finish from the root
+    down to the `request_input` calls that raised. A run that does not wait
+    (its status is not ``waiting``) has none.
+    """
+    if found.status != "waiting":
+        return []
+    invocation = found.invocation()
+    if invocation is None:
+        return []
+    root: Ref[Any] = store.commit(invocation)
+    requests: list[dict[str, Json]] = []
+    stack: list[tuple[Any, list[int]]] = [(root, [])]
+    while stack:
+        current, path = stack.pop()
+        node, children = _node(store, current, path)
+        if node["status"] not in ("waiting", "raised"):
+            continue
+        if node["raised_here"]:
+            if node["status"] == "waiting":
+                requests.append(input_request(store, found, path, node["exception"]["ref"]))
+            continue
+        stack.extend(
+            (children[index], [*path, index]) for index in range(len(children) - 1, -1, -1)
+        )
+    return requests
 
 
 # Writing ---------------------------------------------------------------------------
