@@ -815,7 +815,7 @@ def test_answer_prompts_in_a_terminal(
     and continues the run with the answers typed."""
     term = _in_terminal(terminal, store, "--import", TYPES, "answer", "greet")
     term.expect("context: Greet how?")
-    term.expect("for:     'Ada'")
+    term.expect("for:     Ada")
     term.expect("Answer (Greeting): ")
     term.type('{"text": "Hey"}')
     term.expect("Not a valid answer")

@@ -12,6 +12,7 @@ from helpers.cli_types import Greeting, ask_greeting, confirm_rolls, fail
 
 import enact
 from enact import jsonview
+from enact.digests import int_to_decimal
 from enact.encoding import decode_raw
 from enact.invocations.runs import get_run, list_runs
 
@@ -67,9 +68,9 @@ def test_refs_inside_values_are_digests(store: enact.Store) -> None:
 
 def test_non_finite_floats_and_huge_ints(store: enact.Store) -> None:
     assert jsonview.value([float("inf"), float("-inf")]) == [{"$float": "inf"}, {"$float": "-inf"}]
-    huge = 7**20_000  # 16,902 digits: past INT_DIGITS, written in hex
-    assert jsonview.value(huge) == {"$int_hex": hex(huge)}
-    assert jsonview.value(-huge) == {"$int_hex": hex(-huge)}
+    huge = 7**20_000  # 16,902 digits: past INT_DIGITS, read as text
+    assert jsonview.value(huge) == {"$int": int_to_decimal(huge)}
+    assert jsonview.value([-huge]) == [{"$int": int_to_decimal(-huge)}]
     text = jsonview.dumps(jsonview.value([float("nan"), huge]))
     assert "NaN" not in text and json.loads(text)[0] == {"$float": "nan"}
 

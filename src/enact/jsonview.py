@@ -14,7 +14,7 @@ as it is. In a value:
   themselves;
 * every other value is a *tagged object*, whose one key starts with a single
   ``$``: ``{"$ref": digest}``, ``{"$bytes": base64}``, ``{"$float": "nan"}``,
-  ``{"$int": "123..."}`` (``{"$int_hex": "0x..."}`` past `INT_DIGITS` digits),
+  ``{"$int": "123..."}``,
   ``{"$type": name}``, ``{"$resource": name, "fields": {...}}`` and
   ``{"$elided": why}`` (nested deeper than `MAX_DEPTH`);
 * a dict is a JSON object whose keys that start with ``$`` get one more ``$``
@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Final
 
-from enact.encoding import DecodeError, RawRef, RawResource, RawType, decode_raw, encode
+from enact.encoding import DecodeError, RawInt, RawRef, RawResource, RawType, decode_raw, encode
 from enact.encoding import stored_type_name as _stored_type_name
 from enact.errors import CorruptObjectError, NotFoundError
 from enact.invocations.records import CallArgs, RecordedException
@@ -70,7 +70,8 @@ MAX_SAFE_INT: Final = 2**53 - 1
 """Ints beyond +-MAX_SAFE_INT are tagged: JavaScript and many JSON readers round them."""
 
 INT_DIGITS: Final = 4300
-"""Ints with more decimal digits are written in hex (decimal conversion is quadratic)."""
+"""Stored ints of more decimal digits are read as their text (`RawInt`), never converted:
+converting decimal text to an int and back takes time quadratic in its length."""
 
 MAX_DEPTH: Final = 100
 """Containers nested deeper in a value are elided, so that any JSON reader can read it."""
@@ -84,7 +85,6 @@ _REQUEST_INPUT: Final = "enact.invocations.RequestInput"
 _INPUT_REQUEST: Final = "enact.invocations.InputRequest"
 _RECORDED: Final = RecordedException.__enact_type_name__
 _CALL_ARGS: Final = CallArgs.__enact_type_name__
-_INT_BITS: Final = int(INT_DIGITS * math.log2(10))
 
 Json = Any
 """JSON data: dict, list, str, int, float, bool or None."""
@@ -94,7 +94,7 @@ Json = Any
 
 
 def _is_raw(data: Any) -> bool:
-    return isinstance(data, (RawResource, RawRef, RawType))
+    return isinstance(data, (RawResource, RawRef, RawType, RawInt))
 
 
 def value(data: Any) -> Json:
@@ -105,7 +105,7 @@ def value(data: Any) -> Json:
     read raw throughout.
     """
     if not _holds_raw(data):
-        data = decode_raw(encode(data)[0])
+        data = decode_raw(encode(data)[0], int_digits=INT_DIGITS)
     return _value(_unwrap(data), 0)
 
 
@@ -146,6 +146,8 @@ def _value(data: Any, depth: int) -> Json:
         return {"$float": "nan" if math.isnan(data) else ("inf" if data > 0 else "-inf")}
     if isinstance(data, bytes):
         return {"$bytes": base64.b64encode(data).decode("ascii")}
+    if isinstance(data, RawInt):
+        return {"$int": data.decimal}
     if isinstance(data, RawRef):
         return {"$ref": data.digest}
     if isinstance(data, RawType):
@@ -169,9 +171,7 @@ def _key(key: str) -> str:
 def _int(number: int) -> Json:
     if -MAX_SAFE_INT <= number <= MAX_SAFE_INT:
         return number
-    if number.bit_length() <= _INT_BITS:
-        return {"$int": str(number)}
-    return {"$int_hex": hex(number)}
+    return {"$int": str(number)}  # at most INT_DIGITS digits: larger ones are read as RawInt
 
 
 def stored_value(store: Store, target: Ref[Any] | RawRef | str) -> Json:
@@ -188,7 +188,7 @@ def stored_value(store: Store, target: Ref[Any] | RawRef | str) -> Json:
 def _read(store: Store, digest: str) -> Any:
     tokens = store.read_tokens(Ref._unchecked(digest))
     try:
-        return decode_raw(tokens)
+        return decode_raw(tokens, int_digits=INT_DIGITS)
     except DecodeError as err:
         location = store.backend.locate(digest)
         raise CorruptObjectError(
