@@ -558,7 +558,7 @@ def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> No
     assert out.splitlines() == [
         "Input request 1 of 1 (child call [0])",
         "  context: Greet how?",
-        "  for:     'Ada'",
+        "  for:     Ada",
         "  type:    Greeting",
         '  answer:  JSON, e.g. {"text": …, "times": …}',
     ]

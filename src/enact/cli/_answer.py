@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from typing import Any, Final
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from enact.cli import _refs, _render
@@ -141,13 +141,14 @@ def _show_request(
     rows = [("context", _context_text(request)), ("for", _for_value_text(request))]
     rows.append(("type", _render.type_label(request.requested)))
     rows.append(("answer", _json_hint(request)))
-    grid = Table.grid()
-    grid.add_column(width=_LABEL_WIDTH, no_wrap=True)
-    grid.add_column(overflow="fold")
+    room = max(out.width - _LABEL_WIDTH, 20)
     for label, value in rows:
         if value is not None:
-            grid.add_row(Text(f"  {label + ':':<9}", style="dim"), Text(value))
-    out.print(grid)
+            lines = []
+            for line in value.split("\n"):  # wrapped to the terminal, hanging under the label
+                lines.extend(textwrap.wrap(line, room, drop_whitespace=False) or [""])
+            shown = ("\n" + " " * _LABEL_WIDTH).join(line.rstrip() for line in lines)
+            out.print(Text.assemble((f"  {label + ':':<9}", "dim"), shown), soft_wrap=True)
 
 
 _LABEL_WIDTH: Final = 11

@@ -99,7 +99,7 @@ def show(session: Session, ref: str, raw: bool, as_json: bool) -> None:
     else:
         text = pformat(store.checkout(resolved.ref))
     out.print(Text(f"{resolved.ref.digest}  {type_name}", style="dim"))
-    out.print(Text(text))
+    out.print(Text(text), soft_wrap=True)  # long lines stay whole (grep, copy)
 
 
 # tree -------------------------------------------------------------------------------

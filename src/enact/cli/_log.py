@@ -319,11 +319,13 @@ def runs_table(store: Store, rows: list[tuple[int, _refs.LogRow]], width: int) -
     room = max(width - fixed - gaps, 1)
     table = _table(("#", True), ("time", True), ("status", True), ("call", False), ("run", True))
     for label, when, state, call, shown in cells:
-        status = state if not short or state != _render.WAITING else "waiting"
+        status = _render.status_text(state)
+        if short and state == _render.WAITING:
+            status.plain = "waiting"  # the same colour, in fewer columns
         table.add_row(
             label,
             when.strftime(time_format),
-            _render.status_text(status),
+            status,
             Text(_render.shorten(call, room)),
             Text(shown),
         )
