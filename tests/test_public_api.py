@@ -25,6 +25,7 @@ EXPECTED_ALL = [
     "GCReport",
     "InMemoryBackend",
     "InMemoryStore",
+    "IncompatibleTypeError",
     "IncompleteSubinvocationError",
     "InputRequest",
     "InputTypeError",

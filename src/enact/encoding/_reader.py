@@ -14,6 +14,7 @@ from enact.digests import is_digest, unquote_body
 from enact.errors import DecodeError
 from enact.resources import build, resolve_type_id
 
+from ._compat import adapt, check_fields
 from ._declared import declared
 from ._flat import finish_flat, flat_pattern
 from ._grammar import (
@@ -30,6 +31,8 @@ from ._grammar import (
 _KIND_FUNCTION: Final = registry.KIND_FUNCTION
 _KIND_REF: Final = registry.KIND_REF
 _KIND_WRAPPER: Final = registry.KIND_WRAPPER
+_KIND_RESOURCE: Final = registry.KIND_RESOURCE
+_KIND_STALE: Final = registry.KIND_STALE
 _flat_patterns: Final = declared.flat_patterns
 _LIST: Final = object()
 _MAP: Final = object()
@@ -180,15 +183,24 @@ def _decode(data: bytes) -> Any:
 
 
 def finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
-    """The object a stored resource stands for, from its decoded field values."""
-    if tuple(values) != info.sorted_attrs:
+    """The object a stored resource stands for, from its decoded field values.
+
+    An object of an older version of its class is adapted to the current
+    class first (`enact.encoding._compat`).
+    """
+    kind = info.kind
+    if kind == _KIND_STALE:
+        info, values = adapt(info, values)
+        kind = info.kind
+    elif tuple(values) != info.sorted_attrs:
         raise DecodeError(
             f"stored fields {sorted(values)} do not match the fields of {info.name} "
             f"{list(info.sorted_attrs)}"
         )
-    kind = info.kind
     if kind == _KIND_FUNCTION:
         return info.obj
+    if kind == _KIND_RESOURCE:
+        check_fields(info, values)
     obj = build(info.cls, values)
     if kind == _KIND_WRAPPER:
         return obj.unwrap()

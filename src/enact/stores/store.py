@@ -20,7 +20,12 @@ from typing import Any, TypeVar, overload
 
 from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
-from enact.errors import CorruptObjectError, InvalidNameError, NotFoundError
+from enact.errors import (
+    CorruptObjectError,
+    IncompatibleTypeError,
+    InvalidNameError,
+    NotFoundError,
+)
 from enact.refs import PACKED_PREFIX, Ref
 from enact.registry import lookup_class
 from enact.resources import Resource, wrap
@@ -249,6 +254,8 @@ class Store:
             tokens = self._read_verified(ref)
         try:
             value: T = decode(tokens)
+        except IncompatibleTypeError as err:
+            raise named_object(err, digest) from None
         except DecodeError as err:
             location = self._backend.locate(digest)
             raise CorruptObjectError(
@@ -418,6 +425,23 @@ def _as_resource(value: Any) -> Any:
     if isinstance(value, type) or lookup_class(type(value)) is not None:
         return value
     return wrap(value)
+
+
+def named_object(err: IncompatibleTypeError, digest: str) -> IncompatibleTypeError:
+    """`err` with the digest of the object that was checked out in its message."""
+    if err.digest:
+        return err
+    named = IncompatibleTypeError(
+        f"Object {digest}: {err}",
+        type_name=err.type_name,
+        current_name=err.current_name,
+        stored_fields=err.stored_fields,
+        current_fields=err.current_fields,
+        problem=err.problem,
+        digest=digest,
+    )
+    named.__cause__ = err.__cause__
+    return named
 
 
 def current_store() -> Store:
