@@ -22,15 +22,18 @@ own modules are not checked (their shape is part of the format).
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import dataclasses
 import types
 import typing
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, Final, TypeAlias
 
 from enact import registry
 from enact.digests import type_id_for
-from enact.errors import DecodeError, IncompatibleTypeError
+from enact.errors import DecodeError, IncompatibleTypeError, UnknownTypeError
+from enact.resources import Resource
 
 _Check = tuple[str, tuple[type, ...], str]
 """A field name, the types its values may have, and the annotation as written."""
@@ -45,6 +48,68 @@ MIGRATE_HINT: Final = (
     "aliases=(...))), or convert the stored objects to the new shape with enact.migrate "
     "or `enact migrate` (README: Code changes and migration)."
 )
+
+
+Upgrade: TypeAlias = Callable[[str, dict[str, Any]], Any]
+"""``upgrade(type_name, fields)``: the new value for a stored resource of an old shape, or None."""
+
+_upgrade: Final[ContextVar[Upgrade | None]] = ContextVar("enact_upgrade", default=None)
+
+
+@contextlib.contextmanager
+def upgrading(upgrade: Upgrade) -> Iterator[None]:
+    """Within the block, `decode` hands every resource of an old shape to `upgrade`.
+
+    Old shapes are types whose stored type id is not the current one of a
+    registered class: an older version of a class (by name or alias), or a
+    type not registered at all. `upgrade` gets the stored type name and the
+    stored fields (decoded, nested values already upgraded) and returns the
+    value to use instead, or None for the default reading (`adapt`). For
+    `enact.migrate`.
+    """
+    token = _upgrade.set(upgrade)
+    try:
+        yield
+    finally:
+        _upgrade.reset(token)
+
+
+def orphan_info(type_id: bytes, err: UnknownTypeError) -> registry.ClassInfo:
+    """A stale info for a type that is not registered at all, while `upgrading`; else raises."""
+    if _upgrade.get() is None:
+        raise err
+    orphan = _orphans.get(type_id)
+    if orphan is None:
+        name = registry.describe_type_id(type_id)
+        text = type_id.decode("utf-8", "replace")
+        orphan = registry.ClassInfo(Resource, name, text, (), registry.KIND_STALE, None)
+        _orphans[type_id] = orphan
+    return orphan
+
+
+_orphans: Final[dict[bytes, registry.ClassInfo]] = {}
+
+
+def finish_stale(
+    stale: registry.ClassInfo,
+    values: dict[str, Any],
+    finish: Callable[[registry.ClassInfo, dict[str, Any]], Any],
+) -> Any:
+    """The value a resource of an old shape stands for: upgraded, or adapted to its class."""
+    upgrade = _upgrade.get()
+    if upgrade is not None:
+        upgraded = upgrade(stale.name, dict(values))
+        if upgraded is not None:
+            return upgraded
+    if stale.obj is None:
+        raise UnknownTypeError(
+            f"Type {stale.name} is not registered in this process, and the upgrade function "
+            "returned None for it. Return the new value for objects of this type, or import "
+            "the module that defines it.",
+            type_name=stale.name,
+        )
+    current, values = adapt(stale, values)
+    return finish(current, values)
 
 
 def adapt(stale: registry.ClassInfo, values: dict[str, Any]) -> tuple[registry.ClassInfo, Any]:

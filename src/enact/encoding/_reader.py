@@ -11,10 +11,10 @@ from typing import Any, Final
 
 from enact import registry
 from enact.digests import is_digest, unquote_body
-from enact.errors import DecodeError
+from enact.errors import DecodeError, UnknownTypeError
 from enact.resources import build, resolve_type_id
 
-from ._compat import adapt, check_fields
+from ._compat import check_fields, finish_stale, orphan_info
 from ._declared import declared
 from ._flat import finish_flat, flat_pattern
 from ._grammar import (
@@ -51,7 +51,10 @@ def decode(data: bytes) -> Any:
     try:
         if data.startswith(b"res["):
             close = data.index(b"}", 4) + 1
-            info = resolve_type_id(data[4:close])
+            try:
+                info = resolve_type_id(data[4:close])
+            except UnknownTypeError as err:
+                info = orphan_info(data[4:close], err)
             flat = _flat_patterns.get(info)
             if flat is None:
                 flat = flat_pattern(info)
@@ -119,7 +122,10 @@ def _decode(data: bytes) -> Any:
             close = data.index(b"}", pos) + 1
             if data[pos : pos + 4] != b"res[":
                 raise DecodeError(f"unknown token at byte {pos}")
-            info = resolve_type_id(data[pos + 4 : close])
+            try:
+                info = resolve_type_id(data[pos + 4 : close])
+            except UnknownTypeError as err:
+                info = orphan_info(data[pos + 4 : close], err)
             flat = _flat_patterns.get(info)
             if flat is None:
                 flat = flat_pattern(info)
@@ -190,9 +196,8 @@ def finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
     """
     kind = info.kind
     if kind == _KIND_STALE:
-        info, values = adapt(info, values)
-        kind = info.kind
-    elif tuple(values) != info.sorted_attrs:
+        return finish_stale(info, values, finish_resource)
+    if tuple(values) != info.sorted_attrs:
         raise DecodeError(
             f"stored fields {sorted(values)} do not match the fields of {info.name} "
             f"{list(info.sorted_attrs)}"

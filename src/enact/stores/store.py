@@ -137,7 +137,7 @@ class Store:
             CycleError: `value` contains itself.
             StorageError: The backend failed; nothing was reported as committed.
         """
-        tokens, links = encode(_as_resource(value))
+        tokens, links = encode(as_resource(value))
         return self.commit_tokens(tokens, links, ref_type)
 
     def commit_tokens(
@@ -414,7 +414,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def _as_resource(value: Any) -> Any:
+def as_resource(value: Any) -> Any:
     """Returns what is encoded for a top-level commit: resources as they are,
     everything else inside its wrapper resource."""
     if isinstance(value, Resource):
