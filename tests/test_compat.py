@@ -292,6 +292,11 @@ def test_renamed_function_below_a_recorded_call_needs_no_registration(program: P
     shown = program.cli("tree", "first")
     assert shown.returncode == 0, shown.stderr
     assert "child('Ada') = 'AdaAda'" in shown.stdout
+    # The command replays the same way, and shows the old call as stored.
+    replayed = program.cli("--import", "app", "replay", "first", "--rewind", "0", imports=True)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "child('Ada') = 'AdaAda'" in replayed.stdout
+    assert (program.root / "ledger.txt").read_text().split() == ["main", "main"]
 
 
 def test_field_removed_is_a_clear_error(program: Program) -> None:
@@ -357,3 +362,33 @@ def test_inspecting_needs_no_import(program: Program) -> None:
     log = program.cli("log")
     assert log.returncode == 0, log.stderr
     assert "main('Ada')" in log.stdout
+
+
+def test_register_name_and_aliases_are_checked() -> None:
+    """A str for aliases, or a name with braces, is refused with the fix."""
+    with pytest.raises(enact.RegistrationError, match=r"write aliases=\('old.Name',\)"):
+        enact.register(aliases="old.Name")
+    with pytest.raises(enact.RegistrationError, match="without braces"):
+
+        @enact.register(name="bad{name}")
+        def nothing() -> None: ...
+
+
+def test_enum_alias_reads_members_stored_under_the_old_name() -> None:
+    """An enum registered with an alias checks out members stored under the old name."""
+    import enum
+
+    @enact.register(name="compat_tests.Colour", aliases=("compat_tests.Color",))
+    class Colour(enum.Enum):
+        RED = 1
+
+    from enact.digests import type_id_for
+
+    wrapper = "enact.wrappers.EnumWrapper"
+    tokens = (
+        f"res[{type_id_for(wrapper, ['enum', 'name'])}'enum's'compat_tests.Color''name's'RED']"
+    ).encode()
+    with enact.InMemoryStore() as store:
+        ref = store.commit_tokens(tokens, [], enact.Ref)
+        assert ref() is Colour.RED
+        assert enact.commit(Colour.RED) != ref  # new objects get the new name
