@@ -255,3 +255,11 @@ def test_migrate_one_run_leaves_other_names(tmp_path: pathlib.Path) -> None:
         assert store.get_name("runs/r1") != head
         output = enact.get_run("r1").invocation().get_output()
         assert output() == Note("x")
+
+
+def test_migrate_of_an_unknown_run_names_it(tmp_path: pathlib.Path) -> None:
+    """run= naming no run is a RunNotFoundError; nothing is read or written."""
+    with enact.SQLiteStore(tmp_path / "store.db"), pytest.raises(enact.RunNotFoundError) as info:
+        enact.migrate(run="nope")
+    assert info.value.run_id == "nope"
+    assert "'nope'" in str(info.value)

@@ -32,6 +32,7 @@ from enact.errors import (
     IncompatibleTypeError,
     NameConflictError,
     NotFoundError,
+    RunNotFoundError,
     UnknownTypeError,
 )
 from enact.invocations.runs._state import INDEX_PREFIX, JOURNAL_PREFIX, RUN_PREFIX, check_run_id
@@ -111,6 +112,7 @@ def migrate(
             ``progress("names", done, total)``.
 
     Raises:
+        RunNotFoundError: `run` names no run.
         IncompatibleTypeError: An object of an old shape that neither the
             upgrade function nor the default reading can convert (nothing
             is moved for the name that reaches it; the names done before stay done).
@@ -152,11 +154,10 @@ def _selected_names(store: Store, run: str | None) -> list[tuple[str, Ref[Any]]]
     check_run_id(run)
     head = store.get_name(RUN_PREFIX + run)
     if head is None:
-        raise NotFoundError(
+        raise RunNotFoundError(
             f"No run {run!r} in this store (no name {RUN_PREFIX + run}): `enact log` lists "
             "the runs.",
-            digest="",
-            location=store.backend.locate(""),
+            run_id=run,
         )
     selected = [(RUN_PREFIX + run, head)]
     selected += store.list_names(f"{JOURNAL_PREFIX}{run}/")
