@@ -263,3 +263,93 @@ def test_migrate_of_an_unknown_run_names_it(tmp_path: pathlib.Path) -> None:
         enact.migrate(run="nope")
     assert info.value.run_id == "nope"
     assert "'nope'" in str(info.value)
+
+
+INTERRUPTED_V1 = """\
+import dataclasses, os, signal
+import enact
+
+def _ran(name):
+    with open("ledger.txt", "a") as ledger:
+        ledger.write(name + "\\n")
+
+@enact.register
+@dataclasses.dataclass
+class Ticket(enact.Resource):
+    title: str
+    priority: int
+
+@enact.register
+def triage(ticket: Ticket) -> Ticket:
+    _ran("triage")
+    return Ticket(ticket.title.upper(), ticket.priority)
+
+@enact.register
+def close(ticket: Ticket) -> str:
+    _ran("close")
+    if os.environ.get("CRASH"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "closed"
+
+@enact.register
+def handle(title: str) -> str:
+    ticket = triage(Ticket(title, 1))
+    return f"{ticket.title}: {close(ticket)}"
+"""
+
+
+def test_migrated_interrupted_run_resumes_without_running_finished_calls(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A run killed midway keeps journal entries named by request digest; migrating renames
+    them to the new requests' digests, and resuming with the new code after gc does not
+    run the finished call again."""
+    url = f"sqlite:///{tmp_path}/store.db"
+    _write_app(tmp_path, INTERRUPTED_V1)
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, enact, app\nwith enact.open_store(sys.argv[1]):\n"
+            "    enact.invoke(app.handle, ('printer',), run_id='crash-1')\n",
+            url,
+        ],
+        cwd=tmp_path,
+        env=_env(tmp_path, CRASH="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == -signal.SIGKILL, started.stderr
+    entries = [name for name in _names(url) if name.startswith("enact/journal/crash-1/")]
+    assert len(entries) == 1  # triage finished; close did not
+    v2 = (
+        INTERRUPTED_V1.replace("    priority: int\n", "    severity: str\n")
+        .replace("ticket.priority", "ticket.severity")
+        .replace("Ticket(title, 1)", "Ticket(title, 'high')")
+    )
+    _write_app(tmp_path, v2 + UPGRADE_PRIORITY)
+    migrated = _enact(tmp_path, url, "migrate", "--using", "app:upgrade", "--run", "crash-1")
+    assert migrated.returncode == 0, migrated.stderr
+    new_entries = [name for name in _names(url) if name.startswith("enact/journal/crash-1/")]
+    assert len(new_entries) == 1 and new_entries != entries
+    assert _enact(tmp_path, url, "gc", "--grace", "0").returncode == 0
+    resumed = _python(
+        tmp_path,
+        "import json, sys, enact, app\nwith enact.open_store(sys.argv[1]):\n"
+        "    run = enact.resume('crash-1')\n"
+        "    print(json.dumps([run.status, run.invocation().get_output()]))\n",
+        url,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1]) == ["complete", "PRINTER: closed"]
+    assert (tmp_path / "ledger.txt").read_text().split() == ["triage", "close", "close"]
+
+
+UPGRADE_PRIORITY = """
+def upgrade(type_name, fields):
+    if type_name == "app.Ticket" and "priority" in fields:
+        return Ticket(fields["title"], "high" if fields["priority"] < 2 else "low")
+    return None
+"""

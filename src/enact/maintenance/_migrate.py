@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any, Final
 
+from enact.digests import is_digest
 from enact.encoding import Upgrade, decode, encode, scan_links, upgrading
 from enact.errors import (
     IncompatibleTypeError,
@@ -126,15 +127,12 @@ def migrate(
     conflicts: list[str] = []
     for done, (name, ref) in enumerate(names, 1):
         new = migration.migrate_closure(ref.digest, progress)
-        if new != ref.digest:
-            if dry_run:
+        new_name = _entry_name(migration, name, progress)
+        if new != ref.digest or new_name != name:
+            if dry_run or _move(store, name, new_name, ref, Ref._unchecked(new)):
                 moved.append(name)
             else:
-                try:
-                    store.set_name(name, Ref._unchecked(new), expected=ref)
-                    moved.append(name)
-                except NameConflictError:
-                    conflicts.append(name)
+                conflicts.append(name)
         if progress is not None:
             progress("names", done, len(names))
     return MigrateReport(
@@ -146,6 +144,38 @@ def migrate(
         upgraded=migration.upgraded,
         dry_run=dry_run,
     )
+
+
+def _entry_name(migration: _Migration, name: str, progress: Progress | None) -> str:
+    """The name of a journal entry after its request is migrated (it ends in its digest)."""
+    if not name.startswith(JOURNAL_PREFIX):
+        return name
+    head, _, request = name.rpartition("/")
+    if not is_digest(request) or not migration.store.has(Ref._unchecked(request)):
+        return name
+    return f"{head}/{migration.migrate_closure(request, progress)}"
+
+
+def _move(store: Store, name: str, new_name: str, old: Ref[Any], new: Ref[Any]) -> bool:
+    """Moves `name` from `old` to `new` by compare-and-set; False if it changed meanwhile.
+
+    A journal entry whose request was migrated gets a new name: the new name is
+    written first and the old one deleted after, so a crash in between leaves
+    both (a rerun deletes the old one), never neither.
+    """
+    try:
+        if new_name == name:
+            store.set_name(name, new, expected=old)
+            return True
+        current = store.get_name(new_name)
+        if current is None:
+            store.set_name(new_name, new, expected=None)
+        elif current != new:
+            return False
+        store.set_name(name, None, expected=old)
+        return True
+    except NameConflictError:
+        return False
 
 
 def _selected_names(store: Store, run: str | None) -> list[tuple[str, Ref[Any]]]:
