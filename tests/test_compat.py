@@ -318,6 +318,10 @@ def test_field_removed_is_a_clear_error(program: Program) -> None:
         "@enact.register(name=..., aliases=(...))), or convert the stored objects to the new "
         "shape with enact.migrate or `enact migrate` (README: Code changes and migration)."
     )
+    shown = program.cli("--import", "app", "show", digest, imports=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "Ticket(priority=1, title='printer on fire')" in shown.stdout
+    assert "Shown as stored: the stored field(s) ['priority'] are not fields" in shown.stderr
 
 
 def test_field_added_without_a_default_is_a_clear_error(program: Program) -> None:
