@@ -34,6 +34,7 @@ class ClassInfo:
     """What the encoder and decoder need to know about one registered type."""
 
     __slots__ = (
+        "checks",
         "cls",
         "field_names",
         "getter",
@@ -67,6 +68,8 @@ class ClassInfo:
         self.qnames = tuple(quote(attr) for attr in self.sorted_attrs)
         self.kind = kind
         self.obj = obj
+        self.checks: tuple[Any, ...] | None = None
+        """The field annotation checks of `enact.encoding` (None until first computed)."""
         self.has_dict = "__slots__" not in cls.__dict__ if kind != KIND_FUNCTION else False
         getter: Callable[[Any], tuple[Any, ...]]
         if not self.sorted_attrs:

@@ -38,7 +38,6 @@ from enact.resources import Resource
 _Check = tuple[str, tuple[type, ...], str]
 """A field name, the types its values may have, and the annotation as written."""
 
-_checks: Final[dict[registry.ClassInfo, tuple[_Check, ...]]] = {}
 _verified: Final[set[tuple[bytes, tuple[str, ...]]]] = set()
 _NO_DEFAULT: Final = object()
 
@@ -169,10 +168,13 @@ def incompatible(
 
 
 def check_fields(info: registry.ClassInfo, values: dict[str, Any]) -> None:
-    """Raises `IncompatibleTypeError` if a field value does not fit its annotation."""
-    checks = _checks.get(info)
+    """Raises `IncompatibleTypeError` if a field value does not fit its annotation.
+
+    Callers on hot paths skip the call when ``info.checks == ()`` (nothing to check).
+    """
+    checks = info.checks
     if checks is None:
-        checks = _checks[info] = _make_checks(info)
+        checks = info.checks = _make_checks(info)
     for name, allowed, shown in checks:
         value = values[name]
         if not isinstance(value, allowed):

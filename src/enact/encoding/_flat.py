@@ -48,7 +48,8 @@ def finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...], finish: Any
         else:
             values[attr] = _flat_value(token)
     if info.kind == _KIND_RESOURCE:
-        check_fields(info, values)
+        if info.checks != ():
+            check_fields(info, values)
         return build(info.cls, values)
     return finish(info, values)
 

@@ -204,7 +204,7 @@ def finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
         )
     if kind == _KIND_FUNCTION:
         return info.obj
-    if kind == _KIND_RESOURCE:
+    if kind == _KIND_RESOURCE and info.checks != ():
         check_fields(info, values)
     obj = build(info.cls, values)
     if kind == _KIND_WRAPPER:
