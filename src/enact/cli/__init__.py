@@ -14,10 +14,13 @@ else the SQLite file ``.enact/store.db``)::
     enact tag NAME REF             name an object
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
+    enact migrate [--using M:F]    rewrite objects of old shapes for the current classes
 
 REF is a name, a run id, a full digest, a unique prefix of one, or @N (the N-th
-latest run). Reading objects of user types needs the modules that register them:
-``--import MODULE`` (repeatable; enact never imports anything by itself).
+latest run). Commands that run code (replay, answer, resume, migrate) need the
+modules that register the program's types: ``--import MODULE`` (repeatable;
+enact never imports anything by itself); without them, show and tree print
+objects as stored.
 Failures are one line on standard error and exit status 1 (usage errors: 2; a
 run that replay, resume or answer produced raised: 3).
 """
@@ -26,7 +29,7 @@ from enact.cli._answer import answer_command
 from enact.cli._app import CLIError, cli, main
 from enact.cli._journal import fork, replay, resume, show, tree
 from enact.cli._log import inbox, log
-from enact.cli._maintain import copy, gc, tag, verify
+from enact.cli._maintain import copy, gc, migrate, tag, verify
 
 for _command in (
     log,
@@ -41,6 +44,7 @@ for _command in (
     copy,
     gc,
     verify,
+    migrate,
 ):
     cli.add_command(_command)
 

@@ -13,7 +13,12 @@ from enact import jsonview
 from enact.cli import _raw, _refs, _render
 from enact.cli._app import CLIError, RunRaisedError, Session, command_options
 from enact.encoding import DecodeError, encode
-from enact.errors import CorruptObjectError, InvocationError
+from enact.errors import (
+    CorruptObjectError,
+    IncompatibleTypeError,
+    InvocationError,
+    UnknownTypeError,
+)
 from enact.invocations import runs
 from enact.invocations.engine import (
     Invocation,
@@ -78,9 +83,9 @@ strict_option: Final[Callable[[F], F]] = click.option(
 def show(session: Session, ref: str, raw: bool, as_json: bool) -> None:
     """Pretty-print the object REF names, following the refs inside it.
 
-    The first line is the full digest and the type. Objects of your own types
-    need the module that registers them (--import MODULE), unless --raw or
-    --json (one JSON document, docs/JSON.md).
+    The first line is the full digest and the type. Objects of types that are
+    not registered here (no --import MODULE) are shown as stored: type names
+    and fields, as with --raw. --json writes one JSON document (docs/JSON.md).
     """
     store = session.store()
     resolved = _refs.resolve_for(session, ref)
@@ -90,16 +95,35 @@ def show(session: Session, ref: str, raw: bool, as_json: bool) -> None:
     tokens = store.read_tokens(resolved.ref)
     type_name = _raw.type_name(tokens) or "value"
     out = session.out
+    note = None
+    if not raw:
+        try:
+            text = pformat(store.checkout(resolved.ref))
+        except UnknownTypeError as err:
+            raw, note = True, _as_stored_note(err)
     if raw:
         try:
             lines = _render.raw_lines(_raw.parse(tokens))
         except DecodeError as err:
             raise _corrupt(store, resolved.ref, err) from err
         text = "\n".join(lines)
-    else:
-        text = pformat(store.checkout(resolved.ref))
     out.print(Text(f"{resolved.ref.digest}  {type_name}", style="dim"))
     out.print(Text(text), soft_wrap=True)  # long lines stay whole (grep, copy)
+    if note is not None:
+        session.err.print(Text(note, style="dim"), soft_wrap=True)
+
+
+def _as_stored_note(err: UnknownTypeError) -> str:
+    """Why `show` printed an object as stored, and how to see it as the program's classes."""
+    if isinstance(err, IncompatibleTypeError):
+        return (
+            f"Shown as stored: {err.problem} (the class {err.current_name} defined here does "
+            "not fit it; see `enact migrate`)."
+        )
+    return (
+        f"Shown as stored: type {err.type_name} is not registered here; --import MODULE "
+        "shows it as the program's classes."
+    )
 
 
 # tree -------------------------------------------------------------------------------

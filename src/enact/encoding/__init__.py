@@ -24,12 +24,14 @@ here and nowhere else::
     _flat       the per-class regex that reads a resource of primitives in one match
     _links      scan_links
     _raw        decode_raw and the Raw* values it returns
+    _compat     reading objects of older versions of a class (and upgrading them)
 """
 
 from __future__ import annotations
 
 from enact.errors import DecodeError
 
+from ._compat import Upgrade, upgrading
 from ._declared import declare_inline_box, declare_plain_ref
 from ._links import scan_links
 from ._problems import find_problem
@@ -43,6 +45,7 @@ __all__ = [
     "RawRef",
     "RawResource",
     "RawType",
+    "Upgrade",
     "declare_inline_box",
     "declare_plain_ref",
     "decode",
@@ -51,4 +54,5 @@ __all__ = [
     "find_problem",
     "scan_links",
     "stored_type_name",
+    "upgrading",
 ]

@@ -382,7 +382,9 @@ class ChildCall:
                     if recorded.request_digest in (None, digest):
                         self.child_template = recorded.children
                         return
-                elif recorded.request.digest == digest:
+                elif recorded.request.digest == digest or _upgrades_to(
+                    frame.store, recorded.request, tokens
+                ):
                     self._replay(recorded)
                     return
                 if frame.strict:
@@ -568,6 +570,20 @@ def write_with_record(invokable_class: type[T]) -> type[T]:
     their record, in one transaction (`request_input`'s for_value and its request)."""
     _WRITTEN_WITH_RECORD.add(invokable_class)
     return invokable_class
+
+
+def _upgrades_to(store: Store, recorded: Ref[Request], tokens: bytes) -> bool:
+    """Whether a recorded request, read with today's classes, is the request `tokens` spells.
+
+    A request recorded before a class or function was renamed (with an alias)
+    or gained a field with a default has another digest than the same call
+    made now; read with the current classes and encoded again, it spells the
+    same tokens. Only tried when the digests differ.
+    """
+    try:
+        return encode(store.checkout(recorded))[0] == tokens
+    except EnactError:  # types not registered here, or not compatible: not the same call
+        return False
 
 
 def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:
