@@ -422,3 +422,26 @@ def test_pformat_and_show_of_a_100k_deep_value(tmp_path: pathlib.Path) -> None:
     assert shown[1] == "[" * 100_001 + "]" * 100_001
     raw = ok(enact_cli(url, "show", "--raw", "deep")).splitlines()
     assert raw[1].startswith("ListWrapper(wrapped=[[[[") and "nested too deeply" in raw[1]
+
+
+def test_the_safe_console_escapes_stored_text_and_keeps_its_own_colours() -> None:
+    """Unit check of the last line of defence: every console of the command is a SafeConsole."""
+    import io
+
+    from rich.text import Text
+
+    from enact.cli._app import make_console
+    from enact.cli._safe import SafeConsole, clean
+
+    buffer = io.StringIO()
+    console = SafeConsole(file=buffer, force_terminal=True, width=100)
+    console.print("[bold]x[/bold] [/INST]")  # a str is not markup
+    console.print(Text("a\x1b[2Jb\nc\u202ed", style="red"))
+    written = buffer.getvalue()
+    assert "[bold]x[/bold] [/INST]" in written
+    assert "a\\x1b[2Jb" in written and "c\\u202ed" in written
+    assert re.search(r"\x1b\[31m", written)  # its own colour, still there
+    assert "\x1b[2J" not in written
+    assert clean("tab\there\r\n\x00", newlines=True) == "tab\\there\\r\n\\x00"
+    assert clean("\U000e0001 ok") == "\\U000e0001 ok"
+    assert isinstance(make_console(), SafeConsole)

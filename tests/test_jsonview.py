@@ -176,3 +176,44 @@ def test_jsonview_imports_no_command_line_or_ui() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert not any(name.startswith(("enact.cli", "enact.ui", "rich", "click")) for name in imported)
+
+
+def _documented_fields(heading: str) -> set[str]:
+    """The field names in the first column of the table under `heading` in docs/JSON.md."""
+    text = DOC.read_text("utf-8")
+    section = text[text.index(heading) :]
+    table = re.search(r"\| field \| \|\n\|---\|---\|\n((?:\|.*\n)+)", section)
+    assert table is not None, heading
+    names: set[str] = set()
+    for row in table.group(1).splitlines():
+        names.update(re.findall(r"`([a-z_]+)`", row.split("|")[1]))
+    return names
+
+
+def test_the_documented_fields_are_the_fields(store: enact.Store) -> None:
+    """Every field the tables of docs/JSON.md list is written, and every field written is listed."""
+    enact.invoke(confirm_rolls, (1,), run_id="ask")
+    run = get_run("ask", store=store)
+    tree = jsonview.call_tree(store, store.commit(run.invocation()))
+    keys = set(tree)
+    for child in tree["children"]:
+        keys |= set(child)
+    assert _documented_fields("## `enact tree --json REF`") == keys
+    assert _documented_fields("## `enact log --json`") == {"number", *jsonview.run(run, call="x")}
+    (request,) = jsonview.run_input_requests(store, run)
+    assert _documented_fields("## `enact inbox --json`") == set(request)
+
+
+def test_importing_jsonview_loads_neither_the_command_line_nor_rich() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, enact.jsonview; "
+        "print(sorted(m for m in sys.modules if m.startswith(('enact.cli', 'enact.ui', 'rich', "
+        "'click'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"

@@ -475,10 +475,14 @@ def run_input_requests(store: Store, found: Run) -> list[dict[str, Json]]:
     """
     if found.status != "waiting":
         return []
-    invocation = found.invocation()
-    if invocation is None:
-        return []
-    root: Ref[Any] = store.commit(invocation)
+    root: Ref[Any]
+    if found.state.tree is not None and not found.entries():
+        root = found.state.tree  # a run that stopped to wait: its tree is stored already
+    else:
+        invocation = found.invocation()
+        if invocation is None:
+            return []
+        root = store.commit(invocation)
     requests: list[dict[str, Json]] = []
     stack: list[tuple[Any, list[int]]] = [(root, [])]
     while stack:

@@ -28,7 +28,7 @@ from enact.invocations.inputs import (
     pending_input_requests,
     run_input_requests,
 )
-from enact.invocations.runs import Run, check_sync_here, get_run
+from enact.invocations.runs import Run, check_sync_here, get_run, supports_runs
 from enact.resources import Resource
 
 _TRUE: Final = frozenset({"y", "yes", "true", "1", "on"})
@@ -364,6 +364,11 @@ def _answer_invocation(
             _show_request(session, number, len(pending), path, request)
         return None
     store.checkout(invocation.request)  # the program's types, before any prompt
+    if not supports_runs(store):  # refused before the prompt, not after it
+        raise CLIError(
+            f"Store {session.where} keeps no names, so the answered {ref} cannot continue as a "
+            "run: answer it in a store that keeps names (copy it there with enact copy)."
+        )
     from_inputs = bool(remaining)
     answers: list[tuple[tuple[int, ...], Any]] = []
     for number, (path, request) in enumerate(pending, 1):

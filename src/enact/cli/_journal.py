@@ -12,6 +12,7 @@ from rich.text import Text
 from enact import jsonview
 from enact.cli import _raw, _refs, _render
 from enact.cli._app import CLIError, RunRaisedError, Session, command_options
+from enact.cli._safe import clean
 from enact.encoding import DecodeError, encode
 from enact.errors import (
     CorruptObjectError,
@@ -107,7 +108,7 @@ def show(session: Session, ref: str, raw: bool, as_json: bool) -> None:
         except DecodeError as err:
             raise _corrupt(store, resolved.ref, err) from err
         text = "\n".join(lines)
-    out.print(Text(f"{resolved.ref.digest}  {type_name}", style="dim"))
+    out.print(Text(f"{resolved.ref.digest}  {clean(type_name)}", style="dim"))
     out.print(Text(text), soft_wrap=True)  # long lines stay whole (grep, copy)
     if note is not None:
         session.err.print(Text(note, style="dim"), soft_wrap=True)

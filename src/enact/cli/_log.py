@@ -89,6 +89,7 @@ def walk_runs(
     since: float | None = None,
     until: float | None = None,
     before: str | None = None,
+    unreadable: list[str] | None = None,
 ) -> Iterator[tuple[int, runs.Run]]:
     """Yields ``(N, run)`` newest first, for the runs the filters select; N is its @N.
 
@@ -97,6 +98,7 @@ def walk_runs(
 
     Args:
         before: A run's `cursor`: start after that run (the next page).
+        unreadable: Collects the runs whose head cannot be read (id and why).
     """
     legacy = sorted(row.time_ns for row in _refs.legacy_rows(store))
     upper = before
@@ -118,7 +120,11 @@ def walk_runs(
             run_id = name.rsplit("/", 1)[1]
             try:
                 found = runs.get_run(run_id, store=store)
-            except (RunNotFoundError, EnactError):
+            except RunNotFoundError:
+                continue
+            except EnactError as err:  # a damaged head: listed as unreadable, not skipped silently
+                if unreadable is not None:
+                    unreadable.append(f"{run_id}: {err}")
                 continue
             found.cursor = name
             if status is not None and found.status != status:
@@ -223,6 +229,7 @@ def log(
         None if until is None else parse_time(until, "--until"),
     )
     rows: list[tuple[int, _refs.LogRow]] = []
+    unreadable: list[str] = []
     more: str | None = None
     legacy = [] if filtered else _refs.legacy_rows(store)
     if legacy:  # an older enact's runs, interleaved by time: the plain list
@@ -232,12 +239,22 @@ def log(
             more = ""
     else:
         for number, found_run in walk_runs(
-            store, status=status, function=function, since=started, until=ended, before=before
+            store,
+            status=status,
+            function=function,
+            since=started,
+            until=ended,
+            before=before,
+            unreadable=unreadable,
         ):
             if wanted is not None and len(rows) == wanted:
                 more = rows[-1][1].run.cursor if rows[-1][1].run is not None else ""
                 break
             rows.append((number, _refs.LogRow(int(found_run.created * 1e9), run=found_run)))
+    for problem in unreadable:
+        session.err.print(
+            Text(f"Run {problem} (enact verify checks the store)", style="yellow"), soft_wrap=True
+        )
     if as_json:
         for number, row in rows:
             click.echo(jsonview.dumps(_row_json(store, number, row)))

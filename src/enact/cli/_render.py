@@ -12,6 +12,7 @@ from rich.tree import Tree
 
 from enact import registry
 from enact.cli import _raw
+from enact.cli._safe import clean
 from enact.errors import UnknownTypeError
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput
@@ -155,16 +156,17 @@ class Call:
 
 def _label(node: Call) -> Text:
     """One line for a call: the call, then its output, exception or missing output."""
-    label = Text(node.call)
+    label = Text(clean(node.call))  # stored text: escape sequences shown escaped
+    shown = clean(node.shown)
     if node.state == COMPLETE:
         label.append(" = ")
-        label.append(node.shown, style="green")
+        label.append(shown, style="green")
     elif node.state == NO_OUTPUT:
         label.append(" (no output)", style="dim")
     elif node.state == WAITING:
         label.append(" waiting for input", style="yellow")
     else:
-        label.append(" raised " + node.shown, style="red")
+        label.append(" raised " + shown, style="red")
         if not node.raised_here:
             label.append(" (from a child call)", style="dim")
     return label
