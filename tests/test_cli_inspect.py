@@ -365,11 +365,15 @@ def test_stored_escape_sequences_and_markup_are_shown_as_text(
         assert "[/INST]" in text or "[/INST]" in piped.stdout, text  # markup printed as text
 
 
-def test_an_unregistered_hostile_type_name_is_escaped_in_the_error(hostile_store: str) -> None:
+def test_an_unregistered_hostile_type_name_is_escaped_in_the_note(hostile_store: str) -> None:
+    """show without the type's module prints the object as stored, with a note that is safe."""
     result = enact_cli(hostile_store, "show", "type [/INST] [bold]x")
-    line = one_line_error(result, "[/INST]")
+    shown = ok(result)
+    _assert_safe(shown)
     _assert_safe(result.stderr)
-    assert "\\x1b" in line
+    (note,) = result.stderr.strip().splitlines()
+    assert note.startswith("Shown as stored: type evil\\x1b]0;pwned")
+    assert "[/INST]" in note and note.endswith("shows it as the program's classes.")
     log = ok(enact_cli(hostile_store, "log"))
     assert "type [/INST] [bold]x" in log and "\\x1b]0;pwned" in log
     _assert_safe(log)
