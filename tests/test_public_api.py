@@ -62,6 +62,8 @@ EXPECTED_ALL = [
     "StorageBackend",
     "StorageError",
     "Store",
+    "TracebackFrame",
+    "TracedException",
     "TupleWrapper",
     "TypeWrapper",
     "UnknownTypeError",

@@ -47,7 +47,8 @@ from enact.invocations.diagnostics import (
     mutation_error,
     replay_error,
 )
-from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
+from enact.invocations.exceptions import record_exception
+from enact.invocations.records import CallArgs, Output, Request, Response
 from enact.invocations.responses import (
     IMMUTABLE_TYPES,
     commit_response,
@@ -628,11 +629,12 @@ def _commit_response(
 
 
 def commit_exception(store: Store, error: BaseException) -> Ref[Any]:
-    """Commits the record of `error`: the exception itself if it is a resource."""
+    """Commits the record of `error`: the exception itself if it is a resource, else a
+    `TracedException` (type, message, traceback, chain)."""
     try:
         return store.commit(_exception_resource(error))
     except EnactError:  # an exception resource holding values that cannot be stored
-        return store.commit(RecordedException.from_exception(error))
+        return store.commit(record_exception(error))
 
 
 def _is_frozen(invokable: Any, input_value: Any) -> bool:
@@ -653,7 +655,7 @@ def _is_frozen(invokable: Any, input_value: Any) -> bool:
 def _exception_resource(error: BaseException) -> Any:
     if isinstance(error, Resource):
         return error
-    return RecordedException.from_exception(error)
+    return record_exception(error)
 
 
 def _check_answer(raised: Ref[Any], value: Any) -> None:
