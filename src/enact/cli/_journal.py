@@ -226,6 +226,9 @@ def show(session: Session, ref: str, raw: bool) -> None:
         text = pformat(store.checkout(resolved.ref))
     out.print(Text(f"{resolved.ref.digest}  {type_name}", style="dim"))
     out.print(Text(text))
+    trace = _render.traceback_text(store, resolved.ref)  # a failed call: its whole traceback
+    if trace is not None:
+        out.print(Text("\n" + trace.rstrip("\n"), style="red"))
 
 
 # tree -------------------------------------------------------------------------------
