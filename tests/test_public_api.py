@@ -59,6 +59,7 @@ EXPECTED_ALL = [
     "SQLiteBackend",
     "SQLiteStore",
     "SetWrapper",
+    "SourceLocation",
     "StorageBackend",
     "StorageError",
     "Store",

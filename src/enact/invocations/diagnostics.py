@@ -22,7 +22,14 @@ from enact.errors import (
     ReplayError,
     SourceLocation,
 )
-from enact.invocations.differences import MAX_DIFFERENCES, Difference, differences, render, show
+from enact.invocations.differences import (
+    MAX_DIFFERENCES,
+    Difference,
+    differences,
+    render,
+    show,
+    show_compact,
+)
 from enact.invocations.records import Request
 from enact.refs import Ref
 from enact.stores.store import Store
@@ -48,8 +55,9 @@ FIXES: Final = """How to fix it:
 HINT: Final = "Ensure that calls to subinvokables are deterministic or use strict=False."
 """The second line of every ReplayError message (the spec's)."""
 
-HEAD_LIMIT: Final = 150
-"""Characters of each input shown in a ReplayError's first line (the diff shows the rest)."""
+HEAD_LIMIT: Final = 200
+"""Characters of each input shown in a ReplayError's first line (the diff shows the rest);
+long strings in it show their first characters only."""
 
 
 def replay_error(
@@ -169,10 +177,10 @@ def _shown_call(name: str | None, raw_request: Any) -> str:
     `name` is how a registered function is shown; None shows the invokable as stored.
     """
     if not isinstance(raw_request, RawResource):
-        return show(raw_request, HEAD_LIMIT)
+        return show_compact(raw_request, HEAD_LIMIT)
     if name is None:
-        name = show(raw_request.fields.get("invokable"), HEAD_LIMIT)
-    return f"{name}({show(raw_request.fields.get('input'), HEAD_LIMIT)})"
+        name = show_compact(raw_request.fields.get("invokable"), HEAD_LIMIT)
+    return f"{name}({show_compact(raw_request.fields.get('input'), HEAD_LIMIT)})"
 
 
 def _function_name(invokable: Any, *, address: bool) -> str | None:

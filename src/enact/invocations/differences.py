@@ -93,7 +93,7 @@ def differences(
                 (
                     a.fields.get(name, ABSENT),
                     b.fields.get(name, ABSENT),
-                    f"{where}.{name}" if where else name,
+                    f"{where}.{name}" if where and not where.endswith("->") else where + name,
                     hops,
                 )
                 for name in reversed(names)
@@ -145,6 +145,42 @@ def show(value: Any, limit: int | None = VALUE_LIMIT) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+SHORT_STRING: Final = 40
+"""Strings longer than this are cut in `show_compact`."""
+
+
+class _Cut:
+    """A long string as `show_compact` shows it: its start, and its length."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"{self.text[:SHORT_STRING]!r}… ({len(self.text):,} characters)"
+
+
+def show_compact(value: Any, limit: int = VALUE_LIMIT) -> str:
+    """Like `show`, with each long string cut to its start, so that every field shows."""
+    return show(_compact(value, 0), limit)
+
+
+def _compact(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _Cut(value) if len(value) > SHORT_STRING else value
+    if depth > 20:
+        return value
+    if isinstance(value, list):
+        return [_compact(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {key: _compact(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, RawResource) and value.fields:
+        fields = {name: _compact(item, depth + 1) for name, item in value.fields.items()}
+        return RawResource(value.type_name, fields)
+    return value
 
 
 def render(difference: Difference, indent: str = "") -> list[str]:
