@@ -352,7 +352,10 @@ def check_raised(store: Store, invocation: Invocation, run_id: str | None, state
     if state != _render.RAISED:
         return
     raised = invocation.response().raised
-    summary = _render.describe_exception(raised()) if raised is not None else "an exception"
+    exception = None if raised is None else raised()
+    summary = "an exception" if raised is None else _render.describe_exception(exception)
+    where = _render.raised_at(exception)
+    summary += f" ({where})" if where else ""
     what = f"Run {run_id!r}" if run_id is not None else "The invocation"
     raise RunRaisedError(f"{what} raised {summary}")
 

@@ -153,7 +153,7 @@ class Call:
     shown: str  # the output, or the exception, as text
     raised_here: bool
     children: list[Any]
-    frames: tuple[str, ...] = ()  # where a call that raised here failed: file:line in function
+    frames: tuple[str, ...] = ()  # where a call that raised failed: file:line in function
 
 
 def frame_line(filename: str, lineno: int, name: str) -> str:
@@ -163,6 +163,12 @@ def frame_line(filename: str, lineno: int, name: str) -> str:
         if not relative.startswith(os.pardir):
             filename = relative
     return f"at {filename}:{lineno} in {name}"
+
+
+def raised_at(exception: Any) -> str:
+    """``at file:line in function`` of where a recorded exception was raised ('' if unknown)."""
+    frames = last_frames(exception, 1)
+    return frame_line(frames[0].filename, frames[0].lineno, frames[0].name) if frames else ""
 
 
 def _frames_of(exception: Any) -> tuple[str, ...]:
@@ -184,8 +190,12 @@ def _raw_frames_of(exception: Any) -> tuple[str, ...]:
     return tuple(shown)
 
 
-def _label(node: Call) -> Text:
-    """One line for a call: the call, then its output, exception or missing output."""
+def _label(node: Call, hidden_children: bool = False) -> Text:
+    """One line for a call: the call, then its output, exception or missing output.
+
+    A call that raised gets the innermost frames of its traceback on the lines
+    below, if the exception started in it or its children are not shown.
+    """
     label = Text(node.call)
     if node.state == COMPLETE:
         label.append(" = ")
@@ -198,8 +208,9 @@ def _label(node: Call) -> Text:
         label.append(" raised " + node.shown, style="red")
         if not node.raised_here:
             label.append(" (from a child call)", style="dim")
-        for frame in node.frames:
-            label.append("\n    " + frame, style="dim")
+        if node.raised_here or hidden_children:
+            for frame in node.frames:
+                label.append("\n    " + frame, style="dim")
     return label
 
 
@@ -213,12 +224,13 @@ def _tree(first: Any, read: Callable[[Any], Call], depth: int | None) -> Tree:
     while stack:
         current, parent, level = stack.pop()
         node = read(current)
-        label = _label(node)
+        children = node.children
+        hidden = bool(children) and depth is not None and level >= depth
+        label = _label(node, hidden)
         branch = Tree(label) if parent is None else parent.add(label)
         if root is None:
             root = branch
-        children = node.children
-        if children and depth is not None and level >= depth:
+        if hidden:
             more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
             branch.add(Text(more + " (raise --depth to see them)", style="dim"))
             continue
@@ -244,8 +256,7 @@ def invocation_tree(
             assert response.raised is not None
             exception = response.raised()
             shown = shorten(describe_exception(exception), limit)
-            if response.raised_here:
-                frames = _frames_of(exception)
+            frames = _frames_of(exception)
         else:
             shown = ""
         call = format_call(request.invokable, request.input, limit)
@@ -316,8 +327,7 @@ def read_raw_call(store: Store, invocation: Any, limit: int | None) -> Call:
     elif state == RAISED:
         exception = _raw.parse(store.read_tokens(_raw.ref_field(response, "raised")))
         shown = shorten(raw_exception(exception), limit)
-        if raised_here:
-            frames = _raw_frames_of(exception)
+        frames = _raw_frames_of(exception)
     else:
         shown = ""
     children = fields.get("children", [])
