@@ -329,3 +329,33 @@ def test_absent_is_shown_as_absent() -> None:
         RawResource("m.T", {"a": 1}), RawResource("m.T", {"a": 1, "b": 2}), lambda d: None
     )
     assert found[0].path == "b" and found[0].recorded is ABSENT and found[0].new == 2
+
+
+def test_a_call_that_was_still_running_is_named_so(store: enact.Store) -> None:
+    """Resuming after a crash: a recorded call known only by its digest, never stored."""
+    from enact.invocations.engine import OpenCall, RootPlan, invoke_root
+
+    STEPS.clear()
+    STEPS.update({"function": step, "value": 1})
+    plan = RootPlan(
+        pipeline, enact.CallArgs([], {}), template=[OpenCall("ab" * 32, [])], strict=True
+    )
+    with pytest.raises(enact.ReplayError) as caught:
+        invoke_root(plan)
+    error = caught.value
+    assert error.difference == "request"
+    assert error.recorded_request is None
+    assert error.differing_fields == ()
+    lines = str(error).split("\n")
+    assert lines[0].startswith(
+        "Expected invocation (another call, still running when the journal was written) but "
+        "got <function step at 0x"
+    )
+    assert lines[2] == (
+        "Replay stopped at call [0] (child 0 of the root invocation): the program called step, "
+        "but the journal holds another call here, which was still running when the journal "
+        "was written."
+    )
+    assert lines[3] == "  invokable: test_replay_errors.step"
+    assert lines[4].startswith("  called at: ") and lines[4].endswith(" in pipeline")
+    assert lines[6] == "How to fix it:"

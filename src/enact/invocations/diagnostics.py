@@ -82,7 +82,8 @@ def replay_error(
     location = call_site()
     found: list[Difference] = []
     cut = False
-    if recorded is None:
+    old = None if recorded is None else _read_raw(store, recorded.digest)
+    if old is None:  # a call still running when the journal was written: no request stored
         expected = "(another call, still running when the journal was written)"
         difference = "request"
         what = (
@@ -90,7 +91,6 @@ def replay_error(
             "here, which was still running when the journal was written."
         )
     else:
-        old = _raw_request(store, recorded)
         found, cut = differences(old, new, lambda digest: _read_raw(store, digest))
         difference = _part(found)
         recorded_name = (
@@ -113,7 +113,7 @@ def replay_error(
         f"Replay stopped at call {list(path)} ({_where(path)}): {what}",
         f"  invokable: {_qualified(invokable)}",
         *_location_lines("called at", location),
-        *([] if recorded is None else _difference_lines(found, cut)),
+        *([] if old is None else _difference_lines(found, cut)),
         FIXES,
     ]
     return ReplayError(
