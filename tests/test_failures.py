@@ -553,3 +553,18 @@ def test_every_replaying_command_takes_no_strict(tmp_path: pathlib.Path) -> None
         result = _enact(url, command, "--help", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "--strict / --no-strict" in result.stdout, command
+
+
+def test_a_damaged_record_does_not_fail_tree_or_show(store: enact.Store) -> None:
+    """A record whose frames are not frames (a hostile or broken store) still prints."""
+    from enact.cli import _render
+
+    damaged = enact.TracedException("m.Boom", "bad", [], 5, 0, None, None)  # type: ignore[arg-type]
+    assert repr(damaged) == "TracedException(type_name='m.Boom', message='bad', raised_at=?)"
+    assert _render.raised_at(damaged) == ""
+    ref = enact.commit(damaged)
+    text = _render.traceback_text(store, ref)
+    assert (
+        text
+        == f"(the exception record {ref.digest} cannot be shown: 'int' object is not iterable)\n"
+    )

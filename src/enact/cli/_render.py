@@ -167,13 +167,16 @@ def frame_line(filename: str, lineno: int, name: str) -> str:
 
 def raised_at(exception: Any) -> str:
     """``at file:line in function`` of where a recorded exception was raised ('' if unknown)."""
-    frames = last_frames(exception, 1)
-    return frame_line(frames[0].filename, frames[0].lineno, frames[0].name) if frames else ""
+    frames = _frames_of(exception)
+    return frames[-1] if frames else ""
 
 
 def _frames_of(exception: Any) -> tuple[str, ...]:
-    frames = last_frames(exception, TREE_FRAMES)
-    return tuple(frame_line(frame.filename, frame.lineno, frame.name) for frame in frames)
+    try:
+        frames = last_frames(exception, TREE_FRAMES)
+        return tuple(frame_line(frame.filename, frame.lineno, frame.name) for frame in frames)
+    except Exception:  # a damaged record (fields of other types): show the call without
+        return ()
 
 
 def _raw_frames_of(exception: Any) -> tuple[str, ...]:
@@ -294,7 +297,11 @@ def traceback_text(store: Store, ref: Ref[Any]) -> str | None:
         header = "The call raised:\n"
     if name not in _EXCEPTION_TYPES:
         return None
-    return header + format_traceback(store.checkout(ref))
+    exception = store.checkout(ref)
+    try:
+        return header + format_traceback(exception)
+    except Exception as err:  # a damaged record: say so rather than fail the command
+        return f"{header}(the exception record {ref.digest} cannot be shown: {err})\n"
 
 
 # Raw journals (no types needed) -------------------------------------------------------

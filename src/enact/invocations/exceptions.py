@@ -99,7 +99,10 @@ class TracedException(RecordedException):
 
     def __repr__(self) -> str:
         # The frames and the chain would make a screenful: name where it was raised.
-        where = f", raised_at={self.frames[-1].location()!r}" if self.frames else ""
+        try:
+            where = f", raised_at={self.frames[-1].location()!r}" if self.frames else ""
+        except Exception:  # a damaged record: its frames are not frames
+            where = ", raised_at=?"
         return f"TracedException(type_name={self.type_name!r}, message={self.message!r}{where})"
 
     def last_frames(self, count: int) -> list[TracebackFrame]:
