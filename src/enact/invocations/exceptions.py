@@ -99,8 +99,13 @@ class TracedException(RecordedException):
 
     def __repr__(self) -> str:
         # The frames and the chain would make a screenful: name where it was raised.
-        try:
-            where = f", raised_at={self.frames[-1].location()!r}" if self.frames else ""
+        try:  # the file's base name: the whole path is in the frames
+            last = self.frames[-1] if self.frames else None
+            where = (
+                ""
+                if last is None
+                else f", raised_at='{os.path.basename(last.filename)}:{last.lineno} in {last.name}'"
+            )
         except Exception:  # a damaged record: its frames are not frames
             where = ", raised_at=?"
         return f"TracedException(type_name={self.type_name!r}, message={self.message!r}{where})"
