@@ -401,9 +401,12 @@ def test_the_old_record_shape_is_unchanged(store: enact.Store) -> None:
     old = store.checkout(ref)
     assert type(old) is enact.RecordedException
     assert str(old) == "builtins.ValueError: x"
-    assert format_traceback(old) == (
-        "ValueError: x\n(no traceback was recorded for this exception)\n"
+    assert (
+        format_traceback(old)
+        == old.format_traceback()
+        == ("ValueError: x\n(no traceback was recorded for this exception)\n")
     )
+    assert old.last_frames(3) == []
 
 
 def test_an_old_journal_reads_and_replays(store: enact.Store) -> None:

@@ -126,8 +126,8 @@ def record_exception(error: BaseException) -> TracedException:
 
 def last_frames(exception: Any, count: int) -> list[TracebackFrame]:
     """The innermost `count` frames of a recorded exception; none for other records."""
-    if isinstance(exception, TracedException):
-        return exception.last_frames(count)
+    if isinstance(exception, RecordedException):
+        return list(exception.last_frames(count))
     return []
 
 
@@ -137,7 +137,7 @@ def format_traceback(exception: Any) -> str:
     Records of the old shape (a `RecordedException` only) and exception
     resources have no traceback: the text says so after their summary line.
     """
-    if isinstance(exception, TracedException):
+    if isinstance(exception, RecordedException):
         return exception.format_traceback()
     return f"{_summary(exception)}\n(no traceback was recorded for this exception)\n"
 
@@ -211,16 +211,11 @@ _CONTEXT_HEADER: Final = "\nDuring handling of the above exception, another exce
 def _summary(exception: Any) -> str:
     """``Type: message``, the type named as Python's traceback names it."""
     if isinstance(exception, RecordedException):
-        name, message = exception.type_name, exception.message
-    elif isinstance(exception, BaseException):
+        return exception.summary()
+    if isinstance(exception, BaseException):
         kind = type(exception)
-        name, message = f"{kind.__module__}.{kind.__qualname__}", str(exception)
-    else:
-        return repr(exception)
-    module, _, qualname = name.rpartition(".")
-    if module in ("builtins", "__main__"):
-        name = qualname
-    return f"{name}: {message}" if message else name
+        return RecordedException(f"{kind.__module__}.{kind.__qualname__}", str(exception)).summary()
+    return repr(exception)
 
 
 def _format_chain(exception: TracedException) -> list[str]:
@@ -247,7 +242,7 @@ def _format_chain(exception: TracedException) -> list[str]:
 
 def _format_one(record: RecordedException) -> list[str]:
     if not isinstance(record, TracedException):
-        return [f"{_summary(record)}\n(no traceback was recorded for this exception)\n"]
+        return [record.format_traceback()]
     parts = []
     if record.frames:
         parts.append("Traceback (most recent call last):\n")
