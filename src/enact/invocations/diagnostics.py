@@ -1,12 +1,14 @@
 """Messages for calls that cannot be journaled or replayed.
 
 Each error names the call (invokable and input) as the spec prints it, where
-in the tree it happened (child indices from the root), and what to do.
+in the tree it happened (child indices from the root), and what to do. A
+`ReplayError` adds, on the lines after the spec's two: the source line of the
+program that made the call, a field-level diff of the recorded and the new
+request (`enact.invocations.differences`, both read as stored), and the fixes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import linecache
 import os
@@ -14,7 +16,7 @@ import sys
 from typing import Any, Final
 
 from enact import registry
-from enact.encoding import RawRef, RawResource, decode_raw, encode
+from enact.encoding import RawRef, RawResource, decode_raw
 from enact.errors import (
     EnactError,
     IncompleteSubinvocationError,
@@ -33,11 +35,6 @@ from enact.invocations.differences import (
 from enact.invocations.records import Request
 from enact.refs import Ref
 from enact.stores.store import Store
-
-
-def digest_of(value: Any) -> str:
-    return hashlib.sha256(encode(value)[0]).hexdigest()
-
 
 _ENACT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -290,13 +287,6 @@ def definition(invokable: Any) -> SourceLocation | None:
         return None
     line = linecache.getline(code.co_filename, code.co_firstlineno).strip()
     return SourceLocation(code.co_filename, code.co_firstlineno, code.co_name, line)
-
-
-def digest_or_none(value: Any) -> str | None:
-    try:
-        return digest_of(value)
-    except Exception:
-        return None
 
 
 def describe(invokable: Any) -> str:
