@@ -88,8 +88,14 @@ def non_determinism(store: enact.Store) -> None:
         try:
             recorded.rewind(num_calls=0).replay()
         except enact.ReplayError as error:
-            print("ReplayError:", error)
-            print("  at child path:", error.path, "| what differs:", error.difference)
+            # The message says where (the call's path and source line), what differs
+            # (field by field) and how to fix it. The source file is shown by its
+            # name here, so that this output is the same on every machine.
+            assert error.location is not None
+            message = str(error).replace(error.location.filename, "04_replay.py")
+            print("ReplayError:", message)
+            print("  at child path:", error.path, "| what differs:", error.differing_fields)
+            print("  called at line", error.location.lineno, "in", error.location.function)
         lenient = recorded.rewind(num_calls=0).replay(strict=False)
         print("with strict=False the mismatched call runs again:", lenient.get_output())
 

@@ -491,8 +491,8 @@ def test_replay_without_import_is_one_line(store: str, refs: dict[str, str]) -> 
     )
 
 
-def test_replay_of_nondeterministic_code_is_one_line(tmp_path: pathlib.Path) -> None:
-    """A ReplayError (the program made another call) is one line with the child path."""
+def test_replay_of_nondeterministic_code_says_where_and_how_to_fix(tmp_path: pathlib.Path) -> None:
+    """A ReplayError: its first line is an ``enact:`` line, then the call, the diff, the fixes."""
     module = tmp_path / "drifting.py"
     module.write_text(
         "import enact, helpers.cli_types as t\n"
@@ -516,12 +516,18 @@ def test_replay_of_nondeterministic_code_is_one_line(tmp_path: pathlib.Path) -> 
         cwd=tmp_path,
     )
     env["SIDES"] = "8"
-    line = one_line_error(
-        enact_cli(url, "--import", "drifting", "replay", "@1", "--rewind", "1", env=env),
-        "Expected invocation",
-        "child path [0]",
-    )
-    assert "RollDie(sides=8)" in line
+    result = enact_cli(url, "--import", "drifting", "replay", "@1", "--rewind", "1", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("enact: @1 (") and "Expected invocation" in lines[0], lines
+    assert "RollDie(sides=8)" in lines[0]
+    assert lines[2].startswith("Replay stopped at call [0] (child 0 of the root invocation)")
+    assert "    invokable.sides:" in lines
+    assert "      recorded: 6" in lines and "      new:      8" in lines
+    called = [line for line in lines if line.startswith("  called at: ")]
+    assert len(called) == 1 and called[0].endswith("drifting.py:5 in drift"), lines
+    assert any("--no-strict" in line for line in lines)
 
 
 # answer ------------------------------------------------------------------------------------

@@ -318,7 +318,11 @@ def test_exceptions_are_recorded_not_raised_by_invoke(store: enact.Store) -> Non
     assert not invocation.response().raised_here
     child = invocation.get_child(0)
     assert child.response().raised_here
-    assert child.response().raised == invocation.response().raised
+    # Each call records the exception as it saw it: the parent's traceback goes on
+    # into the child's (tests/test_failures.py checks the frames).
+    passed_on, started = invocation.get_raised(), child.get_raised()
+    assert (passed_on.type_name, passed_on.message) == (started.type_name, started.message)
+    assert passed_on.frames[-len(started.frames) :] == started.frames
 
 
 def test_resource_exceptions_are_recorded_as_themselves(store: enact.Store) -> None:
@@ -544,7 +548,8 @@ def test_invocation_summary_shows_arguments_exceptions_and_missing_outputs(
     assert lines[0].endswith("() = 4")
     assert re.fullmatch(
         r"  -><function explode at 0x[0-9a-f]+>\('x'\) raised "
-        r"RecordedException\(type_name='test_invocations.Boom', message='x'\)",
+        r"TracedException\(type_name='test_invocations.Boom', message='x', "
+        r"raised_at='test_invocations.py:\d+ in explode'\)",
         lines[1],
     )
     assert re.fullmatch(r"  -><function scale at 0x[0-9a-f]+>\(1, offset=2\) = 4", lines[2])

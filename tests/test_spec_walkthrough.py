@@ -104,9 +104,13 @@ def test_invocation_summaries_match_the_spec(cells: dict[str, str]) -> None:
 
 
 def test_replay_error_cell_has_the_spec_message_shape(cells: dict[str, str]) -> None:
-    """Cell 20 prints the spec's ReplayError message, addresses and timestamps aside."""
+    """Cell 20's ReplayError message begins with the spec's two lines (addresses and
+    timestamps aside); the lines after them say where and what differs (issue 11)."""
     text = cells["In [20]"]
-    assert _normalise(text) == _normalise(SPEC_OUTPUT["20"])
+    head, rest = text.split("\n")[:2], text.split("\n")[2:]
+    assert _normalise("\n".join(head)) == _normalise(SPEC_OUTPUT["20"])
+    assert rest[0].startswith("Replay stopped at call [0] (child 0 of the root invocation)")
+    assert "How to fix it:" in rest
     recorded, called = re.findall(r"args=\[(\d+\.\d+)\]", text)
     assert float(recorded) <= float(called)
     assert recorded != called

@@ -38,6 +38,8 @@ available as attributes so that nobody needs to parse a message.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 
 class EnactError(Exception):
     """Base class of every error raised by enact."""
@@ -238,16 +240,49 @@ class InvocationError(EnactError, RuntimeError):
     """An invokable or invocation was used in a way that cannot be journaled."""
 
 
+class SourceLocation(NamedTuple):
+    """A place in the program's source: where a call was made, or a function defined.
+
+    Attributes:
+        filename: The file, as Python names it.
+        lineno: The line number.
+        function: The function the line is in (``<module>`` at module level).
+        line: The source line, stripped ('' if the source is not available).
+    """
+
+    filename: str
+    lineno: int
+    function: str
+    line: str
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno} in {self.function}"
+
+
 class ReplayError(InvocationError):
     """A replay met a call that does not match what was recorded.
+
+    The message says, over several lines, where (the call's path and the
+    source line that made it), what differs (field by field), and the ways to
+    fix it. The same facts are attributes.
 
     Attributes:
         path: Child indices from the root invocation to the mismatch, e.g. ``(0, 3)``.
         expected: A description of the recorded call.
         actual: A description of the call the program made.
         difference: Which part of the request differs (``"invokable"``,
-            ``"input"``, or ``"missing call"`` when the program returned without
+            ``"input"``, ``"request"`` when the recorded call is known only by
+            its digest, or ``"missing call"`` when the program returned without
             making a recorded call).
+        invokable: What the program called (for a missing call: the call that
+            returned without making it), or None.
+        recorded_request: The recorded `Request` (invokable and input), or None
+            when it is known only by its digest or cannot be read here.
+        new_request: The `Request` the program made, or None (a missing call).
+        differing_fields: The paths of the request fields that differ, e.g.
+            ``("input.args[0]['prompt']",)``; empty when unknown.
+        location: Where the program made the call (for a missing call: where
+            the function that returned early is defined), or None.
     """
 
     def __init__(
@@ -258,12 +293,22 @@ class ReplayError(InvocationError):
         expected: str = "",
         actual: str = "",
         difference: str = "",
+        invokable: Any = None,
+        recorded_request: Any = None,
+        new_request: Any = None,
+        differing_fields: tuple[str, ...] = (),
+        location: SourceLocation | None = None,
     ):
         super().__init__(message)
         self.path = path
         self.expected = expected
         self.actual = actual
         self.difference = difference
+        self.invokable = invokable
+        self.recorded_request = recorded_request
+        self.new_request = new_request
+        self.differing_fields = differing_fields
+        self.location = location
 
 
 class IncompleteSubinvocationError(InvocationError):

@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from enact.cli._safe import SafeConsole
-from enact.errors import EnactError, StorageError, UnknownTypeError
+from enact.errors import EnactError, ReplayError, StorageError, UnknownTypeError
 from enact.stores import urls
 from enact.stores.store import Store
 
@@ -52,10 +52,15 @@ class RunRaisedError(CLIError):
     exit_code = RAISED_EXIT
 
 
-def print_error(message: str) -> None:
-    """Prints ``enact: message`` as one line on standard error, red in a terminal."""
+def print_error(message: str, *, more: list[str] | None = None) -> None:
+    """Prints ``enact: message`` as one line on standard error, red in a terminal.
+
+    `more` lines (a ReplayError's details) follow as they are.
+    """
     line = " ".join(message.split())
     error_console().print(Text(f"enact: {line}", style="red"), soft_wrap=True)
+    for extra in more or ():
+        error_console().print(Text(extra), soft_wrap=True)
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -347,6 +352,13 @@ def cli(ctx: click.Context, store_url: str) -> None:
     ctx.call_on_close(session.close)
 
 
+def _error_prefix() -> str:
+    """``REF in store URL: ``, naming what the failed command was working on."""
+    subject = None if _session is None else _session.subject
+    where = "" if _session is None else f" in store {_session.where}"
+    return "" if subject is None else f"{subject}{where}: "
+
+
 def main(argv: list[str] | None = None) -> None:
     """Runs the ``enact`` command and exits with its status.
 
@@ -365,11 +377,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         print_error("Aborted.")
         code = 1
+    except ReplayError as err:  # several lines: where, what differs, how to fix it
+        first, *more = str(err).split("\n")
+        print_error(_error_prefix() + first, more=more)
+        code = 1
     except EnactError as err:
-        subject = None if _session is None else _session.subject
-        where = "" if _session is None else f" in store {_session.where}"
-        prefix = "" if subject is None else f"{subject}{where}: "
-        print_error(prefix + error_message(err))
+        print_error(_error_prefix() + error_message(err))
         code = 1
     except BrokenPipeError:
         # The reader went away (``enact log | head``): stop quietly.

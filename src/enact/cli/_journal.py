@@ -110,6 +110,9 @@ def show(session: Session, ref: str, raw: bool, as_json: bool) -> None:
         text = "\n".join(lines)
     out.print(Text(f"{resolved.ref.digest}  {clean(type_name)}", style="dim"))
     out.print(Text(text), soft_wrap=True)  # long lines stay whole (grep, copy)
+    trace = _render.traceback_text(store, resolved.ref)  # a failed call: its whole traceback
+    if trace is not None:
+        out.print(Text("\n" + trace.rstrip("\n"), style="red"), soft_wrap=True)
     if note is not None:
         session.err.print(Text(note, style="dim"), soft_wrap=True)
 
@@ -257,7 +260,10 @@ def check_raised(store: Store, invocation: Invocation, run_id: str | None, state
     if state != _render.RAISED:
         return
     raised = invocation.response().raised
-    summary = _render.describe_exception(raised()) if raised is not None else "an exception"
+    exception = None if raised is None else raised()
+    summary = "an exception" if raised is None else _render.describe_exception(exception)
+    where = _render.raised_at(exception)
+    summary += f" ({where})" if where else ""
     what = f"Run {run_id!r}" if run_id is not None else "The invocation"
     raise RunRaisedError(f"{what} raised {summary}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -15,6 +16,7 @@ from enact.cli import _raw
 from enact.cli._safe import clean
 from enact.errors import UnknownTypeError
 from enact.invocations.engine import Invocation
+from enact.invocations.exceptions import TracedException, format_traceback, last_frames
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException
 from enact.pretty import deep_repr
@@ -52,6 +54,11 @@ _INPUT_REQUEST_TYPE: Final = InputRequest.__enact_type_name__
 _CALL_ARGS_TYPE: Final = CallArgs.__enact_type_name__
 _RECORDED_TYPE: Final = RecordedException.__enact_type_name__
 _INVOCATION_TYPE: Final = Invocation.__enact_type_name__
+_TRACED_TYPE: Final = TracedException.__enact_type_name__
+_EXCEPTION_TYPES: Final = frozenset({_RECORDED_TYPE, _TRACED_TYPE})
+
+TREE_FRAMES: Final = 3
+"""Frames of a failed call's traceback that a tree shows under it (the innermost)."""
 _REQUEST_INPUT_TYPE: Final = RequestInput.__enact_type_name__
 _UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
 
@@ -152,10 +159,52 @@ class Call:
     shown: str  # the output, or the exception, as text
     raised_here: bool
     children: list[Any]
+    frames: tuple[str, ...] = ()  # where a call that raised failed: file:line in function
 
 
-def _label(node: Call) -> Text:
-    """One line for a call: the call, then its output, exception or missing output."""
+def frame_line(filename: str, lineno: int, name: str) -> str:
+    """``at file:line in function``, the file relative to the working directory if inside it."""
+    with contextlib.suppress(ValueError, OSError):
+        relative = os.path.relpath(filename)
+        if not relative.startswith(os.pardir):
+            filename = relative
+    return f"at {filename}:{lineno} in {name}"
+
+
+def raised_at(exception: Any) -> str:
+    """``at file:line in function`` of where a recorded exception was raised ('' if unknown)."""
+    frames = _frames_of(exception)
+    return frames[-1] if frames else ""
+
+
+def _frames_of(exception: Any) -> tuple[str, ...]:
+    try:
+        frames = last_frames(exception, TREE_FRAMES)
+        return tuple(frame_line(frame.filename, frame.lineno, frame.name) for frame in frames)
+    except Exception:  # a damaged record (fields of other types): show the call without
+        return ()
+
+
+def _raw_frames_of(exception: Any) -> tuple[str, ...]:
+    """`_frames_of` for an exception read with `_raw.parse`."""
+    if not isinstance(exception, _raw.RawResource) or exception.type_name != _TRACED_TYPE:
+        return ()
+    frames = exception.fields.get("frames")
+    shown = []
+    for frame in frames[-TREE_FRAMES:] if isinstance(frames, list) else []:
+        fields = frame.fields if isinstance(frame, _raw.RawResource) else {}
+        filename, lineno, name = (fields.get(key) for key in ("filename", "lineno", "name"))
+        if isinstance(filename, str) and isinstance(lineno, int) and isinstance(name, str):
+            shown.append(frame_line(filename, lineno, name))
+    return tuple(shown)
+
+
+def _label(node: Call, hidden_children: bool = False) -> Text:
+    """One line for a call: the call, then its output, exception or missing output.
+
+    A call that raised gets the innermost frames of its traceback on the lines
+    below, if the exception started in it or its children are not shown.
+    """
     label = Text(clean(node.call))  # stored text: escape sequences shown escaped
     shown = clean(node.shown)
     if node.state == COMPLETE:
@@ -169,6 +218,9 @@ def _label(node: Call) -> Text:
         label.append(" raised " + shown, style="red")
         if not node.raised_here:
             label.append(" (from a child call)", style="dim")
+        if node.raised_here or hidden_children:
+            for frame in node.frames:
+                label.append("\n    " + frame, style="dim")
     return label
 
 
@@ -182,12 +234,13 @@ def _tree(first: Any, read: Callable[[Any], Call], depth: int | None) -> Tree:
     while stack:
         current, parent, level = stack.pop()
         node = read(current)
-        label = _label(node)
+        children = node.children
+        hidden = bool(children) and depth is not None and level >= depth
+        label = _label(node, hidden)
         branch = Tree(label) if parent is None else parent.add(label)
         if root is None:
             root = branch
-        children = node.children
-        if children and depth is not None and level >= depth:
+        if hidden:
             more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
             branch.add(Text(more + " (raise --depth to see them)", style="dim"))
             continue
@@ -218,18 +271,55 @@ def invocation_tree(
         request = current.request()
         response = current.response()
         state = status(store, response.output is not None, response.raised)
+        frames: tuple[str, ...] = ()
         if state == COMPLETE:
             assert response.output is not None
             shown = safe_repr(response.output.value, limit)
         elif state == RAISED:
             assert response.raised is not None
-            shown = shorten(describe_exception(response.raised()), limit)
+            exception = response.raised()
+            shown = shorten(describe_exception(exception), limit)
+            frames = _frames_of(exception)
         else:
             shown = ""
         call = format_call(request.invokable, request.input, limit)
-        return Call(call, state, shown, response.raised_here, response.children)
+        return Call(call, state, shown, response.raised_here, response.children, frames)
 
     return _tree(invocation, read, depth)
+
+
+# Tracebacks ----------------------------------------------------------------------------
+
+
+def traceback_text(store: Store, ref: Ref[Any]) -> str | None:
+    """The whole recorded traceback (cause chain first) of what `ref` names, if it has one.
+
+    For an exception record: its traceback. For an invocation whose call
+    raised: a line saying so, then the traceback of the exception as that call
+    saw it. None for anything else. The program's types are not needed: the
+    invocation is read as stored, and exception records are enact's own types.
+
+    Raises:
+        DecodeError: An invocation's objects are not well-formed.
+    """
+    tokens = store.read_tokens(ref)
+    name = _raw.type_name(tokens)
+    header = ""
+    if name == _INVOCATION_TYPE:
+        response = _raw.parse(store.read_tokens(_raw.ref_field(_raw.parse(tokens), "response")))
+        raised = response.fields.get("raised") if isinstance(response, _raw.RawResource) else None
+        if not isinstance(raised, _raw.RawRef):
+            return None
+        ref = Ref._unchecked(raised.digest)
+        name = _raw.type_name(store.read_tokens(ref))
+        header = "The call raised:\n"
+    if name not in _EXCEPTION_TYPES:
+        return None
+    exception = store.checkout(ref)
+    try:
+        return header + format_traceback(exception)
+    except Exception as err:  # a damaged record: say so rather than fail the command
+        return f"{header}(the exception record {ref.digest} cannot be shown: {err})\n"
 
 
 # Raw journals (no types needed) -------------------------------------------------------
@@ -265,16 +355,19 @@ def read_raw_call(store: Store, invocation: Any, limit: int | None) -> Call:
     fields = response.fields if isinstance(response, _raw.RawResource) else {}
     output = fields.get("output")
     state = status(store, output is not None, fields.get("raised"))
+    raised_here = bool(fields.get("raised_here"))
+    frames: tuple[str, ...] = ()
     if state == COMPLETE:
         value = output.fields.get("value") if isinstance(output, _raw.RawResource) else output
         shown = safe_repr(value, limit)
     elif state == RAISED:
         exception = _raw.parse(store.read_tokens(_raw.ref_field(response, "raised")))
         shown = shorten(raw_exception(exception), limit)
+        frames = _raw_frames_of(exception)
     else:
         shown = ""
     children = fields.get("children", [])
-    return Call(raw_call(request, limit), state, shown, bool(fields.get("raised_here")), children)
+    return Call(raw_call(request, limit), state, shown, raised_here, children, frames)
 
 
 def raw_call(request: Any, limit: int | None) -> str:
@@ -308,7 +401,7 @@ def raw_call(request: Any, limit: int | None) -> str:
 
 def raw_exception(exception: Any) -> str:
     """``Type: message`` for a stored exception read with `_raw.parse`."""
-    if isinstance(exception, _raw.RawResource) and exception.type_name == _RECORDED_TYPE:
+    if isinstance(exception, _raw.RawResource) and exception.type_name in _EXCEPTION_TYPES:
         type_name = str(exception.fields.get("type_name", "?"))
         message = exception.fields.get("message")
         shown = type_name.removeprefix("builtins.")

@@ -2,6 +2,7 @@
 
 from enact.invocations import threads as _threads  # noqa: F401  (worker threads journal)
 from enact.invocations.engine import Invocation
+from enact.invocations.exceptions import TracebackFrame, TracedException
 from enact.invocations.generator import InvocationGenerator
 from enact.invocations.inputs import (
     InputRequest,
@@ -42,6 +43,8 @@ __all__ = [
     "Response",
     "Run",
     "RunState",
+    "TracebackFrame",
+    "TracedException",
     "answer",
     "fork",
     "get_run",

@@ -1,68 +1,292 @@
 """Messages for calls that cannot be journaled or replayed.
 
 Each error names the call (invokable and input) as the spec prints it, where
-in the tree it happened (child indices from the root), and what to do.
+in the tree it happened (child indices from the root), and what to do. A
+`ReplayError` adds, on the lines after the spec's two: the source line of the
+program that made the call, a field-level diff of the recorded and the new
+request (`enact.invocations.differences`, both read as stored), and the fixes.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
+import inspect
+import linecache
+import os
+import sys
+from typing import Any, Final
 
 from enact import registry
-from enact.encoding import encode
-from enact.errors import IncompleteSubinvocationError, InvocationError, ReplayError
+from enact.encoding import RawRef, RawResource, decode_raw
+from enact.errors import (
+    EnactError,
+    IncompleteSubinvocationError,
+    InvocationError,
+    ReplayError,
+    SourceLocation,
+)
+from enact.invocations.differences import (
+    MAX_DIFFERENCES,
+    Difference,
+    differences,
+    render,
+    show,
+    show_compact,
+)
 from enact.invocations.records import Request
+from enact.refs import Ref
+from enact.stores.store import Store
+
+_ENACT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+FIXES: Final = """How to fix it:
+  - Make the call's input deterministic: a value from the clock, a random generator or
+    the network must itself come from a journaled call (wrap time.time() in a registered
+    function), so that a replay returns the recorded value.
+  - Or run the call again instead of replaying it: strict=False (Invocation.replay,
+    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer).
+  - Or keep the run as it was recorded and go on in a copy: enact fork RUN (enact.fork),
+    then resume or answer the new run."""
+"""The last lines of every ReplayError message."""
 
 
-def digest_of(value: Any) -> str:
-    return hashlib.sha256(encode(value)[0]).hexdigest()
+HINT: Final = "Ensure that calls to subinvokables are deterministic or use strict=False."
+"""The second line of every ReplayError message (the spec's)."""
+
+HEAD_LIMIT: Final = 200
+"""Characters of each input shown in a ReplayError's first line (the diff shows the rest);
+long strings in it show their first characters only."""
 
 
 def replay_error(
     parent_path: tuple[int, ...],
     index: int,
-    request: Request | None,
+    recorded: Ref[Request] | None,
+    store: Store,
     invokable: Any,
     input_value: Any,
+    new_tokens: bytes,
 ) -> ReplayError:
-    """The error for a call at `index` that does not match the recorded `request`.
+    """The error for a call at `index` that does not match the recorded request `recorded`.
 
-    `request` is None when the recorded call is known only by its digest.
+    `recorded` is None when the recorded call is known only by its digest (a
+    call that was still running when the journal was written). Both requests
+    are compared as stored (`decode_raw`), so both sides render the same way.
     """
-    actual = describe_request(invokable, input_value, short=False)
-    if request is None:
+    path = (*parent_path, index)
+    request = None if recorded is None else _checkout_request(store, recorded)
+    new = decode_raw(new_tokens)
+    shown_new = _shown_call(_function_name(invokable, address=True), new)
+    location = call_site()
+    found: list[Difference] = []
+    cut = False
+    old = None if recorded is None else _read_raw(store, recorded.digest)
+    if old is None:  # a call still running when the journal was written: no request stored
         expected = "(another call, still running when the journal was written)"
         difference = "request"
+        what = (
+            f"the program called {describe(invokable)}, but the journal holds another call "
+            "here, which was still running when the journal was written."
+        )
     else:
-        expected = describe_request(request.invokable, request.input, short=True)
-        if digest_or_none(request.invokable) != digest_or_none(invokable):
-            difference = "invokable"
-        elif digest_or_none(request.input) != digest_or_none(input_value):
-            difference = "input"
+        found, cut = differences(old, new, lambda digest: _read_raw(store, digest))
+        difference = _part(found)
+        recorded_name = (
+            None if request is None else _function_name(request.invokable, address=False)
+        )
+        expected = _shown_call(recorded_name, old)
+        if difference == "invokable":
+            what = (
+                f"the program called {describe(invokable)} where the journal recorded "
+                f"{_invokable_name(old)}."
+            )
         else:
-            difference = "request"
-    path = (*parent_path, index)
-    error = ReplayError(
-        f"Expected invocation {expected} but got {actual}.\n"
-        "Ensure that calls to subinvokables are deterministic or use strict=False.",
+            what = (
+                f"the program called {describe(invokable)} with another input than the "
+                "journal recorded."
+            )
+    lines = [
+        f"Expected invocation {expected} but got {shown_new}.",
+        HINT,
+        f"Replay stopped at call {list(path)} ({_where(path)}): {what}",
+        f"  invokable: {_qualified(invokable)}",
+        *_location_lines("called at", location),
+        *([] if old is None else _difference_lines(found, cut)),
+        FIXES,
+    ]
+    return ReplayError(
+        "\n".join(lines),
         path=path,
         expected=expected,
-        actual=actual,
+        actual=describe_request(invokable, input_value, short=False),
         difference=difference,
+        invokable=invokable,
+        recorded_request=request,
+        new_request=Request(invokable, input_value),
+        differing_fields=tuple(item.path for item in found),
+        location=location,
     )
-    error.add_note(
-        f"At child path {list(path)} from the root invocation: the {difference} differs "
-        "from the recorded call."
-    )
-    return error
 
 
-def digest_or_none(value: Any) -> str | None:
-    try:
-        return digest_of(value)
-    except Exception:
+def missing_call_error(
+    parent_path: tuple[int, ...],
+    position: int,
+    recorded: Ref[Request] | None,
+    store: Store,
+    parent: Any,
+) -> ReplayError:
+    """The error for a call that returned without making its recorded child `position`."""
+    path = (*parent_path, position)
+    request = None if recorded is None else _checkout_request(store, recorded)
+    if recorded is None:
+        expected = "(a call that did not finish)"
+    else:
+        recorded_name = (
+            None if request is None else _function_name(request.invokable, address=False)
+        )
+        expected = _shown_call(recorded_name, _raw_request(store, recorded))
+    caller = f"call {list(parent_path)}" if parent_path else "the root call"
+    location = definition(parent)
+    lines = [
+        f"Expected invocation {expected} but the call returned without making it.",
+        HINT,
+        f"Replay stopped at call {list(path)} ({_where(path)}): {describe(parent)} "
+        f"({caller}) returned without making the call the journal recorded there.",
+        f"  invokable: {_qualified(parent)}",
+        *_location_lines("defined at", location),
+        FIXES,
+    ]
+    return ReplayError(
+        "\n".join(lines),
+        path=path,
+        expected=expected,
+        actual="(no call)",
+        difference="missing call",
+        invokable=parent,
+        recorded_request=request,
+        new_request=None,
+        location=location,
+    )
+
+
+def _shown_call(name: str | None, raw_request: Any) -> str:
+    """``name(input)``, the input as stored, so that both sides of a ReplayError look alike.
+
+    `name` is how a registered function is shown; None shows the invokable as stored.
+    """
+    if not isinstance(raw_request, RawResource):
+        return show_compact(raw_request, HEAD_LIMIT)
+    if name is None:
+        name = show_compact(raw_request.fields.get("invokable"), HEAD_LIMIT)
+    return f"{name}({show_compact(raw_request.fields.get('input'), HEAD_LIMIT)})"
+
+
+def _function_name(invokable: Any, *, address: bool) -> str | None:
+    """A registered function as a ReplayError's first line shows it (the spec's way)."""
+    if registry.function_info(invokable) is None:
         return None
+    return repr(invokable) if address else describe(invokable)
+
+
+def _where(path: tuple[int, ...]) -> str:
+    """``child 2 of child 0 of the root invocation``."""
+    return " of ".join(f"child {index}" for index in reversed(path)) + " of the root invocation"
+
+
+def _part(found: list[Difference]) -> str:
+    parts = {item.path.partition(".")[0].partition("[")[0] for item in found}
+    if parts == {"invokable"}:
+        return "invokable"
+    if parts == {"input"}:
+        return "input"
+    return "request"
+
+
+def _difference_lines(found: list[Difference], cut: bool) -> list[str]:
+    if not found:
+        return ["  (the stored forms differ, but no field does: compare them with enact show)"]
+    count = len(found)
+    fields = "1 field differs" if count == 1 else f"{count} fields differ"
+    lines = [f"  {fields} (recorded, then new):"]
+    for item in found[:MAX_DIFFERENCES]:
+        lines.extend(render(item, "    "))
+    if count > MAX_DIFFERENCES:
+        lines.append(f"    … and {count - MAX_DIFFERENCES} more differing fields")
+    if cut:
+        lines.append("    … (the values are too large to compare in full)")
+    return lines
+
+
+def _location_lines(label: str, location: SourceLocation | None) -> list[str]:
+    if location is None:
+        return []
+    lines = [f"  {label}: {location}"]
+    if location.line:
+        lines.append(f"      {location.line}")
+    return lines
+
+
+def _checkout_request(store: Store, ref: Ref[Request]) -> Request | None:
+    """The recorded request, decoded; None when this process cannot decode it."""
+    try:
+        request = store.checkout(ref)
+    except EnactError:
+        return None
+    return request if isinstance(request, Request) else None
+
+
+def _raw_request(store: Store, ref: Ref[Any]) -> Any:
+    value = _read_raw(store, ref.digest)
+    return value if value is not None else RawRef(ref.digest)
+
+
+def _read_raw(store: Store, digest: str) -> Any:
+    try:
+        return decode_raw(store.read_tokens(Ref._unchecked(digest)))
+    except EnactError:
+        return None
+
+
+def _invokable_name(raw_request: Any) -> str:
+    if isinstance(raw_request, RawResource):
+        return show(raw_request.fields.get("invokable"), 120)
+    return "another call"
+
+
+def _qualified(invokable: Any) -> str:
+    """``module.qualname`` of a registered function; the class and fields of an invokable."""
+    if registry.function_info(invokable) is not None:
+        module = getattr(invokable, "__module__", "?")
+        return f"{module}.{getattr(invokable, '__qualname__', repr(invokable))}"
+    kind = type(invokable)
+    return f"{kind.__module__}.{shorten_text(repr(invokable))}"
+
+
+def shorten_text(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_site() -> SourceLocation | None:
+    """The innermost frame of the program (not of enact) on the current stack."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_ENACT_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return None
+    code = frame.f_code
+    line = linecache.getline(code.co_filename, frame.f_lineno).strip()
+    return SourceLocation(code.co_filename, frame.f_lineno, code.co_name, line)
+
+
+def definition(invokable: Any) -> SourceLocation | None:
+    """Where a registered function, or an invokable's ``call`` method, is defined."""
+    target = inspect.unwrap(invokable) if registry.function_info(invokable) else None
+    if target is None:
+        target = getattr(type(invokable), "call", None)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return None
+    line = linecache.getline(code.co_filename, code.co_firstlineno).strip()
+    return SourceLocation(code.co_filename, code.co_firstlineno, code.co_name, line)
 
 
 def describe(invokable: Any) -> str:

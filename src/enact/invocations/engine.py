@@ -42,12 +42,13 @@ from enact.errors import (
 )
 from enact.invocations.diagnostics import (
     describe,
-    describe_request,
     incomplete_error,
+    missing_call_error,
     mutation_error,
     replay_error,
 )
-from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
+from enact.invocations.exceptions import record_exception
+from enact.invocations.records import CallArgs, Output, Request, Response
 from enact.invocations.responses import (
     IMMUTABLE_TYPES,
     commit_response,
@@ -389,7 +390,13 @@ class ChildCall:
                     return
                 if frame.strict:
                     raise replay_error(
-                        frame.path, index, _recorded_request(recorded), invokable, input_value
+                        frame.path,
+                        index,
+                        _recorded_ref(recorded),
+                        frame.store,
+                        invokable,
+                        input_value,
+                        tokens,
                     )
         except BaseException:
             # The call never started (its input cannot be stored, or an answer has the
@@ -586,11 +593,10 @@ def _upgrades_to(store: Store, recorded: Ref[Request], tokens: bytes) -> bool:
         return False
 
 
-def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:
+def _recorded_ref(recorded: Invocation | OpenCall) -> Ref[Request] | None:
     if isinstance(recorded, OpenCall):
-        return None
-    request: Request = recorded.request()
-    return request
+        return None if recorded.request_digest is None else Ref._unchecked(recorded.request_digest)
+    return recorded.request
 
 
 def _close(
@@ -617,7 +623,7 @@ def _close(
         index, pending = incomplete
         raise incomplete_error(index, pending.invokable, pending.input, error)
     if error is None:
-        _check_template_used(frame)
+        _check_template_used(frame, invokable)
     frame.closed = True
     if error is None and _request_changed(request_tokens, invokable, input_value):
         error = mutation_error(invokable, frame.path)
@@ -634,7 +640,7 @@ def _request_changed(tokens: bytes | None, invokable: Any, input_value: Any) -> 
         return True
 
 
-def _check_template_used(frame: Frame) -> None:
+def _check_template_used(frame: Frame, invokable: Any) -> None:
     template = frame.template
     if not frame.strict or template is None:
         return
@@ -642,22 +648,9 @@ def _check_template_used(frame: Frame) -> None:
         recorded = template[position]
         if isinstance(recorded, OpenCall) and recorded.request_digest is None:
             continue  # a call of unknown request that never finished: nothing to miss
-        request = _recorded_request(recorded)
-        expected = (
-            "(a call that did not finish)"
-            if request is None
-            else describe_request(request.invokable, request.input, short=True)
+        raise missing_call_error(
+            frame.path, position, _recorded_ref(recorded), frame.store, invokable
         )
-        error = ReplayError(
-            f"Expected invocation {expected} but the call returned without making it.\n"
-            "Ensure that calls to subinvokables are deterministic or use strict=False.",
-            path=(*frame.path, position),
-            expected=expected,
-            actual="(no call)",
-            difference="missing call",
-        )
-        error.add_note(f"At child path {list(error.path)} from the root invocation.")
-        raise error
 
 
 @dataclasses.dataclass(slots=True)
@@ -703,11 +696,12 @@ def _commit_response(
 
 
 def commit_exception(store: Store, error: BaseException) -> Ref[Any]:
-    """Commits the record of `error`: the exception itself if it is a resource."""
+    """Commits the record of `error`: the exception itself if it is a resource, else a
+    `TracedException` (type, message, traceback, chain)."""
     try:
         return store.commit(_exception_resource(error))
     except EnactError:  # an exception resource holding values that cannot be stored
-        return store.commit(RecordedException.from_exception(error))
+        return store.commit(record_exception(error))
 
 
 def _is_frozen(invokable: Any, input_value: Any) -> bool:
@@ -728,7 +722,7 @@ def _is_frozen(invokable: Any, input_value: Any) -> bool:
 def _exception_resource(error: BaseException) -> Any:
     if isinstance(error, Resource):
         return error
-    return RecordedException.from_exception(error)
+    return record_exception(error)
 
 
 def _check_answer(raised: Ref[Any], value: Any) -> None:

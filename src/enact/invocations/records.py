@@ -88,8 +88,10 @@ class Response(Resource):
 class RecordedException(Resource, Exception):
     """A Python exception that is not a resource, as recorded in a journal.
 
-    The live exception still reaches the caller unchanged; the journal keeps its
-    type name and message, and a replay raises this resource in its place.
+    The live exception still reaches the caller unchanged. This is the record's
+    shape in journals written before tracebacks were recorded (type name and
+    message); new records are `enact.TracedException`, which extends it with
+    the traceback and the cause/context chain.
     """
 
     __enact_type_name__ = "enact.invocations.RecordedException"
@@ -99,6 +101,21 @@ class RecordedException(Resource, Exception):
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message}"
+
+    def summary(self) -> str:
+        """``Type: message``, the type named as Python's tracebacks name it."""
+        module, _, name = self.type_name.rpartition(".")
+        shown = name if module in ("builtins", "__main__") else self.type_name
+        return f"{shown}: {self.message}" if self.message else shown
+
+    def last_frames(self, count: int) -> list[Any]:
+        """The innermost frames of the traceback: none here (see `TracedException`)."""
+        return []
+
+    def format_traceback(self) -> str:
+        """The traceback as Python prints it; this record (of the shape journals had
+        before tracebacks were recorded) has none, and says so."""
+        return f"{self.summary()}\n(no traceback was recorded for this exception)\n"
 
     @classmethod
     def from_exception(cls, error: BaseException) -> RecordedException:

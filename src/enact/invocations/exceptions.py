@@ -1,0 +1,261 @@
+"""How a failed call's exception is journaled: type, message, traceback and chain.
+
+An exception that is not a resource is recorded as a `TracedException`: its
+type name and message (the fields of `RecordedException`, which it extends),
+its notes, the frames of its traceback (file, line, function and source line,
+read when the exception is recorded, so no source file is needed to read them
+back), and the exception it was raised from (``__cause__``) or while handling
+(``__context__``), recorded the same way. Everything is plain text and
+numbers: reading a journal never imports a module, and nothing is pickled.
+
+Journals written before tracebacks were recorded hold `RecordedException`
+objects of the old shape; they still check out as `RecordedException`, whose
+`format_traceback` says that no traceback was recorded.
+
+Frames of enact's own call machinery (the wrappers that journal a call,
+between two frames of the program) are left out; frames of enact where the
+exception was raised are kept. A traceback of more than `MAX_FRAMES` frames
+keeps the first `HEAD_FRAMES` and the last ones, and counts the others in
+``omitted_frames``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import linecache
+import os
+import traceback
+from types import TracebackType
+from typing import Any, Final
+
+from enact.invocations.records import RecordedException
+from enact.resources import Resource, register_resource_class
+
+MAX_FRAMES: Final = 60
+"""The most frames recorded for one exception."""
+
+HEAD_FRAMES: Final = 10
+"""Of a longer traceback, how many of its first (outermost) frames are kept."""
+
+MAX_CHAIN: Final = 20
+"""The most exceptions recorded in a cause/context chain, the failed call's own included."""
+
+_ENACT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+@dataclasses.dataclass
+class TracebackFrame(Resource):
+    """One frame of a recorded traceback, as Python's ``traceback`` module shows it.
+
+    Attributes:
+        filename: The file of the code, as Python knew it when the exception
+            was recorded.
+        lineno: The line number (0 when unknown).
+        name: The function (``<module>`` for module-level code).
+        line: The source line, stripped; empty when the source was not
+            available when the exception was recorded.
+    """
+
+    __enact_type_name__ = "enact.invocations.TracebackFrame"
+
+    filename: str
+    lineno: int
+    name: str
+    line: str
+
+    def location(self) -> str:
+        """``file:line in function``."""
+        return f"{self.filename}:{self.lineno} in {self.name}"
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class TracedException(RecordedException):
+    """A recorded exception with its traceback and cause/context chain.
+
+    Attributes:
+        type_name: ``module.qualname`` of the exception's class.
+        message: ``str()`` of the exception.
+        notes: Its ``__notes__`` (`BaseException.add_note`), in order.
+        frames: Its traceback, outermost frame first, as `TracebackFrame`s.
+        omitted_frames: Frames left out of the middle of a long traceback.
+        cause: The exception it was raised from (``raise ... from cause``), or None.
+        context: The exception being handled when it was raised, or None;
+            recorded only when Python would show it (no cause, and not
+            suppressed by ``raise ... from None``).
+    """
+
+    __enact_type_name__ = "enact.invocations.TracedException"
+
+    notes: list[str]
+    frames: list[TracebackFrame]
+    omitted_frames: int
+    cause: RecordedException | None
+    context: RecordedException | None
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> TracedException:
+        """Records `error` with its traceback (as it is now) and its chain."""
+        return _record(error, {id(error)}, 1)
+
+    def __repr__(self) -> str:
+        # The frames and the chain would make a screenful: name where it was raised.
+        try:  # the file's base name: the whole path is in the frames
+            last = self.frames[-1] if self.frames else None
+            where = (
+                ""
+                if last is None
+                else f", raised_at='{os.path.basename(last.filename)}:{last.lineno} in {last.name}'"
+            )
+        except Exception:  # a damaged record: its frames are not frames
+            where = ", raised_at=?"
+        return f"TracedException(type_name={self.type_name!r}, message={self.message!r}{where})"
+
+    def last_frames(self, count: int) -> list[TracebackFrame]:
+        """The `count` innermost frames, where the exception was raised last."""
+        return self.frames[-count:] if count > 0 else []
+
+    def format_traceback(self) -> str:
+        """The traceback as Python prints it, cause and context first."""
+        return "".join(_format_chain(self))
+
+
+def record_exception(error: BaseException) -> TracedException:
+    """Returns the `TracedException` record of `error` (see the module documentation)."""
+    return TracedException.from_exception(error)
+
+
+def last_frames(exception: Any, count: int) -> list[TracebackFrame]:
+    """The innermost `count` frames of a recorded exception; none for other records."""
+    if isinstance(exception, RecordedException):
+        return list(exception.last_frames(count))
+    return []
+
+
+def format_traceback(exception: Any) -> str:
+    """A recorded exception's traceback as Python prints it.
+
+    Records of the old shape (a `RecordedException` only) and exception
+    resources have no traceback: the text says so after their summary line.
+    """
+    if isinstance(exception, RecordedException):
+        return exception.format_traceback()
+    return f"{_summary(exception)}\n(no traceback was recorded for this exception)\n"
+
+
+# Recording -----------------------------------------------------------------------------
+
+
+def _record(error: BaseException, seen: set[int], length: int) -> TracedException:
+    error_type = type(error)
+    try:
+        message = str(error)
+    except Exception as failure:  # a broken __str__ must not lose the journal
+        message = f"<str() of the exception raised {type(failure).__name__}>"
+    notes = getattr(error, "__notes__", None)
+    frames, omitted = _frames(error.__traceback__)
+    cause = context = None
+    chained = error.__cause__
+    if chained is None and not error.__suppress_context__:
+        chained = error.__context__
+    if chained is not None and id(chained) not in seen and length < MAX_CHAIN:
+        seen.add(id(chained))
+        record = _record(chained, seen, length + 1)
+        if error.__cause__ is not None:
+            cause = record
+        else:
+            context = record
+    return TracedException(
+        f"{error_type.__module__}.{error_type.__qualname__}",
+        message,
+        [str(note) for note in notes] if isinstance(notes, list) else [],
+        frames,
+        omitted,
+        cause,
+        context,
+    )
+
+
+def _frames(tb: TracebackType | None) -> tuple[list[TracebackFrame], int]:
+    """The frames of `tb` without enact's call machinery, at most `MAX_FRAMES` of them."""
+    steps = [(frame.f_code, lineno) for frame, lineno in traceback.walk_tb(tb)]
+    # enact's frames between frames of the program are the wrappers that journal
+    # calls: leave them out; enact's frames after the program's last are where
+    # the exception was raised (an output that cannot be stored): keep them.
+    last_program = max(
+        (i for i, (code, _) in enumerate(steps) if not code.co_filename.startswith(_ENACT_DIR)),
+        default=-1,
+    )
+    kept = [
+        step
+        for i, step in enumerate(steps)
+        if i > last_program or not step[0].co_filename.startswith(_ENACT_DIR)
+    ]
+    omitted = 0
+    if len(kept) > MAX_FRAMES:
+        omitted = len(kept) - MAX_FRAMES
+        kept = kept[:HEAD_FRAMES] + kept[HEAD_FRAMES + omitted :]
+    frames = []
+    for code, lineno in kept:
+        number = lineno if isinstance(lineno, int) else 0
+        line = linecache.getline(code.co_filename, number).strip() if number else ""
+        frames.append(TracebackFrame(code.co_filename, number, code.co_name, line))
+    return frames, omitted
+
+
+# Formatting ----------------------------------------------------------------------------
+
+_CAUSE_HEADER: Final = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT_HEADER: Final = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def _summary(exception: Any) -> str:
+    """``Type: message``, the type named as Python's traceback names it."""
+    if isinstance(exception, RecordedException):
+        return exception.summary()
+    if isinstance(exception, BaseException):
+        kind = type(exception)
+        return RecordedException(f"{kind.__module__}.{kind.__qualname__}", str(exception)).summary()
+    return repr(exception)
+
+
+def _format_chain(exception: TracedException) -> list[str]:
+    """The chain's parts, oldest first (iteratively: a long chain needs no recursion)."""
+    chain: list[tuple[RecordedException, str]] = []
+    current: RecordedException | None = exception
+    header = ""
+    while current is not None and len(chain) <= MAX_CHAIN:
+        chain.append((current, header))
+        if isinstance(current, TracedException) and current.cause is not None:
+            current, header = current.cause, _CAUSE_HEADER
+        elif isinstance(current, TracedException):
+            current, header = current.context, _CONTEXT_HEADER
+        else:
+            current = None
+    parts: list[str] = []
+    for index in range(len(chain) - 1, -1, -1):
+        record, _ = chain[index]
+        parts.extend(_format_one(record))
+        if index:
+            parts.append(chain[index][1])
+    return parts
+
+
+def _format_one(record: RecordedException) -> list[str]:
+    if not isinstance(record, TracedException):
+        return [record.format_traceback()]
+    parts = []
+    if record.frames:
+        parts.append("Traceback (most recent call last):\n")
+    for index, frame in enumerate(record.frames):
+        if record.omitted_frames and index == HEAD_FRAMES:
+            parts.append(f"  [... {record.omitted_frames} more frames not recorded ...]\n")
+        parts.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}\n')
+        if frame.line:
+            parts.append(f"    {frame.line}\n")
+    parts.append(_summary(record) + "\n")
+    parts.extend(note + "\n" for note in record.notes)
+    return parts
+
+
+for _cls in (TracebackFrame, TracedException):
+    register_resource_class(_cls)
