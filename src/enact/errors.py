@@ -227,6 +227,14 @@ class ReplayError(InvocationError):
         self.difference = difference
 
 
+class UnrecordedCallError(ReplayError):
+    """A call that must come from a record (a frozen replay, a cassette) was not recorded.
+
+    It was not run. `path`, `expected` and `actual` are as in `ReplayError`;
+    `difference` is ``"new call"``.
+    """
+
+
 class IncompleteSubinvocationError(InvocationError):
     """An asynchronous child invocation had not finished when its parent returned."""
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from enact import registry
 from enact.errors import RegistrationError
@@ -13,8 +14,26 @@ from enact.resources import Resource, register_resource_class
 T = TypeVar("T")
 
 
-def register(obj: T) -> T:
+@overload
+def register(obj: T, /) -> T: ...
+
+
+@overload
+def register(*, cache: Any = None, external: bool = False) -> Callable[[T], T]: ...
+
+
+def register(obj: Any = None, /, *, cache: Any = None, external: bool = False) -> Any:
     """Registers a resource class, an enum, or a plain function or method as an invokable.
+
+    ``@enact.register(cache=..., external=...)`` registers an invokable (a
+    function, or an `enact.Invokable` class) with call options:
+
+    - ``cache=True`` or ``cache=enact.CachePolicy(ttl=..., store=...)``: a call
+      whose request was recorded before with an output returns that output
+      without running (see `enact.CachePolicy`).
+    - ``external=True``: calls of it reach the world outside the program (a
+      model, a tool, a person); a cassette (`enact.cassette`) serves them from
+      its recording and never runs them.
 
     Resource classes are subclasses of `enact.Resource` (usually dataclasses),
     and also pydantic models and attrs classes (see `enact.model_classes`).
@@ -31,6 +50,10 @@ def register(obj: T) -> T:
             or it is a resource class whose instances could hold state that is
             not in its fields.
     """
+    if obj is None:
+        return lambda target: _register_with_options(target, cache, external)
+    if cache is not None or external:
+        return _register_with_options(obj, cache, external)
     if isinstance(obj, type):
         if issubclass(obj, enum.Enum):
             registry.register_enum(obj)
@@ -50,9 +73,33 @@ def register(obj: T) -> T:
     if callable(obj) and hasattr(obj, "__code__"):
         from enact.invocations.invokables import register_function
 
-        result: Any = register_function(obj)
-        return result  # type: ignore[no-any-return]
+        return register_function(obj)
     raise RegistrationError(
         f"Cannot register {obj!r}: enact.register takes a subclass of enact.Resource, a "
         "plain function, or a method."
     )
+
+
+def _register_with_options(obj: Any, cache: Any, external: bool) -> Any:
+    from enact.invocations import providers
+    from enact.invocations.cache import DEFAULT_POLICY, CachePolicy
+    from enact.invocations.invokables import AsyncInvokable, Invokable
+
+    if cache is True:
+        cache = DEFAULT_POLICY
+    elif cache is False:
+        cache = None
+    elif cache is not None and not isinstance(cache, CachePolicy):
+        raise RegistrationError(
+            f"Cannot register {obj!r} with cache={cache!r}: pass True or an "
+            "enact.CachePolicy(ttl=..., store=...)."
+        )
+    is_invokable_class = isinstance(obj, type) and issubclass(obj, Invokable | AsyncInvokable)
+    if not is_invokable_class and not (callable(obj) and hasattr(obj, "__code__")):
+        raise RegistrationError(
+            f"Cannot register {obj!r} with cache= or external=: these options are for "
+            "invokables (a function, or a subclass of enact.Invokable or enact.AsyncInvokable)."
+        )
+    registered = register(obj)
+    providers.declare(registered, cache=cache, external=external)
+    return registered

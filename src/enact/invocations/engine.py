@@ -39,7 +39,9 @@ from enact.errors import (
     InputTypeError,
     InvocationError,
     ReplayError,
+    UnrecordedCallError,
 )
+from enact.invocations import providers
 from enact.invocations.diagnostics import (
     describe,
     describe_request,
@@ -139,7 +141,11 @@ class Invocation(Resource):
         return rewound
 
     def replay(
-        self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
+        self,
+        *,
+        strict: bool = True,
+        exception_override: ExceptionOverride | None = None,
+        new_calls: providers.NewCalls = "run",
     ) -> Invocation:
         """Re-executes the calls that have no recorded output; returns the new invocation.
 
@@ -153,12 +159,18 @@ class Invocation(Resource):
             exception_override: For recorded calls that raised (for example
                 input requests), called with the ref of the exception; its
                 return value (a value or a Ref) becomes the call's output.
+            new_calls: ``"run"`` (the default) runs calls that have no recorded
+                match (past the end of the record, or every call with
+                ``strict=False`` that does not match); ``"forbid"`` raises
+                `UnrecordedCallError` for them instead, before they run, so
+                a replay never reaches a model or tool the record lacks.
 
         Raises:
             ReplayError: The program did not make the recorded calls.
+            UnrecordedCallError: With ``new_calls="forbid"``, a call had no record.
             InvocationError: The invokable is asynchronous (use `replay_async`).
         """
-        plan = self._replay_plan(strict, exception_override)
+        plan = self._replay_plan(strict, exception_override, new_calls)
         if plan is None:
             return self
         if is_async_invokable(plan.invokable):
@@ -169,15 +181,23 @@ class Invocation(Resource):
         return _materialized(invoke_root(_prepare_root[0](plan)))
 
     async def replay_async(
-        self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
+        self,
+        *,
+        strict: bool = True,
+        exception_override: ExceptionOverride | None = None,
+        new_calls: providers.NewCalls = "run",
     ) -> Invocation:
         """Like `replay`, for invocations of asynchronous invokables."""
-        plan = self._replay_plan(strict, exception_override)
+        plan = self._replay_plan(strict, exception_override, new_calls)
         if plan is None:
             return self
         return _materialized(await invoke_root_async(_prepare_root[0](plan)))
 
-    def _replay_plan(self, strict: bool, override: ExceptionOverride | None) -> RootPlan | None:
+    def _replay_plan(
+        self, strict: bool, override: ExceptionOverride | None, new_calls: providers.NewCalls
+    ) -> RootPlan | None:
+        if new_calls not in ("run", "forbid"):
+            raise ValueError(f"new_calls must be 'run' or 'forbid', not {new_calls!r}.")
         response = read_response(current_store(), self.response)
         if response.output is not None:
             return None
@@ -189,6 +209,7 @@ class Invocation(Resource):
             template=list(response.children),
             strict=strict,
             override=override,
+            new_calls=new_calls,
         )
 
 
@@ -247,6 +268,7 @@ class Frame:
     __slots__ = (
         "child_errors",
         "closed",
+        "hooks",
         "lock",
         "override",
         "path",
@@ -266,6 +288,7 @@ class Frame:
         override: ExceptionOverride | None,
         path: tuple[int, ...],
         sink: CallSink | None,
+        hooks: providers.CallHooks = providers.NO_HOOKS,
     ) -> None:
         self.store = store
         self.slots: list[Any] = []
@@ -274,6 +297,7 @@ class Frame:
         self.override = override
         self.path = path
         self.sink = sink
+        self.hooks = hooks
         self.child_errors: list[BaseException] = []
         self.closed = False
         self.responses = response_memo(store)
@@ -298,6 +322,7 @@ class Frame:
             self.override,
             (*self.path, index),
             self.sink,
+            self.hooks,
         )
 
 
@@ -334,6 +359,7 @@ class ChildCall:
         "invokable",
         "links",
         "output",
+        "provider",
         "request_ref",
         "request_tokens",
     )
@@ -354,6 +380,7 @@ class ChildCall:
             self.request_ref: Ref[Request] = Ref._unchecked(digest)
             self.output: Any = MISSING
             self.child_template: list[Any] | None = None
+            self.provider: providers.CallProvider | None = None
             template = frame.template
             if template is not None and index < len(template):
                 recorded = template[index]
@@ -368,6 +395,8 @@ class ChildCall:
                     raise replay_error(
                         frame.path, index, _recorded_request(recorded), invokable, input_value
                     )
+            if frame.hooks.active or providers.declared:
+                self._unrecorded()
         except BaseException:
             # The call never started (its input cannot be stored, or an answer has the
             # wrong type): free its slot, so the caller sees this error and not a
@@ -408,6 +437,42 @@ class ChildCall:
             return
         self.child_template = list(response.children)
 
+    def _site(self) -> providers.CallSite:
+        frame = self.frame
+        return providers.CallSite(
+            frame.store,
+            (*frame.path, self.index),
+            self.digest,
+            self.invokable,
+            self.input,
+            frame.hooks.run_id,
+        )
+
+    def _unrecorded(self) -> None:
+        """A call the template does not answer: refused, served by a provider, or run."""
+        frame = self.frame
+        hooks = frame.hooks
+        if hooks.forbid_new:
+            raise _new_call_error(frame, self.index, self.invokable, self.input)
+        provider = providers.provider_for(hooks, self.invokable)
+        if provider is None:
+            return
+        served = provider.serve(self._site())
+        if served is None:
+            self.provider = provider  # told of the response when the call returns
+            return
+        response = read_response(frame.store, served)
+        assert response.output is not None, "providers serve responses with an output"
+        value = response.output.value
+        if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
+            fresh = frame.store.checkout(served).output
+            assert fresh is not None
+            value = fresh.value
+        with frame.store.batch():
+            self._record(served)
+        frame.slots[self.index] = Invocation(self.request_ref, served)
+        self.output = value
+
     def _record(self, response: Ref[Response]) -> None:
         """Writes this finished call's request and journal entry (inside a batch)."""
         frame = self.frame
@@ -439,6 +504,8 @@ class ChildCall:
             response_ref, error = closed.response, closed.error
             assert response_ref is not None
             self._record(response_ref)
+        if self.provider is not None and error is None:
+            self.provider.record(self._site(), response_ref)
         if error is not None:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
@@ -509,6 +576,32 @@ class _Running:
             self.call.fail(self.child, self.token, error)
         else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
             _frame.reset(self.token)
+
+
+def _new_call_error(
+    frame: Frame, index: int, invokable: Any, input_value: Any
+) -> UnrecordedCallError:
+    template = frame.template
+    nearby: list[tuple[int, str]] = []
+    if template is not None:
+        for position in range(max(0, index - 2), min(len(template), index + 2)):
+            request = _recorded_request(template[position])
+            nearby.append(
+                (
+                    position,
+                    "(a call that did not finish)"
+                    if request is None
+                    else describe_request(request.invokable, request.input, short=True),
+                )
+            )
+    return providers.new_call_error(
+        frame.path,
+        index,
+        nearby,
+        invokable,
+        input_value,
+        recorded_count=None if template is None else len(template),
+    )
 
 
 def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:
@@ -745,6 +838,8 @@ class RootPlan:
         override: See `Invocation.replay`.
         sink: The run that records the calls as they finish, or None.
         durable_calls: Write each call when it finishes (True) or all at the end.
+        new_calls: ``"forbid"``: a call without recorded match raises
+            `UnrecordedCallError` instead of running (see `Invocation.replay`).
     """
 
     invokable: Any
@@ -755,6 +850,7 @@ class RootPlan:
     override: ExceptionOverride | None = None
     sink: RootSink | None = None
     durable_calls: bool = False
+    new_calls: providers.NewCalls = "run"
 
 
 @dataclasses.dataclass
@@ -798,6 +894,7 @@ class _Root:
             plan.override,
             (),
             sink if plan.durable_calls else None,
+            _hooks(plan),
         )
         self.output: Any = MISSING
         self.outcome: RootOutcome | None = None
@@ -870,6 +967,17 @@ class _Root:
             closed.raised_here,
             error,
         )
+
+
+def _hooks(plan: RootPlan) -> providers.CallHooks:
+    """What the calls of a root invocation consult (see `enact.invocations.providers`)."""
+    if plan.new_calls not in ("run", "forbid"):
+        raise ValueError(f"new_calls must be 'run' or 'forbid', not {plan.new_calls!r}.")
+    run_id = getattr(plan.sink, "run_id", None)
+    interceptor = providers.current_interceptor()
+    if plan.new_calls == "run" and run_id is None and interceptor is None:
+        return providers.NO_HOOKS
+    return providers.CallHooks(plan.new_calls == "forbid", run_id, interceptor)
 
 
 def invoke_root(plan: RootPlan) -> RootOutcome:
