@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from enact.errors import (
+    CassetteError,
     CorruptObjectError,
     CycleError,
     EnactError,
@@ -23,6 +24,7 @@ from enact.errors import (
     RunNotFoundError,
     StorageError,
     UnknownTypeError,
+    UnrecordedCallError,
     UnsupportedValueError,
 )
 from enact.invocations import (
@@ -51,6 +53,7 @@ from enact.invocations import (
     resume_async,
     typed_invokable,
 )
+from enact.invocations.cache import CacheEntry, CacheHit, CachePolicy, cache_hits
 from enact.maintenance import CopyReport, GCReport, VerifyProblem, VerifyReport, copy, gc, verify
 from enact.pretty import pformat, pprint
 from enact.refs import CompressedRef, Ref
@@ -81,6 +84,7 @@ from enact.stores import (
     default_store,
     open_store,
 )
+from enact.testing.cassettes import Cassette, cassette
 from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 
 if _TYPE_CHECKING:
@@ -92,7 +96,12 @@ __version__ = "1.0.0.dev0"
 __all__ = [
     "ANY",
     "AsyncInvokable",
+    "CacheEntry",
+    "CacheHit",
+    "CachePolicy",
     "CallArgs",
+    "Cassette",
+    "CassetteError",
     "CompressedRef",
     "CopyReport",
     "CorruptObjectError",
@@ -145,11 +154,14 @@ __all__ = [
     "TupleWrapper",
     "TypeWrapper",
     "UnknownTypeError",
+    "UnrecordedCallError",
     "UnsupportedOperationError",
     "UnsupportedValueError",
     "VerifyProblem",
     "VerifyReport",
     "answer",
+    "cache_hits",
+    "cassette",
     "checkout",
     "commit",
     "copy",

@@ -272,3 +272,17 @@ class RunNotFoundError(RunError, LookupError):
 
 class RunConflictError(RunError):
     """Another process holds the run, or the state to continue is no longer its head."""
+
+
+class CassetteError(EnactError):
+    """A cassette cannot be recorded or replayed (missing, damaged, or nothing declared external).
+
+    A call the cassette has no recording of is an `UnrecordedCallError` instead.
+
+    Attributes:
+        path: The cassette's directory.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
