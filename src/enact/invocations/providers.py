@@ -79,7 +79,6 @@ class Interceptor(Protocol):
         ...
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class CallHooks:
     """What one root invocation (and every call under it) consults; see `enact.invocations.engine`.
 
@@ -87,16 +86,22 @@ class CallHooks:
         forbid_new: Whether a call without recorded match raises (``new_calls="forbid"``).
         run_id: The run, for providers that mark what they served.
         interceptor: The active cassette, if any.
+        active: Whether every call must be looked at (else only calls of
+            invokables with declared options): computed once, read per call.
     """
 
-    forbid_new: bool = False
-    run_id: str | None = None
-    interceptor: Interceptor | None = None
+    __slots__ = ("active", "forbid_new", "interceptor", "run_id")
 
-    @property
-    def active(self) -> bool:
-        """Whether every call must be looked at (else only calls with declared options)."""
-        return self.forbid_new or self.interceptor is not None
+    def __init__(
+        self,
+        forbid_new: bool = False,
+        run_id: str | None = None,
+        interceptor: Interceptor | None = None,
+    ) -> None:
+        self.forbid_new = forbid_new
+        self.run_id = run_id
+        self.interceptor = interceptor
+        self.active = forbid_new or interceptor is not None
 
 
 NO_HOOKS: Final = CallHooks()

@@ -38,6 +38,7 @@ import functools
 import inspect
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias, TypeVar
@@ -307,8 +308,10 @@ class _Provider:
         self._queues: dict[str, list[tuple[str, Ref[Invocation]]]] = {}
         self._unused: dict[str, Ref[Invocation]] = {}
         self._all: list[tuple[str, Ref[Invocation]]] = []
+        self._lock = threading.Lock()  # calls from worker threads serve and record too
         if source is not None:
-            for name, ref in source.list_names(CALLS_PREFIX):
+            listed = source.list_names(CALLS_PREFIX)
+            for name, ref in sorted(listed, key=lambda item: _call_number(item[0])):
                 invocation = source.checkout(ref)
                 if not isinstance(invocation, Invocation):
                     raise CassetteError(
@@ -327,13 +330,17 @@ class _Provider:
     def serve(self, site: CallSite) -> Ref[Response] | None:
         if self.source is None:
             return None  # recording: the call runs for real
-        queue = self._queues.get(site.request_digest)
-        if not queue:
+        found = None
+        with self._lock:
+            queue = self._queues.get(site.request_digest)
+            if queue:
+                name, ref = found = queue.pop(0)
+                del self._unused[name]
+        if found is None:
             error = self._unrecorded(site, recorded_before=site.request_digest in self._queues)
-            self.refused.append(error)
+            with self._lock:
+                self.refused.append(error)
             raise error
-        name, ref = queue.pop(0)
-        del self._unused[name]
         if not site.store.has(ref):
             copy(ref, self.source, site.store)
         invocation: Invocation = site.store.checkout(ref)
@@ -342,10 +349,11 @@ class _Provider:
     def record(self, site: CallSite, response: Ref[Response]) -> None:
         if self.source is not None:
             return
-        root = self._roots.setdefault(site.run_id, len(self._roots))
-        self.recorded.append(
-            _Recorded((root, site.path), site.request_digest, response, site.store)
-        )
+        with self._lock:
+            root = self._roots.setdefault(site.run_id, len(self._roots))
+            self.recorded.append(
+                _Recorded((root, site.path), site.request_digest, response, site.store)
+            )
 
     def _unrecorded(self, site: CallSite, *, recorded_before: bool) -> UnrecordedCallError:
         cassette = self.cassette
@@ -415,6 +423,12 @@ class _Provider:
             actual="(no call)",
             difference="missing call",
         )
+
+
+def _call_number(name: str) -> tuple[int, str]:
+    """Orders ``cassette/calls/NNNN`` names by number (past 9999 they get longer)."""
+    suffix = name[len(CALLS_PREFIX) :]
+    return (int(suffix), suffix) if suffix.isdigit() else (-1, suffix)
 
 
 def cassette(
