@@ -42,10 +42,12 @@ def test_a_hundred_runs_of_the_same_request_make_one_real_call(tmp_path: pathlib
         # same content, so the same digest, as the run that really called.
         assert len({enact.commit(tree).digest for tree in trees}) == 1
 
-        # Hits are marked beside the journal, with the run they came from.
-        assert enact.cache_hits("run-0") == []
-        [hit] = enact.cache_hits("run-57")
+        # Hits and misses are marked beside the journal, with the run they came from.
+        [miss] = enact.cached_calls("run-0")
+        assert (miss.path, miss.served, miss.run_id) == ((0,), False, "run-0")
+        [hit] = enact.cached_calls("run-57")
         assert hit.path == (0,)
+        assert hit.served
         assert hit.run_id == "run-0"
         assert hit.recorded_at == clock.now
         assert hit.response == trees[0].get_child(0).response
@@ -55,11 +57,15 @@ def test_a_hundred_runs_of_the_same_request_make_one_real_call(tmp_path: pathlib
         clock.now += 3600
         late = enact.invoke(agent, ("why?",), run_id="late")
         assert calls == ["why?", "why?"]
-        assert enact.cache_hits("late") == []
+        assert [(call.served, call.run_id) for call in enact.cached_calls("late")] == [
+            (False, "late")
+        ]
         # ...and its response is what later runs get.
         enact.invoke(agent, ("why?",), run_id="later")
         assert calls == ["why?", "why?"]
-        assert [hit.run_id for hit in enact.cache_hits("later")] == ["late"]
+        assert [(call.served, call.run_id) for call in enact.cached_calls("later")] == [
+            (True, "late")
+        ]
         assert late.get_output() == "ANSWER TO WHY?"
 
         # Other requests are other entries.
@@ -89,7 +95,11 @@ def test_the_cache_is_kept_in_the_store_across_processes_and_reopenings(
         assert len(names) == 4
     assert calls == [1, 2, 3, 4]
     with enact.SQLiteStore(tmp_path / "store.db"):
-        assert [hit.path for hit in enact.cache_hits("second")] == [(0,), (1,)]
+        assert [(call.path, call.served) for call in enact.cached_calls("second")] == [
+            ((0,), True),
+            ((1,), True),
+            ((2,), False),
+        ]
 
 
 def test_calls_that_raise_are_not_cached() -> None:
@@ -108,8 +118,9 @@ def test_calls_that_raise_are_not_cached() -> None:
             return "fallback"
 
     with enact.InMemoryStore():
-        for _ in range(3):
-            assert enact.invoke(agent, ("x",)).get_output() == "fallback"
+        for number in range(3):
+            assert enact.invoke(agent, ("x",), run_id=f"r{number}").get_output() == "fallback"
+        assert enact.cached_calls("r2") == []
     assert calls == ["x", "x", "x"]
 
 
@@ -132,7 +143,10 @@ def test_a_cache_in_its_own_store_serves_other_stores(tmp_path: pathlib.Path) ->
         tree = enact.invoke(index, (["beta", "gamma"],), run_id="b")
         # The served response was copied here: the journal of b reads on its own.
         assert tree.get_child(0).get_output() == [4.0, 0.5]
-        assert [hit.path for hit in enact.cache_hits("b")] == [(0,)]
+        assert [(call.path, call.served) for call in enact.cached_calls("b")] == [
+            ((0,), True),
+            ((1,), False),
+        ]
     assert calls == ["alpha", "beta", "gamma"]
     with enact.SQLiteStore(tmp_path / "project-b.db") as store:
         assert store.list_names("enact/cache/") == []  # the entries live in the cache's store

@@ -53,7 +53,7 @@ from enact.invocations import (
     resume_async,
     typed_invokable,
 )
-from enact.invocations.cache import CacheEntry, CacheHit, CachePolicy, cache_hits
+from enact.invocations.cache import CachedCall, CacheEntry, CachePolicy, cached_calls
 from enact.maintenance import CopyReport, GCReport, VerifyProblem, VerifyReport, copy, gc, verify
 from enact.pretty import pformat, pprint
 from enact.refs import CompressedRef, Ref
@@ -97,8 +97,8 @@ __all__ = [
     "ANY",
     "AsyncInvokable",
     "CacheEntry",
-    "CacheHit",
     "CachePolicy",
+    "CachedCall",
     "CallArgs",
     "Cassette",
     "CassetteError",
@@ -160,7 +160,7 @@ __all__ = [
     "VerifyProblem",
     "VerifyReport",
     "answer",
-    "cache_hits",
+    "cached_calls",
     "cassette",
     "checkout",
     "commit",

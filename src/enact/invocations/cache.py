@@ -1,4 +1,4 @@
-"""A cache of calls across runs: `CachePolicy`, `CacheEntry`, `cache_hits`.
+"""A cache of calls across runs: `CachePolicy`, `CacheEntry`, `cached_calls`.
 
 Opt in per invokable, with ``@enact.register(cache=True)`` or
 ``@enact.register(cache=enact.CachePolicy(ttl=3600))``. A call of it whose
@@ -12,10 +12,12 @@ How it is stored, in the cache's store (the active store by default):
   recorded it and when. The name keeps the response alive through gc;
   delete the names (``store.delete_names("enact/cache/")``) to empty the cache.
 
-And in the active store, for every hit, beside the journal:
+And in the active store, beside the journal of each run (`cached_calls` reads them):
 
 - ``enact/cache-hits/<run id>/<path>`` (path as ``0.2.1``) names the
-  `CacheEntry` that served the call (`cache_hits` reads them).
+  `CacheEntry` that served the call (a hit);
+- ``enact/cache-misses/<run id>/<path>`` names the entry that the call
+  recorded when it ran (a miss: nothing was cached, or the entry had expired).
 
 Digests do not change: a served call is journaled with the recorded response
 itself, so a run's tree is the same whether a call came from the cache or
@@ -40,6 +42,7 @@ from enact.stores.store import Store, current_store
 
 CACHE_PREFIX: Final = "enact/cache/"
 HITS_PREFIX: Final = "enact/cache-hits/"
+MISSES_PREFIX: Final = "enact/cache-misses/"
 
 
 @dataclasses.dataclass
@@ -113,7 +116,7 @@ class CachePolicy:
         if store is not site.store:
             _copy(store, site.store, entry_ref)
         if site.run_id is not None:
-            site.store.log_name(_hit_name(site.run_id, site.path), entry_ref.digest)
+            site.store.log_name(_mark(HITS_PREFIX, site.run_id, site.path), entry_ref.digest)
         return entry.response
 
     def record(self, site: CallSite, response: Ref[Response]) -> None:
@@ -125,7 +128,12 @@ class CachePolicy:
         entry = CacheEntry(
             Ref._unchecked(site.request_digest), response, site.run_id or "", self.clock()
         )
-        store.log_name(CACHE_PREFIX + site.request_digest, store.commit(entry).digest)
+        entry_digest = store.commit(entry).digest
+        if store is not site.store:
+            _copy(store, site.store, Ref._unchecked(entry_digest))
+        store.log_name(CACHE_PREFIX + site.request_digest, entry_digest)
+        if site.run_id is not None:
+            site.store.log_name(_mark(MISSES_PREFIX, site.run_id, site.path), entry_digest)
 
 
 DEFAULT_POLICY: Final = CachePolicy()
@@ -133,45 +141,53 @@ DEFAULT_POLICY: Final = CachePolicy()
 
 
 @dataclasses.dataclass(frozen=True)
-class CacheHit:
-    """A call of a run that the cache served.
+class CachedCall:
+    """A call of a run to an invokable with a cache: served from it, or run and recorded.
 
     Attributes:
         path: Child indices from the run's root to the call.
-        run_id: The run that recorded the served response ("" outside runs).
+        served: True for a hit (the call did not run), False for a miss (it ran,
+            and its response is now the entry).
+        run_id: The run that recorded the response (for a miss, this run).
         recorded_at: When that response was recorded.
         request: The call's request.
-        response: The served response.
+        response: The response served or recorded.
     """
 
     path: tuple[int, ...]
+    served: bool
     run_id: str
     recorded_at: float
     request: Ref[Request]
     response: Ref[Response]
 
 
-def cache_hits(run_id: str, *, store: Store | None = None) -> list[CacheHit]:
-    """The calls of run `run_id` that were served from the cache, in path order.
+def cached_calls(run_id: str, *, store: Store | None = None) -> list[CachedCall]:
+    """The calls of run `run_id` that went through a cache, hits and misses, in path order.
 
-    Every other journaled call of the run ran (or, in a replay, came from the
-    run's journal).
+    Calls that raised are not listed (they are never cached). In a replay, a
+    call that came from the journal did not ask the cache.
     """
     store = store or current_store()
-    prefix = f"{HITS_PREFIX}{run_id}/"
-    hits = []
-    for name, ref in store.list_names(prefix):
-        entry = store.checkout(ref)
-        if not isinstance(entry, CacheEntry):
-            continue
-        text = name[len(prefix) :]
-        path = tuple(int(part) for part in text.split(".")) if text != "root" else ()
-        hits.append(CacheHit(path, entry.run_id, entry.recorded_at, entry.request, entry.response))
-    return sorted(hits, key=lambda hit: hit.path)
+    found = []
+    for prefix, served in ((HITS_PREFIX, True), (MISSES_PREFIX, False)):
+        run_prefix = f"{prefix}{run_id}/"
+        for name, ref in store.list_names(run_prefix):
+            entry = store.checkout(ref)
+            if not isinstance(entry, CacheEntry):
+                continue
+            text = name[len(run_prefix) :]
+            path = () if text == "root" else tuple(int(part) for part in text.split("."))
+            found.append(
+                CachedCall(
+                    path, served, entry.run_id, entry.recorded_at, entry.request, entry.response
+                )
+            )
+    return sorted(found, key=lambda call: call.path)
 
 
-def _hit_name(run_id: str, path: tuple[int, ...]) -> str:
-    return f"{HITS_PREFIX}{run_id}/{'.'.join(map(str, path)) or 'root'}"
+def _mark(prefix: str, run_id: str, path: tuple[int, ...]) -> str:
+    return f"{prefix}{run_id}/{'.'.join(map(str, path)) or 'root'}"
 
 
 def _copy(source: Store, target: Store, ref: Ref[Any]) -> None:
