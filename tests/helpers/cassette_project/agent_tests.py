@@ -24,3 +24,13 @@ def test_billing_ticket() -> None:
         assert first.get_output()["category"] == "billing"
         second = enact.invoke(support_agent.classify, ("I was charged twice",))
         assert second.get_output() == "billing"
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_enact_store_is_a_fresh_active_store_per_test(
+    enact_store: enact.Store, number: int
+) -> None:
+    assert enact_store.names() == {}  # the other parametrization's name is not here
+    ref = enact.commit(f"value {number}")  # the fixture's store is the active one
+    enact_store.set_name("mine", ref)
+    assert enact_store.checkout(ref) == f"value {number}"
