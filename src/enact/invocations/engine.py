@@ -10,6 +10,11 @@ as a template: the child call at position *i* is compared with the recorded
 child at position *i* by request digest alone (no tree is re-hashed), and a
 match with a recorded output returns that output without running the call.
 
+A call that the template does not answer (a new call, or any call of a
+fresh run) goes through `enact.invocations.providers` only when something
+asks for it: a frozen replay refuses it (``new_calls="forbid"``), a cassette
+or the call cache may serve its recorded response instead of running it.
+
 Child slots are reserved when a call is made, not when it finishes, so the
 children of ``asyncio.gather`` are recorded, and matched on replay, in the
 order the program made the calls.
