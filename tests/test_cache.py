@@ -212,3 +212,26 @@ def test_replay_uses_the_journal_before_the_cache() -> None:
         replayed = invocation.rewind(1).replay()  # model("a!") is no longer journaled
         assert replayed.get_output() == "aaa!a!"
         assert calls == ["a", "a!"]  # ...and came from the cache
+
+
+def test_a_top_level_invoke_is_served_from_the_cache_too() -> None:
+    calls: list[str] = []
+
+    @enact.register(cache=True)
+    def model(prompt: str) -> dict[str, str]:
+        calls.append(prompt)
+        return {"text": prompt.upper()}
+
+    with enact.InMemoryStore():
+        first = enact.invoke(model, ("hello",), run_id="first")
+        second = enact.invoke(model, ("hello",), run_id="second")
+        assert second.get_output() == {"text": "HELLO"}
+        assert enact.commit(second).digest == enact.commit(first).digest
+        [miss] = enact.cached_calls("first")
+        [hit] = enact.cached_calls("second")
+        assert (miss.path, miss.served) == ((), False)
+        assert (hit.path, hit.served, hit.run_id) == ((), True, "first")
+        assert enact.get_run("second").status == "complete"
+        # A replay re-runs its root: the cache is for calls without a record.
+        first.rewind(0).replay()
+    assert calls == ["hello", "hello"]

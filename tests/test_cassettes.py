@@ -11,6 +11,7 @@ offline, and a changed agent that makes a new call fails, naming the call.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import shutil
@@ -270,3 +271,71 @@ def test_a_cassette_name_is_one_file_name() -> None:
     with pytest.raises(ValueError, match="'auto', 'record' or 'replay'"):
         enact.cassette("ok", mode="sometimes")  # type: ignore[arg-type]
     assert cassettes.default_mode() in ("auto", "record", "replay")
+
+
+@enact.register
+def search_tool(query: str) -> str:
+    """An external tool that itself calls an external model."""
+    return fetch(f"https://search/{query}") + "!"
+
+
+@enact.register
+def research(topics: list[str]) -> list[str]:
+    return [search_tool(topic) for topic in topics]
+
+
+def test_calls_inside_an_external_call_are_not_recorded(tmp_path: pathlib.Path) -> None:
+    FETCHED.clear()
+    with enact.cassette("research", external=[fetch, search_tool], directory=tmp_path):
+        assert enact.invoke(research, (["x", "y"],)).get_output()[0].endswith("</html>!")
+    assert FETCHED == ["https://search/x", "https://search/y"]
+    names = sorted(path.name for path in (tmp_path / "research" / "names").iterdir())
+    assert names == ["cassette%2Fcalls%2F0001", "cassette%2Fcalls%2F0002"]  # not the fetches
+    with enact.cassette("research", external=[fetch, search_tool], directory=tmp_path):
+        assert len(enact.invoke(research, (["x", "y"],)).get_output()) == 2
+    assert FETCHED == ["https://search/x", "https://search/y"]
+
+
+@enact.register(external=True)
+@dataclasses.dataclass
+class Weather(enact.Invokable):
+    """An invokable class declared external where it is registered."""
+
+    units: str
+
+    def call(self, city: str) -> dict[str, float]:
+        FETCHED.append(f"weather {city}")
+        return {"temperature": 21.5 if self.units == "C" else 70.7}
+
+
+@enact.register
+def plan_trip(city: str) -> str:
+    forecast = Weather("C")(city)
+    forecast["temperature"] += 100  # the caller gets its own copy of a served value
+    return f"{city}: {Weather('C')(city)['temperature']}"
+
+
+def test_invokables_registered_external_come_from_the_cassette(tmp_path: pathlib.Path) -> None:
+    FETCHED.clear()
+    with enact.cassette("trip", directory=tmp_path):
+        assert enact.invoke(plan_trip, ("Oslo",)).get_output() == "Oslo: 21.5"
+    assert FETCHED == ["weather Oslo", "weather Oslo"]
+    with enact.cassette("trip", directory=tmp_path, mode="replay") as replaying:
+        assert replaying.is_external(Weather("F"))
+        assert not replaying.is_external(plan_trip)
+        assert enact.invoke(plan_trip, ("Oslo",)).get_output() == "Oslo: 21.5"
+    # A top-level invoke of an external invokable comes from the cassette too.
+    with enact.cassette("trip", directory=tmp_path, mode="replay", allow_unused=True):
+        assert enact.invoke(Weather("C"), ("Oslo",)).get_output() == {"temperature": 21.5}
+    assert FETCHED == ["weather Oslo", "weather Oslo"]
+
+    replaying = enact.cassette("trip", directory=tmp_path, mode="replay")
+    with pytest.raises(enact.UnrecordedCallError) as caught, replaying:
+        enact.invoke(plan_trip, ("Oslo",))
+        enact.invoke(Weather("F"), ("Oslo",))
+    message = str(caught.value)
+    assert "Unrecorded call Weather(units='F')('Oslo') at child path []" in message
+    assert (
+        "Recorded calls of Weather:\n  cassette/calls/0001: Weather(units='C')('Oslo')" in message
+    )
+    assert FETCHED == ["weather Oslo", "weather Oslo"]

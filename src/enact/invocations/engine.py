@@ -466,13 +466,7 @@ class ChildCall:
         if served is None:
             self.provider = provider  # told of the response when the call returns
             return
-        response = read_response(frame.store, served)
-        assert response.output is not None, "providers serve responses with an output"
-        value = response.output.value
-        if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
-            fresh = frame.store.checkout(served).output
-            assert fresh is not None
-            value = fresh.value
+        value = _served_value(frame.store, served)
         with frame.store.batch():
             self._record(served)
         frame.slots[self.index] = Invocation(self.request_ref, served)
@@ -581,6 +575,18 @@ class _Running:
             self.call.fail(self.child, self.token, error)
         else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
             _frame.reset(self.token)
+
+
+def _served_value(store: Store, served: Ref[Response]) -> Any:
+    """The output of a response that a provider serves (a copy, if it could be changed)."""
+    response = read_response(store, served)
+    assert response.output is not None, "providers serve responses with an output"
+    value = response.output.value
+    if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
+        fresh = store.checkout(served).output
+        assert fresh is not None
+        value = fresh.value
+    return value
 
 
 def _new_call_error(
@@ -905,6 +911,37 @@ class _Root:
         self.outcome: RootOutcome | None = None
         self._batch: Any = None
         self._token: Any = None
+        self.served: Ref[Response] | None = None
+        self.provider: providers.CallProvider | None = None
+
+    def serve(self) -> Any:
+        """The call's output from a provider (cassette, cache), or MISSING: then it runs.
+
+        Only a new call (not a replay) is looked up, like a child call without record.
+        """
+        hooks = self.frame.hooks
+        if self.plan.template is not None or not (hooks.active or providers.declared):
+            return MISSING
+        provider = providers.provider_for(hooks, self.plan.invokable)
+        if provider is None:
+            return MISSING
+        served = provider.serve(self._site())
+        if served is None:
+            self.provider = provider  # told of the response when the call returns
+            return MISSING
+        self.served = served
+        return _served_value(self.store, served)
+
+    def _site(self) -> providers.CallSite:
+        plan = self.plan
+        return providers.CallSite(
+            self.store,
+            (),
+            self.request_ref.digest,
+            plan.invokable,
+            plan.input,
+            self.frame.hooks.run_id,
+        )
 
     def __enter__(self) -> _Root:
         if not self.plan.durable_calls:
@@ -947,6 +984,12 @@ class _Root:
     def _finish(self, error: BaseException | None) -> RootOutcome:
         plan = self.plan
         sink = plan.sink
+        if self.served is not None and error is None:
+            served = Invocation(self.request_ref, self.served)
+            self.store.commit(served)
+            children = list(read_response(self.store, self.served).children)
+            output_box = Output(self.output)
+            return RootOutcome(self.request_ref, served, children, output_box, None, False, None)
         commit = sink is None or sink.materializes(error)
         output = None if error is not None else self.output
         closed = _close(
@@ -963,6 +1006,8 @@ class _Root:
         if closed.response is not None:
             invocation = Invocation(self.request_ref, closed.response)
             self.store.commit(invocation)
+            if self.provider is not None and error is None:
+                self.provider.record(self._site(), closed.response)
         return RootOutcome(
             self.request_ref,
             invocation,
@@ -989,7 +1034,8 @@ def invoke_root(plan: RootPlan) -> RootOutcome:
     """Runs a root invocation (a new journal), optionally replaying a template."""
     root = _Root(plan)
     with root:
-        root.output = run_call(plan.invokable, plan.input)
+        output = root.serve()
+        root.output = run_call(plan.invokable, plan.input) if output is MISSING else output
     assert root.outcome is not None
     return root.outcome
 
@@ -1000,7 +1046,8 @@ async def invoke_root_async(plan: RootPlan) -> RootOutcome:
         return invoke_root(plan)
     root = _Root(plan)
     with root:
-        root.output = await run_call(plan.invokable, plan.input)
+        output = root.serve()
+        root.output = await run_call(plan.invokable, plan.input) if output is MISSING else output
     assert root.outcome is not None
     return root.outcome
 

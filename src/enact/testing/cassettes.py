@@ -274,7 +274,7 @@ class Cassette:
         target = FileStore(staging, fsync=False)
         try:
             with target:
-                for number, call in enumerate(sorted(recorded, key=lambda c: c.order), 1):
+                for number, call in enumerate(_outermost(recorded), 1):
                     store = call.store
                     ref = store.commit(
                         Invocation(Ref._unchecked(call.request_digest), call.response)
@@ -294,6 +294,21 @@ class Cassette:
                 )
             shutil.rmtree(path)
         os.replace(staging, path)
+
+
+def _outermost(recorded: list[_Recorded]) -> list[_Recorded]:
+    """The calls in call order, without those made inside another recorded call.
+
+    A replay serves the outer call, so the calls inside it are never made again.
+    """
+    orders = {call.order for call in recorded}
+    return [
+        call
+        for call in sorted(recorded, key=lambda c: c.order)
+        if not any(
+            (call.order[0], call.order[1][:depth]) in orders for depth in range(len(call.order[1]))
+        )
+    ]
 
 
 class _Provider:
@@ -369,12 +384,12 @@ class _Provider:
         ]
         same = self._recorded_calls_of(site.invokable)
         if same:
-            lines.append(f"Recorded calls of {describe(site.invokable)}:")
+            lines.append(f"Recorded calls of {_kind(site.invokable)}:")
             lines.extend(f"  {name}: {text}" for name, text in same[:10])
             if len(same) > 10:
                 lines.append(f"  ... and {len(same) - 10} more")
         else:
-            lines.append(f"The cassette has no call of {describe(site.invokable)}.")
+            lines.append(f"The cassette has no call of {_kind(site.invokable)}.")
         lines.append(
             "If the program is meant to make this call now, record the cassette again: "
             "pytest --enact-record (the external calls run for real)."
@@ -389,11 +404,13 @@ class _Provider:
 
     def _recorded_calls_of(self, invokable: Any) -> list[tuple[str, str]]:
         assert self.source is not None
-        wanted = describe(invokable)
+        is_function = registry.function_info(invokable) is not None
+        wanted = describe(invokable) if is_function else type(invokable)
         found = []
         for name, ref in self._all:
             request = self._request(ref)
-            if describe(request.invokable) == wanted:
+            recorded = describe(request.invokable) if is_function else type(request.invokable)
+            if recorded == wanted:
                 found.append((name, describe_request(request.invokable, request.input, short=True)))
         return found
 
@@ -423,6 +440,13 @@ class _Provider:
             actual="(no call)",
             difference="missing call",
         )
+
+
+def _kind(invokable: Any) -> str:
+    """What calls are alike for an error message: a function, or an invokable class."""
+    if registry.function_info(invokable) is not None:
+        return describe(invokable)
+    return type(invokable).__qualname__
 
 
 def _call_number(name: str) -> tuple[int, str]:
