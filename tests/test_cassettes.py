@@ -339,3 +339,14 @@ def test_invokables_registered_external_come_from_the_cassette(tmp_path: pathlib
         "Recorded calls of Weather:\n  cassette/calls/0001: Weather(units='C')('Oslo')" in message
     )
     assert FETCHED == ["weather Oslo", "weather Oslo"]
+
+
+def test_a_cassette_that_recorded_nothing_is_refused(tmp_path: pathlib.Path) -> None:
+    empty = enact.cassette("empty", external=[fetch], directory=tmp_path)
+    with (
+        pytest.raises(enact.CassetteError, match=r"recorded no external call.*fetch") as caught,
+        empty,
+    ):
+        enact.invoke(research, ([],))
+    assert caught.value.path == str(tmp_path / "empty")
+    assert not (tmp_path / "empty").exists()

@@ -264,9 +264,28 @@ class Cassette:
             return True
         return providers.is_external(invokable)
 
+    def _declared_names(self) -> str:
+        listed = [describe(item) for item in self._external_functions]
+        listed += [cls.__qualname__ for cls in self._external_classes]
+        for obj, options in providers.declared.items():
+            if options.external:
+                listed.append(obj.__qualname__ if isinstance(obj, type) else describe(obj))
+        return ", ".join(sorted(set(listed)))
+
     def _write(self, recorded: list[_Recorded]) -> None:
         """Writes the cassette: a new directory, then renamed over the old one."""
         path = self.path
+        calls = _outermost(recorded)
+        if not calls:
+            # An empty directory does not survive git, so the next checkout would
+            # record again, for real: refuse instead.
+            raise CassetteError(
+                f"Cassette {self.name!r} recorded no external call, so there is nothing to "
+                f"write to {path}: the test calls none of the external invokables "
+                f"({self._declared_names()}). Remove the cassette from this test, or declare "
+                "the invokables it does call external.",
+                path=str(path),
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.parent / f".{self.name}.recording"
         if staging.exists():
@@ -274,7 +293,7 @@ class Cassette:
         target = FileStore(staging, fsync=False)
         try:
             with target:
-                for number, call in enumerate(_outermost(recorded), 1):
+                for number, call in enumerate(calls, 1):
                     store = call.store
                     ref = store.commit(
                         Invocation(Ref._unchecked(call.request_digest), call.response)
