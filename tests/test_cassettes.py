@@ -92,13 +92,15 @@ RECORDED_CALLS = [
     "search billing",
     "Answer the billing ticket using kb/billing.md: I was charged twice",
     "Classify this ticket: I was charged twice",
+    "Classify this ticket: My printer is on fire",
+    "Classify this ticket: I was charged twice",
 ]
 
 
 def test_record_then_replay_offline_then_fail_on_a_new_call(project: pathlib.Path) -> None:
     first = run_suite(project)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "4 passed" in first.stdout
+    assert "6 passed" in first.stdout
     assert real_calls(project) == RECORDED_CALLS
     printer = project / "cassettes" / "printer"
     assert sorted(path.name for path in (printer / "names").iterdir()) == [
@@ -107,18 +109,24 @@ def test_record_then_replay_offline_then_fail_on_a_new_call(project: pathlib.Pat
         "cassette%2Fcalls%2F0003",
     ]
     assert (project / "cassettes" / "billing" / "names" / "cassette%2Fcalls%2F0004").exists()
+    assert sorted(path.name for path in (project / "cassettes").iterdir()) == [
+        "billing",
+        "classify[b]",
+        "classify[p]",
+        "printer",
+    ]
 
     # Offline: the model and the search refuse to run, and the suite passes anyway.
     offline = run_suite(project, AGENT_OFFLINE="1")
     assert offline.returncode == 0, offline.stdout + offline.stderr
-    assert "4 passed" in offline.stdout
+    assert "6 passed" in offline.stdout
     assert real_calls(project) == RECORDED_CALLS
 
     # The agent changes: one more model call, which no cassette holds.
     changed = run_suite(project, AGENT_OFFLINE="1", AGENT_EXTRA_CALL="1")
     assert changed.returncode == 1, changed.stdout + changed.stderr
     out = changed.stdout
-    assert "2 failed, 2 passed" in out and "error" not in out.splitlines()[-1]
+    assert "2 failed, 4 passed" in out and "error" not in out.splitlines()[-1]
     assert (
         "UnrecordedCallError: Unrecorded call llm(CallArgs(args=['Summarize for the hardware "
         "team: My printer is on fire'], kwargs={})) at child path [3]: cassette 'printer' "
@@ -147,6 +155,8 @@ def test_enact_record_records_again_and_unused_recordings_fail(project: pathlib.
         "search billing",
         "Answer the billing ticket using kb/billing.md: I was charged twice",
         "Summarize for the billing team: I was charged twice",
+        "Classify this ticket: I was charged twice",
+        "Classify this ticket: My printer is on fire",
         "Classify this ticket: I was charged twice",
     ]
     calls_so_far = real_calls(project)
@@ -245,9 +255,23 @@ FETCHED: list[str] = []
 
 
 def test_a_cassette_needs_something_declared_external(tmp_path: pathlib.Path) -> None:
-    nothing = enact.cassette("nothing", directory=tmp_path)
-    with pytest.raises(enact.CassetteError, match=r"no external invokables.*external=True"):
-        nothing.__enter__()
+    # In a process of its own: this module registers external invokables.
+    script = "import enact\nwith enact.cassette('nothing'):\n    pass\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert (
+        "enact.errors.CassetteError: Cassette 'nothing' has no external invokables to record: "
+        "list them (enact.cassette(NAME, external=[llm, search])) or register them with "
+        "@enact.register(external=True)."
+    ) in result.stderr
+    assert not (tmp_path / "cassettes").exists()
 
 
 def test_a_refused_call_that_the_program_catches_still_fails(tmp_path: pathlib.Path) -> None:

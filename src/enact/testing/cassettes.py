@@ -65,6 +65,22 @@ CALLS_PREFIX: Final = "cassette/calls/"
 F = TypeVar("F", bound=Callable[..., Any])
 
 _default_mode: list[Mode] = ["auto"]
+_test_case: list[str | None] = [None]
+
+
+def set_test_case(case: str | None) -> None:
+    """The parameter id of the running test (the pytest plugin sets it), or None.
+
+    A decorated test that is parametrized gets one cassette per case,
+    ``NAME[case]``, since each case makes its own calls.
+    """
+    _test_case[0] = None if case is None else case.replace("/", "_").replace(os.sep, "_")
+
+
+def case_name(name: str) -> str:
+    """`name`, or ``name[case]`` inside a parametrized test (see `set_test_case`)."""
+    case = _test_case[0]
+    return name if not case else f"{name}[{case}]"
 
 
 def set_default_mode(mode: Mode) -> None:
@@ -170,14 +186,14 @@ class Cassette:
 
             @functools.wraps(function)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
-                with Cassette(self.name, **settings):  # type: ignore[arg-type]
+                with Cassette(case_name(self.name), **settings):  # type: ignore[arg-type]
                     return await function(*args, **kwargs)
 
             return run_async  # type: ignore[return-value]
 
         @functools.wraps(function)
         def run(*args: Any, **kwargs: Any) -> Any:
-            with Cassette(self.name, **settings):  # type: ignore[arg-type]
+            with Cassette(case_name(self.name), **settings):  # type: ignore[arg-type]
                 return function(*args, **kwargs)
 
         return run  # type: ignore[return-value]

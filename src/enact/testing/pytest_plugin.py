@@ -68,6 +68,15 @@ def enact_store() -> Iterator[Store]:
 
 @pytest.fixture(autouse=True)
 def _enact_cassette_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    callspec = getattr(request.node, "callspec", None)
+    cassettes.set_test_case(None if callspec is None else callspec.id)
+    try:
+        yield from _with_marked_cassette(request)
+    finally:
+        cassettes.set_test_case(None)
+
+
+def _with_marked_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
     marker = request.node.get_closest_marker("enact_cassette")
     if marker is None:
         yield
@@ -76,7 +85,8 @@ def _enact_cassette_marker(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("enact_store")
     kwargs = dict(marker.kwargs)
     kwargs.setdefault("directory", Path(str(request.node.path)).parent / "cassettes")
-    cassette = cassettes.cassette(*marker.args, **kwargs)
+    name, *rest = marker.args
+    cassette = cassettes.cassette(cassettes.case_name(name), *rest, **kwargs)
     cassette.__enter__()
     try:
         yield

@@ -26,6 +26,13 @@ def test_billing_ticket() -> None:
         assert second.get_output() == "billing"
 
 
+@pytest.mark.parametrize("ticket", ["My printer is on fire", "I was charged twice"], ids=["p", "b"])
+@enact.cassette("classify")  # one cassette per case: classify[p], classify[b]
+def test_classify(enact_store: enact.Store, ticket: str) -> None:
+    category = enact.invoke(support_agent.classify, (ticket,)).get_output()
+    assert category == ("hardware" if "printer" in ticket else "billing")
+
+
 @pytest.mark.parametrize("number", [1, 2])
 def test_enact_store_is_a_fresh_active_store_per_test(
     enact_store: enact.Store, number: int
