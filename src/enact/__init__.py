@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from enact.errors import (
+    CassetteError,
     CorruptObjectError,
     CycleError,
     EnactError,
@@ -25,6 +26,7 @@ from enact.errors import (
     SourceLocation,
     StorageError,
     UnknownTypeError,
+    UnrecordedCallError,
     UnsupportedValueError,
 )
 from enact.invocations import (
@@ -55,6 +57,7 @@ from enact.invocations import (
     resume_async,
     typed_invokable,
 )
+from enact.invocations.cache import CachedCall, CacheEntry, CachePolicy, cached_calls
 from enact.maintenance import (
     CopyReport,
     GCReport,
@@ -95,6 +98,7 @@ from enact.stores import (
     default_store,
     open_store,
 )
+from enact.testing.cassettes import Cassette, cassette
 from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 
 if _TYPE_CHECKING:
@@ -106,7 +110,12 @@ __version__ = "1.0.0.dev0"
 __all__ = [
     "ANY",
     "AsyncInvokable",
+    "CacheEntry",
+    "CachePolicy",
+    "CachedCall",
     "CallArgs",
+    "Cassette",
+    "CassetteError",
     "CompressedRef",
     "CopyReport",
     "CorruptObjectError",
@@ -164,11 +173,14 @@ __all__ = [
     "TupleWrapper",
     "TypeWrapper",
     "UnknownTypeError",
+    "UnrecordedCallError",
     "UnsupportedOperationError",
     "UnsupportedValueError",
     "VerifyProblem",
     "VerifyReport",
     "answer",
+    "cached_calls",
+    "cassette",
     "checkout",
     "commit",
     "copy",

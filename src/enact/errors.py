@@ -311,6 +311,14 @@ class ReplayError(InvocationError):
         self.location = location
 
 
+class UnrecordedCallError(ReplayError):
+    """A call that must come from a record (a frozen replay, a cassette) was not recorded.
+
+    It was not run. `path`, `expected` and `actual` are as in `ReplayError`;
+    `difference` is ``"new call"``.
+    """
+
+
 class IncompleteSubinvocationError(InvocationError):
     """An asynchronous child invocation had not finished when its parent returned."""
 
@@ -348,3 +356,17 @@ class RunNotFoundError(RunError, LookupError):
 
 class RunConflictError(RunError):
     """Another process holds the run, or the state to continue is no longer its head."""
+
+
+class CassetteError(EnactError):
+    """A cassette cannot be recorded or replayed (missing, damaged, or nothing declared external).
+
+    A call the cassette has no recording of is an `UnrecordedCallError` instead.
+
+    Attributes:
+        path: The cassette's directory.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path

@@ -20,12 +20,36 @@ def register(obj: T, /) -> T: ...
 
 @overload
 def register(
-    obj: None = None, /, *, name: str | None = None, aliases: Iterable[str] = ()
+    obj: None = None,
+    /,
+    *,
+    name: str | None = None,
+    aliases: Iterable[str] = (),
+    cache: Any = None,
+    external: bool = False,
 ) -> Callable[[T], T]: ...
 
 
-def register(obj: Any = None, /, *, name: str | None = None, aliases: Iterable[str] = ()) -> Any:
+def register(
+    obj: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    aliases: Iterable[str] = (),
+    cache: Any = None,
+    external: bool = False,
+) -> Any:
     """Registers a resource class, an enum, or a plain function or method as an invokable.
+
+    ``@enact.register(cache=..., external=...)`` registers an invokable (a
+    function, or an `enact.Invokable` class) with call options:
+
+    - ``cache=True`` or ``cache=enact.CachePolicy(ttl=..., store=...)``: a call
+      whose request was recorded before with an output returns that output
+      without running (see `enact.CachePolicy`).
+    - ``external=True``: calls of it reach the world outside the program (a
+      model, a tool, a person); a cassette (`enact.cassette`) serves them from
+      its recording and never runs them.
 
     Resource classes are subclasses of `enact.Resource` (usually dataclasses),
     and also pydantic models and attrs classes (see `enact.model_classes`).
@@ -69,11 +93,19 @@ def register(obj: Any = None, /, *, name: str | None = None, aliases: Iterable[s
     if obj is None:
 
         def decorate(target: T) -> T:
-            registered: T = _register(target, name, old_names)
+            registered: T = _register_options(target, name, old_names, cache, external)
             return registered
 
         return decorate
-    return _register(obj, name, old_names)
+    return _register_options(obj, name, old_names, cache, external)
+
+
+def _register_options(
+    obj: Any, name: str | None, aliases: tuple[str, ...], cache: Any, external: bool
+) -> Any:
+    if cache is not None or external:
+        return _register_with_options(obj, name, aliases, cache, external)
+    return _register(obj, name, aliases)
 
 
 def _register(obj: Any, name: str | None, aliases: tuple[str, ...]) -> Any:
@@ -108,3 +140,30 @@ def _register(obj: Any, name: str | None, aliases: tuple[str, ...]) -> Any:
         f"Cannot register {obj!r}: enact.register takes a subclass of enact.Resource, a "
         "plain function, or a method."
     )
+
+
+def _register_with_options(
+    obj: Any, name: str | None, aliases: tuple[str, ...], cache: Any, external: bool
+) -> Any:
+    from enact.invocations import providers
+    from enact.invocations.cache import DEFAULT_POLICY, CachePolicy
+    from enact.invocations.invokables import AsyncInvokable, Invokable
+
+    if cache is True:
+        cache = DEFAULT_POLICY
+    elif cache is False:
+        cache = None
+    elif cache is not None and not isinstance(cache, CachePolicy):
+        raise RegistrationError(
+            f"Cannot register {obj!r} with cache={cache!r}: pass True or an "
+            "enact.CachePolicy(ttl=..., store=...)."
+        )
+    is_invokable_class = isinstance(obj, type) and issubclass(obj, Invokable | AsyncInvokable)
+    if not is_invokable_class and not (callable(obj) and hasattr(obj, "__code__")):
+        raise RegistrationError(
+            f"Cannot register {obj!r} with cache= or external=: these options are for "
+            "invokables (a function, or a subclass of enact.Invokable or enact.AsyncInvokable)."
+        )
+    registered = _register(obj, name, aliases)
+    providers.declare(registered, cache=cache, external=external)
+    return registered

@@ -27,6 +27,7 @@ from enact.invocations.engine import (
     invoke_root_async,
     is_async_invokable,
 )
+from enact.invocations.providers import NewCalls
 from enact.pretty import pformat
 from enact.refs import Ref
 from enact.stores.store import Store
@@ -196,11 +197,23 @@ def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectErro
     "(--rewind 0 drops only the output).",
 )
 @strict_option
+@click.option(
+    "--frozen",
+    is_flag=True,
+    help="Run no call that the journal lacks: such a call is an error (exit 1) naming "
+    "it, its child path and the recorded calls near it, instead of reaching a model or tool.",
+)
 @tree_options
 @command_options
 @pass_session
 def replay(
-    session: Session, ref: str, rewind: int | None, strict: bool, depth: int | None, full: bool
+    session: Session,
+    ref: str,
+    rewind: int | None,
+    strict: bool,
+    frozen: bool,
+    depth: int | None,
+    full: bool,
 ) -> None:
     """Replay the invocation REF and print the new tree and its ref.
 
@@ -222,7 +235,9 @@ def replay(
             ),
             soft_wrap=True,
         )
-    result, run_id = replay_invocation(invocation, strict=strict)
+    result, run_id = replay_invocation(
+        invocation, strict=strict, new_calls="forbid" if frozen else "run"
+    )
     if run_id is not None:
         print_run(session, runs.get_run(run_id, store=store), depth=depth, full=full)
     else:
@@ -231,7 +246,7 @@ def replay(
 
 
 def replay_invocation(
-    invocation: Invocation, *, strict: bool = True
+    invocation: Invocation, *, strict: bool = True, new_calls: NewCalls = "run"
 ) -> tuple[Invocation, str | None]:
     """Replays `invocation` as a new run (in an event loop if its invokable is asynchronous).
 
@@ -239,7 +254,7 @@ def replay_invocation(
     a complete invocation replays to itself, and stores without names keep no runs).
     """
     # Built here rather than with Invocation.replay, which does not say which run it made.
-    plan = invocation._replay_plan(strict, None)
+    plan = invocation._replay_plan(strict, None, new_calls)
     if plan is None:
         return invocation, None
     plan = runs.prepare_root(plan)

@@ -10,6 +10,11 @@ as a template: the child call at position *i* is compared with the recorded
 child at position *i* by request digest alone (no tree is re-hashed), and a
 match with a recorded output returns that output without running the call.
 
+A call that the template does not answer (a new call, or any call of a
+fresh run) goes through `enact.invocations.providers` only when something
+asks for it: a frozen replay refuses it (``new_calls="forbid"``), a cassette
+or the call cache may serve its recorded response instead of running it.
+
 Child slots are reserved when a call is made, not when it finishes, so the
 children of ``asyncio.gather`` are recorded, and matched on replay, in the
 order the program made the calls.
@@ -39,9 +44,12 @@ from enact.errors import (
     InputTypeError,
     InvocationError,
     ReplayError,
+    UnrecordedCallError,
 )
+from enact.invocations import providers
 from enact.invocations.diagnostics import (
     describe,
+    describe_request,
     incomplete_error,
     missing_call_error,
     mutation_error,
@@ -143,7 +151,11 @@ class Invocation(Resource):
         return rewound
 
     def replay(
-        self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
+        self,
+        *,
+        strict: bool = True,
+        exception_override: ExceptionOverride | None = None,
+        new_calls: providers.NewCalls = "run",
     ) -> Invocation:
         """Re-executes the calls that have no recorded output; returns the new invocation.
 
@@ -157,12 +169,18 @@ class Invocation(Resource):
             exception_override: For recorded calls that raised (for example
                 input requests), called with the ref of the exception; its
                 return value (a value or a Ref) becomes the call's output.
+            new_calls: ``"run"`` (the default) runs calls that have no recorded
+                match (past the end of the record, or every call with
+                ``strict=False`` that does not match); ``"forbid"`` raises
+                `UnrecordedCallError` for them instead, before they run, so
+                a replay never reaches a model or tool the record lacks.
 
         Raises:
             ReplayError: The program did not make the recorded calls.
+            UnrecordedCallError: With ``new_calls="forbid"``, a call had no record.
             InvocationError: The invokable is asynchronous (use `replay_async`).
         """
-        plan = self._replay_plan(strict, exception_override)
+        plan = self._replay_plan(strict, exception_override, new_calls)
         if plan is None:
             return self
         if is_async_invokable(plan.invokable):
@@ -173,15 +191,23 @@ class Invocation(Resource):
         return _materialized(invoke_root(_prepare_root[0](plan)))
 
     async def replay_async(
-        self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
+        self,
+        *,
+        strict: bool = True,
+        exception_override: ExceptionOverride | None = None,
+        new_calls: providers.NewCalls = "run",
     ) -> Invocation:
         """Like `replay`, for invocations of asynchronous invokables."""
-        plan = self._replay_plan(strict, exception_override)
+        plan = self._replay_plan(strict, exception_override, new_calls)
         if plan is None:
             return self
         return _materialized(await invoke_root_async(_prepare_root[0](plan)))
 
-    def _replay_plan(self, strict: bool, override: ExceptionOverride | None) -> RootPlan | None:
+    def _replay_plan(
+        self, strict: bool, override: ExceptionOverride | None, new_calls: providers.NewCalls
+    ) -> RootPlan | None:
+        if new_calls not in ("run", "forbid"):
+            raise ValueError(f"new_calls must be 'run' or 'forbid', not {new_calls!r}.")
         response = read_response(current_store(), self.response)
         if response.output is not None:
             return None
@@ -193,6 +219,7 @@ class Invocation(Resource):
             template=list(response.children),
             strict=strict,
             override=override,
+            new_calls=new_calls,
         )
 
 
@@ -262,6 +289,7 @@ class Frame:
         "call",
         "child_errors",
         "closed",
+        "hooks",
         "lock",
         "override",
         "parent",
@@ -284,6 +312,7 @@ class Frame:
         sink: CallSink | None,
         parent: Frame | None = None,
         call: ChildCall | None = None,
+        hooks: providers.CallHooks = providers.NO_HOOKS,
     ) -> None:
         self.store = store
         self.parent = parent
@@ -294,6 +323,7 @@ class Frame:
         self.override = override
         self.path = path
         self.sink = sink
+        self.hooks = hooks
         self.child_errors: list[BaseException] = []
         self.closed = False
         self.responses = response_memo(store)
@@ -318,8 +348,9 @@ class Frame:
             self.override,
             (*self.path, index),
             self.sink,
-            self,
-            call,
+            parent=self,
+            call=call,
+            hooks=self.hooks,
         )
 
 
@@ -356,6 +387,7 @@ class ChildCall:
         "invokable",
         "links",
         "output",
+        "provider",
         "request_ref",
         "request_tokens",
     )
@@ -376,6 +408,7 @@ class ChildCall:
             self.request_ref: Ref[Request] = Ref._unchecked(digest)
             self.output: Any = MISSING
             self.child_template: list[Any] | None = None
+            self.provider: providers.CallProvider | None = None
             template = frame.template
             if template is not None and index < len(template):
                 recorded = template[index]
@@ -398,6 +431,8 @@ class ChildCall:
                         input_value,
                         tokens,
                     )
+            if frame.hooks.active or providers.declared:
+                self._unrecorded()
         except BaseException:
             # The call never started (its input cannot be stored, or an answer has the
             # wrong type): free its slot, so the caller sees this error and not a
@@ -438,6 +473,36 @@ class ChildCall:
             return
         self.child_template = list(response.children)
 
+    def _site(self) -> providers.CallSite:
+        frame = self.frame
+        return providers.CallSite(
+            frame.store,
+            (*frame.path, self.index),
+            self.digest,
+            self.invokable,
+            self.input,
+            frame.hooks.run_id,
+        )
+
+    def _unrecorded(self) -> None:
+        """A call the template does not answer: refused, served by a provider, or run."""
+        frame = self.frame
+        hooks = frame.hooks
+        if hooks.forbid_new:
+            raise _new_call_error(frame, self.index, self.invokable, self.input)
+        provider = providers.provider_for(hooks, self.invokable)
+        if provider is None:
+            return
+        served = provider.serve(self._site())
+        if served is None:
+            self.provider = provider  # told of the response when the call returns
+            return
+        value = _served_value(frame.store, served)
+        with frame.store.batch():
+            self._record(served)
+        frame.slots[self.index] = Invocation(self.request_ref, served)
+        self.output = value
+
     def _record(self, response: Ref[Response]) -> None:
         """Writes this finished call's request and journal entry (inside a batch)."""
         frame = self.frame
@@ -469,6 +534,8 @@ class ChildCall:
             response_ref, error = closed.response, closed.error
             assert response_ref is not None
             self._record(response_ref)
+        if self.provider is not None and error is None:
+            self.provider.record(self._site(), response_ref)
         if error is not None:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
@@ -597,6 +664,51 @@ def _recorded_ref(recorded: Invocation | OpenCall) -> Ref[Request] | None:
     if isinstance(recorded, OpenCall):
         return None if recorded.request_digest is None else Ref._unchecked(recorded.request_digest)
     return recorded.request
+
+
+def _served_value(store: Store, served: Ref[Response]) -> Any:
+    """The output of a response that a provider serves (a copy, if it could be changed)."""
+    response = read_response(store, served)
+    assert response.output is not None, "providers serve responses with an output"
+    value = response.output.value
+    if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
+        fresh = store.checkout(served).output
+        assert fresh is not None
+        value = fresh.value
+    return value
+
+
+def _new_call_error(
+    frame: Frame, index: int, invokable: Any, input_value: Any
+) -> UnrecordedCallError:
+    template = frame.template
+    nearby: list[tuple[int, str]] = []
+    if template is not None:
+        for position in range(max(0, index - 2), min(len(template), index + 2)):
+            request = _recorded_request(template[position])
+            nearby.append(
+                (
+                    position,
+                    "(a call that did not finish)"
+                    if request is None
+                    else describe_request(request.invokable, request.input, short=True),
+                )
+            )
+    return providers.new_call_error(
+        frame.path,
+        index,
+        nearby,
+        invokable,
+        input_value,
+        recorded_count=None if template is None else len(template),
+    )
+
+
+def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:
+    if isinstance(recorded, OpenCall):
+        return None
+    request: Request = recorded.request()
+    return request
 
 
 def _close(
@@ -814,6 +926,8 @@ class RootPlan:
         override: See `Invocation.replay`.
         sink: The run that records the calls as they finish, or None.
         durable_calls: Write each call when it finishes (True) or all at the end.
+        new_calls: ``"forbid"``: a call without recorded match raises
+            `UnrecordedCallError` instead of running (see `Invocation.replay`).
     """
 
     invokable: Any
@@ -824,6 +938,7 @@ class RootPlan:
     override: ExceptionOverride | None = None
     sink: RootSink | None = None
     durable_calls: bool = False
+    new_calls: providers.NewCalls = "run"
 
 
 @dataclasses.dataclass
@@ -867,11 +982,43 @@ class _Root:
             plan.override,
             (),
             sink if plan.durable_calls else None,
+            hooks=_hooks(plan),
         )
         self.output: Any = MISSING
         self.outcome: RootOutcome | None = None
         self._batch: Any = None
         self._token: Any = None
+        self.served: Ref[Response] | None = None
+        self.provider: providers.CallProvider | None = None
+
+    def serve(self) -> Any:
+        """The call's output from a provider (cassette, cache), or MISSING: then it runs.
+
+        Only a new call (not a replay) is looked up, like a child call without record.
+        """
+        hooks = self.frame.hooks
+        if self.plan.template is not None or not (hooks.active or providers.declared):
+            return MISSING
+        provider = providers.provider_for(hooks, self.plan.invokable)
+        if provider is None:
+            return MISSING
+        served = provider.serve(self._site())
+        if served is None:
+            self.provider = provider  # told of the response when the call returns
+            return MISSING
+        self.served = served
+        return _served_value(self.store, served)
+
+    def _site(self) -> providers.CallSite:
+        plan = self.plan
+        return providers.CallSite(
+            self.store,
+            (),
+            self.request_ref.digest,
+            plan.invokable,
+            plan.input,
+            self.frame.hooks.run_id,
+        )
 
     def __enter__(self) -> _Root:
         if not self.plan.durable_calls:
@@ -914,6 +1061,12 @@ class _Root:
     def _finish(self, error: BaseException | None) -> RootOutcome:
         plan = self.plan
         sink = plan.sink
+        if self.served is not None and error is None:
+            served = Invocation(self.request_ref, self.served)
+            self.store.commit(served)
+            children = list(read_response(self.store, self.served).children)
+            output_box = Output(self.output)
+            return RootOutcome(self.request_ref, served, children, output_box, None, False, None)
         commit = sink is None or sink.materializes(error)
         output = None if error is not None else self.output
         closed = _close(
@@ -930,6 +1083,8 @@ class _Root:
         if closed.response is not None:
             invocation = Invocation(self.request_ref, closed.response)
             self.store.commit(invocation)
+            if self.provider is not None and error is None:
+                self.provider.record(self._site(), closed.response)
         return RootOutcome(
             self.request_ref,
             invocation,
@@ -941,11 +1096,23 @@ class _Root:
         )
 
 
+def _hooks(plan: RootPlan) -> providers.CallHooks:
+    """What the calls of a root invocation consult (see `enact.invocations.providers`)."""
+    if plan.new_calls not in ("run", "forbid"):
+        raise ValueError(f"new_calls must be 'run' or 'forbid', not {plan.new_calls!r}.")
+    run_id = getattr(plan.sink, "run_id", None)
+    interceptor = providers.current_interceptor()
+    if plan.new_calls == "run" and run_id is None and interceptor is None:
+        return providers.NO_HOOKS
+    return providers.CallHooks(plan.new_calls == "forbid", run_id, interceptor)
+
+
 def invoke_root(plan: RootPlan) -> RootOutcome:
     """Runs a root invocation (a new journal), optionally replaying a template."""
     root = _Root(plan)
     with root:
-        root.output = run_call(plan.invokable, plan.input)
+        output = root.serve()
+        root.output = run_call(plan.invokable, plan.input) if output is MISSING else output
     assert root.outcome is not None
     return root.outcome
 
@@ -956,7 +1123,8 @@ async def invoke_root_async(plan: RootPlan) -> RootOutcome:
         return invoke_root(plan)
     root = _Root(plan)
     with root:
-        root.output = await run_call(plan.invokable, plan.input)
+        output = root.serve()
+        root.output = await run_call(plan.invokable, plan.input) if output is MISSING else output
     assert root.outcome is not None
     return root.outcome
 
