@@ -26,7 +26,8 @@ caller would naturally catch, so ``except LookupError`` still works::
     │   └── InputTypeError       (also TypeError) an input of the wrong type
     ├── RunError                 (RuntimeError) a run cannot be started or continued
     │   ├── RunNotFoundError     (also LookupError) no run has this id
-    │   └── RunConflictError                     the run is held elsewhere, or moved on
+    │   ├── RunConflictError                     the run is held elsewhere, or moved on
+    │   └── RunTimeoutError      (also TimeoutError) enact.wait gave up before the run ended
     └── InputRequest is not an error class here: it lives with the invocations.
 
 Messages name the object (full digest, type name, store location), what was
@@ -264,3 +265,7 @@ class RunNotFoundError(RunError, LookupError):
 
 class RunConflictError(RunError):
     """Another process holds the run, or the state to continue is no longer its head."""
+
+
+class RunTimeoutError(RunError, TimeoutError):
+    """`enact.wait` (or `Run.result`) gave up before the run ended."""

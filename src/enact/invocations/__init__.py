@@ -19,6 +19,9 @@ from enact.invocations.records import CallArgs, Output, RecordedException, Reque
 from enact.invocations.runs import (
     Run,
     RunState,
+    Worker,
+    WorkerStats,
+    call_key,
     fork,
     get_run,
     invoke,
@@ -26,6 +29,10 @@ from enact.invocations.runs import (
     list_runs,
     resume,
     resume_async,
+    retries,
+    run_worker,
+    submit,
+    wait,
 )
 from enact.invocations.summary import invocation_summary
 
@@ -42,7 +49,10 @@ __all__ = [
     "Response",
     "Run",
     "RunState",
+    "Worker",
+    "WorkerStats",
     "answer",
+    "call_key",
     "fork",
     "get_run",
     "invocation_summary",
@@ -54,5 +64,9 @@ __all__ = [
     "request_input",
     "resume",
     "resume_async",
+    "retries",
+    "run_worker",
+    "submit",
     "typed_invokable",
+    "wait",
 ]
