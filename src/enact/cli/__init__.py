@@ -10,6 +10,7 @@ else the SQLite file ``.enact/store.db``)::
     enact answer RUN [--input J]   answer pending input requests, continue the run
     enact resume RUN               continue an interrupted or answered run
     enact fork RUN [--state D]     make a new run from a state of a run
+    enact worker [--queue Q]       continue submitted, answered and interrupted runs
     enact tag NAME REF             name an object
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
@@ -25,8 +26,22 @@ from enact.cli._answer import answer_command
 from enact.cli._app import CLIError, cli, main
 from enact.cli._journal import fork, log, replay, resume, show, tree
 from enact.cli._maintain import copy, gc, tag, verify
+from enact.cli._worker import worker
 
-for _command in (log, show, tree, replay, answer_command, resume, fork, tag, copy, gc, verify):
+for _command in (
+    log,
+    show,
+    tree,
+    replay,
+    answer_command,
+    resume,
+    fork,
+    worker,
+    tag,
+    copy,
+    gc,
+    verify,
+):
     cli.add_command(_command)
 
 __all__ = ["CLIError", "cli", "main"]

@@ -20,6 +20,7 @@ import hashlib
 import operator
 import os
 import random
+import select
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -689,6 +690,9 @@ class _Listener:
     def __init__(self, backend: PostgresBackend) -> None:
         self._backend = backend
         self._conn: _Connection | None = None
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
         self._connect()
 
     def _connect(self) -> None:
@@ -708,18 +712,24 @@ class _Listener:
     def wait(self, timeout: float) -> bool:
         if self._conn is None or self._conn.closed:
             self._connect()
-        assert self._conn is not None
+        conn = self._conn
+        assert conn is not None
         try:
-            for _ in self._conn.notifies(timeout=max(0.0, timeout), stop_after=1):
-                # Many notifications at once (a burst of submissions) make one wake-up.
-                for _ in self._conn.notifies(timeout=0):
-                    pass
-                return True
+            # The connection's socket, and a pipe that `wake` writes to.
+            readable, _, _ = select.select(
+                [conn.fileno(), self._wake_read], [], [], max(0.0, timeout)
+            )
+            if self._wake_read in readable:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_read, 4096)
+            # Many notifications at once (a burst of submissions) make one wake-up.
+            notified = any(True for _ in conn.notifies(timeout=0))
+            return notified or bool(readable)
         except psycopg.OperationalError:
             # The server went away: reconnect at the next wait (workers look at the
             # queue after every wake-up, so nothing is missed meanwhile).
             with contextlib.suppress(psycopg.Error):
-                self._conn.close()
+                conn.close()
             self._conn = None
             time.sleep(min(timeout, 0.5))
         return False
@@ -727,11 +737,18 @@ class _Listener:
     def reset(self) -> None:
         pass
 
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"!")
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
             self._conn = None
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class PostgresStore(Store):

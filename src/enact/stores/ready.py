@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -50,6 +50,10 @@ class Waiter(Protocol):
 
     def reset(self) -> None:
         """Says that the last wake-up found work (polling waiters shorten their sleep)."""
+        ...
+
+    def wake(self) -> None:
+        """Ends the current (or next) `wait` at once; callable from any thread."""
         ...
 
     def close(self) -> None:
@@ -117,14 +121,19 @@ class PollingWaiter:
         self._shortest = shortest
         self._longest = longest
         self._delay = shortest
+        self._woken = threading.Event()
 
     def wait(self, timeout: float) -> bool:
-        time.sleep(max(0.0, min(timeout, self._delay)))
+        woken = self._woken.wait(max(0.0, min(timeout, self._delay)))
+        self._woken.clear()
         self._delay = min(self._delay * 2, self._longest)
-        return False
+        return woken
 
     def reset(self) -> None:
         self._delay = self._shortest
+
+    def wake(self) -> None:
+        self._woken.set()
 
     def close(self) -> None:
         pass

@@ -32,7 +32,7 @@ from enact.invocations.runs._lookup import Run, get_run
 from enact.invocations.runs._ready import DEFAULT_QUEUE, check_queue_name, require_queue
 from enact.invocations.runs._state import LEASE_SECONDS, process_owner
 from enact.invocations.runs._submit import retry_policy
-from enact.stores.ready import ReadyItem
+from enact.stores.ready import ReadyItem, Waiter
 from enact.stores.store import Store, current_store
 
 log = logging.getLogger("enact")
@@ -125,6 +125,8 @@ class Worker:
         self._interrupting = False
         self._in_code: dict[int, bool] = {}  # thread ident -> running a run's code
         self._max_runs: int | None = None
+        self._until_idle = False
+        self._waiter: Waiter | None = None
 
     # Running -----------------------------------------------------------------------
 
@@ -140,8 +142,9 @@ class Worker:
         they are interrupted and put back in the queue. No run is left claimed.
         """
         self._max_runs = max_runs
+        self._until_idle = until_idle
         previous = self._install_signals()
-        waiter = self._ready.ready_waiter()
+        waiter = self._waiter = self._ready.ready_waiter()
         threads = [
             threading.Thread(target=self._loop, name=f"enact-worker-{i}", daemon=True)
             for i in range(self.concurrency)
@@ -202,6 +205,7 @@ class Worker:
             while not self._stopping.is_set():
                 item = self._take()
                 if item is None:
+                    self._wake_main()  # going idle: the main loop works out when to look again
                     with self._wake:
                         if not self._stopping.is_set():
                             self._wake.wait(5.0)
@@ -214,6 +218,13 @@ class Worker:
                     with self._lock:
                         self._in_flight[item.queue] = self._in_flight.get(item.queue, 1) - 1
                         self._busy -= 1
+                    if self._until_idle:
+                        self._wake_main()
+
+    def _wake_main(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.wake()
 
     def _take(self) -> ReadyItem | None:
         with self._take_lock:
