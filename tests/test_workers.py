@@ -109,9 +109,7 @@ def test_submit_checks_the_queue_name(store: enact.Store) -> None:
 
 def test_wait_gives_up_with_the_run_status(store: enact.Store) -> None:
     run_id = enact.submit(agent.job, (1,))
-    with pytest.raises(
-        enact.RunTimeoutError, match="had not ended after 0.05 s \\(it is queued\\)"
-    ):
+    with pytest.raises(enact.RunTimeoutError, match=r"not ended after 0.05 s \(it is queued\)"):
         enact.wait(run_id, timeout=0.05)
     with pytest.raises(TimeoutError):  # also a builtin TimeoutError
         enact.get_run(run_id).result(timeout=0)
@@ -324,8 +322,10 @@ def test_enact_worker_command_runs_submitted_runs(
     ids = [enact.submit(agent.job, (2,)) for _ in range(3)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ["PYTHONPATH"]]))
     done = subprocess.run(
-        [sys.executable, "-m", "enact", "--store", url, "worker", "--import", "worker_agent"]
-        + ["--until-idle", "--concurrency", "2"],
+        [
+            *(sys.executable, "-m", "enact", "--store", url, "worker"),
+            *("--import", "worker_agent", "--until-idle", "--concurrency", "2"),
+        ],
         env=env,
         capture_output=True,
         text=True,
