@@ -14,6 +14,8 @@ import time
 import enact
 
 LEDGER_VARIABLE = "ENACT_TEST_LEDGER"
+SLOW_VARIABLE = "ENACT_TEST_SLOW_SECONDS"
+"""If set, how long `slow_effect` takes instead of its argument (for a restarted worker)."""
 
 
 def note(event: str, key: str) -> None:
@@ -45,6 +47,7 @@ def job(n: int) -> int:
 def slow_effect(seconds: float) -> str:
     """A side effect that takes `seconds` (in short sleeps, so it can be interrupted)."""
     note("start", enact.call_key())
+    seconds = float(os.environ.get(SLOW_VARIABLE, seconds))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.01)
