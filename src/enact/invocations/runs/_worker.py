@@ -301,7 +301,9 @@ class Worker:
                 err,
             )
             return
-        self._after(get_run(run.id, store=self.store), item, time.monotonic() - started)
+        # The handle holds the head it moved last: no need to read it again.
+        after = Run(self.store, handle.head, handle.state)
+        self._after(after, item, time.monotonic() - started)
 
     def _run_code(self, handle: RunHandle, before: Run) -> None:
         ident = threading.get_ident()
