@@ -11,10 +11,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import itertools
+import json
 import os
 import pathlib
-import random
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from helpers.postgres import fresh_schema, postgres_dsn
 import enact
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
+POOL = HELPERS / "worker_pool.py"
 sys.path.insert(0, str(HELPERS))  # the agent is `worker_agent` here and in the workers
 
 import worker_agent as agent  # noqa: E402
@@ -68,7 +68,7 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """Starts ``enact worker`` (lease 2 s) logging to `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -86,6 +86,21 @@ def start_worker(
             stdout=out,
             stderr=out,
         )
+    _started.append(process)
+    return process
+
+
+_started: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test() -> Iterator[None]:
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def ledger_lines(ledger: pathlib.Path) -> list[tuple[str, str, int]]:
@@ -131,30 +146,34 @@ def test_killing_workers_loses_no_run_and_repeats_only_calls_in_flight(
 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             assert sorted(pool.map(submit, ids)) == ids
-    logs = iter(tmp_path / f"worker{n}.log" for n in range(10_000))
-    workers = [(start_worker(pg_url, ledger, log), log) for log in itertools.islice(logs, WORKERS)]
-    killed: set[int] = set()
-    rng = random.Random(14)
+    stop_file, killed_file = tmp_path / "stop", tmp_path / "killed.txt"
+    pool_process = subprocess.Popen(
+        [sys.executable, str(POOL), pg_url, str(WORKERS), str(stop_file), str(killed_file)],
+        env=worker_env(ledger),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert pool_process.stdout is not None
+        assert pool_process.stdout.readline() == "ready\n"
+        with opened(pg_url) as store:
+            backend: Any = store.backend
+            deadline = time.monotonic() + 900  # against a hang only
+            while backend.ready_count() > 0:
+                assert time.monotonic() < deadline, f"{backend.ready_count()} runs still queued"
+                time.sleep(0.2)
+        stop_file.touch()
+        out, _ = pool_process.communicate(timeout=120)
+    finally:
+        if pool_process.poll() is None:
+            pool_process.kill()  # its workers die with it
+            pool_process.wait()
+    report = json.loads(out.splitlines()[-1])
+    assert report["exit_codes"] == [0] * WORKERS  # SIGTERM: stopped cleanly
+    killed = {int(pid) for pid in killed_file.read_text().split()}
+    assert len(killed) == report["kills"] >= 3  # the test did kill workers mid-flight
     with opened(pg_url) as store:
-        backend: Any = store.backend
-        deadline = time.monotonic() + 900  # against a hang only: the CI has 2 cores
-        while backend.ready_count() > 0:
-            assert time.monotonic() < deadline, f"{backend.ready_count()} runs still queued"
-            time.sleep(1.0)
-            # A random worker among those that serve already (started ones import first).
-            serving = [n for n, (_, log) in enumerate(workers) if "serving" in log.read_text()]
-            if not serving:
-                continue
-            slot = rng.choice(serving)
-            victim, _ = workers[slot]
-            victim.send_signal(signal.SIGKILL)
-            victim.wait()
-            killed.add(victim.pid)
-            log = next(logs)
-            workers[slot] = (start_worker(pg_url, ledger, log), log)
-        for worker, _ in workers:
-            assert stop(worker) == 0
-        assert len(killed) >= 3  # the test did kill workers mid-flight
+        backend = store.backend
         expected = sum(i * 10 for i in range(CALLS))
         for run_id in ids:
             run = enact.get_run(run_id)
@@ -170,6 +189,7 @@ def test_killing_workers_loses_no_run_and_repeats_only_calls_in_flight(
     assert set(keys) == {f"{run_id}/{i}" for run_id in ids for i in range(CALLS)}
     # A repeated call ran first in a worker that was killed while running it: its
     # line is the last that worker wrote (each worker runs one call at a time).
+    assert {pid for _, _, pid in lines} & killed  # some killed workers had run calls
     last_of: dict[int, int] = {}
     for index, (_, _, pid) in enumerate(lines):
         last_of[pid] = index
