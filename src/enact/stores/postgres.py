@@ -723,8 +723,7 @@ class _Listener:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_read, 4096)
             # Many notifications at once (a burst of submissions) make one wake-up.
-            notified = any(True for _ in conn.notifies(timeout=0))
-            return notified or bool(readable)
+            return any(True for _ in conn.notifies(timeout=0))
         except psycopg.OperationalError:
             # The server went away: reconnect at the next wait (workers look at the
             # queue after every wake-up, so nothing is missed meanwhile).

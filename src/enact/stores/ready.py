@@ -45,7 +45,7 @@ class Waiter(Protocol):
     """Blocks a worker until something may be ready (a notification, or a timeout)."""
 
     def wait(self, timeout: float) -> bool:
-        """Waits up to `timeout` seconds; True if woken by a notification."""
+        """Waits up to `timeout` seconds (or until `wake`); True if the store notified."""
         ...
 
     def reset(self) -> None:
@@ -124,10 +124,10 @@ class PollingWaiter:
         self._woken = threading.Event()
 
     def wait(self, timeout: float) -> bool:
-        woken = self._woken.wait(max(0.0, min(timeout, self._delay)))
+        self._woken.wait(max(0.0, min(timeout, self._delay)))
         self._woken.clear()
         self._delay = min(self._delay * 2, self._longest)
-        return woken
+        return False  # no notifications: the caller looks at the queue
 
     def reset(self) -> None:
         self._delay = self._shortest

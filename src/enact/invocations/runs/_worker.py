@@ -173,9 +173,12 @@ class Worker:
                     timeout = 1.0  # busy threads take the next item themselves
                 else:
                     timeout = 1.0 if pending is None else max(0.001, min(pending, 1.0))
-                if waiter.wait(timeout):
+                while waiter.wait(timeout) and not self._stopping.is_set():
+                    # Notified: wake the idle threads at once (they take the item
+                    # themselves); the queue is looked at again when things calm down.
                     with self._wake:
                         self._wake.notify_all()
+                    timeout = 0.05
         finally:
             self._stopping.set()
             with self._wake:
@@ -202,14 +205,18 @@ class Worker:
 
     def _loop(self) -> None:
         with self.store:
+            worked = False
             while not self._stopping.is_set():
                 item = self._take()
                 if item is None:
-                    self._wake_main()  # going idle: the main loop works out when to look again
+                    if worked:  # going idle: the main loop works out when to look again
+                        self._wake_main()
+                        worked = False
                     with self._wake:
                         if not self._stopping.is_set():
                             self._wake.wait(5.0)
                     continue
+                worked = True
                 try:
                     self.process(item)
                 except Exception:  # a store failure: the item comes back after its lease
