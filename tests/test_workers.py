@@ -371,3 +371,35 @@ def test_ready_items_carry_their_queue(store: enact.Store) -> None:
     assert backend.ready_take(["q1"], "me", 1.0) is None  # taken: invisible for its lease
     backend.ready_defer(item, 0)
     assert backend.ready_take(["q1"], "me", 1.0) == item
+
+
+def test_a_postgres_store_of_schema_version_2_gets_the_ready_queue() -> None:
+    """Opening a store made before workers existed adds the ready queue table (version 3)."""
+    import psycopg
+    from psycopg import sql
+
+    from enact.stores.postgres import SCHEMA_VERSION, PostgresBackend
+
+    dsn = postgres_dsn()
+    with fresh_schema(dsn) as schema:
+        PostgresBackend(dsn, schema=schema).close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE {}.enact_ready").format(sql.Identifier(schema)))
+            conn.execute(
+                sql.SQL("UPDATE {}.enact_schema_version SET version = 2").format(
+                    sql.Identifier(schema)
+                )
+            )
+        backend = PostgresBackend(dsn, schema=schema)
+        try:
+            backend.ready_put("old-store-run", DEFAULT_QUEUE)
+            assert backend.ready_count() == 1
+        finally:
+            backend.close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(
+                sql.SQL("SELECT version FROM {}.enact_schema_version").format(
+                    sql.Identifier(schema)
+                )
+            ).fetchone()
+        assert row == (SCHEMA_VERSION,) == (3,)
