@@ -482,7 +482,9 @@ def test_eight_processes_open_a_new_database(dsn: str) -> None:
             out, _ = worker.communicate(timeout=120)
             assert worker.returncode == 0, out
             assert out.split()[-2] == "ok"
-        assert sql(new_dsn, "SELECT version FROM enact_schema_version") == [(2,)]
+        from enact.stores.postgres import SCHEMA_VERSION
+
+        assert sql(new_dsn, "SELECT version FROM enact_schema_version") == [(SCHEMA_VERSION,)]
         assert sql(new_dsn, "SELECT count(*) FROM enact_objects") == [(8,)]
 
 

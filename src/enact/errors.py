@@ -28,7 +28,8 @@ caller would naturally catch, so ``except LookupError`` still works::
     │   └── InputTypeError       (also TypeError) an input of the wrong type
     ├── RunError                 (RuntimeError) a run cannot be started or continued
     │   ├── RunNotFoundError     (also LookupError) no run has this id
-    │   └── RunConflictError                     the run is held elsewhere, or moved on
+    │   ├── RunConflictError                     the run is held elsewhere, or moved on
+    │   └── RunTimeoutError      (also TimeoutError) enact.wait gave up before the run ended
     └── InputRequest is not an error class here: it lives with the invocations.
 
 Messages name the object (full digest, type name, store location), what was
@@ -370,3 +371,7 @@ class CassetteError(EnactError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class RunTimeoutError(RunError, TimeoutError):
+    """`enact.wait` (or `Run.result`) gave up before the run ended."""

@@ -11,6 +11,7 @@ else the SQLite file ``.enact/store.db``)::
     enact answer RUN [--input J]   answer pending input requests, continue the run
     enact resume RUN               continue an interrupted or answered run
     enact fork RUN [--state D]     make a new run from a state of a run
+    enact worker [--queue Q]       continue submitted, answered and interrupted runs
     enact tag NAME REF             name an object
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
@@ -30,6 +31,7 @@ from enact.cli._app import CLIError, cli, main
 from enact.cli._journal import fork, replay, resume, show, tree
 from enact.cli._log import inbox, log
 from enact.cli._maintain import copy, gc, migrate, tag, verify
+from enact.cli._worker import worker
 
 for _command in (
     log,
@@ -40,6 +42,7 @@ for _command in (
     answer_command,
     resume,
     fork,
+    worker,
     tag,
     copy,
     gc,

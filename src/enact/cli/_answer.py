@@ -20,7 +20,7 @@ from enact.cli._journal import (
     tree_options,
 )
 from enact.cli._safe import clean
-from enact.errors import EnactError
+from enact.errors import EnactError, UnknownTypeError
 from enact.invocations.inputs import (
     InputRequest,
     answer,
@@ -227,7 +227,7 @@ def answer_command(
         answered = 0
     session.subject = f"run {run.id}"
     if run.state.status == "waiting" or not answered:
-        pending = _check_waiting(run)
+        pending = _check_waiting(run, needs_program=not record_only)
         if list_only:
             for number, (path, request, _) in enumerate(pending, 1):
                 _show_request(session, number, len(pending), path, request)
@@ -243,7 +243,17 @@ def answer_command(
         session.err.print(
             Text(f"{len(remaining)} --input value(s) were not needed.", style="yellow")
         )
-    _, state = print_run(session, run, depth=depth, full=full)
+    try:
+        _, state = print_run(session, run, depth=depth, full=full)
+    except UnknownTypeError:
+        if not record_only:
+            raise
+        # Recording an answer needs none of the program's types: without its
+        # module (--import) the tree cannot be shown, the run line can.
+        state = _render.run_status(run.status)
+        session.out.print(
+            Text.assemble("run ", (run.id, "bold"), " (", _render.status_text(state), ")")
+        )
     if state == _render.WAITING:
         session.err.print(
             Text(f"It waits for more input: enact answer {run.id}", style="yellow"),
@@ -251,7 +261,11 @@ def answer_command(
         )
     elif state == "answered":
         session.err.print(
-            Text(f"Answer recorded: enact resume {run.id} continues the run.", style="yellow"),
+            Text(
+                f"Answer recorded: a worker (enact worker) or enact resume {run.id} "
+                "continues the run.",
+                style="yellow",
+            ),
             soft_wrap=True,
         )
 
@@ -306,8 +320,13 @@ def _next_answer(session: Session, ref: str, request: InputRequest, remaining: l
         return _STOP
 
 
-def _check_waiting(run: Run) -> list[tuple[tuple[int, ...], InputRequest, str]]:
+def _check_waiting(
+    run: Run, *, needs_program: bool = True
+) -> list[tuple[tuple[int, ...], InputRequest, str]]:
     """What can fail before a prompt: the run must wait for input, its types be registered.
+
+    Recording an answer only (`needs_program` false) runs none of the program,
+    so its module need not be importable here (a worker continues the run).
 
     Raises:
         CLIError: The run does not wait for input.
@@ -329,8 +348,9 @@ def _check_waiting(run: Run) -> list[tuple[tuple[int, ...], InputRequest, str]]:
             f"Run {run.id} waits for no input: its status is {status!r} (head "
             f"{run.head.digest[:12]}); {hint}."
         )
-    run.store.checkout(run.state.request)  # the program's types, before any prompt
-    check_sync_here(run)  # what answering would refuse after the prompt, refused before it
+    if needs_program:
+        run.store.checkout(run.state.request)  # the program's types, before any prompt
+        check_sync_here(run)  # what answering would refuse after the prompt, refused before it
     pending = run_input_requests(run)
     if not pending:
         raise CLIError(f"Run {run.id} waits for input, but no pending request was found.")

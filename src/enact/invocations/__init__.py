@@ -20,6 +20,9 @@ from enact.invocations.records import CallArgs, Output, RecordedException, Reque
 from enact.invocations.runs import (
     Run,
     RunState,
+    Worker,
+    WorkerStats,
+    call_key,
     fork,
     get_run,
     invoke,
@@ -27,6 +30,10 @@ from enact.invocations.runs import (
     list_runs,
     resume,
     resume_async,
+    retries,
+    run_worker,
+    submit,
+    wait,
 )
 from enact.invocations.summary import invocation_summary
 
@@ -45,7 +52,10 @@ __all__ = [
     "RunState",
     "TracebackFrame",
     "TracedException",
+    "Worker",
+    "WorkerStats",
     "answer",
+    "call_key",
     "fork",
     "get_run",
     "invocation_summary",
@@ -57,5 +67,9 @@ __all__ = [
     "request_input",
     "resume",
     "resume_async",
+    "retries",
+    "run_worker",
+    "submit",
     "typed_invokable",
+    "wait",
 ]

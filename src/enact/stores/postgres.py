@@ -20,8 +20,9 @@ import hashlib
 import operator
 import os
 import random
+import select
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import psycopg
@@ -32,6 +33,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from enact.errors import StorageError
+from enact.stores import ready as _ready
 from enact.stores.base import (
     ANY,
     NameQuery,
@@ -49,12 +51,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _Connection = psycopg.Connection[TupleRow]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The version of the tables this module creates and expects."""
 
 _OBJECTS: Final = "enact_objects"
 _NAMES: Final = "enact_names"
 _VERSION: Final = "enact_schema_version"
+_READY: Final = "enact_ready"
 
 # Migrations from version N-1 to N, applied in order under the advisory lock.
 # Digests are stored as their 32 raw bytes (half the size of hex, and a
@@ -69,6 +72,12 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # Version 2: names in code point order whatever the database's collation, for
     # the range scans that list runs and read a run's journal.
     ('CREATE INDEX enact_names_by_code_point ON {names} (name COLLATE "C")',),
+    # Version 3: the ready queue of runs for workers (see enact.stores.ready).
+    (
+        "CREATE TABLE {ready} (run_id text PRIMARY KEY, queue text NOT NULL, "
+        "ready_at timestamptz NOT NULL, token bigint NOT NULL, owner text)",
+        "CREATE INDEX enact_ready_by_queue ON {ready} (queue, ready_at)",
+    ),
 )
 
 # Batches of at least this many objects (or bytes) are written with COPY: about
@@ -234,6 +243,7 @@ class PostgresBackend(StorageBackend):
         return {
             "objects": sql.Identifier(schema, _OBJECTS),
             "names": sql.Identifier(schema, _NAMES),
+            "ready": sql.Identifier(schema, _READY),
         }
 
     def _prepare_queries(self, conn: _Connection) -> None:
@@ -301,6 +311,34 @@ class PostgresBackend(StorageBackend):
         self._q_drop_names = render(
             'DELETE FROM {names} WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s'
         )
+        # The ready queue. Putting an item and waking the workers is one statement
+        # (NOTIFY is delivered when it commits); taking one skips the rows other
+        # workers are taking at the same moment instead of waiting for them.
+        self._channel = "enact_ready_" + hashlib.sha256(self.schema.encode()).hexdigest()[:16]
+        self._q_ready_put = render(
+            "WITH item AS (INSERT INTO {ready} (run_id, queue, ready_at, token) "
+            "VALUES (%s, %s, now() + make_interval(secs => %s), %s) ON CONFLICT (run_id) "
+            "DO UPDATE SET queue = excluded.queue, ready_at = excluded.ready_at, "
+            "token = excluded.token, owner = NULL RETURNING queue) "
+            "SELECT pg_notify(%s, queue) FROM item WHERE %s"
+        )
+        self._q_ready_take = render(
+            "UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), owner = %s "
+            "WHERE run_id = (SELECT run_id FROM {ready} WHERE queue = ANY(%s) "
+            "AND ready_at <= now() ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            "RETURNING run_id, queue, token"
+        )
+        self._q_ready_defer = render(
+            "WITH item AS (UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), "
+            "owner = NULL WHERE run_id = %s AND token = %s RETURNING queue) "
+            "SELECT pg_notify(%s, queue) FROM item WHERE %s"
+        )
+        self._q_ready_drop = render("DELETE FROM {ready} WHERE run_id = %s AND token = %s")
+        self._q_ready_next = render(
+            "SELECT extract(epoch FROM min(ready_at) - now()) FROM {ready} WHERE queue = ANY(%s)"
+        )
+        self._q_ready_count = render("SELECT count(*) FROM {ready} WHERE queue = ANY(%s)")
+        self._q_ready_count_all = render("SELECT count(*) FROM {ready}")
 
     # Running statements ----------------------------------------------------------
 
@@ -619,6 +657,60 @@ class PostgresBackend(StorageBackend):
                 raced.name, where, raced.wanted, self.get_name(raced.name)
             ) from None
 
+    # The ready queue (see enact.stores.ready) -------------------------------------
+
+    def ready_put(self, run_id: str, queue: str, delay: float = 0.0) -> None:
+        params = (run_id, queue, delay, _ready.new_token(), self._channel, delay <= 0)
+        self._run(
+            f"Putting run {run_id!r} in queue {queue!r}",
+            lambda conn: conn.execute(self._q_ready_put, params),
+        )
+
+    def ready_take(
+        self, queues: Sequence[str], owner: str, lease: float
+    ) -> _ready.ReadyItem | None:
+        params = (lease, owner, list(queues))
+
+        def work(conn: _Connection) -> _ready.ReadyItem | None:
+            row = conn.execute(self._q_ready_take, params).fetchone()
+            return None if row is None else _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
+
+        return self._run("Taking a run from the ready queue", work, retry=False)
+
+    def ready_defer(self, item: _ready.ReadyItem, delay: float) -> None:
+        params = (delay, item.run_id, item.token, self._channel, delay <= 0)
+        self._run(
+            f"Putting run {item.run_id!r} back in the ready queue",
+            lambda conn: conn.execute(self._q_ready_defer, params),
+        )
+
+    def ready_drop(self, item: _ready.ReadyItem) -> None:
+        params = (item.run_id, item.token)
+        self._run(
+            f"Removing run {item.run_id!r} from the ready queue",
+            lambda conn: conn.execute(self._q_ready_drop, params),
+        )
+
+    def ready_next(self, queues: Sequence[str]) -> float | None:
+        def work(conn: _Connection) -> float | None:
+            row = conn.execute(self._q_ready_next, (list(queues),)).fetchone()
+            return None if row is None or row[0] is None else float(row[0])
+
+        return self._run("Looking at the ready queue", work)
+
+    def ready_count(self, queues: Sequence[str] | None = None) -> int:
+        def work(conn: _Connection) -> int:
+            if queues is None:
+                row = conn.execute(self._q_ready_count_all).fetchone()
+            else:
+                row = conn.execute(self._q_ready_count, (list(queues),)).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return self._run("Counting the ready queue", work)
+
+    def ready_waiter(self) -> _ready.Waiter:
+        return _Listener(self)
+
     # Life cycle ----------------------------------------------------------------
 
     def locate(self, digest: str) -> str:
@@ -626,6 +718,72 @@ class PostgresBackend(StorageBackend):
 
     def close(self) -> None:
         self._pool.close()
+
+
+class _Listener:
+    """Waits for ``NOTIFY`` on the ready queue's channel, on a connection of its own."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+        self._conn: _Connection | None = None
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._connect()
+
+    def _connect(self) -> None:
+        backend = self._backend
+        try:
+            conn = psycopg.connect(
+                backend._dsn,
+                autocommit=True,
+                connect_timeout=max(1, round(backend._timeout)),
+                application_name=_APPLICATION,
+            )
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(backend._channel)))
+        except psycopg.Error as err:
+            raise backend._error("Listening for ready runs", err) from err
+        self._conn = conn
+
+    def wait(self, timeout: float) -> bool:
+        if self._conn is None or self._conn.closed:
+            self._connect()
+        conn = self._conn
+        assert conn is not None
+        try:
+            # The connection's socket, and a pipe that `wake` writes to.
+            readable, _, _ = select.select(
+                [conn.fileno(), self._wake_read], [], [], max(0.0, timeout)
+            )
+            if self._wake_read in readable:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_read, 4096)
+            # Many notifications at once (a burst of submissions) make one wake-up.
+            return any(True for _ in conn.notifies(timeout=0))
+        except psycopg.OperationalError:
+            # The server went away: reconnect at the next wait (workers look at the
+            # queue after every wake-up, so nothing is missed meanwhile).
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+            self._conn = None
+            time.sleep(min(timeout, 0.5))
+        return False
+
+    def reset(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"!")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class PostgresStore(Store):

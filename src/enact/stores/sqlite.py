@@ -20,11 +20,12 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from enact.errors import CorruptObjectError, EnactError, StorageError
+from enact.stores import ready as _ready
 from enact.stores.base import (
     ANY,
     NameQuery,
@@ -68,6 +69,12 @@ _SET_NAME: Final = (
     "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at"
 )
+# The ready queue of runs for workers (see enact.stores.ready), made on first use.
+_READY_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS ready (run_id TEXT PRIMARY KEY, queue TEXT NOT NULL, "
+    "ready_at REAL NOT NULL, token INTEGER NOT NULL, owner TEXT) WITHOUT ROWID"
+)
+_READY_INDEX: Final = "CREATE INDEX IF NOT EXISTS ready_by_queue ON ready (queue, ready_at)"
 _CHUNK: Final = 500  # bound parameters per IN (...) query, well below SQLite's limit
 _PAGE: Final = 10_000  # digests per read transaction when listing objects
 
@@ -118,6 +125,7 @@ class SQLiteBackend(StorageBackend):
         self._holders: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._holders_lock = threading.Lock()
         self._closed = False
+        self._ready_table = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -210,7 +218,7 @@ class SQLiteBackend(StorageBackend):
         """Refuses a database of another program (one with tables that are not enact's),
         before switching it to WAL and adding tables to it."""
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        foreign = sorted({str(name) for (name,) in rows} - {"objects", "names"})
+        foreign = sorted({str(name) for (name,) in rows} - {"objects", "names", "ready"})
         if foreign:
             self.close()
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
@@ -509,6 +517,121 @@ class SQLiteBackend(StorageBackend):
                 conn.executemany(_SET_NAME, name_rows)
 
         self._run(f"commit {len(rows)} object(s) and {len(names)} name(s)", write)
+
+    # The ready queue (see enact.stores.ready) -------------------------------------
+
+    def _ready_write(self, action: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        def write() -> T:
+            with self._transaction() as conn:
+                if not self._ready_table:
+                    conn.execute(_READY_TABLE)
+                    conn.execute(_READY_INDEX)
+                result = work(conn)
+            self._ready_table = True
+            return result
+
+        return self._run(action, write)
+
+    def _ready_read(self, action: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        if not self._ready_table:
+            exists = self._query(
+                "look for the ready queue",
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ready'",
+            )
+            if not exists:
+                return []
+            self._ready_table = True
+        return self._query(action, sql, params)
+
+    def ready_put(self, run_id: str, queue: str, delay: float = 0.0) -> None:
+        row = (run_id, queue, time.time() + delay, _ready.new_token())
+        self._ready_write(
+            f"put run {run_id!r} in queue {queue!r}",
+            lambda conn: conn.execute(
+                "INSERT INTO ready (run_id, queue, ready_at, token, owner) "
+                "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (run_id) DO UPDATE SET "
+                "queue = excluded.queue, ready_at = excluded.ready_at, "
+                "token = excluded.token, owner = NULL",
+                row,
+            ),
+        )
+
+    def ready_take(
+        self, queues: Sequence[str], owner: str, lease: float
+    ) -> _ready.ReadyItem | None:
+        if not queues:
+            return None
+        marks = ",".join("?" * len(queues))
+
+        def take(conn: sqlite3.Connection) -> _ready.ReadyItem | None:
+            now = time.time()
+            row = conn.execute(
+                f"SELECT run_id, queue, token FROM ready WHERE queue IN ({marks}) "
+                "AND ready_at <= ? ORDER BY ready_at LIMIT 1",
+                (*queues, now),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE ready SET ready_at = ?, owner = ? WHERE run_id = ?",
+                (now + lease, owner, row[0]),
+            )
+            return _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
+
+        # Reading first spares idle workers the write lock.
+        if not self._ready_read(
+            "look at the ready queue",
+            f"SELECT 1 FROM ready WHERE queue IN ({marks}) AND ready_at <= ? LIMIT 1",
+            (*queues, time.time()),
+        ):
+            return None
+        return self._ready_write("take a run from the ready queue", take)
+
+    def ready_defer(self, item: _ready.ReadyItem, delay: float) -> None:
+        self._ready_write(
+            f"put run {item.run_id!r} back in the ready queue",
+            lambda conn: conn.execute(
+                "UPDATE ready SET ready_at = ?, owner = NULL WHERE run_id = ? AND token = ?",
+                (time.time() + delay, item.run_id, item.token),
+            ),
+        )
+
+    def ready_drop(self, item: _ready.ReadyItem) -> None:
+        self._ready_write(
+            f"remove run {item.run_id!r} from the ready queue",
+            lambda conn: conn.execute(
+                "DELETE FROM ready WHERE run_id = ? AND token = ?", (item.run_id, item.token)
+            ),
+        )
+
+    def ready_next(self, queues: Sequence[str]) -> float | None:
+        if not queues:
+            return None
+        marks = ",".join("?" * len(queues))
+        rows = self._ready_read(
+            "look at the ready queue",
+            f"SELECT min(ready_at) FROM ready WHERE queue IN ({marks})",
+            tuple(queues),
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        return float(rows[0][0]) - time.time()
+
+    def ready_count(self, queues: Sequence[str] | None = None) -> int:
+        if queues is None:
+            rows = self._ready_read("count the ready queue", "SELECT count(*) FROM ready", ())
+        else:
+            marks = ",".join("?" * len(queues))
+            rows = self._ready_read(
+                "count the ready queue",
+                f"SELECT count(*) FROM ready WHERE queue IN ({marks})",
+                tuple(queues),
+            )
+        return int(rows[0][0]) if rows else 0
+
+    def ready_waiter(self) -> _ready.Waiter:
+        # SQLite has no notifications across processes: idle workers poll with backoff.
+        return _ready.PollingWaiter()
 
 
 class SQLiteStore(Store):

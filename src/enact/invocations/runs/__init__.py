@@ -17,6 +17,11 @@ template for a replay. When a run's state has a committed invocation tree
 (the run returned or raised), its entries are folded into that tree and
 deleted.
 
+Workers (`Worker`, ``enact worker``) continue runs that were submitted
+(`submit`), answered without running, or interrupted, taking them from the
+store's ready queue (`enact.stores.ready`); the head compare-and-set stays
+the only authority on who runs a run.
+
 Listing runs newest first uses ``enact/run-index/<created ns>/<run id>``,
 written once when the run starts, so a page of runs costs a page of names.
 """
@@ -131,6 +136,9 @@ from enact.invocations.runs._journal import (
     read_journal as read_journal,
 )
 from enact.invocations.runs._lookup import (
+    ENDED as ENDED,
+)
+from enact.invocations.runs._lookup import (
     Run as Run,
 )
 from enact.invocations.runs._lookup import (
@@ -144,6 +152,15 @@ from enact.invocations.runs._lookup import (
 )
 from enact.invocations.runs._lookup import (
     state_invocation as state_invocation,
+)
+from enact.invocations.runs._lookup import (
+    wait as wait,
+)
+from enact.invocations.runs._ready import (
+    DEFAULT_QUEUE as DEFAULT_QUEUE,
+)
+from enact.invocations.runs._ready import (
+    PUT_GRACE as PUT_GRACE,
 )
 from enact.invocations.runs._state import (
     _RUN_ID as _RUN_ID,
@@ -192,4 +209,31 @@ from enact.invocations.runs._state import (
 )
 from enact.invocations.runs._state import (
     process_owner as process_owner,
+)
+from enact.invocations.runs._submit import (
+    Retries as Retries,
+)
+from enact.invocations.runs._submit import (
+    call_key as call_key,
+)
+from enact.invocations.runs._submit import (
+    retries as retries,
+)
+from enact.invocations.runs._submit import (
+    retry_policy as retry_policy,
+)
+from enact.invocations.runs._submit import (
+    submit as submit,
+)
+from enact.invocations.runs._worker import (
+    Worker as Worker,
+)
+from enact.invocations.runs._worker import (
+    WorkerShutdown as WorkerShutdown,
+)
+from enact.invocations.runs._worker import (
+    WorkerStats as WorkerStats,
+)
+from enact.invocations.runs._worker import (
+    run_worker as run_worker,
 )

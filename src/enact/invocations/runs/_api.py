@@ -44,6 +44,7 @@ from enact.invocations.runs._lookup import (
     get_run,
     state_invocation,
 )
+from enact.invocations.runs._ready import DEFAULT_QUEUE, PUT_GRACE, queue_of
 from enact.invocations.runs._state import (
     Durability,
     RunState,
@@ -299,11 +300,19 @@ def fork(
 def record_answer(run: Run, path: tuple[int, ...], request_digest: str, value: Any) -> Run:
     """Moves a waiting run to ``answered``: the answer is stored, nothing runs.
 
+    The run is put in the store's ready queue (its own queue, or
+    ``default``), so that a worker continues it.
+
     Raises:
         RunConflictError: The run's head moved on since `run` was read.
     """
     store = run.store
     response = commit_response(store, Response(Output(value), None, False, []))
+    # A worker continues it: the queue item is put first (invisible), then the
+    # head moves, then the item is made visible (see PUT_GRACE).
+    ready, queue = queue_of(store), run.state.queue or DEFAULT_QUEUE
+    if ready is not None:
+        ready.ready_put(run.id, queue, PUT_GRACE)
     now = time.time()
     state = dataclasses.replace(
         run.state,
@@ -316,4 +325,6 @@ def record_answer(run: Run, path: tuple[int, ...], request_digest: str, value: A
         answer=response,
     )
     head = _compare_and_set(store, run.head, state)
+    if ready is not None:
+        ready.ready_put(run.id, queue)
     return Run(store, head, state)

@@ -477,10 +477,13 @@ def claim(
         RunConflictError: The run is held by another process, in a status that
             cannot be continued, or its head is not `expected`.
     """
-    current = get_run(
-        run if isinstance(run, str) else run.id,
-        store=store or (None if isinstance(run, str) else run.store),
-    )
+    if isinstance(run, Run) and expected is not None and expected.digest == run.head.digest:
+        current = run  # read already; the compare-and-set below checks it is still the head
+    else:
+        current = get_run(
+            run if isinstance(run, str) else run.id,
+            store=store or (None if isinstance(run, str) else run.store),
+        )
     if expected is not None and expected.digest != current.head.digest:
         raise run_conflict(
             current,

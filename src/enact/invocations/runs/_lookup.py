@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 from enact.errors import (
     NotFoundError,
+    RunError,
     RunNotFoundError,
+    RunTimeoutError,
 )
 from enact.invocations.engine import (
     Invocation,
 )
 from enact.invocations.records import Response
-from enact.invocations.responses import commit_response
+from enact.invocations.responses import commit_response, read_response
 from enact.invocations.runs._journal import (
     JournalEntry,
     _materialize,
@@ -102,6 +105,32 @@ class Run:
         """
         return state_invocation(self.store, self.state, self.entries())
 
+    def result(self, timeout: float | None = None) -> Any:
+        """Waits for the run to end (see `wait`); returns its output or raises its exception.
+
+        Raises:
+            RunTimeoutError: The run did not end within `timeout` seconds.
+            Exception: The exception the run ended with, as recorded (its own
+                class if that is a resource, else `enact.RecordedException`).
+        """
+        run = wait(self.id, timeout=timeout, store=self.store)
+        store = run.store
+        state = run.state
+        if state.status == "raised":
+            raised = None if state.raised is None else store.checkout(state.raised)
+            if isinstance(raised, BaseException):
+                raise raised
+            raise RunError(
+                f"Run {run.id!r} raised {raised!r}, which is not an exception class here.",
+                run_id=run.id,
+                status="raised",
+                head=run.head.digest,
+            )
+        invocation = run.invocation()
+        assert invocation is not None
+        output = read_response(store, invocation.response).output
+        return None if output is None else output.value
+
     def template_root(self) -> _Node:
         tree = None if self.state.tree is None else self.store.checkout(self.state.tree)
         return _overlay(self.store, tree, self.entries())
@@ -132,6 +161,45 @@ def state_invocation(
     invocation = Invocation(state.request, commit_response(store, response))
     store.commit(invocation)
     return invocation
+
+
+ENDED: Final = frozenset({"complete", "raised"})
+"""The statuses a run ends in (a waiting run has not ended: it waits for an answer)."""
+
+
+def wait(run_id: str, *, timeout: float | None = None, store: Store | None = None) -> Run:
+    """Waits until the run has ended (``complete`` or ``raised``); returns it.
+
+    Reads the run's head every few milliseconds at first, backing off to
+    every 0.2 s; a run that does not exist yet (being submitted) is waited for.
+
+    Raises:
+        RunTimeoutError: It had not ended after `timeout` seconds.
+    """
+    store = store or current_store()
+    check_run_id(run_id)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.002
+    status = "missing"
+    while True:
+        head = store.get_name(RUN_PREFIX + run_id)
+        if head is not None:
+            run = Run(store, head, _read_state(store, run_id, head))
+            status = run.status
+            if status in ENDED:
+                return run
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise RunTimeoutError(
+                f"Run {run_id!r} had not ended after {timeout:g} s (it is {status}). Wait "
+                "longer, check that a worker serves its queue (enact worker), or answer it "
+                "if it waits for input.",
+                run_id=run_id,
+                status=None if status == "missing" else status,
+                head=None if head is None else head.digest,
+            )
+        time.sleep(delay if deadline is None else min(delay, max(0.0, deadline - now)))
+        delay = min(delay * 1.5, 0.2)
 
 
 def _read_state(store: Store, run_id: str, ref: Ref[Any]) -> RunState:
