@@ -398,7 +398,7 @@ class ChildCall:
             value = frame.override(response.raised)
             if isinstance(value, Ref):
                 value = value()
-            _check_answer(response.raised, value)
+            value = _convert_answer(response.raised, value)
             store = frame.store
             with store.batch():
                 new_response = commit_response(store, Response(Output(value), None, False, []))
@@ -656,11 +656,11 @@ def _exception_resource(error: BaseException) -> Any:
     return RecordedException.from_exception(error)
 
 
-def _check_answer(raised: Ref[Any], value: Any) -> None:
+def _convert_answer(raised: Ref[Any], value: Any) -> Any:
+    """An override for an input request is converted and checked as an answer."""
     exception = raised()
-    check = getattr(exception, "check_answer", None)
-    if check is not None:
-        check(value)
+    convert = getattr(exception, "convert_answer", None)
+    return value if convert is None else convert(value)
 
 
 # Running calls ---------------------------------------------------------------------

@@ -17,13 +17,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from enact.errors import InvocationError
+from enact.invocations.answers import convert_answer, parse_answer
 from enact.invocations.engine import (
     Invocation,
     current_frame,
     invoke_root,
 )
-from enact.invocations.invokables import Invokable, check_type
+from enact.invocations.invokables import Invokable
 from enact.invocations.records import Output, Response
+from enact.invocations.requested_types import record_type, restore_type, type_label
 from enact.invocations.responses import commit_response, read_response
 from enact.invocations.runs import (
     Run,
@@ -38,34 +40,8 @@ from enact.invocations.runs import (
     run_plan,
 )
 from enact.refs import Ref
-from enact.registry import lookup_class
-from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
+from enact.resources import FieldValue, Resource, register_resource_class
 from enact.stores.store import current_store
-from enact.wrappers import PRIMITIVE_WRAPPERS
-
-_UNWRAPPED = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
-
-
-def _requested_class(requested_type: Any) -> type:
-    """The resource class stored for a requested type (builtins map to their wrappers)."""
-    if requested_type is None:
-        requested_type = type(None)
-    wrapper = PRIMITIVE_WRAPPERS.get(requested_type)
-    if wrapper is not None:
-        return wrapper
-    if isinstance(requested_type, type):
-        if issubclass(requested_type, Resource):
-            return requested_type
-        from enact.registry import wrapper_for
-
-        foreign = wrapper_for(requested_type)
-        if foreign is not None:
-            return foreign
-    raise InvocationError(
-        f"request_input cannot request {requested_type!r}: request int, float, bool, str, "
-        "bytes, None, list, dict, a resource class, or a type with a registered "
-        "ResourceWrapper."
-    )
 
 
 @dataclasses.dataclass(eq=False)
@@ -82,35 +58,53 @@ class InputRequest(Resource, Exception):
     __enact_type_name__ = "enact.invocations.InputRequest"
     __enact_input_request__ = True  # how runs tell "waiting for input" from "raised"
 
-    requested: type
+    requested: Any  # a class or a TypeForm (see requested_types)
     for_value: Ref[Any]
     context: FieldValue
 
     @property
-    def requested_type(self) -> type:
-        """The Python type an answer must have (``str`` for ``request_input(str)``)."""
-        unwrapped = _UNWRAPPED.get(self.requested)
-        if unwrapped is not None:
-            return unwrapped
-        if issubclass(self.requested, ResourceWrapper) and lookup_class(self.requested):
-            try:
-                return self.requested.wrapped_type()
-            except NotImplementedError:
-                return self.requested
-        return self.requested
+    def requested_type(self) -> Any:
+        """The type an answer must have: ``str`` for ``request_input(str)``, or a typing
+        form such as ``list[str]`` or ``Literal['yes', 'no']``.
+
+        Raises:
+            UnknownTypeError: An enum the request names is not defined in this process.
+        """
+        return restore_type(self.requested)
+
+    @property
+    def requested_label(self) -> str:
+        """The requested type as users write it, read without the program's classes."""
+        return type_label(self.requested)
+
+    def convert_answer(self, value: Any) -> Any:
+        """Returns `value` as an answer of the requested type (see `enact.invocations.answers`).
+
+        `value` is a value of the requested type or JSON-like data that spells
+        one (a dict of fields for a class, a list for a tuple, an ISO string
+        for a datetime).
+
+        Raises:
+            AnswerError: The value does not fit; the message names each field path.
+        """
+        return convert_answer(value, self.requested_type)
 
     def check_answer(self, value: Any) -> None:
-        """Raises `enact.InputTypeError` unless `value` has the requested type."""
-        check_type(value, self.requested_type, "the answer", "InputRequest")
+        """Raises `enact.AnswerError` unless `value` is an answer of the requested type."""
+        self.convert_answer(value)
+
+    def parse_answer(self, text: str) -> Any:
+        """Turns typed text into an answer of the requested type (see `answers.parse_answer`)."""
+        return parse_answer(text, self.requested_type)
 
     def __str__(self) -> str:
-        return f"Input of type {self.requested_type.__qualname__} requested" + (
+        return f"Input of type {self.requested_label} requested" + (
             f": {self.context}" if self.context is not None else ""
         )
 
     def __repr__(self) -> str:
         return (
-            f"InputRequest(requested_type={self.requested_type.__qualname__}, "
+            f"InputRequest(requested_type={self.requested_label}, "
             f"for_value={self.for_value!r}, context={self.context!r})"
         )
 
@@ -121,7 +115,7 @@ class RequestInput(Invokable):
 
     __enact_type_name__ = "enact.invocations.RequestInput"
 
-    requested: type
+    requested: Any  # a class or a TypeForm (see requested_types)
     context: FieldValue
 
     def call(self, for_value: Any) -> Any:
@@ -148,7 +142,7 @@ def request_input(requested_type: Any, for_value: Any = None, context: FieldValu
             "enact.request_input() was called outside of an invocation. Call it from code "
             "run by enact.invoke(...) or an InvocationGenerator, which can pause and resume."
         )
-    return RequestInput(_requested_class(requested_type), context)(for_value)
+    return RequestInput(record_type(requested_type), context)(for_value)
 
 
 def pending_input_requests(
@@ -246,7 +240,8 @@ def answer(
 
     Raises:
         InvocationError: No such pending request.
-        InputTypeError: `value` does not have the requested type.
+        AnswerError: `value` is not an answer of the requested type (see
+            `enact.invocations.answers`); nothing is recorded.
         RunConflictError: The run is not waiting, or another process holds it.
     """
     if not isinstance(invocation, Invocation):
@@ -265,7 +260,7 @@ def answer(
         raise InvocationError(
             f"No pending input request at child path {list(path)}; pending: {pending_paths}."
         )
-    request.check_answer(value)
+    value = request.convert_answer(value)
     store = current_store()
     return _replace_along(store, invocation, path, Output(value))
 
@@ -364,7 +359,8 @@ def answer_run(
     Raises:
         RunConflictError: The run moved on, or another process holds it.
         InvocationError: The run has no such pending request.
-        InputTypeError: `value` does not have the requested type.
+        AnswerError: `value` is not an answer of the requested type (see
+            `enact.invocations.answers`); nothing is recorded.
     """
     current = get_run(run) if isinstance(run, str) else run
     if current.state.status != "waiting":
@@ -384,7 +380,7 @@ def answer_run(
             f"pending: {[list(p[0]) for p in pending]}."
         )
     where, request, digest = chosen
-    request.check_answer(value)
+    value = request.convert_answer(value)
     if not run_now:
         return record_answer(current, where, digest, value)
     check_sync_here(current)
@@ -542,14 +538,15 @@ class InvocationGenerator:
         """Answers the pending input request with `value`.
 
         Raises:
-            InputTypeError: `value` does not have the requested type.
+            AnswerError: `value` is not an answer of the requested type (see
+            `enact.invocations.answers`); nothing is recorded.
             InvocationError: No request is pending.
         """
         if self._run is not None:
             if self._pending is None:
                 raise InvocationError("No input request is pending: iterate to get one first.")
             path, request, digest = self._pending
-            request.check_answer(value)
+            value = request.convert_answer(value)
             # Kept until the next step, which claims the run and answers it in one
             # compare-and-set (two states per answer instead of three).
             self._answer = (path, digest, value)
