@@ -107,7 +107,7 @@ def test_an_instance_is_checked_field_by_field() -> None:
 
 def test_nested_resources_and_collections() -> None:
     """Paths reach into lists, dicts and tuples of nested resources."""
-    data = {
+    data: dict[str, Any] = {
         "approvals": [{"approved": True, "reviewer": "a"}, {"approved": 1, "reviewer": "b"}],
         "scores": {"x": 1, "y": "high"},
         "span": [1, 2, 3],

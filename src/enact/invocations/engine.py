@@ -152,7 +152,13 @@ class Invocation(Resource):
                 runs.
             exception_override: For recorded calls that raised (for example
                 input requests), called with the ref of the exception; its
-                return value (a value or a Ref) becomes the call's output.
+                return value (a value or a Ref) becomes the call's output (an
+                answer to an input request is converted and checked as by
+                `enact.answer`). None means no override: the call runs again,
+                as it would without an override (an input request asks again,
+                a failed tool call is retried); to answer None, return
+                ``enact.commit(None)``. Return None for everything but
+                `enact.InputRequest` to answer only the input requests.
 
         Raises:
             ReplayError: The program did not make the recorded calls.
@@ -396,17 +402,23 @@ class ChildCall:
             return
         if response.raised is not None and response.raised_here and frame.override is not None:
             value = frame.override(response.raised)
-            if isinstance(value, Ref):
-                value = value()
-            value = _convert_answer(response.raised, value)
-            store = frame.store
-            with store.batch():
-                new_response = commit_response(store, Response(Output(value), None, False, []))
-                self._record(new_response)
-            frame.slots[self.index] = Invocation(self.request_ref, new_response)
-            self.output = value
-            return
+            if value is not None:  # None: no override, the call runs again as without one
+                if isinstance(value, Ref):
+                    value = value()  # a Ref to None answers None
+                self._overridden(response.raised, value)
+                return
         self.child_template = list(response.children)
+
+    def _overridden(self, raised: Ref[Any], value: Any) -> None:
+        """Records `value` as the output of this call, which raised `raised` when recorded."""
+        frame = self.frame
+        value = _convert_answer(raised, value)
+        store = frame.store
+        with store.batch():
+            new_response = commit_response(store, Response(Output(value), None, False, []))
+            self._record(new_response)
+        frame.slots[self.index] = Invocation(self.request_ref, new_response)
+        self.output = value
 
     def _record(self, response: Ref[Response]) -> None:
         """Writes this finished call's request and journal entry (inside a batch)."""

@@ -257,8 +257,11 @@ def answer(
     request = _request_at(invocation, path)
     if request is None:
         pending_paths = [list(p) for p, _ in pending_input_requests(invocation)]
+        what = _what_is_at(current_store(), invocation, path)
         raise InvocationError(
-            f"No pending input request at child path {list(path)}; pending: {pending_paths}."
+            f"No pending input request at child path {list(path)}: {what}. Only input "
+            "requests can be answered (other recorded exceptions stay as they are); pending "
+            f"input requests: {pending_paths}."
         )
     value = request.convert_answer(value)
     store = current_store()
@@ -277,6 +280,25 @@ def _request_at(invocation: Invocation, path: tuple[int, ...]) -> InputRequest |
         return None
     raised = response.raised()
     return raised if isinstance(raised, InputRequest) else None
+
+
+def _what_is_at(store: Any, invocation: Invocation, path: tuple[int, ...]) -> str:
+    """What the call at `path` is, for an error that it is no pending input request."""
+    response = read_response(store, invocation.response)
+    for depth, index in enumerate(path):
+        if not 0 <= index < len(response.children):
+            where = list(path[:depth])
+            return f"the call at {where} has {len(response.children)} child call(s)"
+        response = read_response(store, response.children[index].response)
+    if response.output is not None:
+        return "that call finished with an output"
+    if response.raised is None:
+        return "that call did not finish"
+    if not response.raised_here:
+        return "that call only passed on an exception raised by one of its children"
+    raised = store.checkout(response.raised)
+    name = getattr(raised, "type_name", None) or type(raised).__qualname__
+    return f"that call raised {name}, which is not an input request"
 
 
 def _replace_along(
@@ -375,9 +397,14 @@ def answer_run(
         raise InvocationError(f"Run {current.id!r} has no pending input request.")
     chosen = pending[0] if path is None else next((p for p in pending if p[0] == tuple(path)), None)
     if chosen is None:
+        invocation = current.invocation()
+        where = tuple(path or ())
+        what = "" if invocation is None else f": {_what_is_at(current.store, invocation, where)}"
         raise InvocationError(
-            f"Run {current.id!r} has no pending input request at child path {list(path or ())}; "
-            f"pending: {[list(p[0]) for p in pending]}."
+            f"Run {current.id!r} has no pending input request at child path "
+            f"{list(path or ())}{what}. Only input requests can be answered (other recorded "
+            f"exceptions stay as they are); pending input requests: "
+            f"{[list(p[0]) for p in pending]}."
         )
     where, request, digest = chosen
     value = request.convert_answer(value)
