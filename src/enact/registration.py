@@ -26,10 +26,16 @@ def register(obj: T) -> T:
     working as a plain function outside `enact.invoke`; inside one, each call
     is journaled as a child invocation.
 
+    On an `enact.Invokable` (or `AsyncInvokable`) class, the annotations of
+    ``call`` (else the arguments of ``Invokable[I, O]``) are checked against
+    the actual input and output of each call (`enact.InputTypeError` naming
+    the class), and a ``call`` taking more than one argument is refused here.
+
     Raises:
         RegistrationError: `obj` is neither a resource class, an enum nor a function,
             or it is a resource class whose instances could hold state that is
-            not in its fields.
+            not in its fields, or an invokable whose ``call`` takes more than one
+            argument besides ``self``.
     """
     if isinstance(obj, type):
         if issubclass(obj, enum.Enum):
@@ -45,6 +51,10 @@ def register(obj: T) -> T:
                 "dataclass), make it a pydantic model or an attrs class, or register a "
                 "ResourceWrapper for it."
             )
+        if "_enact_input_type" in dir(obj):  # an Invokable or AsyncInvokable
+            from enact.invocations.invokables import prepare_invokable
+
+            prepare_invokable(obj)
         register_resource_class(obj)
         return obj
     if callable(obj) and hasattr(obj, "__code__"):

@@ -29,7 +29,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeAlias, TypeVar
 
 from enact import registry
 from enact.encoding import encode
@@ -58,13 +58,25 @@ from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store, current_store
 
+if TYPE_CHECKING:  # defaults (PEP 696) for type checkers: a bare Invocation is Invocation[Any]
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    OutputT = _DefaultedTypeVar("OutputT", default=Any)
+else:
+    OutputT = TypeVar("OutputT")
+"""The output type of an `Invocation` (and the O of ``Invokable[I, O]``)."""
+
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
 """Called with the ref of a recorded exception; returns the output to use instead."""
 
 
 @dataclasses.dataclass
-class Invocation(Resource):
+class Invocation(Resource, Generic[OutputT]):
     """The journal of one call: its request and its response.
+
+    ``Invocation[OutputT]`` is what type checkers see for a call whose output type
+    is known (``Greet.invoke(...)`` of an ``Invokable[str, str]``):
+    `get_output` returns ``O | None``, and replays keep ``O``.
 
     Attributes:
         request: Ref to the `Request` (the invokable and its input).
@@ -102,7 +114,7 @@ class Invocation(Resource):
         """Same as `has_output`: the call returned and its output is recorded."""
         return self.has_output()
 
-    def get_output(self) -> Any:
+    def get_output(self) -> OutputT | None:
         """Returns the recorded output, or None if there is none."""
         output = self.response().output
         return None if output is None else output.value
@@ -121,7 +133,7 @@ class Invocation(Resource):
         child: Invocation = self.response().children[index]
         return child
 
-    def rewind(self, num_calls: int = 1) -> Invocation:
+    def rewind(self, num_calls: int = 1) -> Invocation[OutputT]:
         """Returns a copy without output and without the last `num_calls` children.
 
         The copy is committed to the active store; this invocation is unchanged.
@@ -140,7 +152,7 @@ class Invocation(Resource):
 
     def replay(
         self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
-    ) -> Invocation:
+    ) -> Invocation[OutputT]:
         """Re-executes the calls that have no recorded output; returns the new invocation.
 
         Recorded children whose requests match the calls the program makes
@@ -176,7 +188,7 @@ class Invocation(Resource):
 
     async def replay_async(
         self, *, strict: bool = True, exception_override: ExceptionOverride | None = None
-    ) -> Invocation:
+    ) -> Invocation[OutputT]:
         """Like `replay`, for invocations of asynchronous invokables."""
         plan = self._replay_plan(strict, exception_override)
         if plan is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from enact.errors import InvocationError
 from enact.invocations.answers import convert_answer, parse_answer
@@ -42,6 +42,8 @@ from enact.invocations.runs import (
 from enact.refs import Ref
 from enact.resources import FieldValue, Resource, register_resource_class
 from enact.stores.store import current_store
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(eq=False)
@@ -126,8 +128,28 @@ register_resource_class(InputRequest)
 register_resource_class(RequestInput)
 
 
+@typing.overload
+def request_input(
+    requested_type: type[T], for_value: Any = None, context: FieldValue = None
+) -> T: ...
+
+
+@typing.overload
+def request_input(
+    requested_type: Any, for_value: Any = None, context: FieldValue = None
+) -> Any: ...
+
+
 def request_input(requested_type: Any, for_value: Any = None, context: FieldValue = None) -> Any:
     """Asks for input of `requested_type` from outside the running invocation.
+
+    `requested_type` is a class (``str``, a resource class, a registered
+    pydantic model or attrs class, an enum, a wrapped type such as
+    ``datetime``) or a typing form: ``list[str]``, ``dict[str, int]``,
+    ``tuple[int, str]``, ``Literal["yes", "no"]``, ``int | None``, unions.
+    The answer is converted and checked against it in full (see
+    `enact.invocations.answers`), and type checkers see the call return
+    that type (``request_input(bool)`` is a ``bool``).
 
     On first execution this raises `InputRequest`, which ends the invocation
     (unless the code catches it). Once an answer has been given (see
