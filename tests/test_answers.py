@@ -114,7 +114,7 @@ def test_nested_resources_and_collections() -> None:
     }
     assert problems(data, Review) == [
         ("$.approvals[1].approved", "expected bool, got 1"),
-        ('$.scores["y"]', "expected float, got 'high'"),
+        ("$.scores['y']", "expected float, got 'high'"),
         ("$.span", "expected tuple[int, int] (2 items), got 3 items"),
     ]
     fixed = {**data, "approvals": data["approvals"][:1], "scores": {"x": 1}, "span": [1, 2]}

@@ -71,7 +71,7 @@ ANSWERS: list[tuple[str, Any, Any, str]] = [
     ("Mood", "meh", "good", "$: expected Mood (one of 'good', 'bad'), got 'meh'"),
     ("ToolCall", {"name": "s", "arguments": {}, "x": 1}, {"name": "s", "arguments": {"k": 2}},
      "$.x: unknown field of ToolCall"),
-    ("dict[str, tuple[int, ...]]", {"a": [1, "2"]}, {"a": [1, 2]}, '$["a"][1]: expected int'),
+    ("dict[str, tuple[int, ...]]", {"a": [1, "2"]}, {"a": [1, 2]}, "$['a'][1]: expected int"),
 ]  # fmt: skip
 
 
@@ -202,7 +202,7 @@ def test_non_str_dict_keys_are_refused_by_commit_with_the_path(store: Any) -> No
     """A dict with an int key is an error naming the key's type, the path and the fix."""
     with pytest.raises(enact.UnsupportedValueError) as info:
         enact.commit({"ok": [{1: "a"}]})
-    assert info.value.path == '$["ok"][0]' or "$" in info.value.path
+    assert info.value.path == "$['ok'][0]"
     message = str(info.value)
     assert "key of type int (1)" in message and "dict keys must be str" in message
     assert "Convert the keys to str, or store a list of pairs" in message

@@ -242,7 +242,7 @@ class AnswerError(InputTypeError):
     Attributes:
         problems: ``(path, problem)`` pairs, e.g. ``("$.approved", "expected bool,
             got 'no'")``; the path is ``$`` for the answer itself, then ``.name``
-            for a field, ``[0]`` for an item and ``["key"]`` for a dict entry.
+            for a field, ``[0]`` for an item and ``['key']`` for a dict entry.
         expected: The requested type as users write it (``list[str]``, ``Approval``).
     """
 

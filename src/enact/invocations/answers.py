@@ -211,7 +211,7 @@ def _fail(problems: _Problems, path: str, expected: Any, value: Any) -> _Invalid
 
 
 def _field_path(path: str, name: str) -> str:
-    return f"{path}.{name}" if name.isidentifier() else f"{path}[{json.dumps(name)}]"
+    return f"{path}.{name}" if name.isidentifier() else f"{path}[{name!r}]"
 
 
 def _convert(value: Any, expected: Any, path: str, problems: _Problems) -> Any:
@@ -452,7 +452,7 @@ def _convert_dict(
     converted: dict[Any, Any] = {}
     failed = False
     for key, item in value.items():
-        where = f"{path}[{json.dumps(key) if isinstance(key, str) else repr(key)}]"
+        where = f"{path}[{key!r}]"
         try:
             new_key = _convert(key, key_type, where + " (key)", problems)
             converted[new_key] = _convert(item, value_type, where, problems)
