@@ -276,3 +276,45 @@ def test_answer_refuses_what_is_not_an_input_request(store: Any) -> None:
         enact.answer(run_id, "x", (0,))
     assert enact.get_run(run_id).status == "waiting"
     assert enact.answer(run_id, "ok", (1,), run_now=True).invocation().get_output() == "worked ok"  # type: ignore[union-attr]
+
+
+SURVEY_MODULE = """
+from typing import Literal
+import enact
+
+
+@enact.register
+def survey() -> str:
+    choice = enact.request_input(Literal["yes", "no"], context="agree?")
+    tags = enact.request_input(list[str], context="tags")
+    return f"{choice}: {', '.join(tags)}"
+"""
+START = "import sys, enact, survey_types; enact.open_store(sys.argv[1]).__enter__(); " + (
+    "enact.invoke(survey_types.survey, run_id='survey')"
+)
+
+
+def test_the_command_line_answers_generic_requests(tmp_path: pathlib.Path) -> None:
+    """enact answer shows the requested form, refuses a wrong answer in one line, takes text."""
+    (tmp_path / "survey_types.py").write_text(SURVEY_MODULE)
+    url = f"sqlite:///{tmp_path}/store.db"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, capture_output=True, text=True,
+            check=False, timeout=120,
+        )  # fmt: skip
+
+    started = run("-c", START, url)
+    assert started.returncode == 0, started.stderr
+    cli = ["-m", "enact", "--store", url, "--import", "survey_types", "answer", "survey"]
+    listed = run(*cli, "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Literal['yes', 'no']" in listed.stdout and "agree?" in listed.stdout
+    wrong = run(*cli, "--input", "maybe")
+    assert wrong.returncode == 1
+    assert "$: expected one of 'yes', 'no', got 'maybe'" in wrong.stderr
+    answered = run(*cli, "--input", "yes", "--input", '["a", "b"]')
+    assert answered.returncode == 0, answered.stderr
+    assert "run survey (complete)" in answered.stdout
+    assert "'yes: a, b'" in answered.stdout
