@@ -258,7 +258,12 @@ def answer(
     copy has no output, so replaying it continues the journal.
 
     `path` selects the request (see `pending_input_requests`); by default the
-    first one.
+    first one. Only a pending input request can be answered: a path where a
+    call raised another exception (a caught tool error) is refused, saying so.
+
+    `value` is a value of the requested type or JSON-like data that spells
+    one (a dict of fields for a class, a list for a tuple, an ISO string for
+    a datetime); what is recorded is the converted value, checked in full.
 
     Raises:
         InvocationError: No such pending request.
@@ -588,7 +593,7 @@ class InvocationGenerator:
 
         Raises:
             AnswerError: `value` is not an answer of the requested type (see
-            `enact.invocations.answers`); nothing is recorded.
+                `enact.invocations.answers`); nothing is recorded.
             InvocationError: No request is pending.
         """
         if self._run is not None:
