@@ -348,8 +348,8 @@ def test_exception_override_answer_of_the_wrong_type_reaches_the_code(
     replayed = run(asked.replay_async(exception_override=lambda ref: "five"))
     raised = replayed.get_raised()
     assert isinstance(raised, enact.RecordedException)
-    assert raised.type_name == "enact.errors.InputTypeError"
-    assert "must be int, got str" in raised.message
+    assert raised.type_name == "enact.errors.AnswerError"
+    assert "$: expected int, got 'five'" in raised.message
 
 
 def test_exception_override_in_synchronous_replay(store: enact.Store) -> None:

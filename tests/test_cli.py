@@ -592,7 +592,7 @@ def test_answer_errors_are_one_line(store: str, refs: dict[str, str]) -> None:
     one_line_error(
         enact_cli(store, "--import", TYPES, "answer", "greet", "--input", '{"text": "x"}'),
         "does not answer request 1",
-        "missing field(s) ['times']",
+        "$.times: missing: a required field of Greeting",
     )
     one_line_error(
         enact_cli(store, "--import", TYPES, "answer", refs["roll"]),

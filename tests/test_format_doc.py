@@ -11,10 +11,11 @@ import pathlib
 import uuid
 import zlib
 import zoneinfo
-from typing import Any
+from typing import Any, Literal
 
 import enact
 from enact.invocations import Output
+from enact.invocations.requested_types import record_type
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "FORMAT.md"
 
@@ -67,6 +68,8 @@ def test_doc_vectors_are_what_the_code_writes() -> None:
             [enact.commit(1, enact.CompressedRef)],
             *standard_library_values(),
             [double],
+            record_type(list[str] | None),
+            record_type(Literal["yes", "no"]),
         ]
         vectors = doc_vectors()
         assert len(vectors) == len(values)

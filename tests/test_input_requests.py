@@ -137,12 +137,15 @@ def test_requested_resource_and_none_types(store: Any) -> None:
 def test_request_of_an_unstorable_type_is_an_error(store: Any) -> None:
     """Requesting a type enact cannot store fails with an error naming what can be asked."""
 
+    class Plain:
+        """Neither a resource nor wrapped."""
+
     @enact.register
     def wants_object() -> Any:
-        return enact.request_input(object)
+        return enact.request_input(Plain)
 
     raised = enact.invoke(wants_object).get_raised()
-    assert "request_input cannot request" in str(raised)
+    assert "request_input cannot request" in str(raised) and "Plain" in str(raised)
 
 
 def test_generator_yields_requests_and_finishes(store: Any) -> None:
@@ -175,7 +178,7 @@ def test_set_input_checks_the_requested_type(store: Any) -> None:
     """An answer of the wrong type raises InputTypeError and leaves the request pending."""
     generator = enact.InvocationGenerator.from_callable(ask_twice)
     next(generator)
-    with pytest.raises(enact.InputTypeError, match="must be int, got str"):
+    with pytest.raises(enact.InputTypeError, match=r"\$: expected int, got 'seven'"):
         generator.set_input("seven")
     generator.set_input(7)
     assert next(generator).requested_type is str
@@ -385,7 +388,7 @@ def test_wrong_answer_from_another_process_is_rejected(tmp_path: pathlib.Path) -
         timeout=60,
     )
     assert result.returncode != 0
-    assert "InputTypeError" in result.stderr
+    assert "AnswerError" in result.stderr and "$: expected str, got 3" in result.stderr
     with enact.open_store(url) as store:
         ref = store.get_name("jobs/trip")
         assert ref is not None and ref.digest == started["digest"]

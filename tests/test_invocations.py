@@ -107,14 +107,15 @@ def test_invokable_takes_at_most_one_argument(store: enact.Store) -> None:
     with pytest.raises(enact.InvocationError, match="at most one argument"):
         AddTo(1)(1, 2)
 
-    @enact.register
     @dataclasses.dataclass
     class TwoInputs(enact.Invokable):
         def call(self, a: int, b: int) -> int:
             return a + b
 
     with pytest.raises(enact.RegistrationError, match="takes 2 arguments"):
-        TwoInputs()(1)
+        enact.register(TwoInputs)  # refused when registered, before any call
+    with pytest.raises(enact.RegistrationError, match="takes 2 arguments"):
+        TwoInputs()(1)  # and, unregistered, when called
 
 
 def test_invokable_without_input_rejects_an_input(store: enact.Store) -> None:

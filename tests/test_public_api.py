@@ -11,6 +11,7 @@ import enact
 
 EXPECTED_ALL = [
     "ANY",
+    "AnswerError",
     "AsyncInvokable",
     "CacheEntry",
     "CachePolicy",

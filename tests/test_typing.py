@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, assert_type
 
+import pydantic
 import pytest
 from mypy import api
 
@@ -115,11 +116,68 @@ def use_store(store: enact.Store, pair: tuple[int, str]) -> None:
     assert_type(enact.pformat(ref), str)
 
 
+@enact.register
+@dataclasses.dataclass
+class Greet(enact.Invokable[str, str]):
+    """An invokable whose types are stated as Invokable[I, O]."""
+
+    greeting: str
+
+    def call(self, name: str) -> str:
+        return f"{self.greeting}, {name}"
+
+
+@enact.register
+@dataclasses.dataclass
+class Ask(enact.Invokable):
+    """A bare Invokable (Invokable[Any, Any]) that asks for typed input."""
+
+    def call(self) -> str:
+        approved = enact.request_input(bool, context="approve?")
+        assert_type(approved, bool)
+        tags = enact.request_input(list[str])
+        assert_type(tags, list[str])
+        resource = enact.request_input(MyResource)
+        assert_type(resource, MyResource)
+        tool = enact.request_input(ToolCall)
+        assert_type(tool, ToolCall)
+        return f"{approved} {tags} {resource.my_field} {tool.name}"
+
+
+@enact.register
+class ToolCall(pydantic.BaseModel):
+    """A pydantic model requested by its concrete class."""
+
+    name: str
+
+
+@enact.register
+def repeat(text: str, times: int = 1) -> str:
+    """A registered function keeps its signature."""
+    return text.upper() * times
+
+
+def use_invokables() -> None:
+    """Calls, invocations and outputs are typed by Invokable[I, O]."""
+    greet = Greet("Hello")
+    assert_type(greet("Ada"), str)
+    invocation = greet.invoke("Ada")
+    assert_type(invocation, enact.Invocation[str])
+    assert_type(invocation.get_output(), str | None)
+    assert_type(invocation.replay().get_output(), str | None)
+    assert_type(invocation.rewind().replay(), enact.Invocation[str])
+    assert_type(Ask().invoke(), enact.Invocation[Any])
+    assert_type(repeat("a", times=2), str)
+    assert Greet.get_input_type() is str and Greet.get_output_type() is str
+    assert invocation.get_output() == "Hello, Ada"
+
+
 def typed_program() -> None:
     """The user's program: enter a store and use it."""
     with enact.InMemoryStore() as store:
         assert_type(store, enact.Store)
         use_store(store, (1, "x"))
+        use_invokables()
 
 
 MISUSE = """
@@ -141,10 +199,24 @@ def wrong_attribute(ref: enact.Ref[MyResource]) -> object:
 
 def wrong_ref(store: enact.Store) -> enact.Ref[int]:
     return store.commit(MyResource("a"))
+
+
+@dataclasses.dataclass
+class Greet(enact.Invokable[str, str]):
+    def call(self, name: str) -> str:
+        return name
+
+
+def wrong_input() -> str:
+    return Greet()(3)
+
+
+def wrong_output() -> int:
+    return Greet().invoke("a").get_output() or 0
 """
 
 # The line of each error above, and a word of the message both checkers print.
-MISUSE_ERRORS = {11: "int", 15: "no_such_field", 19: "MyResource"}
+MISUSE_ERRORS = {11: "int", 15: "no_such_field", 19: "MyResource", 29: "str", 33: "str"}
 
 
 def test_typed_program_runs() -> None:
@@ -200,7 +272,7 @@ def write_misuse(tmp_path: Path) -> Path:
 
 
 def test_mypy_reports_misuse(tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    """mypy reports a checkout used as the wrong type, a wrong attribute and a wrong ref."""
+    """mypy reports a wrong checkout type, attribute, ref, invokable input and output."""
     report, status = mypy_errors(write_misuse(tmp_path), pytestconfig, tmp_path)
     errors = [line for line in report.splitlines() if "error:" in line]
     assert status == 1
@@ -210,7 +282,7 @@ def test_mypy_reports_misuse(tmp_path: Path, pytestconfig: pytest.Config) -> Non
 
 
 def test_pyright_reports_misuse(tmp_path: Path) -> None:
-    """pyright reports the same three mistakes, on the same lines."""
+    """pyright reports the same mistakes, on the same lines."""
     errors = pyright_errors(write_misuse(tmp_path))
     assert {line for line, _ in errors} == set(MISUSE_ERRORS), errors
     for line, word in MISUSE_ERRORS.items():

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from enact.errors import (
+    AnswerError,
     CassetteError,
     CorruptObjectError,
     CycleError,
@@ -117,6 +118,7 @@ __version__ = "1.0.0.dev0"
 
 __all__ = [
     "ANY",
+    "AnswerError",
     "AsyncInvokable",
     "CacheEntry",
     "CachePolicy",

@@ -26,6 +26,7 @@ caller would naturally catch, so ``except LookupError`` still works::
     │   ├── ReplayError                          a replay met a call it did not record
     │   ├── IncompleteSubinvocationError         a child still ran when its parent ended
     │   └── InputTypeError       (also TypeError) an input of the wrong type
+    │       └── AnswerError                      an answer that does not fit its request
     ├── RunError                 (RuntimeError) a run cannot be started or continued
     │   ├── RunNotFoundError     (also LookupError) no run has this id
     │   ├── RunConflictError                     the run is held elsewhere, or moved on
@@ -326,6 +327,22 @@ class IncompleteSubinvocationError(InvocationError):
 
 class InputTypeError(InvocationError, TypeError):
     """An input (a call argument or an answer to an input request) has the wrong type."""
+
+
+class AnswerError(InputTypeError):
+    """An answer to an input request is not a value of the requested type.
+
+    Attributes:
+        problems: ``(path, problem)`` pairs, e.g. ``("$.approved", "expected bool,
+            got 'no'")``; the path is ``$`` for the answer itself, then ``.name``
+            for a field, ``[0]`` for an item and ``['key']`` for a dict entry.
+        expected: The requested type as users write it (``list[str]``, ``Approval``).
+    """
+
+    def __init__(self, message: str, *, problems: list[tuple[str, str]], expected: str):
+        super().__init__(message)
+        self.problems = problems
+        self.expected = expected
 
 
 class RunError(EnactError, RuntimeError):

@@ -79,10 +79,16 @@ def register(
             check out as objects of this class or function; objects committed
             from now on get the current name.
 
+    On an `enact.Invokable` (or `AsyncInvokable`) class, the annotations of
+    ``call`` (else the arguments of ``Invokable[I, O]``) are checked against
+    the actual input and output of each call (`enact.InputTypeError` naming
+    the class), and a ``call`` taking more than one argument is refused here.
+
     Raises:
         RegistrationError: `obj` is neither a resource class, an enum nor a function,
             or it is a resource class whose instances could hold state that is
-            not in its fields, or a name is empty or holds braces.
+            not in its fields, or a name is empty or holds braces, or an
+            invokable whose ``call`` takes more than one argument besides ``self``.
     """
     if isinstance(aliases, str):
         raise RegistrationError(
@@ -130,6 +136,10 @@ def _register(obj: Any, name: str | None, aliases: tuple[str, ...]) -> Any:
                 "dataclass), make it a pydantic model or an attrs class, or register a "
                 "ResourceWrapper for it."
             )
+        if "_enact_input_type" in dir(obj):  # an Invokable or AsyncInvokable
+            from enact.invocations.invokables import prepare_invokable
+
+            prepare_invokable(obj)
         register_resource_class(obj)
         return obj
     if callable(obj) and hasattr(obj, "__code__"):

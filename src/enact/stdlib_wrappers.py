@@ -289,7 +289,7 @@ class EnumWrapper(ResourceWrapper[Enum]):
         return cls(name, value.name)
 
     def unwrap(self) -> Enum:
-        enum_class = _enum_class(self.enum)
+        enum_class = enum_class_named(self.enum)
         try:
             if issubclass(enum_class, Flag):
                 members = [enum_class[part] for part in self.name.split("|") if part]
@@ -306,7 +306,7 @@ class EnumWrapper(ResourceWrapper[Enum]):
             ) from err
 
 
-def _enum_class(name: str) -> type[enum.Enum]:
+def enum_class_named(name: str) -> type[enum.Enum]:
     """The registered enum of this name, else one defined in this process (never imported)."""
     found = registry.enum_named(name)
     if found is None:

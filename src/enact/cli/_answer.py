@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from typing import Any, Final
@@ -31,10 +30,6 @@ from enact.invocations.inputs import (
 from enact.invocations.runs import Run, check_sync_here, get_run, supports_runs
 from enact.resources import Resource
 
-_TRUE: Final = frozenset({"y", "yes", "true", "1", "on"})
-_FALSE: Final = frozenset({"n", "no", "false", "0", "off"})
-_SEQUENCES: Final = (tuple, set, frozenset)
-
 
 class AnswerError(ValueError):
     """Text that does not answer an input request."""
@@ -43,51 +38,22 @@ class AnswerError(ValueError):
 def parse_answer(text: str, request: InputRequest) -> Any:
     """Turns what the user typed into a value of the requested type.
 
-    A ``str`` request takes the text as it is (or the string a JSON string
-    literal spells); ``bool`` takes yes/no/true/false; ``bytes`` the UTF-8 of
-    the text; ``None`` an empty answer or ``null``; other types take JSON (a
-    JSON object for a resource class, built with ``from_resource_dict``).
+    See `enact.invocations.answers.parse_answer` (shared with the web UI).
 
     Raises:
         AnswerError: The text is not a value of the requested type.
     """
-    wanted = request.requested_type
-    label = _render.type_label(request.requested)
-    if wanted is str:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return text
-        return value if isinstance(value, str) else text
-    if wanted is bytes:
-        return text.encode("utf-8")
-    if wanted is bool:
-        word = text.strip().lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
-        raise AnswerError(f"{text!r} is not yes or no ({label} requested)")
-    if wanted is type(None):
-        if text.strip() in ("", "null", "None"):
-            return None
-        raise AnswerError(f"{text!r} is not empty (None is requested)")
     try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise AnswerError(f"{text!r} is not JSON ({err}); {label} requested") from err
-    try:
-        if wanted is float and type(value) is int:
-            value = float(value)
-        elif isinstance(wanted, type) and issubclass(wanted, Resource) and isinstance(value, dict):
-            value = wanted.from_resource_dict(value)
-        elif wanted in _SEQUENCES and isinstance(value, list):
-            value = wanted(value)
-    except (KeyError, TypeError, ValueError) as err:
-        raise AnswerError(f"{text!r} does not make a {label}: {_clause(err)}") from err
-    try:
-        request.check_answer(value)
+        return request.parse_answer(text)
     except EnactError as err:
+        problems = getattr(err, "problems", None)
+        if problems:
+            listed = "; ".join(f"{path}: {problem}" for path, problem in problems)
+            raise AnswerError(
+                f"{text!r} is not a valid {request.requested_label}: {listed}"
+            ) from err
+        label = request.requested_label
         raise AnswerError(f"{text!r} is not of type {label}: {_clause(err)}") from err
-    return value
 
 
 def _clause(err: Exception) -> str:
@@ -103,7 +69,7 @@ def _json_hint(request: InputRequest) -> str | None:
     if isinstance(wanted, type) and issubclass(wanted, Resource):
         fields = ", ".join(f'"{name}": …' for name in wanted.field_names())
         return f"JSON, e.g. {{{fields}}}"
-    return "JSON"
+    return "JSON (or text where a string is taken)"
 
 
 def _as_text(value: Any) -> str:
@@ -139,7 +105,7 @@ def _show_request(
         )
     )
     rows = [("context", _context_text(request)), ("for", _for_value_text(request))]
-    rows.append(("type", _render.type_label(request.requested)))
+    rows.append(("type", request.requested_label))
     rows.append(("answer", _json_hint(request)))
     room = max(out.width - _LABEL_WIDTH, 20)
     for label, value in rows:
@@ -156,7 +122,7 @@ _LABEL_WIDTH: Final = 11
 
 def _prompt(request: InputRequest) -> Any:
     """Asks on the terminal until the answer fits the requested type."""
-    label = _render.type_label(request.requested)
+    label = request.requested_label
     while True:
         text = click.prompt(
             f"Answer ({label})", default="" if label == "None" else None, show_default=False

@@ -15,13 +15,14 @@ from enact import registry
 from enact.cli import _raw
 from enact.cli._safe import clean
 from enact.errors import UnknownTypeError
+from enact.invocations import requested_types
 from enact.invocations.engine import Invocation
 from enact.invocations.exceptions import TracedException, format_traceback, last_frames
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException
 from enact.pretty import deep_repr
 from enact.refs import Ref
-from enact.resources import Resource, ResourceWrapper
+from enact.resources import Resource
 from enact.stores.store import Store
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
@@ -114,14 +115,9 @@ def describe_invokable(invokable: Any, limit: int | None) -> str:
     return safe_repr(invokable, limit)
 
 
-def type_label(requested: type) -> str:
+def type_label(requested: Any) -> str:
     """The name of a requested type as users write it (``str``, not ``StrWrapper``)."""
-    unwrapped = _UNWRAPPED.get(requested)
-    if unwrapped is None and isinstance(requested, type) and issubclass(requested, ResourceWrapper):
-        with contextlib.suppress(NotImplementedError):
-            unwrapped = requested.wrapped_type()
-    shown = requested if unwrapped is None else unwrapped
-    return "None" if shown is type(None) else shown.__qualname__
+    return requested_types.type_label(requested)
 
 
 def format_call(invokable: Any, input_value: Any, limit: int | None) -> str:

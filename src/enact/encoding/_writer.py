@@ -176,7 +176,10 @@ def _resolve_other(v: Any, root: Any) -> str | tuple[registry.ClassInfo, Any]:
     if isinstance(v, Resource):
         return class_info(type(v)), v
     if isinstance(v, type):
-        if issubclass(v, Resource):
+        registered = registry.lookup_class(v)  # also pydantic models and attrs classes
+        if issubclass(v, Resource) or (
+            registered is not None and registered.kind == registry.KIND_RESOURCE
+        ):
             return "type[" + class_info(v).type_id + "]"
         raise_problem(root)
     function = registry.function_info(v)

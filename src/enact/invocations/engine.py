@@ -34,7 +34,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Final, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeAlias, TypeVar
 
 from enact import registry
 from enact.encoding import encode
@@ -67,6 +67,14 @@ from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store, current_store
 
+if TYPE_CHECKING:  # defaults (PEP 696) for type checkers: a bare Invocation is Invocation[Any]
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    OutputT = _DefaultedTypeVar("OutputT", default=Any)
+else:
+    OutputT = TypeVar("OutputT")
+"""The output type of an `Invocation` (and the O of ``Invokable[I, O]``)."""
+
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
 """Called with the ref of a recorded exception; returns the output to use instead."""
 
@@ -75,8 +83,12 @@ T = TypeVar("T")
 
 
 @dataclasses.dataclass
-class Invocation(Resource):
+class Invocation(Resource, Generic[OutputT]):
     """The journal of one call: its request and its response.
+
+    ``Invocation[OutputT]`` is what type checkers see for a call whose output type
+    is known (``Greet.invoke(...)`` of an ``Invokable[str, str]``):
+    `get_output` returns ``O | None``, and replays keep ``O``.
 
     Attributes:
         request: Ref to the `Request` (the invokable and its input).
@@ -114,7 +126,7 @@ class Invocation(Resource):
         """Same as `has_output`: the call returned and its output is recorded."""
         return self.has_output()
 
-    def get_output(self) -> Any:
+    def get_output(self) -> OutputT | None:
         """Returns the recorded output, or None if there is none."""
         output = self.response().output
         return None if output is None else output.value
@@ -133,7 +145,7 @@ class Invocation(Resource):
         child: Invocation = self.response().children[index]
         return child
 
-    def rewind(self, num_calls: int = 1) -> Invocation:
+    def rewind(self, num_calls: int = 1) -> Invocation[OutputT]:
         """Returns a copy without output and without the last `num_calls` children.
 
         The copy is committed to the active store; this invocation is unchanged.
@@ -156,7 +168,7 @@ class Invocation(Resource):
         strict: bool = True,
         exception_override: ExceptionOverride | None = None,
         new_calls: providers.NewCalls = "run",
-    ) -> Invocation:
+    ) -> Invocation[OutputT]:
         """Re-executes the calls that have no recorded output; returns the new invocation.
 
         Recorded children whose requests match the calls the program makes
@@ -168,7 +180,13 @@ class Invocation(Resource):
                 runs.
             exception_override: For recorded calls that raised (for example
                 input requests), called with the ref of the exception; its
-                return value (a value or a Ref) becomes the call's output.
+                return value (a value or a Ref) becomes the call's output (an
+                answer to an input request is converted and checked as by
+                `enact.answer`). None means no override: the call runs again,
+                as it would without an override (an input request asks again,
+                a failed tool call is retried); to answer None, return
+                ``enact.commit(None)``. Return None for everything but
+                `enact.InputRequest` to answer only the input requests.
             new_calls: ``"run"`` (the default) runs calls that have no recorded
                 match (past the end of the record, or every call with
                 ``strict=False`` that does not match); ``"forbid"`` raises
@@ -196,7 +214,7 @@ class Invocation(Resource):
         strict: bool = True,
         exception_override: ExceptionOverride | None = None,
         new_calls: providers.NewCalls = "run",
-    ) -> Invocation:
+    ) -> Invocation[OutputT]:
         """Like `replay`, for invocations of asynchronous invokables."""
         plan = self._replay_plan(strict, exception_override, new_calls)
         if plan is None:
@@ -461,16 +479,11 @@ class ChildCall:
             return
         if response.raised is not None and response.raised_here and frame.override is not None:
             value = frame.override(response.raised)
-            if isinstance(value, Ref):
-                value = value()
-            _check_answer(response.raised, value)
-            store = frame.store
-            with store.batch():
-                new_response = commit_response(store, Response(Output(value), None, False, []))
-                self._record(new_response)
-            frame.slots[self.index] = Invocation(self.request_ref, new_response)
-            self.output = value
-            return
+            if value is not None:  # None: no override, the call runs again as without one
+                if isinstance(value, Ref):
+                    value = value()  # a Ref to None answers None
+                self._overridden(response.raised, value)
+                return
         self.child_template = list(response.children)
 
     def _site(self) -> providers.CallSite:
@@ -501,6 +514,17 @@ class ChildCall:
         with frame.store.batch():
             self._record(served)
         frame.slots[self.index] = Invocation(self.request_ref, served)
+        self.output = value
+
+    def _overridden(self, raised: Ref[Any], value: Any) -> None:
+        """Records `value` as the output of this call, which raised `raised` when recorded."""
+        frame = self.frame
+        value = _convert_answer(raised, value)
+        store = frame.store
+        with store.batch():
+            new_response = commit_response(store, Response(Output(value), None, False, []))
+            self._record(new_response)
+        frame.slots[self.index] = Invocation(self.request_ref, new_response)
         self.output = value
 
     def _record(self, response: Ref[Response]) -> None:
@@ -837,11 +861,11 @@ def _exception_resource(error: BaseException) -> Any:
     return record_exception(error)
 
 
-def _check_answer(raised: Ref[Any], value: Any) -> None:
+def _convert_answer(raised: Ref[Any], value: Any) -> Any:
+    """An override for an input request is converted and checked as an answer."""
     exception = raised()
-    check = getattr(exception, "check_answer", None)
-    if check is not None:
-        check(value)
+    convert = getattr(exception, "convert_answer", None)
+    return value if convert is None else convert(value)
 
 
 # Running calls ---------------------------------------------------------------------

@@ -403,14 +403,15 @@ class InvocationGenerator:
         """Answers the pending input request with `value`.
 
         Raises:
-            InputTypeError: `value` does not have the requested type.
+            AnswerError: `value` is not an answer of the requested type (see
+                `enact.invocations.answers`); nothing is recorded.
             InvocationError: No request is pending.
         """
         if self._run is not None:
             if self._pending is None:
                 raise InvocationError("No input request is pending: iterate to get one first.")
             path, request, digest = self._pending
-            request.check_answer(value)
+            value = request.convert_answer(value)
             # Kept until the next step, which claims the run and answers it in one
             # compare-and-set.
             self._answer = (path, digest, value)

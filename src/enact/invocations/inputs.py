@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any
+from typing import Any, TypeVar
 
 from enact.errors import InvocationError
+from enact.invocations.answers import convert_answer, parse_answer
 from enact.invocations.engine import (
     Invocation,
     current_frame,
     write_with_record,
 )
-from enact.invocations.invokables import Invokable, check_type
+from enact.invocations.invokables import Invokable
 from enact.invocations.records import Output, Response
+from enact.invocations.requested_types import record_type, restore_type, type_label
 from enact.invocations.responses import commit_response, read_response
 from enact.invocations.runs import (
     Run,
@@ -35,34 +37,10 @@ from enact.invocations.runs import (
     run_conflict,
 )
 from enact.refs import Ref
-from enact.registry import lookup_class
-from enact.resources import FieldValue, Resource, ResourceWrapper, register_resource_class
+from enact.resources import FieldValue, Resource, register_resource_class
 from enact.stores.store import current_store
-from enact.wrappers import PRIMITIVE_WRAPPERS
 
-_UNWRAPPED = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
-
-
-def _requested_class(requested_type: Any) -> type:
-    """The resource class stored for a requested type (builtins map to their wrappers)."""
-    if requested_type is None:
-        requested_type = type(None)
-    wrapper = PRIMITIVE_WRAPPERS.get(requested_type)
-    if wrapper is not None:
-        return wrapper
-    if isinstance(requested_type, type):
-        if issubclass(requested_type, Resource):
-            return requested_type
-        from enact.registry import wrapper_for
-
-        foreign = wrapper_for(requested_type)
-        if foreign is not None:
-            return foreign
-    raise InvocationError(
-        f"request_input cannot request {requested_type!r}: request int, float, bool, str, "
-        "bytes, None, list, dict, a resource class, or a type with a registered "
-        "ResourceWrapper."
-    )
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(eq=False)
@@ -79,35 +57,53 @@ class InputRequest(Resource, Exception):
     __enact_type_name__ = "enact.invocations.InputRequest"
     __enact_input_request__ = True  # how runs tell "waiting for input" from "raised"
 
-    requested: type
+    requested: Any  # a class or a TypeForm (see requested_types)
     for_value: Ref[Any]
     context: FieldValue
 
     @property
-    def requested_type(self) -> type:
-        """The Python type an answer must have (``str`` for ``request_input(str)``)."""
-        unwrapped = _UNWRAPPED.get(self.requested)
-        if unwrapped is not None:
-            return unwrapped
-        if issubclass(self.requested, ResourceWrapper) and lookup_class(self.requested):
-            try:
-                return self.requested.wrapped_type()
-            except NotImplementedError:
-                return self.requested
-        return self.requested
+    def requested_type(self) -> Any:
+        """The type an answer must have: ``str`` for ``request_input(str)``, or a typing
+        form such as ``list[str]`` or ``Literal['yes', 'no']``.
+
+        Raises:
+            UnknownTypeError: An enum the request names is not defined in this process.
+        """
+        return restore_type(self.requested)
+
+    @property
+    def requested_label(self) -> str:
+        """The requested type as users write it, read without the program's classes."""
+        return type_label(self.requested)
+
+    def convert_answer(self, value: Any) -> Any:
+        """Returns `value` as an answer of the requested type (see `enact.invocations.answers`).
+
+        `value` is a value of the requested type or JSON-like data that spells
+        one (a dict of fields for a class, a list for a tuple, an ISO string
+        for a datetime).
+
+        Raises:
+            AnswerError: The value does not fit; the message names each field path.
+        """
+        return convert_answer(value, self.requested_type)
 
     def check_answer(self, value: Any) -> None:
-        """Raises `enact.InputTypeError` unless `value` has the requested type."""
-        check_type(value, self.requested_type, "the answer", "InputRequest")
+        """Raises `enact.AnswerError` unless `value` is an answer of the requested type."""
+        self.convert_answer(value)
+
+    def parse_answer(self, text: str) -> Any:
+        """Turns typed text into an answer of the requested type (see `answers.parse_answer`)."""
+        return parse_answer(text, self.requested_type)
 
     def __str__(self) -> str:
-        return f"Input of type {self.requested_type.__qualname__} requested" + (
+        return f"Input of type {self.requested_label} requested" + (
             f": {self.context}" if self.context is not None else ""
         )
 
     def __repr__(self) -> str:
         return (
-            f"InputRequest(requested_type={self.requested_type.__qualname__}, "
+            f"InputRequest(requested_type={self.requested_label}, "
             f"for_value={self.for_value!r}, context={self.context!r})"
         )
 
@@ -119,7 +115,7 @@ class RequestInput(Invokable):
 
     __enact_type_name__ = "enact.invocations.RequestInput"
 
-    requested: type
+    requested: Any  # a class or a TypeForm (see requested_types)
     context: FieldValue
 
     def call(self, for_value: Any) -> Any:
@@ -130,8 +126,28 @@ register_resource_class(InputRequest)
 register_resource_class(RequestInput)
 
 
+@typing.overload
+def request_input(
+    requested_type: type[T], for_value: Any = None, context: FieldValue = None
+) -> T: ...
+
+
+@typing.overload
+def request_input(
+    requested_type: Any, for_value: Any = None, context: FieldValue = None
+) -> Any: ...
+
+
 def request_input(requested_type: Any, for_value: Any = None, context: FieldValue = None) -> Any:
     """Asks for input of `requested_type` from outside the running invocation.
+
+    `requested_type` is a class (``str``, a resource class, a registered
+    pydantic model or attrs class, an enum, a wrapped type such as
+    ``datetime``) or a typing form: ``list[str]``, ``dict[str, int]``,
+    ``tuple[int, str]``, ``Literal["yes", "no"]``, ``int | None``, unions.
+    The answer is converted and checked against it in full (see
+    `enact.invocations.answers`), and type checkers see the call return
+    that type (``request_input(bool)`` is a ``bool``).
 
     On first execution this raises `InputRequest`, which ends the invocation
     (unless the code catches it). Once an answer has been given (see
@@ -146,7 +162,7 @@ def request_input(requested_type: Any, for_value: Any = None, context: FieldValu
             "enact.request_input() was called outside of an invocation. Call it from code "
             "run by enact.invoke(...) or an InvocationGenerator, which can pause and resume."
         )
-    return RequestInput(_requested_class(requested_type), context)(for_value)
+    return RequestInput(record_type(requested_type), context)(for_value)
 
 
 def pending_input_requests(
@@ -240,11 +256,17 @@ def answer(
     copy has no output, so replaying it continues the journal.
 
     `path` selects the request (see `pending_input_requests`); by default the
-    first one.
+    first one. Only a pending input request can be answered: a path where a
+    call raised another exception (a caught tool error) is refused, saying so.
+
+    `value` is a value of the requested type or JSON-like data that spells
+    one (a dict of fields for a class, a list for a tuple, an ISO string for
+    a datetime); what is recorded is the converted value, checked in full.
 
     Raises:
         InvocationError: No such pending request.
-        InputTypeError: `value` does not have the requested type.
+        AnswerError: `value` is not an answer of the requested type (see
+            `enact.invocations.answers`); nothing is recorded.
         RunConflictError: The run is not waiting, or another process holds it.
     """
     if not isinstance(invocation, Invocation):
@@ -260,10 +282,13 @@ def answer(
     request = _request_at(invocation, path)
     if request is None:
         pending_paths = [list(p) for p, _ in pending_input_requests(invocation)]
+        what = _what_is_at(current_store(), invocation, path)
         raise InvocationError(
-            f"No pending input request at child path {list(path)}; pending: {pending_paths}."
+            f"No pending input request at child path {list(path)}: {what}. Only input "
+            "requests can be answered (other recorded exceptions stay as they are); pending "
+            f"input requests: {pending_paths}."
         )
-    request.check_answer(value)
+    value = request.convert_answer(value)
     store = current_store()
     return _replace_along(store, invocation, path, Output(value))
 
@@ -280,6 +305,25 @@ def _request_at(invocation: Invocation, path: tuple[int, ...]) -> InputRequest |
         return None
     raised = response.raised()
     return raised if isinstance(raised, InputRequest) else None
+
+
+def _what_is_at(store: Any, invocation: Invocation, path: tuple[int, ...]) -> str:
+    """What the call at `path` is, for an error that it is no pending input request."""
+    response = read_response(store, invocation.response)
+    for depth, index in enumerate(path):
+        if not 0 <= index < len(response.children):
+            where = list(path[:depth])
+            return f"the call at {where} has {len(response.children)} child call(s)"
+        response = read_response(store, response.children[index].response)
+    if response.output is not None:
+        return "that call finished with an output"
+    if response.raised is None:
+        return "that call did not finish"
+    if not response.raised_here:
+        return "that call only passed on an exception raised by one of its children"
+    raised = store.checkout(response.raised)
+    name = getattr(raised, "type_name", None) or type(raised).__qualname__
+    return f"that call raised {name}, which is not an input request"
 
 
 def _replace_along(
@@ -362,7 +406,8 @@ def answer_run(
     Raises:
         RunConflictError: The run moved on, or another process holds it.
         InvocationError: The run has no such pending request.
-        InputTypeError: `value` does not have the requested type.
+        AnswerError: `value` is not an answer of the requested type (see
+            `enact.invocations.answers`); nothing is recorded.
     """
     current = get_run(run) if isinstance(run, str) else run
     if current.state.status != "waiting":
@@ -377,12 +422,17 @@ def answer_run(
         raise InvocationError(f"Run {current.id!r} has no pending input request.")
     chosen = pending[0] if path is None else next((p for p in pending if p[0] == tuple(path)), None)
     if chosen is None:
+        invocation = current.invocation()
+        where = tuple(path or ())
+        what = "" if invocation is None else f": {_what_is_at(current.store, invocation, where)}"
         raise InvocationError(
-            f"Run {current.id!r} has no pending input request at child path {list(path or ())}; "
-            f"pending: {[list(p[0]) for p in pending]}."
+            f"Run {current.id!r} has no pending input request at child path "
+            f"{list(path or ())}{what}. Only input requests can be answered (other recorded "
+            f"exceptions stay as they are); pending input requests: "
+            f"{[list(p[0]) for p in pending]}."
         )
     where, request, digest = chosen
-    request.check_answer(value)
+    value = request.convert_answer(value)
     if not run_now:
         return record_answer(current, where, digest, value)
     check_sync_here(current)

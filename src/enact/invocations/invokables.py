@@ -11,17 +11,23 @@ import inspect
 import types
 import typing
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from enact import registry
 from enact.errors import InputTypeError, InvocationError, RegistrationError
-from enact.invocations.engine import MISSING, ChildCall, Invocation, current_frame
+from enact.invocations.engine import MISSING, ChildCall, Invocation, OutputT, current_frame
 from enact.invocations.records import CallArgs
 from enact.invocations.runs import invoke, invoke_async
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 
 C = TypeVar("C", bound=type)
+if TYPE_CHECKING:  # defaults (PEP 696): a bare Invokable is Invokable[Any, Any]
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    InputT = _DefaultedTypeVar("InputT", default=Any)
+else:
+    InputT = TypeVar("InputT")
 
 
 class _Unchecked:
@@ -72,8 +78,15 @@ def _fits(value: Any, expected: Any) -> bool:
     origin = typing.get_origin(expected)
     if origin is typing.Union or origin is types.UnionType:
         return any(_fits(value, arm) for arm in typing.get_args(expected))
+    if origin is typing.Literal:
+        return any(
+            type(allowed) is type(value) and allowed == value
+            for allowed in typing.get_args(expected)
+        )
+    if origin is typing.Annotated:
+        return _fits(value, typing.get_args(expected)[0])
     if origin is not None:
-        return isinstance(origin, type) and isinstance(value, origin)
+        return not isinstance(origin, type) or isinstance(value, origin)
     if isinstance(expected, type):
         if expected is float and type(value) is int:
             return True
@@ -86,9 +99,90 @@ def _fits(value: Any, expected: Any) -> bool:
 def _type_label(expected: Any) -> str:
     if expected is None or expected is type(None):
         return "None"
-    if isinstance(expected, type):
+    if isinstance(expected, type) and typing.get_origin(expected) is None:
         return expected.__qualname__
-    return repr(expected)
+    return repr(expected).replace("typing.", "")
+
+
+def declared_types(cls: type) -> tuple[Any, Any]:
+    """The input and output types an invokable class declares, ``Any`` where it declares none.
+
+    From `typed_invokable`, else the annotations of ``call`` (an input type
+    of ``None`` when ``call`` takes no input), else the arguments of
+    ``Invokable[I, O]`` among its bases.
+    """
+    input_type: Any = cls.__dict__.get("_enact_input_type", _Unchecked)
+    output_type: Any = cls.__dict__.get("_enact_output_type", _Unchecked)
+    if input_type is _Unchecked or output_type is _Unchecked:
+        annotated = _call_annotations(cls)
+        generic = _generic_arguments(cls)
+        if input_type is _Unchecked:
+            input_type = annotated[0] if annotated[0] is not _Unchecked else generic[0]
+        if output_type is _Unchecked:
+            output_type = annotated[1] if annotated[1] is not _Unchecked else generic[1]
+    if input_type is _Unchecked:
+        input_type = getattr(cls, "_enact_input_type", _Unchecked)
+    if output_type is _Unchecked:
+        output_type = getattr(cls, "_enact_output_type", _Unchecked)
+    return (
+        Any if input_type is _Unchecked else input_type,
+        Any if output_type is _Unchecked else output_type,
+    )
+
+
+def _call_annotations(cls: type) -> tuple[Any, Any]:
+    """The annotated input and output of ``call`` (`_Unchecked` where there is none)."""
+    method = getattr(cls, "call", None)
+    if method is None or method in (Invokable.call, AsyncInvokable.call):
+        return _Unchecked, _Unchecked
+    try:
+        hints = typing.get_type_hints(method)
+    except Exception:  # a forward reference this process cannot resolve: unchecked
+        return _Unchecked, _Unchecked
+    parameters = list(inspect.signature(method).parameters.values())[1:]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if positional:
+        input_type = hints.get(positional[0].name, _Unchecked)
+    else:
+        input_type = type(None) if not parameters else _Unchecked
+    return input_type, hints.get("return", _Unchecked)
+
+
+def _generic_arguments(cls: type) -> tuple[Any, Any]:
+    """The arguments of the ``Invokable[I, O]`` (or async) base of `cls`, if concrete."""
+    for base in cls.__mro__:
+        for original in base.__dict__.get("__orig_bases__", ()):
+            if typing.get_origin(original) in (Invokable, AsyncInvokable):
+                args = typing.get_args(original)
+                if len(args) == 2:
+                    return tuple(  # type: ignore[return-value]
+                        _Unchecked if isinstance(arg, TypeVar) else arg for arg in args
+                    )
+    return _Unchecked, _Unchecked
+
+
+def prepare_invokable(cls: type) -> None:
+    """At registration: refuses an impossible ``call``; takes its declared types to check.
+
+    Raises:
+        RegistrationError: ``call`` takes more than one argument besides ``self``.
+    """
+    method = getattr(cls, "call", None)
+    if method is not None and method not in (Invokable.call, AsyncInvokable.call):
+        type.__setattr__(cls, "_enact_takes_input", None)  # recomputed for this class
+        _takes_input(cls, method)
+    if "_enact_input_type" in cls.__dict__ or "_enact_output_type" in cls.__dict__:
+        return  # typed_invokable decided
+    input_type, output_type = _call_annotations(cls)
+    generic = _generic_arguments(cls)
+    if input_type is _Unchecked:
+        input_type = generic[0]
+    if output_type is _Unchecked:
+        output_type = generic[1]
+    if input_type is type(None):  # call(self): "takes no input" is checked by _call_args
+        input_type = _Unchecked
+    type.__setattr__(cls, "_enact_input_type", input_type)
+    type.__setattr__(cls, "_enact_output_type", output_type)
 
 
 def _call_args(invokable: Any, input_value: Any) -> tuple[Any, ...]:
@@ -109,38 +203,65 @@ def _check_output(invokable: Any, output: Any) -> None:
     check_type(output, cls._enact_output_type, "its output", cls.__qualname__)
 
 
-class Invokable(Resource):
+class Invokable(Resource, Generic[InputT, OutputT]):
     """A resource with a ``call`` method taking at most one argument.
 
     Subclass it (usually as a dataclass) and implement ``call(self)`` or
     ``call(self, input)``. ``invokable()`` calls it; ``invokable.invoke()``
     calls it with a journal.
+
+    ``Invokable[I, O]`` states the input and output types for type checkers
+    (``class Greet(enact.Invokable[str, str])``: ``Greet()("Ada")`` is a
+    ``str``, ``Greet().invoke("Ada")`` an ``Invocation[str]``); a bare
+    ``Invokable`` is ``Invokable[Any, Any]``. `get_input_type` and
+    `get_output_type` return them at run time. Registered with
+    ``@enact.register``, the annotations of ``call`` are checked against the
+    actual input and output of each call (`enact.InputTypeError`).
     """
 
     _enact_input_type: ClassVar[Any] = _Unchecked
     _enact_output_type: ClassVar[Any] = _Unchecked
 
-    def call(self, *args: Any) -> Any:
-        """The behaviour of the invokable (implemented by subclasses)."""
-        raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
+    if TYPE_CHECKING:  # any signature of at most one argument overrides it
+        call: Callable[..., Any]
+    else:
 
-    def __call__(self, *args: Any) -> Any:
+        def call(self, *args: Any) -> Any:
+            """The behaviour of the invokable (implemented by subclasses)."""
+            raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
+
+    @classmethod
+    def get_input_type(cls) -> Any:
+        """The declared input type (``Any`` if none is declared); see `declared_types`."""
+        return declared_types(cls)[0]
+
+    @classmethod
+    def get_output_type(cls) -> Any:
+        """The declared output type (``Any`` if none is declared); see `declared_types`."""
+        return declared_types(cls)[1]
+
+    def __call__(self, *args: InputT) -> OutputT:
         if len(args) > 1:
             raise InvocationError(
                 f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
             )
         input_value = args[0] if args else None
         frame = current_frame()
+        output: OutputT
         if frame is None:
-            return self._enact_run(input_value)
-        return ChildCall(frame, self, input_value).run(self._enact_run, input_value)
+            output = self._enact_run(input_value)
+        else:
+            output = ChildCall(frame, self, input_value).run(self._enact_run, input_value)
+        return output
 
     def _enact_run(self, input_value: Any) -> Any:
         output = self.call(*_call_args(self, input_value))
         _check_output(self, output)
         return output
 
-    def invoke(self, arg: Any = None, *, run_id: str | None = None) -> Invocation:
+    def invoke(
+        self, arg: InputT | Ref[InputT] | None = None, *, run_id: str | None = None
+    ) -> Invocation[OutputT]:
         """Calls this invokable on `arg` (a value or a Ref) and journals the call as a run.
 
         Returns the `Invocation`; an exception raised by the call is recorded in
@@ -150,23 +271,38 @@ class Invokable(Resource):
         return invoke(self, (input_value,), run_id=run_id)
 
 
-class AsyncInvokable(Resource):
+class AsyncInvokable(Resource, Generic[InputT, OutputT]):
     """An invokable whose ``call`` is a coroutine (``async def call(self[, input])``).
 
     ``await invokable()`` calls it; ``await invokable.invoke()`` journals it.
     Child calls made concurrently (``asyncio.gather``) are recorded in the
     order the calls were made. A child still running when its parent returns
-    raises `enact.IncompleteSubinvocationError`.
+    raises `enact.IncompleteSubinvocationError`. ``AsyncInvokable[I, O]``
+    states the types as for `Invokable` (``await invokable()`` is an ``O``).
     """
 
     _enact_input_type: ClassVar[Any] = _Unchecked
     _enact_output_type: ClassVar[Any] = _Unchecked
 
-    async def call(self, *args: Any) -> Any:
-        """The behaviour of the invokable (implemented by subclasses)."""
-        raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
+    if TYPE_CHECKING:
+        call: Callable[..., Awaitable[Any]]
+    else:
 
-    def __call__(self, *args: Any) -> Awaitable[Any]:
+        async def call(self, *args: Any) -> Any:
+            """The behaviour of the invokable (implemented by subclasses)."""
+            raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
+
+    @classmethod
+    def get_input_type(cls) -> Any:
+        """The declared input type (``Any`` if none is declared); see `declared_types`."""
+        return declared_types(cls)[0]
+
+    @classmethod
+    def get_output_type(cls) -> Any:
+        """The declared output type (``Any`` if none is declared); see `declared_types`."""
+        return declared_types(cls)[1]
+
+    def __call__(self, *args: InputT) -> Awaitable[OutputT]:
         if len(args) > 1:
             raise InvocationError(
                 f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
@@ -182,7 +318,9 @@ class AsyncInvokable(Resource):
         _check_output(self, output)
         return output
 
-    async def invoke(self, arg: Any = None, *, run_id: str | None = None) -> Invocation:
+    async def invoke(
+        self, arg: InputT | Ref[InputT] | None = None, *, run_id: str | None = None
+    ) -> Invocation[OutputT]:
         """Awaits this invokable on `arg` (a value or a Ref) and journals the call as a run."""
         input_value = arg() if isinstance(arg, Ref) else arg
         return await invoke_async(self, (input_value,), run_id=run_id)
