@@ -267,7 +267,12 @@ class UI:
             program_error = str(err)
         for_value = None
         try:
-            for_value = _data.safe_repr(request.for_value(), _data.DETAIL_LIMIT)
+            value = request.for_value()
+            for_value = (
+                _data.shorten(value, _data.DETAIL_LIMIT)
+                if isinstance(value, str)
+                else _data.safe_repr(value, _data.DETAIL_LIMIT)
+            )
         except EnactError as err:
             for_value = f"(not readable: {err})"
         context = request.context
