@@ -186,7 +186,7 @@ def test_wrong_answers_show_errors_per_field_and_leave_the_run_waiting(
         "review-1",
         {"answer.approved": "maybe", "answer.retries": "many", "answer.address.city": "Oslo"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 200 and "answer-form" in response.text
     assert "&#39;maybe&#39; is not yes or no" in response.text
     assert "&#39;many&#39; is not a whole number" in response.text
     assert 'value="many"' in response.text  # what was typed is kept

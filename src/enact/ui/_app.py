@@ -346,7 +346,7 @@ class UI:
         return self.page(
             request,
             "answer.html",
-            422,
+            200,  # the form again, with its errors (an error status is a console error)
             title=f"Answer {run_id}",
             errors=errors,
             values=values,
