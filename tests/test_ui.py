@@ -99,7 +99,9 @@ def test_run_list_pages_by_cursor(store: enact.Store) -> None:
         assert first.next_cursor is not None
         second = _data.run_page(store, _data.RunFilter(), first.next_cursor, limit=3)
         assert [run.id for run in second.runs] == ["review-2", "review-1", "total-b"]
-        narrow = _data.run_page(store, _data.RunFilter(status="complete"), limit=5, scan_limit=4)
+        narrow = _data.run_page(
+            store, _data.RunFilter(status="complete"), limit=5, scan_limit=4, seconds=None
+        )
         assert narrow.runs == [] and narrow.stopped_early and narrow.scanned == 4
         rest = _data.run_page(store, _data.RunFilter(status="complete"), narrow.next_cursor)
         assert [run.id for run in rest.runs] == ["total-b", "total-a"]

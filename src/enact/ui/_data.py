@@ -47,8 +47,14 @@ from enact.wrappers import PRIMITIVE_WRAPPERS
 PAGE_SIZE: Final = 50
 """Runs on one page of the run list."""
 
-SCAN_LIMIT: Final = 2000
+INBOX_RUNS: Final = 20
+"""Waiting runs on one page of the inbox (each one's requests are read)."""
+
+SCAN_LIMIT: Final = 5000
 """Index entries one filtered page reads at most before it offers to go on."""
+
+SCAN_SECONDS: Final = 0.1
+"""How long one filtered page reads the run index before it offers to go on."""
 
 VALUE_LIMIT: Final = 300
 """Characters of a value in a tree line (the node's details show up to `DETAIL_LIMIT`)."""
@@ -167,16 +173,25 @@ def run_page(
     *,
     limit: int = PAGE_SIZE,
     scan_limit: int = SCAN_LIMIT,
+    seconds: float | None = SCAN_SECONDS,
 ) -> RunPage:
-    """Reads one page of runs, newest first, reading at most `scan_limit` index entries."""
+    """Reads one page of runs, newest first.
+
+    A filtered page reads at most `scan_limit` index entries, and stops after
+    `seconds` (None: no time limit) once it has read at least one chunk; the
+    page then says how far it got and its cursor goes on from there.
+    """
     lower, upper = index_bounds(filters, before)
     found: list[Run] = []
     scanned = 0
     newest: str | None = None
     last: str | None = None
     exhausted = False
-    chunk = limit if not filters.narrows else min(scan_limit, 500)
+    chunk = limit if not filters.narrows else min(scan_limit, 100)
+    deadline = None if seconds is None else time.monotonic() + seconds
     while len(found) < limit and scanned < scan_limit:
+        if deadline is not None and scanned and time.monotonic() > deadline:
+            break
         rows = store.list_names(
             NameQuery(INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=chunk)
         )
@@ -200,12 +215,34 @@ def run_page(
     return RunPage(found, last, newest, scanned, stopped)
 
 
+_STATES: dict[str, RunState] = {}
+"""Run states read, by digest (a digest's object never changes), to list runs faster."""
+
+_STATES_KEPT: Final = 50_000
+
+
 def _run_of_index(store: Store, name: str) -> Run | None:
+    """The run an index name lists (None if its head is gone or is not a run state)."""
     run_id = name.rsplit("/", 1)[1]
     try:
-        return get_run(run_id, store=store)
-    except (RunNotFoundError, InvalidNameError):
+        head = store.get_name(RUN_PREFIX + run_id)
+    except InvalidNameError:
         return None
+    if head is None:
+        return None
+    key = head.digest
+    state = _STATES.get(key)
+    if state is None:
+        try:
+            state = store.checkout(head)
+        except EnactError:
+            return None
+        if not isinstance(state, RunState):
+            return None
+        if len(_STATES) >= _STATES_KEPT:
+            _STATES.clear()
+        _STATES[key] = state
+    return Run(store, head, state)
 
 
 def runs_after(store: Store, filters: RunFilter, after: str, limit: int = PAGE_SIZE) -> RunPage:
@@ -276,7 +313,7 @@ class Pending:
 
 def inbox(store: Store, before: str | None = None) -> tuple[list[Pending], RunPage]:
     """The pending input requests of one page of waiting runs."""
-    page = run_page(store, RunFilter(status="waiting"), before)
+    page = run_page(store, RunFilter(status="waiting"), before, limit=INBOX_RUNS)
     found: list[Pending] = []
     for run in page.runs:
         try:
