@@ -29,7 +29,6 @@ from enact.invocations.runs._lookup import (
     get_run,
 )
 from enact.invocations.runs._state import (
-    INDEX_PREFIX,
     LEASE_SECONDS,
     RUN_PREFIX,
     RunState,
@@ -38,6 +37,7 @@ from enact.invocations.runs._state import (
     check_run_id,
     new_run_id,
     process_owner,
+    run_index_name,
 )
 from enact.refs import Ref
 from enact.stores.base import UnsupportedOperationError
@@ -152,8 +152,17 @@ class RunHandle:
         if self.lost is None:
             try:
                 self._move(self._next("interrupted", "interrupted", journal_to=next(self._seq)))
-            except Exception:  # the error that interrupted the run matters more
+            except Exception as failure:
+                # The error that interrupted the run matters more: it is re-raised, and
+                # says why the head could not be moved (it still shows the run as
+                # running until its process is gone or its lease expires).
                 _leases.remove(self)
+                error.add_note(
+                    f"enact could not mark run {self.run_id!r} interrupted "
+                    f"({type(failure).__name__}: {failure}); it shows as interrupted once "
+                    "this process has exited or its lease has expired, and enact.resume "
+                    "continues it then."
+                )
 
     # Head moves ---------------------------------------------------------------
 
@@ -227,6 +236,26 @@ def _compare_and_set(store: Store, expected: Ref[RunState] | None, new: RunState
     return ref
 
 
+def create_run(store: Store, state: RunState) -> Ref[RunState]:
+    """Writes a new run's index name, then its head (by compare-and-set from no head).
+
+    In this order a crash between the two writes leaves an index name with no
+    head, which `list_runs` skips, never a run that `list_runs` cannot find.
+
+    Raises:
+        RunConflictError: A run with this id exists already (the index name just
+            written is removed again).
+    """
+    index_name = run_index_name(state)
+    ref: Ref[RunState] = store.commit(state)
+    store.set_name(index_name, ref)
+    try:
+        return _compare_and_set(store, None, state)
+    except RunConflictError:
+        store.set_name(index_name, None)
+        raise
+
+
 def supports_runs(store: Store) -> bool:
     """Whether the store's backend keeps names (runs need them); asked once per store."""
     memo = store.memo(_SUPPORTS_MEMO)
@@ -291,12 +320,12 @@ def start_run(
             )
         head = store.commit(state)
         store.log_name(RUN_PREFIX + run_id, head.digest)
-        store.log_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head.digest)
+        store.log_name(run_index_name(state), head.digest)
         return RunHandle(
             store, state, head, lease_seconds=lease_seconds, trees=trees, deferred=True
         )
     try:
-        head = _compare_and_set(store, None, state)
+        head = create_run(store, state)
     except RunConflictError as err:
         raise RunConflictError(
             f"A run with id {run_id!r} exists already (status {err.status}). Continue it with "
@@ -305,7 +334,6 @@ def start_run(
             status=err.status,
             head=err.head,
         ) from None
-    store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head)
     if not running:
         return head, state
     return RunHandle(store, state, head, lease_seconds=lease_seconds, trees=trees)
