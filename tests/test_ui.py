@@ -73,7 +73,16 @@ def test_run_list_is_newest_first_and_filters_by_status_function_and_time(
 ) -> None:
     """The list shows every run newest first; status, function and time filters narrow it."""
     all_runs = _run_ids(client.get("/runs").text)
-    assert all_runs == ["fail-1", "hostile", "ask-1", "review-2", "review-1", "total-b", "total-a"]
+    assert all_runs == [
+        "fail-1",
+        "hostile",
+        "ask-1",
+        "review-2",
+        "review-1",
+        "total-b",
+        "total-a",
+        "wide",
+    ]
     assert _run_ids(client.get("/runs?status=waiting").text) == [
         "hostile",
         "ask-1",
@@ -81,6 +90,7 @@ def test_run_list_is_newest_first_and_filters_by_status_function_and_time(
         "review-1",
     ]
     assert _run_ids(client.get("/runs?function=total").text) == ["total-b", "total-a"]
+    assert _run_ids(client.get("/runs?status=complete&function=wide").text) == ["wide"]
     assert _run_ids(client.get("/runs?function=helpers.ui_agent.fail").text) == ["fail-1"]
     assert _run_ids(client.get("/runs?since=2999-01-01").text) == []
     assert _run_ids(client.get("/runs?until=2999-01-01T00:00").text) == all_runs
@@ -104,7 +114,7 @@ def test_run_list_pages_by_cursor(store: enact.Store) -> None:
         )
         assert narrow.runs == [] and narrow.stopped_early and narrow.scanned == 4
         rest = _data.run_page(store, _data.RunFilter(status="complete"), narrow.next_cursor)
-        assert [run.id for run in rest.runs] == ["total-b", "total-a"]
+        assert [run.id for run in rest.runs] == ["total-b", "total-a", "wide"]
         assert rest.next_cursor is None
 
 
@@ -132,6 +142,21 @@ def test_run_page_shows_calls_outputs_exceptions_and_history(client: TestClient)
     failed = client.get("/runs/fail-1").text
     assert "ValueError: boom 1 &lt;b&gt;bold&lt;/b&gt;" in failed
     assert client.get("/runs/no-such-run").status_code == 404
+
+
+def test_a_big_tree_renders_a_bounded_part_and_loads_the_rest_on_demand(
+    client: TestClient,
+) -> None:
+    """A run of 331 calls renders TREE_BUDGET of them; the others load when opened."""
+    from enact.ui import _data
+
+    page = client.get("/runs/wide").text
+    assert page.count('<li class="call') <= _data.TREE_BUDGET
+    lazy = re.findall(r'hx-get="/tree/([0-9a-f]{64})\?path=(\d+)" hx-trigger="toggle once"', page)
+    assert lazy, "no call is left to load on demand"
+    digest, path = lazy[-1]
+    kids = client.get(f"/tree/{digest}?path={path}").text
+    assert kids.count('<li class="call') == 10 and "square(" in kids
 
 
 def test_subtree_loads_the_children_of_one_call(client: TestClient, store: enact.Store) -> None:

@@ -165,7 +165,7 @@ def test_run_list_filters_live_rows_and_a_tree(server: Server, pages: Pages) -> 
     """List runs, filter by status, see a new run appear, open a run's collapsible tree."""
     page = pages.page
     page.goto(server.url + "/runs")
-    assert len(_rows(pages)) == 7
+    assert len(_rows(pages)) == 8
     pages.shot("runs")
     page.select_option("#filter-status", "waiting")
     page.click("#filter-apply")
@@ -198,6 +198,15 @@ def test_run_list_filters_live_rows_and_a_tree(server: Server, pages: Pages) -> 
     root.locator("> summary").click()
     assert square.is_visible()
     pages.shot("run-tree")
+
+    page.goto(server.url + "/runs/wide")  # 331 calls: the last ones load when opened
+    lazy = page.locator("li.call[data-path='29'] > details")
+    assert lazy.get_attribute("hx-get") is not None
+    assert page.locator("li.call[data-path='29.0']").count() == 0
+    lazy.locator("> summary").click()
+    page.wait_for_selector("li.call[data-path='29.9']")
+    assert "square(38)" in page.inner_text("li.call[data-path='29']")
+    pages.shot("run-tree-loaded")
     pages.check()
 
 

@@ -53,6 +53,12 @@ def total(xs: list[int]) -> int:
 
 
 @enact.register
+def wide(n: int) -> int:
+    """n calls of `total` of ten numbers: more calls than a run page shows at first."""
+    return sum(total(list(range(i, i + 10))) for i in range(n))
+
+
+@enact.register
 def draft(customer: str) -> str:
     return f"Hi {customer},\n\nyour refund is on its way.\n"
 

@@ -201,7 +201,7 @@ class UI:
             "open_paths": open_paths,
             "names": [
                 _data.RUN_PREFIX + run.id,
-                f"{_data.INDEX_PREFIX}{int(run.created * 1e9):020d}/{run.id}",
+                _data.run_index_name(run.state),
             ],
         }
 

@@ -38,6 +38,7 @@ from enact.invocations.runs import (
     read_journal,
     state_invocation,
 )
+from enact.invocations.runs._state import run_index_name as run_index_name
 from enact.refs import Ref
 from enact.resources import Resource
 from enact.stores.base import NameQuery, UnsupportedOperationError
@@ -242,6 +243,8 @@ def _run_of_index(store: Store, name: str) -> Run | None:
         if len(_STATES) >= _STATES_KEPT:
             _STATES.clear()
         _STATES[key] = state
+    if run_index_name(state) != name:
+        return None  # a left-over name of an earlier attempt to start a run of this id
     return Run(store, head, state)
 
 
