@@ -54,7 +54,7 @@ INBOX_RUNS: Final = 20
 SCAN_LIMIT: Final = 5000
 """Index entries one filtered page reads at most before it offers to go on."""
 
-SCAN_SECONDS: Final = 0.1
+SCAN_SECONDS: Final = 0.08
 """How long one filtered page reads the run index before it offers to go on."""
 
 VALUE_LIMIT: Final = 300
@@ -131,9 +131,14 @@ class RunFilter:
     def keeps(self, run: Run) -> bool:
         if self.status and run.status != self.status:
             return False
-        return not self.function or (
-            run.function == self.function or run.function.endswith("." + self.function)
-        )
+        return self.keeps_function(run.state)
+
+    def keeps_function(self, state: RunState | None) -> bool:
+        if not self.function:
+            return True
+        if state is None:
+            return False
+        return state.function == self.function or state.function.endswith("." + self.function)
 
 
 @dataclasses.dataclass
@@ -188,7 +193,7 @@ def run_page(
     newest: str | None = None
     last: str | None = None
     exhausted = False
-    chunk = limit if not filters.narrows else min(scan_limit, 100)
+    chunk = limit if not filters.narrows else min(scan_limit, 50 if filters.status else 100)
     deadline = None if seconds is None else time.monotonic() + seconds
     while len(found) < limit and scanned < scan_limit:
         if deadline is not None and scanned and time.monotonic() > deadline:
@@ -196,10 +201,12 @@ def run_page(
         rows = store.list_names(
             NameQuery(INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=chunk)
         )
-        for name, _ in rows:
+        for name, first in rows:
             upper = last = name
             newest = newest or name
             scanned += 1
+            if filters.function and not filters.keeps_function(_state(store, first)):
+                continue  # a run's function is in its first state, which the index names
             run = _run_of_index(store, name)
             if run is not None:
                 run.cursor = name
@@ -222,6 +229,22 @@ _STATES: dict[str, RunState] = {}
 _STATES_KEPT: Final = 50_000
 
 
+def _state(store: Store, ref: Ref[Any]) -> RunState | None:
+    """The run state `ref` points at (cached), or None if it is not one."""
+    state = _STATES.get(ref.digest)
+    if state is None:
+        try:
+            state = store.checkout(ref)
+        except EnactError:
+            return None
+        if not isinstance(state, RunState):
+            return None
+        if len(_STATES) >= _STATES_KEPT:
+            _STATES.clear()
+        _STATES[ref.digest] = state
+    return state
+
+
 def _run_of_index(store: Store, name: str) -> Run | None:
     """The run an index name lists (None if its head is gone or is not a run state)."""
     run_id = name.rsplit("/", 1)[1]
@@ -231,18 +254,9 @@ def _run_of_index(store: Store, name: str) -> Run | None:
         return None
     if head is None:
         return None
-    key = head.digest
-    state = _STATES.get(key)
+    state = _state(store, head)
     if state is None:
-        try:
-            state = store.checkout(head)
-        except EnactError:
-            return None
-        if not isinstance(state, RunState):
-            return None
-        if len(_STATES) >= _STATES_KEPT:
-            _STATES.clear()
-        _STATES[key] = state
+        return None
     if run_index_name(state) != name:
         return None  # a left-over name of an earlier attempt to start a run of this id
     return Run(store, head, state)
