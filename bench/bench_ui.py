@@ -231,7 +231,7 @@ def main() -> None:
                 "best_ms": best * 1e3,
                 "median_ms": median * 1e3,
                 "x_raw_sql": median / sql,
-                "x_enact_log": median / log,
+                "enact_log_x_slower": log / median,
                 "pass": median * 1e3 < TARGET_MS,
             }
         )
@@ -245,12 +245,12 @@ def main() -> None:
     )
 
     print()
-    print("| page | best | median | vs raw SQL | vs enact log | < 200 ms |")
+    print("| page | best | median | / raw SQL | `enact log` is slower by | < 200 ms |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['page']} | {row['best_ms']:.1f} ms | {row['median_ms']:.1f} ms | "
-            f"{row['x_raw_sql']:.1f}x | {row['x_enact_log']:.2f}x | "
+            f"{row['x_raw_sql']:.1f}x | {row['enact_log_x_slower']:.0f}x | "
             f"{'pass' if row['pass'] else 'FAIL'} |"
         )
 

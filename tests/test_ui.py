@@ -135,6 +135,7 @@ def test_live_endpoint_returns_only_runs_started_after_the_cursor(
 
 def test_run_page_shows_calls_outputs_exceptions_and_history(client: TestClient) -> None:
     """A run's page shows its call tree with inputs and outputs, and its states."""
+    assert "review(&#39;dana&#39;)" in client.get("/runs").text  # the list shows each call
     page = client.get("/runs/total-a").text
     assert "total([1, 2, 3])" in page and "square(3)" in page and ">14<" in page
     assert page.count('<li class="call') == 4
@@ -337,6 +338,8 @@ def test_any_object_by_ref_or_name_and_its_json(client: TestClient, store: enact
     page = client.get("/objects?ref=total-a").text
     assert head in page and "enact.runs.RunState" in page
     assert head in client.get(f"/objects?ref={head[:10]}").text
+    assert "runs/fail-1" in client.get("/objects?ref=@1").text  # the latest run, as in the CLI
+    assert "runs/total-a" in client.get("/objects?ref=@7").text
     document = client.get("/objects/total-a.json").json()
     assert document["ref"] == head and document["name"] == "runs/total-a"
     assert document["value"]["$type"] == "enact.runs.RunState"

@@ -130,7 +130,7 @@ class UI:
     async def runs(self, request: Request) -> Response:
         filters, shown, problems = self._filters(request)
         before = request.query_params.get("before") or None
-        page = await self.work(_data.run_page, self.store, filters, before)
+        page, calls = await self.work(self._page_with_calls, filters, before)
         live_after = page.newest if before is None else None
         if before is None and page.newest is None:
             live_after = _data.INDEX_PREFIX  # an empty store: every run is new
@@ -144,16 +144,33 @@ class UI:
             before=before,
             query=_query(shown),
             live_after=live_after,
+            calls=calls,
         )
+
+    def _page_with_calls(
+        self, filters: _data.RunFilter, before: str | None
+    ) -> tuple[_data.RunPage, dict[str, str]]:
+        page = _data.run_page(self.store, filters, before)
+        return page, {run.id: _data.call_text(self.store, run) for run in page.runs}
 
     async def live(self, request: Request) -> Response:
         filters, shown, _ = self._filters(request)
         after = request.query_params.get("after", _data.INDEX_PREFIX)
         if not after.startswith(_data.INDEX_PREFIX):
             after = _data.INDEX_PREFIX
-        page = await self.work(_data.runs_after, self.store, filters, after)
+
+        def read() -> tuple[_data.RunPage, dict[str, str]]:
+            page = _data.runs_after(self.store, filters, after)
+            return page, {run.id: _data.call_text(self.store, run) for run in page.runs}
+
+        page, calls = await self.work(read)
         return self.page(
-            request, "live.html", page=page, query=_query(shown), live_after=page.newest
+            request,
+            "live.html",
+            page=page,
+            query=_query(shown),
+            live_after=page.newest,
+            calls=calls,
         )
 
     async def run(self, request: Request) -> Response:

@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import datetime
 import math
+import re
 import time
 from collections.abc import Iterator
 from typing import Any, Final
@@ -277,6 +278,26 @@ def runs_after(store: Store, filters: RunFilter, after: str, limit: int = PAGE_S
             found.append(run)
     newest = rows[0][0] if rows else after
     return RunPage(found, None, newest, len(rows), False)
+
+
+_CALLS: dict[str, str] = {}
+"""``name(arguments)`` of root requests, by request digest."""
+
+
+def call_text(store: Store, run: Run, limit: int = 120) -> str:
+    """What the run calls, ``name(arguments)`` (its function's name if the types are not here)."""
+    digest = run.state.request.digest
+    text = _CALLS.get(digest)
+    if text is None:
+        try:
+            request = store.checkout(run.state.request)
+            text = format_call(request.invokable, request.input, limit)
+        except EnactError:
+            return run.function.rpartition(".")[2] + "(…)"
+        if len(_CALLS) >= _STATES_KEPT:
+            _CALLS.clear()
+        _CALLS[digest] = text
+    return text
 
 
 def find_run(store: Store, run_id: str) -> Run | None:
@@ -632,10 +653,18 @@ class Resolved:
 
 
 def resolve(store: Store, text: str) -> Resolved:
-    """A run id, a name, a full digest or a unique digest prefix (4+ hex digits)."""
+    """A run id, @N (the N-th latest run), a name, a full digest or a unique digest prefix."""
     text = text.strip()
     if not text:
         return Resolved(None, error="Give a run id, a name, or a digest (or a prefix of one).")
+    nth = re.fullmatch(r"@([0-9]{0,4})", text)
+    if nth is not None:
+        number = int(nth.group(1) or 1)
+        page = run_page(store, RunFilter(), limit=number) if number >= 1 else None
+        if page is None or len(page.runs) < number:
+            return Resolved(None, error=f"No run {text}: @1 is the latest run.")
+        nth_run = page.runs[number - 1]
+        return Resolved(nth_run.head, RUN_PREFIX + nth_run.id, nth_run)
     run = find_run(store, text)
     if run is not None:
         return Resolved(run.head, RUN_PREFIX + run.id, run)
