@@ -227,6 +227,16 @@ class CallSink(Protocol):
         """Raises if this process may no longer write the run (its lease was lost)."""
         ...
 
+    def wait_here(self, call: ChildCall, error: Exception) -> tuple[Any, Ref[Response]] | None:
+        """Waits in place for the answer to the input request `call` raised, if the run can.
+
+        Called after `call` ended with `error` and its record was written. A run
+        driven by an `InvocationGenerator` in this process waits here instead of
+        unwinding, and returns the answer with the response recorded for it;
+        otherwise (None) the error goes on to the caller.
+        """
+        ...
+
 
 # Frames ------------------------------------------------------------------------
 
@@ -245,10 +255,12 @@ class Frame:
     """The state of one running invocation: its children so far and its template."""
 
     __slots__ = (
+        "call",
         "child_errors",
         "closed",
         "lock",
         "override",
+        "parent",
         "path",
         "responses",
         "sink",
@@ -266,8 +278,12 @@ class Frame:
         override: ExceptionOverride | None,
         path: tuple[int, ...],
         sink: CallSink | None,
+        parent: Frame | None = None,
+        call: ChildCall | None = None,
     ) -> None:
         self.store = store
+        self.parent = parent
+        self.call = call
         self.slots: list[Any] = []
         self.template = template
         self.strict = strict
@@ -289,8 +305,8 @@ class Frame:
                 return index, slot
         return None
 
-    def child(self, index: int, template: list[Any] | None) -> Frame:
-        """A frame for the child call at `index`, sharing this frame's settings."""
+    def child(self, index: int, template: list[Any] | None, call: ChildCall) -> Frame:
+        """A frame for `call`, this frame's child at `index`, with these settings."""
         return Frame(
             self.store,
             template,
@@ -298,6 +314,8 @@ class Frame:
             self.override,
             (*self.path, index),
             self.sink,
+            self,
+            call,
         )
 
 
@@ -419,7 +437,7 @@ class ChildCall:
             frame.store.log_name(name, response.digest)
 
     def start(self) -> tuple[Frame, Any]:
-        child = self.frame.child(self.index, self.child_template)
+        child = self.frame.child(self.index, self.child_template, self)
         return child, _frame.set(child)
 
     def finish(
@@ -448,9 +466,23 @@ class ChildCall:
         """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
             return self.output
-        with _Running(self) as running:
-            running.output = call(*args, **kwargs)
+        try:
+            with _Running(self) as running:
+                running.output = call(*args, **kwargs)
+        except Exception as error:
+            sink = self.frame.sink
+            answered = None if sink is None else sink.wait_here(self, error)
+            if answered is None:
+                raise
+            return self._answered(error, *answered)
         return running.output
+
+    def _answered(self, error: Exception, value: Any, response: Ref[Response]) -> Any:
+        """This call, which raised `error`, was answered in place (see `CallSink.wait_here`)."""
+        frame = self.frame
+        frame.slots[self.index] = Invocation(self.request_ref, response)
+        frame.child_errors = [raised for raised in frame.child_errors if raised is not error]
+        return value
 
     async def run_async(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -472,7 +472,11 @@ class SQLiteBackend(StorageBackend):
         return self._run(f"delete names under {prefix!r}", delete)
 
     def commit_with_names(
-        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+        self,
+        packed_resources: list[PackedResource],
+        names: list[tuple[str, str]],
+        *,
+        expected: Mapping[str, str | None] | None = None,
     ) -> None:
         rows = [
             [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
@@ -481,6 +485,12 @@ class SQLiteBackend(StorageBackend):
 
         def write() -> None:
             with self._transaction() as conn:
+                for name, wanted in (expected or {}).items():
+                    row = conn.execute("SELECT digest FROM names WHERE name = ?", (name,))
+                    found = row.fetchone()
+                    actual = None if found is None else str(found[0])
+                    if actual != wanted:  # raised inside the transaction: nothing is written
+                        raise name_conflict(name, str(self.path), wanted, actual)
                 _stamp(rows)
                 _stamp(name_rows)
                 if rows:

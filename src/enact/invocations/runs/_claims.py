@@ -7,13 +7,15 @@ import itertools
 import threading
 import time
 import weakref
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 from enact.errors import (
     NameConflictError,
     RunConflictError,
 )
 from enact.invocations.engine import (
+    ChildCall,
     RootOutcome,
 )
 from enact.invocations.records import Output, Request, Response
@@ -78,6 +80,14 @@ class _Leases:
 _leases = _Leases()
 
 
+class LiveWaiter(Protocol):
+    """What lets a run wait in place for answers (see `RunHandle.wait_here`)."""
+
+    def wait(
+        self, handle: RunHandle, call: ChildCall, error: Exception
+    ) -> tuple[Any, Ref[Response]] | None: ...
+
+
 class RunHandle:
     """The process's side of a run it is running: journal names, lease, head moves."""
 
@@ -99,6 +109,7 @@ class RunHandle:
         self.trees = trees
         self.deferred = deferred
         self.lost: RunConflictError | None = None
+        self.live: LiveWaiter | None = None
         self._seq = itertools.count(state.journal_to)
         self._lock = threading.Lock()
         self.renew_at = time.time() + lease_seconds / 3
@@ -113,6 +124,76 @@ class RunHandle:
     def check(self) -> None:
         if self.lost is not None:
             raise self.lost
+
+    def wait_here(self, call: ChildCall, error: Exception) -> tuple[Any, Ref[Response]] | None:
+        live = self.live
+        return None if live is None else live.wait(self, call, error)
+
+    def pause(self, write_records: Callable[[], Ref[Any]]) -> None:
+        """Moves the head to ``waiting`` while the program waits in place for an answer.
+
+        `write_records` journals the request (and, for a nested request, its
+        open callers as unwinding would have recorded them) and returns the
+        ref of the request's record; it runs in the same transaction as the
+        head move. The waiting state is then the same to every reader as one
+        left by a run that stopped: another process may answer it, and this
+        one then loses it.
+
+        Raises:
+            RunConflictError: The head moved on; nothing was written.
+        """
+
+        def waiting() -> RunState:
+            raised = write_records()
+            return self._next(
+                "waiting", "finished", journal_to=next(self._seq), raised=raised, raised_here=False
+            )
+
+        with self._lock:
+            try:
+                self.head, self.state = _move_in_batch(self.store, self.head, waiting)
+            finally:
+                _leases.remove(self)
+
+    def resume_here(self, path: tuple[int, ...], request_digest: str, value: Any) -> Ref[Response]:
+        """Claims the paused run back with an answer and journals it, in one transaction.
+
+        Raises:
+            RunConflictError: The head moved on (another process answered or
+                continued the run): this process must not continue it.
+        """
+        answered: list[Ref[Response]] = []
+
+        def running() -> RunState:
+            response = commit_response(self.store, Response(Output(value), None, False, []))
+            answered.append(response)
+            now = time.time()
+            state = dataclasses.replace(
+                self.state,
+                status="running",
+                event="answered",
+                updated=now,
+                owner=process_owner(),
+                lease_until=now + self.lease_seconds,
+                previous=self.head,
+                journal_to=next(self._seq),
+                answer_path=list(path),
+                answer_request=request_digest,
+                answer=response,
+            )
+            self.store.log_name(self.entry_name(path, request_digest), response.digest)
+            return state
+
+        with self._lock:
+            self.head, self.state = _move_in_batch(self.store, self.head, running)
+            self.renew_at = time.time() + self.lease_seconds / 3
+        _leases.add(self)
+        return answered[0]
+
+    def abandon(self, why: RunConflictError) -> None:
+        """This process gives the run up: nothing more of it is written from here."""
+        self.lost = why
+        _leases.remove(self)
 
     def materializes(self, error: BaseException | None) -> bool:
         return self.trees or not _is_input_request(error)
@@ -219,21 +300,47 @@ def _compare_and_set(store: Store, expected: Ref[RunState] | None, new: RunState
     try:
         store.set_name(RUN_PREFIX + new.run_id, ref, expected=expected)
     except NameConflictError as err:
-        current = store.get_name(RUN_PREFIX + new.run_id)
-        status = None
-        if current is not None:
-            status = _read_state(store, new.run_id, current).effective_status()
-        raise RunConflictError(
-            f"Run {new.run_id!r} moved on: its head is now "
-            f"{current.digest if current else 'gone'} ({status or 'no status'}), not the state "
-            f"{expected.digest if expected else '(none)'} this process started from. Another "
-            f"process claimed or continued it; read it again (enact log), or fork the state "
-            "you meant (enact fork) to continue it as a new run.",
-            run_id=new.run_id,
-            status=status,
-            head=None if current is None else current.digest,
-        ) from err
+        raise _moved_on(store, expected, new) from err
     return ref
+
+
+def _move_in_batch(
+    store: Store, expected: Ref[RunState], make_state: Callable[[], RunState]
+) -> tuple[Ref[RunState], RunState]:
+    """Moves the head by compare-and-set, in one transaction with what `make_state` writes.
+
+    Raises:
+        RunConflictError: The head is no longer `expected`; nothing was written.
+    """
+    assert not store.in_batch()  # the writes must not join a caller's batch
+    state: RunState | None = None
+    try:
+        with store.batch():
+            state = make_state()
+            ref: Ref[RunState] = store.commit(state)
+            store.log_name(RUN_PREFIX + state.run_id, ref.digest, expected=expected)
+    except NameConflictError as err:
+        assert state is not None
+        raise _moved_on(store, expected, state) from err
+    return ref, state
+
+
+def _moved_on(store: Store, expected: Ref[RunState] | None, new: RunState) -> RunConflictError:
+    """The error of a head move that lost its compare-and-set."""
+    current = store.get_name(RUN_PREFIX + new.run_id)
+    status = None
+    if current is not None:
+        status = _read_state(store, new.run_id, current).effective_status()
+    return RunConflictError(
+        f"Run {new.run_id!r} moved on: its head is now "
+        f"{current.digest if current else 'gone'} ({status or 'no status'}), not the state "
+        f"{expected.digest if expected else '(none)'} this process started from. Another "
+        f"process claimed or continued it; read it again (enact log), or fork the state "
+        "you meant (enact fork) to continue it as a new run.",
+        run_id=new.run_id,
+        status=status,
+        head=None if current is None else current.digest,
+    )
 
 
 def create_run(store: Store, state: RunState) -> Ref[RunState]:
