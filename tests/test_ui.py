@@ -360,3 +360,36 @@ def test_enact_ui_refuses_other_hosts_without_a_token(store_url: str) -> None:
     assert result.returncode == 1
     assert "requires --token TOKEN or --token-file FILE" in result.stderr
     assert json.dumps(result.stdout) == '""'
+
+
+def test_enact_ui_without_the_extra_says_how_to_install(store_url: str) -> None:
+    """Without Starlette (the 'ui' extra), `enact ui` says which extra to install, exit 1."""
+    code = (
+        "import sys; sys.modules['starlette'] = None\n"
+        "from enact.cli import main\n"
+        f"main(['--store', {store_url!r}, 'ui', '--port', '0'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "pip install 'enact[ui]'" in result.stderr
+    assert "http://" not in result.stdout
+
+
+def test_enact_ui_token_file_must_hold_a_token(store_url: str, tmp_path: pathlib.Path) -> None:
+    """An empty --token-file, or --token with --token-file, is refused before listening."""
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    base = [sys.executable, "-m", "enact", "--store", store_url, "ui"]
+    result = subprocess.run(
+        [*base, "--token-file", str(empty)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1 and "is empty: write the token into it" in result.stderr
+    both = subprocess.run(
+        [*base, "--token", "t", "--token-file", str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert both.returncode == 1 and "not both" in both.stderr
