@@ -310,3 +310,16 @@ def test_ctrl_c_while_the_program_runs_marks_the_run_interrupted(
         assert enact.pending_input_requests(run) == []
         answered = enact.commit(enact.Response(enact.Output(1), None, False, []))
         assert answered.digest in [entry.response for entry in run.entries()]
+
+
+def test_the_program_thread_closes_its_connection(tmp_path: pathlib.Path) -> None:
+    """A finished generator leaves no open connection: closing the store removes its WAL."""
+    path = tmp_path / "own.db"
+    own = enact.SQLiteStore(path)
+    with own:
+        generator = enact.InvocationGenerator.from_callable(ask_each, (20,), run_id="closed")
+        for _request in generator:
+            generator.set_input(1)
+        assert generator.invocation.get_output() == 20
+    own.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["own.db"]

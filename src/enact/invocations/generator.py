@@ -91,6 +91,8 @@ class _Program:
             except BaseException as error:  # handed to the driver, which raises it
                 self.to_driver.put(("error", error))
                 return
+            finally:
+                self.handle.store.release_thread()  # this thread's connection ends with it
             self.to_driver.put(("done",))
 
         self.thread = threading.Thread(target=main, name="enact-program", daemon=True)

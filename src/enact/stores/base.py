@@ -269,6 +269,9 @@ class StorageBackend(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Releases connections and file handles."""
 
+    def release_thread(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Releases what the calling thread holds (its connection), as the thread ends."""
+
 
 _HEX: Final = frozenset("0123456789abcdef")
 

@@ -267,6 +267,17 @@ class SQLiteBackend(StorageBackend):
                 holder.conn.close()
         self._local = threading.local()
 
+    def release_thread(self) -> None:
+        """Closes the calling thread's connection (a thread's last connection ends its WAL use)."""
+        holder: _Connection | None = getattr(self._local, "holder", None)
+        if holder is None or holder.generation != _fork_generation:
+            return
+        del self._local.holder
+        with self._holders_lock:
+            self._holders.discard(holder)
+        with contextlib.suppress(sqlite3.Error):
+            holder.conn.close()
+
     # Objects -------------------------------------------------------------------
 
     def commit(self, packed_resource: PackedResource) -> None:

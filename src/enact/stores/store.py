@@ -116,6 +116,14 @@ class Store:
         """Closes the backend's connections and files."""
         self._backend.close()
 
+    def release_thread(self) -> None:
+        """Releases the calling thread's connection, for a thread that is about to end.
+
+        The store stays usable: the thread (or any other) opens a new connection
+        when it needs one.
+        """
+        self._backend.release_thread()
+
     # Commit ------------------------------------------------------------------
 
     @overload
