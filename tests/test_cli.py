@@ -245,15 +245,14 @@ def test_store_and_import_may_follow_the_command(store: str, tmp_path: pathlib.P
     assert "Greeting(text='Hello', times=2)" in out
 
 
-def test_show_unregistered_type_is_one_line_naming_type_and_import(store: str) -> None:
-    """Without --import, a user type is a one-line error naming the type and the fix."""
-    one_line_error(
-        enact_cli(store, "show", "greeting"),
-        "greeting",
-        "helpers.cli_types.Greeting is not registered",
-        "--import helpers.cli_types",
-        store,
-    )
+def test_show_unregistered_type_is_shown_as_stored(store: str) -> None:
+    """Without --import, a user type is shown as stored, with a note naming the type and
+    the fix on standard error (issue 11: inspecting never needs the program's modules)."""
+    result = enact_cli(store, "show", "greeting")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == "Greeting(text='Hello', times=2)"
+    assert "helpers.cli_types.Greeting is not registered here" in result.stderr
+    assert "--import MODULE" in result.stderr
 
 
 def test_show_raw_needs_no_import(store: str, refs: dict[str, str]) -> None:
@@ -404,7 +403,8 @@ def test_tree_raw_needs_no_import_and_matches(store: str, refs: dict[str, str]) 
 
 
 def test_types_of_a_script_run_as_main(tmp_path: pathlib.Path) -> None:
-    """Types defined in __main__ cannot be imported: the error says so; --raw still reads them."""
+    """Types defined in __main__ cannot be imported: replaying says so; tree reads them as
+    stored."""
     script = tmp_path / "script.py"
     script.write_text(
         "import dataclasses, sys, enact\n"
@@ -419,8 +419,12 @@ def test_types_of_a_script_run_as_main(tmp_path: pathlib.Path) -> None:
     url = f"sqlite:///{tmp_path}/main.db"
     subprocess.run([sys.executable, str(script), url], env=_env(), check=True)
     one_line_error(
-        enact_cli(url, "tree", "@1"), "__main__.Double", "script run as __main__", "--raw"
+        enact_cli(url, "replay", "@1", "--rewind", "0"),
+        "__main__.Double",
+        "script run as __main__",
+        "--raw",
     )
+    assert ok(enact_cli(url, "tree", "@1")) == "Double(21) = 42\n"
     # Stored, a resource without fields looks like a registered function: no "()".
     assert ok(enact_cli(url, "tree", "--raw", "@1")) == "Double(21) = 42\n"
 
@@ -558,7 +562,7 @@ def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> No
     assert out.splitlines() == [
         "Input request 1 of 1 (child call [0])",
         "  context: Greet how?",
-        "  for:     'Ada'",
+        "  for:     Ada",
         "  type:    Greeting",
         '  answer:  JSON, e.g. {"text": …, "times": …}',
     ]
@@ -815,7 +819,7 @@ def test_answer_prompts_in_a_terminal(
     and continues the run with the answers typed."""
     term = _in_terminal(terminal, store, "--import", TYPES, "answer", "greet")
     term.expect("context: Greet how?")
-    term.expect("for:     'Ada'")
+    term.expect("for:     Ada")
     term.expect("Answer (Greeting): ")
     term.type('{"text": "Hey"}')
     term.expect("Not a valid answer")

@@ -273,8 +273,13 @@ def test_changed_fields_of_a_known_type_are_explained() -> None:
     backend = RecordingBackend()
     digest = hashlib.sha256(data).hexdigest()
     backend.objects[digest] = data
-    with enact.Store(backend), pytest.raises(enact.UnknownTypeError, match="other fields"):
+    with enact.Store(backend), pytest.raises(enact.IncompatibleTypeError) as info:
         enact.Ref.from_digest(digest)()
+    assert info.value.digest == digest
+    assert info.value.stored_fields == ("other",)
+    assert info.value.current_fields == ("inner",)
+    assert str(info.value).startswith(f"Object {digest}: A stored {__name__}.Box does not fit")
+    assert "enact migrate" in str(info.value)
 
 
 def test_damaged_objects_only_ever_raise_enact_errors() -> None:

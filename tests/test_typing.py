@@ -33,6 +33,20 @@ class MyResource(enact.Resource):
     my_other_field: int
 
 
+@enact.register(name="typing_tests.Renamed", aliases=("typing_tests.Old",))
+@dataclasses.dataclass
+class Renamed(enact.Resource):
+    """A user's resource with a stable type name and an old name."""
+
+    text: str = ""
+
+
+@enact.register(aliases=("typing_tests.old_shout",))
+def shout(text: str) -> str:
+    """A user's registered function, renamed."""
+    return text.upper()
+
+
 class Counter:
     """A user's class that is not a resource."""
 
@@ -94,6 +108,9 @@ def use_store(store: enact.Store, pair: tuple[int, str]) -> None:
     assert_type(MyResource.type_id(), str)
     assert_type(MyResource.field_names(), Iterator[str])
     assert_type(enact.register(MyResource), type[MyResource])
+    assert_type(Renamed("x"), Renamed)
+    assert_type(shout("x"), str)
+    assert_type(enact.migrate(dry_run=True), enact.MigrateReport)
     assert_type(enact.unwrap(CounterWrapper(1)), Counter)
     assert_type(enact.pformat(ref), str)
 

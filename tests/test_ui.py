@@ -340,11 +340,19 @@ def test_any_object_by_ref_or_name_and_its_json(client: TestClient, store: enact
     assert head in client.get(f"/objects?ref={head[:10]}").text
     assert "runs/fail-1" in client.get("/objects?ref=@1").text  # the latest run, as in the CLI
     assert "runs/total-a" in client.get("/objects?ref=@7").text
-    document = client.get("/objects/total-a.json").json()
+    document = client.get("/objects/total-a.json").json()  # the schema of docs/JSON.md
     assert document["ref"] == head and document["name"] == "runs/total-a"
-    assert document["value"]["$type"] == "enact.runs.RunState"
-    assert document["value"]["run_id"] == "total-a"
-    assert "$ref" in document["value"]["request"]
+    assert document["schema"] == 1 and document["type"] == "enact.runs.RunState"
+    assert document["value"]["fields"]["run_id"] == "total-a"
+    assert "$ref" in document["value"]["fields"]["request"]
+    run = client.get("/runs/ask-1.json").json()
+    assert run["id"] == "ask-1" and run["status"] == "waiting" and run["call"] == "ask('dogs')"
+    assert [request["path"] for request in run["input_requests"]] == [[0]]
+    with store:
+        invocation = enact.get_run("total-a", store=store).invocation()
+        assert invocation is not None
+        tree = client.get(f"/tree/{store.commit(invocation).digest}.json").json()
+    assert len(tree["children"]) == 3
     assert client.get("/objects/no-such-thing.json").status_code == 404
     assert client.get("/objects?ref=zzzz").status_code == 404
 

@@ -7,6 +7,7 @@ from enact.errors import (
     CorruptObjectError,
     CycleError,
     EnactError,
+    IncompatibleTypeError,
     IncompleteSubinvocationError,
     InputTypeError,
     InvalidDigestError,
@@ -51,7 +52,17 @@ from enact.invocations import (
     resume_async,
     typed_invokable,
 )
-from enact.maintenance import CopyReport, GCReport, VerifyProblem, VerifyReport, copy, gc, verify
+from enact.maintenance import (
+    CopyReport,
+    GCReport,
+    MigrateReport,
+    VerifyProblem,
+    VerifyReport,
+    copy,
+    gc,
+    migrate,
+    verify,
+)
 from enact.pretty import pformat, pprint
 from enact.refs import CompressedRef, Ref
 from enact.registration import register
@@ -105,6 +116,7 @@ __all__ = [
     "GCReport",
     "InMemoryBackend",
     "InMemoryStore",
+    "IncompatibleTypeError",
     "IncompleteSubinvocationError",
     "InputRequest",
     "InputTypeError",
@@ -115,6 +127,7 @@ __all__ = [
     "InvocationError",
     "InvocationGenerator",
     "Invokable",
+    "MigrateReport",
     "NameConflictError",
     "NoActiveStoreError",
     "NotFoundError",
@@ -161,6 +174,7 @@ __all__ = [
     "invoke",
     "invoke_async",
     "list_runs",
+    "migrate",
     "open_store",
     "pending_input_requests",
     "pformat",

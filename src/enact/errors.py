@@ -12,6 +12,8 @@ caller would naturally catch, so ``except LookupError`` still works::
     ├── NoActiveStoreError       (RuntimeError) commit/checkout outside ``with store:``
     ├── NotFoundError            (LookupError) a ref that the store does not hold
     ├── UnknownTypeError         (LookupError) a stored type not registered here
+    │   └── IncompatibleTypeError                written by a version of its class that
+    │                                            the current class cannot read
     ├── CorruptObjectError       (ValueError)  stored bytes that do not hash to the ref
     ├── DecodeError              (ValueError)  bytes that are not a well-formed token stream
     ├── StorageError             (OSError)     the backend failed (disk, database)
@@ -123,6 +125,43 @@ class UnknownTypeError(EnactError, LookupError):
     def __init__(self, message: str, *, type_name: str):
         super().__init__(message)
         self.type_name = type_name
+
+
+class IncompatibleTypeError(UnknownTypeError):
+    """A stored object was written by a version of its class that the current one cannot read.
+
+    Compatible changes (a field added with a default, fields reordered, a
+    rename with an alias) never raise this; a field removed, a field added
+    without a default, or a stored value that does not fit the field's
+    annotation does. Migrate the stored objects (`enact.migrate`, ``enact
+    migrate``) or make the change compatible.
+
+    Attributes:
+        type_name: The type name recorded in the store.
+        current_name: The type name of the class defined here.
+        stored_fields: The field names of the stored object (sorted).
+        current_fields: The field names of the class defined here (declared order).
+        problem: What does not fit, in words.
+        digest: The object that was checked out ('' when not known).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type_name: str,
+        current_name: str,
+        stored_fields: tuple[str, ...],
+        current_fields: tuple[str, ...],
+        problem: str,
+        digest: str = "",
+    ):
+        super().__init__(message, type_name=type_name)
+        self.current_name = current_name
+        self.stored_fields = stored_fields
+        self.current_fields = current_fields
+        self.problem = problem
+        self.digest = digest
 
 
 class CorruptObjectError(EnactError, ValueError):

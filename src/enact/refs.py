@@ -180,6 +180,22 @@ class CompressedRef(Ref[T]):
 register_resource_class(CompressedRef)
 
 
+def packing_class(packing: str) -> type[Ref[Any]]:
+    """The Ref subclass that packs objects with `packing`.
+
+    Raises:
+        UnknownTypeError: No Ref subclass of this process has that packing.
+    """
+    cls = _packings.get(packing)
+    if cls is None:
+        raise UnknownTypeError(
+            f"No Ref subclass with packing = {packing!r} is defined in this process. Import "
+            "the module that defines it (with its key, for encryption).",
+            type_name=packing,
+        )
+    return cls
+
+
 def parse_packed_header(data: bytes) -> tuple[dict[str, Any], int]:
     """Returns the header of a packed object and the offset of its payload."""
     newline = data.index(b"\n")

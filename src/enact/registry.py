@@ -26,12 +26,15 @@ KIND_REF: Final = 1
 KIND_WRAPPER: Final = 2
 KIND_FUNCTION: Final = 3
 KIND_BUILTIN_WRAPPER: Final = 4
+KIND_STALE: Final = 5
+"""A stored type id of an older version of a registered class (see `stale_info`)."""
 
 
 class ClassInfo:
     """What the encoder and decoder need to know about one registered type."""
 
     __slots__ = (
+        "checks",
         "cls",
         "field_names",
         "getter",
@@ -65,6 +68,8 @@ class ClassInfo:
         self.qnames = tuple(quote(attr) for attr in self.sorted_attrs)
         self.kind = kind
         self.obj = obj
+        self.checks: tuple[Any, ...] | None = None
+        """The field annotation checks of `enact.encoding` (None until first computed)."""
         self.has_dict = "__slots__" not in cls.__dict__ if kind != KIND_FUNCTION else False
         getter: Callable[[Any], tuple[Any, ...]]
         if not self.sorted_attrs:
@@ -89,12 +94,18 @@ _by_type_id: dict[bytes, ClassInfo] = {}
 _by_function: dict[Any, ClassInfo] = {}
 _wrappers: dict[type, type] = {}
 _enums: dict[str, type] = {}
+_explicit_names: dict[Any, str] = {}
+_by_name: dict[str, ClassInfo] = {}
+"""The class or function registered under each type name, and under each alias."""
 
 REF_TYPE_NAME: Final = "enact.references.Ref"
 
 
 def type_name(cls: type) -> str:
     """Returns the ``module.qualname`` that names `cls` in type ids."""
+    explicit = _explicit_names.get(cls)
+    if explicit is not None:
+        return explicit
     override = cls.__dict__.get("__enact_type_name__")
     if isinstance(override, str):
         return override
@@ -125,6 +136,52 @@ The table's own ``get``, so that the encoder's hot loops pay no extra call.
 """
 
 
+def set_type_name(obj: Any, name: str | None, aliases: tuple[str, ...]) -> None:
+    """Records the explicit type name and the aliases `enact.register` was given for `obj`.
+
+    Called before `register_class` or `register_function`; the name replaces
+    ``module.qualname`` in the type id, and each alias is an older name under
+    which stored objects are read as objects of `obj`.
+    """
+    with _lock:
+        if name is not None:
+            check_type_name(obj, name)
+            _explicit_names[obj] = name
+        for alias in aliases:
+            check_type_name(obj, alias)
+        if aliases:
+            _pending_aliases[obj] = aliases
+
+
+_pending_aliases: dict[Any, tuple[str, ...]] = {}
+
+
+def check_type_name(obj: Any, name: object) -> str:
+    """Returns `name` if it can name a type in type ids; raises `RegistrationError`."""
+    if not isinstance(name, str) or not name or "{" in name or "}" in name:
+        raise RegistrationError(
+            f"Cannot register {obj!r} under the type name {name!r}: a type name is a "
+            "non-empty str without braces (they end the type id in stored objects), "
+            "such as 'myapp.Ticket'."
+        )
+    return name
+
+
+def _add_aliases(obj: Any, info: ClassInfo) -> None:
+    _by_name[info.name] = info
+    aliases = _pending_aliases.pop(obj, ())
+    if not aliases:
+        # A registered function is its journaling wrapper (functools.wraps).
+        aliases = _pending_aliases.pop(getattr(obj, "__wrapped__", None), ())
+    for alias in aliases:
+        if alias == info.name:
+            continue
+        _by_name[alias] = info
+        if info.kind in (KIND_RESOURCE, KIND_WRAPPER, KIND_FUNCTION):
+            # An alias with the same fields reads as fast as the current name.
+            _by_type_id[type_id_for(alias, info.field_names).encode("utf-8")] = info
+
+
 def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> ClassInfo:
     """Registers a resource class (idempotent) and returns its `ClassInfo`.
 
@@ -135,14 +192,11 @@ def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> Cl
     with _lock:
         existing = _by_class.get(cls)
         if existing is not None:
+            _add_aliases(cls, existing)
             return existing
         names = declared_field_names(cls)
         name = type_name(cls)
-        if "{" in name or "}" in name:
-            raise RegistrationError(
-                f"Cannot register {cls!r} under the type name {name!r}: type names may not "
-                "contain braces (they end the type id in stored objects). Rename it."
-            )
+        check_type_name(cls, name)
         if cls.__dict__.get("__enact_builtin__", False):
             type_id = builtin_type_id(name)
         elif kind == KIND_REF:
@@ -152,6 +206,7 @@ def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> Cl
         info = ClassInfo(cls, name, type_id, names, kind)
         _by_class[cls] = info
         _by_type_id[info.type_id_bytes] = info
+        _add_aliases(cls, info)
         if wrapped_type is not None:
             _wrappers[wrapped_type] = cls
         return info
@@ -170,10 +225,15 @@ def register_function(function: Any, name: str) -> ClassInfo:
     with _lock:
         existing = _by_function.get(function)
         if existing is not None:
+            _add_aliases(function, existing)
             return existing
+        original = getattr(function, "__wrapped__", None)
+        name = _explicit_names.get(function) or _explicit_names.get(original) or name
+        check_type_name(function, name)
         info = ClassInfo(type(function), name, type_id_for(name, ()), (), KIND_FUNCTION, function)
         _by_function[function] = info
         _by_type_id[info.type_id_bytes] = info
+        _add_aliases(function, info)
         return info
 
 
@@ -186,6 +246,8 @@ def register_enum(cls: type) -> None:
     """
     with _lock:
         _enums[type_name(cls)] = cls
+        for alias in _pending_aliases.pop(cls, ()):
+            _enums[alias] = cls
 
 
 def enum_named(name: str) -> type | None:
@@ -222,22 +284,56 @@ def info_for_type_id(type_id: bytes) -> ClassInfo:
     info = _by_type_id.get(type_id)
     if info is not None:
         return info
+    stale = stale_info(type_id)
+    if stale is not None:
+        return stale
     name = describe_type_id(type_id)
-    same_name = [i for i in _by_type_id.values() if i.name == name]
-    if same_name:
-        raise UnknownTypeError(
-            f"Stored type {name} has other fields than the class {name} defined in this "
-            f"process (stored type id {type_id.decode('utf-8', 'replace')}, "
-            f"this process: {same_name[0].type_id}). Check out with the version of the "
-            "class that wrote the object, or migrate the stored objects.",
-            type_name=name,
-        )
     raise UnknownTypeError(
         f"Type {name} is not registered in this process. Import the module that "
         f"defines it (enact never imports modules by itself) and decorate the class "
         "with @enact.register.",
         type_name=name,
     )
+
+
+_stale: dict[bytes, ClassInfo] = {}
+
+
+def stale_info(type_id: bytes) -> ClassInfo | None:
+    """A `ClassInfo` of kind `KIND_STALE` for a type id of an older version of a class.
+
+    The stored type id names a registered resource class (by its name or an
+    alias) but has another digest: the class's fields changed since the
+    object was written. Its ``obj`` is the current class's `ClassInfo`; the
+    decoder reads the stored fields by name and `enact.encoding` adapts them
+    to the current class (or explains why it cannot). None if the name is not
+    registered, or names a class whose objects cannot be adapted (refs,
+    functions, format constants).
+    """
+    stale = _stale.get(type_id)
+    if stale is not None and _by_class.get(stale.cls) is stale.obj:
+        return stale
+    try:
+        parsed = json.loads(type_id)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or set(parsed) != {"digest", "name"}:
+        return None
+    name = parsed["name"]
+    current = _by_name.get(name) if isinstance(name, str) else None
+    if current is None or current.kind not in (KIND_RESOURCE, KIND_WRAPPER):
+        return None
+    if _by_class.get(current.cls) is not current:
+        return None  # replaced by a newer class of the same name
+    with _lock:
+        stale = ClassInfo(current.cls, name, type_id.decode("utf-8"), (), KIND_STALE, current)
+        _stale[type_id] = stale
+        return stale
+
+
+def current_info(name: str) -> ClassInfo | None:
+    """The class or function registered under a type name or alias, or None."""
+    return _by_name.get(name)
 
 
 def describe_type_id(type_id: bytes) -> str:

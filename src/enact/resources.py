@@ -263,12 +263,14 @@ def resolve_type_id(type_id: bytes) -> registry.ClassInfo:
         return registry.info_for_type_id(type_id)
     except UnknownTypeError:
         name = registry.describe_type_id(type_id)
+        found = False
         for cls in _all_subclasses(Resource):
             if registry.type_name(cls) == name and registry.lookup_class(cls) is None:
-                info = register_resource_class(cls)
-                if info.type_id_bytes == type_id:
-                    return info
-        raise
+                register_resource_class(cls)
+                found = True
+        if not found:
+            raise
+        return registry.info_for_type_id(type_id)
 
 
 def _all_subclasses(cls: type) -> Iterator[type]:

@@ -4,6 +4,7 @@ Every command works on the store ``--store URL`` names (default: ``$ENACT_STORE`
 else the SQLite file ``.enact/store.db``)::
 
     enact log                      names, and the latest runs with their status
+    enact inbox                    the input requests that runs wait for
     enact show REF [--raw]         pretty print of any object
     enact tree REF [--depth N]     the call tree: inputs, outputs, exceptions
     enact replay REF [--rewind N]  replay an invocation as a new run; print its tree
@@ -13,22 +14,41 @@ else the SQLite file ``.enact/store.db``)::
     enact tag NAME REF             name an object
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
+    enact migrate [--using M:F]    rewrite objects of old shapes for the current classes
     enact ui [--port N]            a local web app: runs, trees, diffs, the inbox
 
 REF is a name, a run id, a full digest, a unique prefix of one, or @N (the N-th
-latest run). Reading objects of user types needs the modules that register them:
-``--import MODULE`` (repeatable; enact never imports anything by itself).
+latest run). Commands that run code (replay, answer, resume, migrate) need the
+modules that register the program's types: ``--import MODULE`` (repeatable;
+enact never imports anything by itself); without them, show and tree print
+objects as stored.
 Failures are one line on standard error and exit status 1 (usage errors: 2; a
 run that replay, resume or answer produced raised: 3).
 """
 
 from enact.cli._answer import answer_command
 from enact.cli._app import CLIError, cli, main
-from enact.cli._journal import fork, log, replay, resume, show, tree
-from enact.cli._maintain import copy, gc, tag, verify
+from enact.cli._journal import fork, replay, resume, show, tree
+from enact.cli._log import inbox, log
+from enact.cli._maintain import copy, gc, migrate, tag, verify
 from enact.cli._ui import ui
 
-for _command in (log, show, tree, replay, answer_command, resume, fork, tag, copy, gc, verify, ui):
+for _command in (
+    log,
+    inbox,
+    show,
+    tree,
+    replay,
+    answer_command,
+    resume,
+    fork,
+    tag,
+    copy,
+    gc,
+    verify,
+    migrate,
+    ui,
+):
     cli.add_command(_command)
 
 __all__ = ["CLIError", "cli", "main"]

@@ -1,7 +1,8 @@
-"""``enact tag``, ``copy``, ``gc`` and ``verify``: naming, moving and checking objects."""
+"""``enact tag``, ``copy``, ``gc``, ``verify`` and ``migrate``: naming, moving, checking objects."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -10,7 +11,15 @@ from rich.text import Text
 
 from enact import maintenance
 from enact.cli import _refs
-from enact.cli._app import CLIError, Session, command_options, describe_url, open_url, progress_bars
+from enact.cli._app import (
+    CLIError,
+    Session,
+    command_options,
+    describe_url,
+    import_modules,
+    open_url,
+    progress_bars,
+)
 from enact.cli._journal import pass_session
 from enact.errors import NameConflictError
 from enact.refs import Ref
@@ -199,3 +208,68 @@ def verify(ctx: click.Context, session: Session) -> None:
     session.out.print(Text(summary, style="green" if report.ok else "red"))
     if not report.ok:
         ctx.exit(1)
+
+
+# migrate ----------------------------------------------------------------------------
+
+
+@click.command(short_help="Rewrite objects of old shapes for the current classes.")
+@click.option(
+    "--using",
+    metavar="MODULE:FUNCTION",
+    default=None,
+    help="The upgrade function, called as FUNCTION(type_name, fields) for each stored "
+    "resource of an old shape; it returns the new value, or None for the default reading.",
+)
+@click.option("--run", "run_id", metavar="RUN", default=None, help="Migrate only this run.")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+@command_options
+@pass_session
+@click.pass_context
+def migrate(
+    ctx: click.Context, session: Session, using: str | None, run_id: str | None, dry_run: bool
+) -> None:
+    """Rewrite the objects that names (or RUN) reach into the shapes of the current classes.
+
+    Pass --import for the modules that define the current classes. Objects are
+    written anew and names and run heads moved to them by compare-and-set; old
+    objects stay until `enact gc`. Safe to interrupt and run again.
+    Exits with status 1 if a name changed meanwhile (run it again).
+    """
+    store = session.store()
+    upgrade = _upgrade_function(using) if using else None
+    with progress_bars(session.err) as progress:
+        report = maintenance.migrate(
+            upgrade, store=store, run=run_id, dry_run=dry_run, progress=progress
+        )
+    would = "would be " if dry_run else ""
+    session.out.print(
+        f"migrate of {session.where}{' (dry run)' if dry_run else ''}: {report.objects} "
+        f"object(s) read from {report.names} name(s); {report.rewritten} {would}rewritten "
+        f"({report.upgraded} by the upgrade function); {len(report.moved)} name(s) {would}moved."
+    )
+    if report.conflicts:
+        shown = ", ".join(report.conflicts[:5])
+        session.err.print(
+            Text(
+                f"{len(report.conflicts)} name(s) changed while migrate ran and were not moved "
+                f"({shown}): run enact migrate again.",
+                style="red",
+            ),
+            soft_wrap=True,
+        )
+        ctx.exit(1)
+
+
+def _upgrade_function(spec: str) -> Any:
+    """The function ``MODULE:FUNCTION`` names (the module imported as --import does)."""
+    module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name:
+        raise click.UsageError(f"--using takes MODULE:FUNCTION, not {spec!r}.")
+    import_modules((module_name,))
+    function = getattr(importlib.import_module(module_name), function_name, None)
+    if not callable(function):
+        raise CLIError(
+            f"Module {module_name!r} has no function {function_name!r} (from --using {spec})."
+        )
+    return function

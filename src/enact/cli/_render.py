@@ -12,9 +12,11 @@ from rich.tree import Tree
 
 from enact import registry
 from enact.cli import _raw
+from enact.errors import UnknownTypeError
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException
+from enact.pretty import deep_repr
 from enact.refs import Ref
 from enact.resources import Resource, ResourceWrapper
 from enact.stores.store import Store
@@ -48,6 +50,7 @@ VALUE_LIMIT: Final = 200
 _INPUT_REQUEST_TYPE: Final = InputRequest.__enact_type_name__
 _CALL_ARGS_TYPE: Final = CallArgs.__enact_type_name__
 _RECORDED_TYPE: Final = RecordedException.__enact_type_name__
+_INVOCATION_TYPE: Final = Invocation.__enact_type_name__
 _REQUEST_INPUT_TYPE: Final = RequestInput.__enact_type_name__
 _UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
 
@@ -68,6 +71,8 @@ def safe_repr(value: Any, limit: int | None = None) -> str:
             text = f"{type(value).__qualname__}({fields})"
         else:
             text = repr(value)
+    except RecursionError:
+        text = deep_repr(value)  # nested deeper than repr() can go
     except Exception as err:
         text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
     return shorten(text, limit)
@@ -192,9 +197,22 @@ def _tree(first: Any, read: Callable[[Any], Call], depth: int | None) -> Tree:
 def invocation_tree(
     store: Store, invocation: Invocation, *, depth: int | None, limit: int | None
 ) -> Tree:
-    """The call tree of an invocation with inputs, outputs and exceptions (types imported)."""
+    """The call tree of an invocation with inputs, outputs and exceptions.
 
-    def read(current: Invocation) -> Call:
+    A call whose objects hold types not registered here (or not compatible
+    with the classes here) is shown as stored, like `raw_invocation_tree`
+    does, and so are its children: inspecting never needs the program.
+    """
+
+    def read(current: Any) -> Call:
+        if not isinstance(current, Invocation):
+            return read_raw_call(store, current, limit)
+        try:
+            return read_typed(current)
+        except UnknownTypeError:
+            return read_raw_call(store, as_raw_invocation(current), limit)
+
+    def read_typed(current: Invocation) -> Call:
         request = current.request()
         response = current.response()
         state = status(store, response.output is not None, response.raised)
@@ -213,6 +231,17 @@ def invocation_tree(
 
 
 # Raw journals (no types needed) -------------------------------------------------------
+
+
+def as_raw_invocation(invocation: Invocation) -> _raw.RawResource:
+    """A checked-out invocation as `_raw.parse` would have read it (its two refs)."""
+    return _raw.RawResource(
+        _INVOCATION_TYPE,
+        {
+            "request": _raw.RawRef(invocation.request.digest),
+            "response": _raw.RawRef(invocation.response.digest),
+        },
+    )
 
 
 def raw_invocation_tree(
@@ -291,10 +320,31 @@ def raw_lines(value: Any, indent: str = "") -> list[str]:
     A value whose repr fits on a line is printed inline; resources, lists and
     dicts that do not fit print one field or item per line.
     """
-    try:
-        return _raw_lines(value, indent)
-    except RecursionError:
+    if _nested_deeper(value, _INDENT_DEPTH):  # before recursing: any depth prints, quickly
         return [indent + shorten(safe_repr(value), 1000) + " (nested too deeply to indent)"]
+    return _raw_lines(value, indent)
+
+
+_INDENT_DEPTH: Final = 200
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether containers in `value` nest more than `limit` levels deep (iteratively)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, _raw.RawResource):
+            children: Any = item.fields.values()
+        elif isinstance(item, list):
+            children = item
+        elif isinstance(item, dict):
+            children = item.values()
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _raw_lines(value: Any, indent: str) -> list[str]:

@@ -24,24 +24,28 @@ here and nowhere else::
     _flat       the per-class regex that reads a resource of primitives in one match
     _links      scan_links
     _raw        decode_raw and the Raw* values it returns
+    _compat     reading objects of older versions of a class (and upgrading them)
 """
 
 from __future__ import annotations
 
 from enact.errors import DecodeError
 
+from ._compat import Upgrade, upgrading
 from ._declared import declare_inline_box, declare_plain_ref
 from ._links import scan_links
 from ._problems import find_problem
-from ._raw import RawRef, RawResource, RawType, decode_raw, stored_type_name
+from ._raw import RawInt, RawRef, RawResource, RawType, decode_raw, stored_type_name
 from ._reader import decode
 from ._writer import encode
 
 __all__ = [
     "DecodeError",
+    "RawInt",
     "RawRef",
     "RawResource",
     "RawType",
+    "Upgrade",
     "declare_inline_box",
     "declare_plain_ref",
     "decode",
@@ -50,4 +54,5 @@ __all__ = [
     "find_problem",
     "scan_links",
     "stored_type_name",
+    "upgrading",
 ]

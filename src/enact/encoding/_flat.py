@@ -14,6 +14,7 @@ from typing import Any, Final
 from enact import registry
 from enact.resources import build
 
+from ._compat import check_fields
 from ._declared import declared
 from ._grammar import parse_int
 
@@ -47,6 +48,8 @@ def finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...], finish: Any
         else:
             values[attr] = _flat_value(token)
     if info.kind == _KIND_RESOURCE:
+        if info.checks != ():
+            check_fields(info, values)
         return build(info.cls, values)
     return finish(info, values)
 

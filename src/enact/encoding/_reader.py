@@ -11,9 +11,10 @@ from typing import Any, Final
 
 from enact import registry
 from enact.digests import is_digest, unquote_body
-from enact.errors import DecodeError
+from enact.errors import DecodeError, UnknownTypeError
 from enact.resources import build, resolve_type_id
 
+from ._compat import check_fields, finish_stale, orphan_info
 from ._declared import declared
 from ._flat import finish_flat, flat_pattern
 from ._grammar import (
@@ -30,6 +31,8 @@ from ._grammar import (
 _KIND_FUNCTION: Final = registry.KIND_FUNCTION
 _KIND_REF: Final = registry.KIND_REF
 _KIND_WRAPPER: Final = registry.KIND_WRAPPER
+_KIND_RESOURCE: Final = registry.KIND_RESOURCE
+_KIND_STALE: Final = registry.KIND_STALE
 _flat_patterns: Final = declared.flat_patterns
 _LIST: Final = object()
 _MAP: Final = object()
@@ -48,7 +51,10 @@ def decode(data: bytes) -> Any:
     try:
         if data.startswith(b"res["):
             close = data.index(b"}", 4) + 1
-            info = resolve_type_id(data[4:close])
+            try:
+                info = resolve_type_id(data[4:close])
+            except UnknownTypeError as err:
+                info = orphan_info(data[4:close], err)
             flat = _flat_patterns.get(info)
             if flat is None:
                 flat = flat_pattern(info)
@@ -116,7 +122,10 @@ def _decode(data: bytes) -> Any:
             close = data.index(b"}", pos) + 1
             if data[pos : pos + 4] != b"res[":
                 raise DecodeError(f"unknown token at byte {pos}")
-            info = resolve_type_id(data[pos + 4 : close])
+            try:
+                info = resolve_type_id(data[pos + 4 : close])
+            except UnknownTypeError as err:
+                info = orphan_info(data[pos + 4 : close], err)
             flat = _flat_patterns.get(info)
             if flat is None:
                 flat = flat_pattern(info)
@@ -180,15 +189,23 @@ def _decode(data: bytes) -> Any:
 
 
 def finish_resource(info: registry.ClassInfo, values: dict[str, Any]) -> Any:
-    """The object a stored resource stands for, from its decoded field values."""
+    """The object a stored resource stands for, from its decoded field values.
+
+    An object of an older version of its class is adapted to the current
+    class first (`enact.encoding._compat`).
+    """
+    kind = info.kind
+    if kind == _KIND_STALE:
+        return finish_stale(info, values, finish_resource)
     if tuple(values) != info.sorted_attrs:
         raise DecodeError(
             f"stored fields {sorted(values)} do not match the fields of {info.name} "
             f"{list(info.sorted_attrs)}"
         )
-    kind = info.kind
     if kind == _KIND_FUNCTION:
         return info.obj
+    if kind == _KIND_RESOURCE and info.checks != ():
+        check_fields(info, values)
     obj = build(info.cls, values)
     if kind == _KIND_WRAPPER:
         return obj.unwrap()

@@ -29,7 +29,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 from enact import registry
 from enact.encoding import encode
@@ -60,6 +60,9 @@ from enact.stores.store import Store, current_store
 
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
 """Called with the ref of a recorded exception; returns the output to use instead."""
+
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -379,7 +382,9 @@ class ChildCall:
                     if recorded.request_digest in (None, digest):
                         self.child_template = recorded.children
                         return
-                elif recorded.request.digest == digest:
+                elif recorded.request.digest == digest or _upgrades_to(
+                    frame.store, recorded.request, tokens
+                ):
                     self._replay(recorded)
                     return
                 if frame.strict:
@@ -524,23 +529,61 @@ class _Running:
     so the bookkeeping of a synchronous and an asynchronous call is the same code.
     """
 
-    __slots__ = ("call", "child", "output", "token")
+    __slots__ = ("batch", "call", "child", "output", "token")
 
     def __init__(self, call: ChildCall) -> None:
         self.call = call
         self.output: Any = None
+        self.batch: Any = None
 
     def __enter__(self) -> _Running:
-        self.child, self.token = self.call.start()
+        call = self.call
+        if type(call.invokable) in _WRITTEN_WITH_RECORD:
+            self.batch = call.frame.store.batch()
+            self.batch.__enter__()
+        self.child, self.token = call.start()
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if error is None:
-            self.output = self.call.succeed(self.child, self.token, self.output)
-        elif isinstance(error, Exception):
-            self.call.fail(self.child, self.token, error)
-        else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
-            _frame.reset(self.token)
+        try:
+            if error is None:
+                self.output = self.call.succeed(self.child, self.token, self.output)
+            elif isinstance(error, Exception):
+                self.call.fail(self.child, self.token, error)
+            else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
+                _frame.reset(self.token)
+        finally:
+            batch, self.batch = self.batch, None
+            if batch is not None:
+                # The body's writes go with the call's record, which `fail` wrote when
+                # the body raised an Exception; an interrupt leaves neither.
+                recorded = error is None or isinstance(error, Exception)
+                batch.__exit__(*((None, None, None) if recorded else (kind, error, traceback)))
+
+
+_WRITTEN_WITH_RECORD: Final[set[type]] = set()
+"""Invokables whose body's commits are written in one transaction with the call's record."""
+
+
+def write_with_record(invokable_class: type[T]) -> type[T]:
+    """Marks a class of invokables with short bodies: what they commit is written with
+    their record, in one transaction (`request_input`'s for_value and its request)."""
+    _WRITTEN_WITH_RECORD.add(invokable_class)
+    return invokable_class
+
+
+def _upgrades_to(store: Store, recorded: Ref[Request], tokens: bytes) -> bool:
+    """Whether a recorded request, read with today's classes, is the request `tokens` spells.
+
+    A request recorded before a class or function was renamed (with an alias)
+    or gained a field with a default has another digest than the same call
+    made now; read with the current classes and encoded again, it spells the
+    same tokens. Only tried when the digests differ.
+    """
+    try:
+        return encode(store.checkout(recorded))[0] == tokens
+    except EnactError:  # types not registered here, or not compatible: not the same call
+        return False
 
 
 def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:

@@ -19,6 +19,7 @@ from enact.errors import InvocationError
 from enact.invocations.engine import (
     Invocation,
     current_frame,
+    write_with_record,
 )
 from enact.invocations.invokables import Invokable, check_type
 from enact.invocations.records import Output, Response
@@ -111,6 +112,7 @@ class InputRequest(Resource, Exception):
         )
 
 
+@write_with_record
 @dataclasses.dataclass
 class RequestInput(Invokable):
     """The invokable behind `request_input`: raises the `InputRequest`."""

@@ -1,4 +1,4 @@
-"""Store maintenance: copy closures between stores, collect garbage, verify.
+"""Store maintenance: copy closures between stores, collect garbage, verify, migrate.
 
 All three work on any pair of backends through the batch methods of
 `enact.StorageBackend` (``has_many``, ``get_many``, ``commit_many``), so each
@@ -18,17 +18,20 @@ can draw progress bars.
 from enact.maintenance._common import BATCH_SIZE, Progress, Roots
 from enact.maintenance._copy import CopyReport, copy
 from enact.maintenance._gc import GCReport, gc
+from enact.maintenance._migrate import MigrateReport, migrate
 from enact.maintenance._verify import VerifyProblem, VerifyReport, verify
 
 __all__ = [
     "BATCH_SIZE",
     "CopyReport",
     "GCReport",
+    "MigrateReport",
     "Progress",
     "Roots",
     "VerifyProblem",
     "VerifyReport",
     "copy",
     "gc",
+    "migrate",
     "verify",
 ]

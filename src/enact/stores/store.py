@@ -20,7 +20,12 @@ from typing import Any, TypeVar, overload
 
 from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
-from enact.errors import CorruptObjectError, InvalidNameError, NotFoundError
+from enact.errors import (
+    CorruptObjectError,
+    IncompatibleTypeError,
+    InvalidNameError,
+    NotFoundError,
+)
 from enact.refs import PACKED_PREFIX, Ref
 from enact.registry import lookup_class
 from enact.resources import Resource, wrap
@@ -143,7 +148,7 @@ class Store:
             CycleError: `value` contains itself.
             StorageError: The backend failed; nothing was reported as committed.
         """
-        tokens, links = encode(_as_resource(value))
+        tokens, links = encode(as_resource(value))
         return self.commit_tokens(tokens, links, ref_type)
 
     def commit_tokens(
@@ -284,6 +289,8 @@ class Store:
             tokens = self._read_verified(ref)
         try:
             value: T = decode(tokens)
+        except IncompatibleTypeError as err:
+            raise named_object(err, digest) from None
         except DecodeError as err:
             location = self._backend.locate(digest)
             raise CorruptObjectError(
@@ -442,7 +449,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def _as_resource(value: Any) -> Any:
+def as_resource(value: Any) -> Any:
     """Returns what is encoded for a top-level commit: resources as they are,
     everything else inside its wrapper resource."""
     if isinstance(value, Resource):
@@ -453,6 +460,23 @@ def _as_resource(value: Any) -> Any:
     if isinstance(value, type) or lookup_class(type(value)) is not None:
         return value
     return wrap(value)
+
+
+def named_object(err: IncompatibleTypeError, digest: str) -> IncompatibleTypeError:
+    """`err` with the digest of the object that was checked out in its message."""
+    if err.digest:
+        return err
+    named = IncompatibleTypeError(
+        f"Object {digest}: {err}",
+        type_name=err.type_name,
+        current_name=err.current_name,
+        stored_fields=err.stored_fields,
+        current_fields=err.current_fields,
+        problem=err.problem,
+        digest=digest,
+    )
+    named.__cause__ = err.__cause__
+    return named
 
 
 def current_store() -> Store:

@@ -10,7 +10,6 @@ they are opened.
 from __future__ import annotations
 
 import datetime
-import json
 import pathlib
 import time
 import urllib.parse
@@ -26,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from enact import jsonview
 from enact.errors import EnactError, InputTypeError, RunConflictError
 from enact.invocations.inputs import InputRequest, answer, run_input_requests
 from enact.invocations.runs import STATUSES, Run
@@ -428,25 +428,52 @@ class UI:
         return self.page(request, "object.html", status, title="Object", text=text, **data)
 
     async def object_json(self, request: Request) -> Response:
+        """Any object in the JSON schema of `enact.jsonview` (docs/JSON.md), and its name."""
         text = request.path_params["ref"]
 
-        def read() -> Any:
+        def read() -> tuple[Any, str | None]:
             found = _data.resolve(self.store, text)
             if found.ref is None:
                 return None, found.error
-            _, raw = _data.raw_object(self.store, found.ref)
-            return {"ref": found.ref.digest, "name": found.name, "value": _data.to_json(raw)}, None
+            return {**jsonview.object_view(self.store, found.ref), "name": found.name}, None
 
+        return await self._json(read)
+
+    async def run_json(self, request: Request) -> Response:
+        """A run (`jsonview.run`) with its pending input requests."""
+        run_id = request.path_params["run_id"]
+
+        def read() -> tuple[Any, str | None]:
+            run = _data.find_run(self.store, run_id)
+            if run is None:
+                return None, f"No run {run_id!r} in this store."
+            data = jsonview.run(run, call=_data.call_text(self.store, run))
+            data["input_requests"] = jsonview.run_input_requests(self.store, run)
+            return data, None
+
+        return await self._json(read)
+
+    async def tree_json(self, request: Request) -> Response:
+        """An invocation's call tree (`jsonview.call_tree`), ``?depth=N`` levels."""
+        digest = request.path_params["digest"]
+        depth_text = request.query_params.get("depth", "")
+
+        def read() -> tuple[Any, str | None]:
+            if len(digest) != 64 or not self.store.has(Ref._unchecked(digest)):
+                return None, f"No invocation {digest} in this store."
+            depth = int(depth_text) if depth_text.isdigit() else None
+            return jsonview.call_tree(self.store, digest, depth=depth), None
+
+        return await self._json(read)
+
+    async def _json(self, read: Callable[[], tuple[Any, str | None]]) -> Response:
         try:
             body, error = await self.work(read)
         except EnactError as err:
             body, error = None, str(err)
         if body is None:
             return JSONResponse({"error": error}, status_code=404)
-        return Response(
-            json.dumps(body, indent=2, ensure_ascii=False),
-            media_type="application/json",
-        )
+        return Response(jsonview.dumps(body, indent=2), media_type="application/json")
 
     async def index(self, request: Request) -> Response:
         return RedirectResponse("/runs", status_code=307)
@@ -475,9 +502,11 @@ def create_app(store: Store, *, token: str | None = None, host: str = "127.0.0.1
         Route("/health", ui.health),
         Route("/runs", ui.runs),
         Route("/runs/live", ui.live),
+        Route("/runs/{run_id}.json", ui.run_json),
         Route("/runs/{run_id}", ui.run),
         Route("/runs/{run_id}/answer", ui.answer_form, methods=["GET"]),
         Route("/runs/{run_id}/answer", ui.answer_post, methods=["POST"]),
+        Route("/tree/{digest}.json", ui.tree_json),
         Route("/tree/{digest}", ui.subtree),
         Route("/inbox", ui.inbox),
         Route("/diff", ui.diff),

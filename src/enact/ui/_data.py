@@ -10,10 +10,8 @@ stored (`enact.encoding.decode_raw`), which runs no code.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
-import math
 import re
 import time
 from collections.abc import Iterator
@@ -751,33 +749,6 @@ def decoded_repr(store: Store, ref: Ref[Any]) -> tuple[str | None, str | None]:
         return safe_repr(store.checkout(ref), DETAIL_LIMIT), None
     except EnactError as err:
         return None, str(err)
-
-
-def to_json(value: Any) -> Any:
-    """A stored value (as `decode_raw` reads it) as JSON: resources as ``{"$type", ...}``,
-    refs as ``{"$ref": digest}``, bytes as ``{"$bytes": base64}``.
-
-    Private until the schema of `enact.jsonview` replaces it.
-    """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"$float": repr(value)}
-    if isinstance(value, bytes):
-        return {"$bytes": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, RawRef):
-        return {"$ref": value.digest}
-    if isinstance(value, RawType):
-        return {"$class": value.type_name}
-    if isinstance(value, RawResource):
-        return {"$type": value.type_name, **{k: to_json(v) for k, v in value.fields.items()}}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    if isinstance(value, dict):
-        if all(isinstance(key, str) for key in value):
-            return {key: to_json(item) for key, item in value.items()}
-        return {"$dict": [[to_json(k), to_json(v)] for k, v in value.items()]}
-    return {"$repr": safe_repr(value, None)}
 
 
 def ref_type(store: Store, ref: Ref[Any]) -> str:

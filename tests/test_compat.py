@@ -1,0 +1,398 @@
+"""Journals that survive code changes: a store written by one version of a module, read by another.
+
+Each test writes version 1 of a module ``app`` to a directory, runs a program
+that imports it in a subprocess against a real SQLite file, then replaces the
+module with version 2 and reads the store in a second subprocess. The
+programs print JSON, which the tests assert on (values, errors, digests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+import enact
+
+SRC = pathlib.Path(__file__).parent.parent / "src"
+
+PRELUDE = """\
+import dataclasses, json, sys
+import enact
+"""
+
+
+class Program:
+    """Writes module versions and runs programs against one SQLite store."""
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.root = root
+        self.url = f"sqlite:///{root}/store.db"
+
+    def module(self, source: str, name: str = "app") -> None:
+        """Writes (or replaces) module `name` and drops its cached bytecode."""
+        path = self.root / f"{name}.py"
+        path.write_text(PRELUDE + textwrap.dedent(source))
+        for cached in (self.root / "__pycache__").glob(f"{name}.*"):
+            cached.unlink()
+
+    def run(self, source: str) -> Any:
+        """Runs `source` in a new process inside the store; returns the JSON it prints last."""
+        program = PRELUDE + f"store = enact.open_store({self.url!r})\nstore.__enter__()\n"
+        program += textwrap.dedent(source)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(self.root)])}
+        done = subprocess.run(
+            [sys.executable, "-c", program],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def cli(self, *args: str, imports: bool = False) -> subprocess.CompletedProcess[str]:
+        """Runs the ``enact`` command on the store (with the module importable if `imports`)."""
+        path = [str(SRC)] + ([str(self.root)] if imports else [])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "COLUMNS": "200"}
+        return subprocess.run(
+            [sys.executable, "-m", "enact", "--store", self.url, *args],
+            cwd=self.root if imports else self.root.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def stored(self, digest: str) -> bytes:
+        """The bytes the SQLite file holds for `digest` (to show they never change)."""
+        with sqlite3.connect(self.root / "store.db") as db:
+            row = db.execute(
+                "SELECT data FROM objects WHERE digest = ?", (bytes.fromhex(digest),)
+            ).fetchone()
+        assert row is not None, f"{digest} not in the SQLite file"
+        return bytes(row[0])
+
+
+@pytest.fixture
+def program(tmp_path: pathlib.Path) -> Program:
+    """A directory for the module versions, and a SQLite store."""
+    return Program(tmp_path)
+
+
+TICKET_V1 = """\
+@enact.register
+@dataclasses.dataclass
+class Ticket(enact.Resource):
+    title: str
+    priority: int
+"""
+
+COMMIT_TICKET = """\
+import app
+ref = enact.commit(app.Ticket("printer on fire", 1))
+print(json.dumps(ref.digest))
+"""
+
+READ_TICKET = """\
+import app
+ref = enact.Ref.from_digest(sys.argv[1] if len(sys.argv) > 1 else {digest!r})
+try:
+    value = ref()
+except enact.EnactError as err:
+    print(json.dumps({{"error": type(err).__name__, "message": str(err),
+                      "stored": list(getattr(err, "stored_fields", ())),
+                      "current": list(getattr(err, "current_fields", ()))}}))
+else:
+    again = enact.commit(value)
+    print(json.dumps({{"type": type(value).__qualname__, "fields": value.to_resource_dict(),
+                      "type_id": type(value).type_id(), "new_digest": again.digest}}))
+"""
+
+
+def _type_id(name: str, fields: list[str]) -> str:
+    digest = hashlib.sha256(
+        (name + "".join(repr(field) for field in sorted(fields))).encode()
+    ).hexdigest()
+    return json.dumps({"digest": digest, "name": name}, sort_keys=True)
+
+
+def test_field_added_with_a_default_takes_the_default(program: Program) -> None:
+    """An object written before a field with a default was added checks out with the default;
+    its stored bytes are unchanged and a new commit gets the new type id."""
+    program.module(TICKET_V1)
+    digest = program.run(COMMIT_TICKET)
+    before = program.stored(digest)
+    program.module(
+        TICKET_V1
+        + "    latency_ms: float = 0.0\n    tags: list = dataclasses.field(default_factory=list)\n"
+    )
+    read = program.run(READ_TICKET.format(digest=digest))
+    assert read["fields"] == {
+        "title": "printer on fire",
+        "priority": 1,
+        "latency_ms": 0.0,
+        "tags": [],
+    }
+    assert read["type_id"] == _type_id("app.Ticket", ["title", "priority", "latency_ms", "tags"])
+    assert read["new_digest"] != digest
+    assert program.stored(digest) == before
+    with enact.open_store(program.url) as store:
+        tokens = store.read_tokens(enact.Ref.from_digest(digest))
+        assert tokens.startswith(b"res[" + _type_id("app.Ticket", ["title", "priority"]).encode())
+        assert not enact.verify(store).problems
+
+
+def test_fields_reordered_change_nothing(program: Program) -> None:
+    """Declaring the fields in another order reads the same object, with the same digest."""
+    program.module(TICKET_V1)
+    digest = program.run(COMMIT_TICKET)
+    program.module(
+        TICKET_V1.replace(
+            "    title: str\n    priority: int\n", "    priority: int\n    title: str\n"
+        )
+    )
+    read = program.run(READ_TICKET.format(digest=digest))
+    assert read["fields"] == {"priority": 1, "title": "printer on fire"}
+    assert read["new_digest"] == digest
+
+
+def test_class_renamed_with_an_alias_checks_out_as_the_new_class(program: Program) -> None:
+    """A class moved and renamed, registered with the old name as an alias, reads old objects
+    (a field added with a default at the same time), and new objects get the new name."""
+    program.module(TICKET_V1)
+    digest = program.run(COMMIT_TICKET)
+    program.module(
+        """\
+        @enact.register(name="helpdesk.Issue", aliases=("app.Ticket",))
+        @dataclasses.dataclass
+        class Issue(enact.Resource):
+            title: str
+            priority: int
+            owner: str | None = None
+
+        Ticket = Issue
+        """
+    )
+    read = program.run(READ_TICKET.format(digest=digest))
+    assert read["type"] == "Issue"
+    assert read["fields"] == {"title": "printer on fire", "priority": 1, "owner": None}
+    assert read["type_id"] == _type_id("helpdesk.Issue", ["title", "priority", "owner"])
+    assert read["new_digest"] != digest
+
+
+def test_alias_with_the_same_fields_reads_at_full_speed(program: Program) -> None:
+    """A renamed class with unchanged fields reads its old objects (and lists of them)."""
+    program.module(TICKET_V1)
+    digest = program.run(
+        "import app\n"
+        "print(json.dumps(enact.commit([app.Ticket('a', 1), app.Ticket('b', 2)]).digest))\n"
+    )
+    program.module(
+        """\
+        @enact.register(name="helpdesk.Issue", aliases=("app.Ticket",))
+        @dataclasses.dataclass
+        class Issue(enact.Resource):
+            priority: int
+            title: str
+        """
+    )
+    read = program.run(
+        f"import app\nvalues = enact.Ref.from_digest({digest!r})()\n"
+        "print(json.dumps([[type(v).__name__, v.title, v.priority] for v in values]))\n"
+    )
+    assert read == [["Issue", "a", 1], ["Issue", "b", 2]]
+
+
+FUNCTIONS_V1 = """\
+import pathlib
+
+def _ran(name):
+    with open("ledger.txt", "a") as ledger:
+        ledger.write(name + "\\n")
+
+@enact.register
+def greet(name: str) -> str:
+    _ran("greet")
+    return f"Hello, {name}!"
+
+@enact.register
+def parent(name: str) -> str:
+    _ran("parent")
+    return child(name).upper()
+
+@enact.register
+def child(name: str) -> str:
+    _ran("child")
+    return name * 2
+
+@enact.register
+def main(name: str) -> list[str]:
+    _ran("main")
+    return [greet(name), parent(name)]
+"""
+
+RECORD_MAIN = """\
+import app
+invocation = enact.invoke(app.main, ("Ada",), run_id="first")
+print(json.dumps(enact.commit(invocation).digest))
+"""
+
+REPLAY_MAIN = """\
+import app
+invocation = enact.Ref.from_digest({digest!r})()
+replayed = invocation.rewind(0).replay()
+print(json.dumps({{"output": replayed.get_output(),
+                  "ledger": open("ledger.txt").read().split()}}))
+"""
+
+
+def test_function_renamed_with_an_alias_replays_from_the_journal(program: Program) -> None:
+    """A registered function renamed with its old name as an alias: a replay of a run that
+    called it returns the recorded output without running the function again."""
+    program.module(FUNCTIONS_V1)
+    digest = program.run(RECORD_MAIN)
+    (program.root / "ledger.txt").write_text("")
+    program.module(
+        FUNCTIONS_V1.replace(
+            '@enact.register\ndef greet(name: str) -> str:\n    _ran("greet")',
+            '@enact.register(aliases=("app.greet",))\ndef say_hello(name: str) -> str:\n'
+            '    _ran("say_hello")',
+        ).replace("[greet(name)", "[say_hello(name)")
+    )
+    read = program.run(REPLAY_MAIN.format(digest=digest))
+    assert read == {"output": ["Hello, Ada!", "ADAADA"], "ledger": ["main"]}
+
+
+def test_renamed_function_below_a_recorded_call_needs_no_registration(program: Program) -> None:
+    """A function renamed without an alias is never decoded when its parent's recorded output
+    is used: the replay succeeds, and only the root runs again."""
+    program.module(FUNCTIONS_V1)
+    digest = program.run(RECORD_MAIN)
+    (program.root / "ledger.txt").write_text("")
+    program.module(
+        FUNCTIONS_V1.replace("def child(", "def renamed_child(").replace(
+            "return child(name)", "return renamed_child(name)"
+        )
+    )
+    read = program.run(REPLAY_MAIN.format(digest=digest))
+    assert read == {"output": ["Hello, Ada!", "ADAADA"], "ledger": ["main"]}
+    # Inspecting the new run needs the program's modules neither.
+    shown = program.cli("tree", "first")
+    assert shown.returncode == 0, shown.stderr
+    assert "child('Ada') = 'AdaAda'" in shown.stdout
+    # The command replays the same way, and shows the old call as stored.
+    replayed = program.cli("--import", "app", "replay", "first", "--rewind", "0", imports=True)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "child('Ada') = 'AdaAda'" in replayed.stdout
+    assert (program.root / "ledger.txt").read_text().split() == ["main", "main"]
+
+
+def test_field_removed_is_a_clear_error(program: Program) -> None:
+    """An object holding a field the class no longer has: IncompatibleTypeError naming the
+    object, the stored and the current fields, and how to migrate."""
+    program.module(TICKET_V1)
+    digest = program.run(COMMIT_TICKET)
+    program.module(TICKET_V1.replace("    priority: int\n", ""))
+    read = program.run(READ_TICKET.format(digest=digest))
+    assert read["error"] == "IncompatibleTypeError"
+    assert read["stored"] == ["priority", "title"]
+    assert read["current"] == ["title"]
+    assert read["message"] == (
+        f"Object {digest}: A stored app.Ticket does not fit the class defined here (it was "
+        "written by another version of it): the stored field(s) ['priority'] are not fields "
+        "of the class any more. Stored fields: ['priority', 'title']; fields of the class "
+        "here: ['title']. Make the change compatible (give a new field a default; keep a "
+        "removed field, with a default; or keep the old type name as an alias: "
+        "@enact.register(name=..., aliases=(...))), or convert the stored objects to the new "
+        "shape with enact.migrate or `enact migrate` (README: Code changes and migration)."
+    )
+    shown = program.cli("--import", "app", "show", digest, imports=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "Ticket(priority=1, title='printer on fire')" in shown.stdout
+    assert "Shown as stored: the stored field(s) ['priority'] are not fields" in shown.stderr
+
+
+def test_field_added_without_a_default_is_a_clear_error(program: Program) -> None:
+    """A new field without a default cannot be filled in: the error names it."""
+    program.module(TICKET_V1)
+    digest = program.run(COMMIT_TICKET)
+    program.module(TICKET_V1 + "    owner: str\n")
+    read = program.run(READ_TICKET.format(digest=digest))
+    assert read["error"] == "IncompatibleTypeError"
+    assert "the class's field(s) ['owner'] have no default" in read["message"]
+    assert read["current"] == ["title", "priority", "owner"]
+
+
+def test_type_changed_is_a_clear_error(program: Program) -> None:
+    """A field whose annotation no longer fits the stored value (same name, so the same type
+    id): an error naming the field, the value and the annotation, not a wrong value."""
+    program.module(TICKET_V1)
+    digest = program.run(COMMIT_TICKET)
+    program.module(TICKET_V1.replace("priority: int", "priority: list[str]"))
+    read = program.run(READ_TICKET.format(digest=digest))
+    assert read["error"] == "IncompatibleTypeError"
+    assert (
+        f"Object {digest}: A stored app.Ticket does not fit the class defined here (it was "
+        "written by another version of it): field 'priority' holds a int (1), which does not "
+        "fit its annotation list[str]." in read["message"]
+    )
+    assert "enact migrate" in read["message"]
+
+
+def test_inspecting_needs_no_import(program: Program) -> None:
+    """show, tree and log read a store without the program's modules: types as stored."""
+    program.module(FUNCTIONS_V1 + TICKET_V1)
+    program.run(RECORD_MAIN)
+    digest = program.run(COMMIT_TICKET)
+    shown = program.cli("show", digest)
+    assert shown.returncode == 0, shown.stderr
+    assert "app.Ticket" in shown.stdout and "printer on fire" in shown.stdout
+    tree = program.cli("tree", "first")
+    assert tree.returncode == 0, tree.stderr
+    assert "main('Ada') = ['Hello, Ada!', 'ADAADA']" in tree.stdout
+    assert "greet('Ada') = 'Hello, Ada!'" in tree.stdout
+    log = program.cli("log")
+    assert log.returncode == 0, log.stderr
+    assert "main('Ada')" in log.stdout
+
+
+def test_register_name_and_aliases_are_checked() -> None:
+    """A str for aliases, or a name with braces, is refused with the fix."""
+    with pytest.raises(enact.RegistrationError, match=r"write aliases=\('old.Name',\)"):
+        enact.register(aliases="old.Name")
+    with pytest.raises(enact.RegistrationError, match="without braces"):
+
+        @enact.register(name="bad{name}")
+        def nothing() -> None: ...
+
+
+def test_enum_alias_reads_members_stored_under_the_old_name() -> None:
+    """An enum registered with an alias checks out members stored under the old name."""
+    import enum
+
+    @enact.register(name="compat_tests.Colour", aliases=("compat_tests.Color",))
+    class Colour(enum.Enum):
+        RED = 1
+
+    from enact.digests import type_id_for
+
+    wrapper = "enact.wrappers.EnumWrapper"
+    tokens = (
+        f"res[{type_id_for(wrapper, ['enum', 'name'])}'enum's'compat_tests.Color''name's'RED']"
+    ).encode()
+    with enact.InMemoryStore() as store:
+        ref = store.commit_tokens(tokens, [], enact.Ref)
+        assert ref() is Colour.RED
+        assert enact.commit(Colour.RED) != ref  # new objects get the new name
