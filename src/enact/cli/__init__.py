@@ -16,6 +16,7 @@ else the SQLite file ``.enact/store.db``)::
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
     enact migrate [--using M:F]    rewrite objects of old shapes for the current classes
+    enact ui [--port N]            a local web app: runs, trees, diffs, the inbox
 
 REF is a name, a run id, a full digest, a unique prefix of one, or @N (the N-th
 latest run). Commands that run code (replay, answer, resume, migrate) need the
@@ -31,6 +32,7 @@ from enact.cli._app import CLIError, cli, main
 from enact.cli._journal import fork, replay, resume, show, tree
 from enact.cli._log import inbox, log
 from enact.cli._maintain import copy, gc, migrate, tag, verify
+from enact.cli._ui import ui
 from enact.cli._worker import worker
 
 for _command in (
@@ -48,6 +50,7 @@ for _command in (
     gc,
     verify,
     migrate,
+    ui,
 ):
     cli.add_command(_command)
 

@@ -663,14 +663,17 @@ def _name_range(query: NameQuery) -> tuple[str, list[Any]]:
     Python); ``substr`` keeps the prefix test exact where LIKE would treat %
     and _ as wildcards and ignore case.
     """
-    clauses = ["name >= ?", "name < ?", "substr(name, 1, ?) = ?"]
-    params: list[Any] = [query.prefix, query.end, len(query.prefix), query.prefix]
-    if query.after is not None:
-        clauses.append("name > ?")
-        params.append(query.after)
-    if query.before is not None:
-        clauses.append("name < ?")
-        params.append(query.before)
+    # One lower and one upper bound: given two upper bounds (the prefix's end and
+    # `before`), SQLite's planner ranges over one of them and filters by the other,
+    # so a page deep in a long prefix would scan every name after it.
+    lower, lower_op = query.prefix, ">="
+    if query.after is not None and query.after >= lower:
+        lower, lower_op = query.after, ">"
+    upper = query.end
+    if query.before is not None and query.before < upper:
+        upper = query.before
+    clauses = [f"name {lower_op} ?", "name < ?", "substr(name, 1, ?) = ?"]
+    params: list[Any] = [lower, upper, len(query.prefix), query.prefix]
     return " AND ".join(clauses), params
 
 
