@@ -291,6 +291,7 @@ def fork(
         answer_path=source.answer_path,
         answer_request=source.answer_request,
         answer=source.answer,
+        timings=source.timings,  # the calls of the forked tree keep their timings
     )
     head = _compare_and_set(target_store, None, new)
     target_store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{new_id}", head)
