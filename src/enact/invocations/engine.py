@@ -401,7 +401,7 @@ class ChildCall:
                 value = fresh.value
             self.output = value
             if frame.timer is not None:
-                frame.timer.reused((*frame.path, self.index), self.digest, self.invokable, value)
+                frame.timer.reused(frame.path, self.index, self.digest, self.invokable, value)
             return
         if response.raised is not None and response.raised_here and frame.override is not None:
             value = frame.override(response.raised)
@@ -430,7 +430,7 @@ class ChildCall:
     def start(self) -> tuple[Frame, Any]:
         frame = self.frame
         if frame.timer is not None:
-            self.started = frame.timer.start((*frame.path, self.index), self.digest, self.invokable)
+            self.started = frame.timer.start(frame.path, self.index, self.digest, self.invokable)
         child = frame.child(self.index, self.child_template)
         return child, _frame.set(child)
 
@@ -457,8 +457,16 @@ class ChildCall:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         if timer is not None:
-            path = (*frame.path, self.index)
-            timer.finish(path, self.digest, self.invokable, self.started, ended, output, error)
+            timer.finish(
+                frame.path,
+                self.index,
+                self.digest,
+                self.invokable,
+                self.started,
+                ended,
+                output,
+                error,
+            )
         return error
 
     def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -829,7 +837,7 @@ class _Root:
             self._batch = self.store.batch()
             self._batch.__enter__()
         if self.timer is not None:
-            self.started = self.timer.start((), self.request_ref.digest, self.plan.invokable)
+            self.started = self.timer.start((), None, self.request_ref.digest, self.plan.invokable)
         self._token = _frame.set(self.frame)
         return self
 
@@ -863,7 +871,8 @@ class _Root:
         if self.timer is not None:
             value = None if output is None else output.value
             digest = self.request_ref.digest
-            self.timer.finish((), digest, self.plan.invokable, self.started, ended, value, error)
+            invokable = self.plan.invokable
+            self.timer.finish((), None, digest, invokable, self.started, ended, value, error)
 
     def _end_batch(self, error: BaseException | None) -> None:
         batch, self._batch = self._batch, None

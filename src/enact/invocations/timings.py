@@ -18,15 +18,18 @@ that replayed it: `Timings.ran` tells the two apart.
 from __future__ import annotations
 
 import array
+import base64
 import dataclasses
+import operator
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Final, Protocol
 
-from enact.invocations.usage import TokenUsage, token_usage
+from enact.invocations.usage import _NO_USAGE, TokenUsage, token_usage
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store
@@ -47,14 +50,20 @@ class RunTimings(Resource):
         pid: Its process id.
         started: When the attempt started (``time.time_ns()``).
         ended: When it ended (``time.time_ns()``).
+        clock: ``time.perf_counter_ns()`` at `started`: call times are on this clock.
         count: How many calls ran (the root included).
-        paths: Their paths in the tree, dotted (``0.2``; the root is empty),
-            separated by spaces, in the order the calls finished.
+        parents: The paths of the calls' parents, dotted (``0.2``; the root's
+            children have the empty path), separated by spaces.
+        calls: Per call that ran, in the order they finished, four signed
+            64-bit integers, stored column by column (all parents, then all
+            indexes, then all starts, then all ends), little-endian, in base64:
+            the index of its parent's path in `parents`, its index among its
+            parent's children (-1 for the root call), and its start
+            and end on `clock`. Packed, because the numbers of a thousand calls
+            encode in microseconds this way, and in milliseconds as lists.
         requests: The first 16 hex digits of each call's request digest, concatenated.
-        times: Per call, start and end in nanoseconds after `started`, as
-            little-endian signed 64-bit integers (16 bytes per call).
-        usage: ``[call index, input tokens, output tokens, total tokens]`` for the
-            calls whose output reported token usage.
+        usage: ``[call, input tokens, output tokens, total tokens]`` for the calls
+            whose output reported token usage (``call``: its position in `calls`).
         reused: How many calls were taken from the journal instead of running.
         previous: The timings of the run's attempt before this one.
     """
@@ -68,10 +77,11 @@ class RunTimings(Resource):
     pid: int
     started: int
     ended: int
+    clock: int
     count: int
-    paths: str
+    parents: str
+    calls: str
     requests: str
-    times: bytes
     usage: list[list[int]]
     reused: int
     previous: Ref[RunTimings] | None = None
@@ -179,28 +189,34 @@ class CallTimer:
         self.record = record
         self.observers = observers
         self._notify = on_error
-        self.host = socket.gethostname()
-        self.pid = os.getpid()
+        self.host, self.pid = _process()
         self._clock_origin = _clock()
         self.started = time.time_ns()
         self.root_start = self._clock_origin
-        self._calls: list[tuple[tuple[int, ...], str, int, int]] = []
+        self._calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
         self._usage: list[tuple[int, TokenUsage]] = []
         self._below: set[tuple[int, ...]] = set()
         self.reused_calls = 0
 
     # Called by the engine ---------------------------------------------------------
 
-    def start(self, path: tuple[int, ...], request: str, invokable: Any) -> int:
-        """A call starts: returns its start time (for `finish`)."""
+    def start(
+        self, parent: tuple[int, ...], index: int | None, request: str, invokable: Any
+    ) -> int:
+        """A call starts (the child `index` of the call at `parent`, None for the root).
+
+        Returns its start time, for `finish`.
+        """
         started = _clock()
         if self.observers:
+            path = parent if index is None else (*parent, index)
             self._event("call_started", path, request, invokable, started, None, "running")
         return started
 
     def finish(
         self,
-        path: tuple[int, ...],
+        parent: tuple[int, ...],
+        index: int | None,
         request: str,
         invokable: Any,
         started: int,
@@ -210,16 +226,22 @@ class CallTimer:
     ) -> None:
         """A call that `start` timed has finished (`ended`: ``time.perf_counter_ns()``)."""
         usage = None
-        if error is None:
+        if error is None and type(output) not in _NO_USAGE:
             usage = token_usage(output)
         below = self._below
-        if usage is not None or (below and path in below):
-            usage = self._attribute(path, usage)
+        if usage is not None or below:
+            path = parent if index is None else (*parent, index)
+            if usage is not None or path in below:
+                usage = self._attribute(path, usage)
         if self.record:
-            self._calls.append((path, request, started, ended))
+            calls = self._calls
+            calls.append(
+                (parent, -1 if index is None else index, request[:_DIGEST_CHARS], started, ended)
+            )
             if usage is not None:
-                self._usage.append((len(self._calls) - 1, usage))
+                self._usage.append((len(calls) - 1, usage))
         if self.observers:
+            path = parent if index is None else (*parent, index)
             status = "complete" if error is None else _status_of(error)
             self._event(
                 "call_finished",
@@ -234,13 +256,16 @@ class CallTimer:
                 usage,
             )
 
-    def reused(self, path: tuple[int, ...], request: str, invokable: Any, output: Any) -> None:
-        """A replay took this call's output from the journal."""
+    def reused(
+        self, parent: tuple[int, ...], index: int, request: str, invokable: Any, output: Any
+    ) -> None:
+        """A replay took the output of child `index` of the call at `parent` from the journal."""
         self.reused_calls += 1
         if token_usage(output) is not None:
-            self._below.add(path[:-1])  # its parent's copy of the usage is not new spend
+            self._below.add(parent)  # the parent's copy of the usage is not new spend
         if self.observers:
             now = _clock()
+            path = (*parent, index)
             self._event("call_started", path, request, invokable, now, None, "reused")
             self._event("call_finished", path, request, invokable, now, now, "reused", output)
 
@@ -299,13 +324,13 @@ class CallTimer:
         if not self.record:
             return None
         calls = self._calls
-        times = array.array("q")
-        origin = self._clock_origin
-        for _, _, started, ended in calls:
-            times.append(started - origin)
-            times.append(ended - origin)
+        parents = [call[0] for call in calls]
+        parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(parents))}
+        columns = array.array("q", map(parent_ids.__getitem__, parents))
+        for column in (1, 3, 4):
+            columns.extend(map(operator.itemgetter(column), calls))
         if sys.byteorder == "big":
-            times.byteswap()
+            columns.byteswap()
         return RunTimings(
             run_id=self.run_id,
             event=self.event,
@@ -313,11 +338,12 @@ class CallTimer:
             host=self.host,
             pid=self.pid,
             started=self.started,
-            ended=self.started + (_clock() - origin),
+            ended=self.started + (_clock() - self._clock_origin),
+            clock=self._clock_origin,
             count=len(calls),
-            paths=" ".join(".".join(map(str, path)) for path, _, _, _ in calls),
-            requests="".join(request[:_DIGEST_CHARS] for _, request, _, _ in calls),
-            times=times.tobytes(),
+            parents=" ".join(".".join(map(str, parent)) for parent in parent_ids),
+            calls=base64.b64encode(columns.tobytes()).decode("ascii"),
+            requests="".join(map(operator.itemgetter(2), calls)),
             usage=[
                 [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
                 for index, usage in self._usage
@@ -325,6 +351,20 @@ class CallTimer:
             reused=self.reused_calls,
             previous=previous,
         )
+
+
+_process_lock = threading.Lock()
+_process_known: list[tuple[str, int]] = []
+
+
+def _process() -> tuple[str, int]:
+    """This process's host name and pid (asked once per process, again after a fork)."""
+    pid = os.getpid()
+    known = _process_known
+    if not known or known[0][1] != pid:
+        with _process_lock:
+            known[:] = [(socket.gethostname(), pid)]
+    return known[0]
 
 
 def _status_of(error: BaseException) -> str:
@@ -475,7 +515,7 @@ def read_timings(store: Store, head: Ref[RunTimings] | None) -> Timings:
                 record.pid,
                 record.started / 1e9,
                 record.ended / 1e9,
-                record.count,
+                len(attempt_calls),
                 record.reused,
                 usage,
             )
@@ -484,34 +524,47 @@ def read_timings(store: Store, head: Ref[RunTimings] | None) -> Timings:
 
 
 def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenUsage]:
-    count = record.count
-    times = array.array("q")
-    times.frombytes(record.times[: 16 * count])
-    if sys.byteorder == "big":
-        times.byteswap()
-    paths = record.paths.split(" ") if count else []
     usages: dict[int, TokenUsage] = {}
     for row in record.usage:
-        if len(row) == 4:
+        if len(row) == 4 and all(type(count) is int for count in row):
             usages[row[0]] = TokenUsage(row[1], row[2], row[3], 1)
     total = TokenUsage()
     for usage in usages.values():
         total += usage
-    origin = record.started
+    count = record.count
+    columns = array.array("q")
+    try:
+        parents = [
+            tuple(int(part) for part in dotted.split(".")) if dotted else ()
+            for dotted in record.parents.split(" ")
+        ]
+        columns.frombytes(base64.b64decode(record.calls, validate=True))
+    except (ValueError, TypeError):
+        return [], total  # damaged: the calls show without timings
+    if sys.byteorder == "big":
+        columns.byteswap()
+    if count < 0 or len(columns) != 4 * count:
+        return [], total
+    origin = record.started - record.clock
     found = []
-    for index in range(min(count, len(paths), len(times) // 2)):
-        dotted = paths[index]
-        path = tuple(int(part) for part in dotted.split(".")) if dotted else ()
+    for call in range(count):
+        parent, index = columns[call], columns[count + call]
+        if index == -1:
+            path: tuple[int, ...] = ()
+        elif 0 <= parent < len(parents):
+            path = (*parents[parent], index)
+        else:
+            continue
         found.append(
             CallTiming(
                 path,
-                record.requests[index * _DIGEST_CHARS : (index + 1) * _DIGEST_CHARS],
-                (origin + times[2 * index]) / 1e9,
-                (origin + times[2 * index + 1]) / 1e9,
+                record.requests[call * _DIGEST_CHARS : (call + 1) * _DIGEST_CHARS],
+                (origin + columns[2 * count + call]) / 1e9,
+                (origin + columns[3 * count + call]) / 1e9,
                 record.host,
                 record.pid,
                 number,
-                usages.get(index),
+                usages.get(call),
             )
         )
     return found, total
