@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from enact.cli import _raw, _refs, _render
+from enact.cli import _raw, _refs, _render, _timings
 from enact.cli._app import CLIError, RunRaisedError, Session, command_options
 from enact.encoding import DecodeError, encode
 from enact.errors import CorruptObjectError, InvocationError, NotFoundError
@@ -239,9 +239,18 @@ def show(session: Session, ref: str, raw: bool) -> None:
     is_flag=True,
     help="Read the journal without its types: no --import needed, values shown as stored.",
 )
+@click.option(
+    "--timings",
+    "-t",
+    is_flag=True,
+    help="Of a run: show each call's duration and tokens, mark the calls its latest attempt "
+    "took from the journal, and end with a line about the run.",
+)
 @command_options
 @pass_session
-def tree(session: Session, ref: str, depth: int | None, full: bool, raw: bool) -> None:
+def tree(
+    session: Session, ref: str, depth: int | None, full: bool, raw: bool, timings: bool
+) -> None:
     """Print the call tree of the invocation REF: inputs, outputs and exceptions.
 
     Coloured in a terminal, plain text when piped (NO_COLOR turns colours off).
@@ -249,16 +258,30 @@ def tree(session: Session, ref: str, depth: int | None, full: bool, raw: bool) -
     store = session.store()
     resolved = _refs.resolve_for(session, ref)
     limit = None if full else _render.VALUE_LIMIT
+    run_timings = None
+    if timings:
+        if resolved.run is None:
+            raise CLIError(
+                f"{ref} is not a run, and only runs record timings: name a run (its id or @N)."
+            )
+        run_timings = resolved.run.timings()
+    annotate = None if run_timings is None else _timings.annotator(run_timings)
     if raw:
         tokens = _refs.invocation_tokens(store, resolved)
         try:
-            shown = _render.raw_invocation_tree(store, _raw.parse(tokens), depth=depth, limit=limit)
+            shown = _render.raw_invocation_tree(
+                store, _raw.parse(tokens), depth=depth, limit=limit, annotate=annotate
+            )
         except DecodeError as err:
             raise _corrupt(store, resolved.ref, err) from err
     else:
         invocation = _refs.load_invocation(store, resolved)
-        shown = _render.invocation_tree(store, invocation, depth=depth, limit=limit)
+        shown = _render.invocation_tree(
+            store, invocation, depth=depth, limit=limit, annotate=annotate
+        )
     session.out.print(shown)
+    if run_timings is not None and resolved.run is not None:
+        session.out.print(_timings.footer(resolved.run.id, run_timings))
 
 
 def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectError:
