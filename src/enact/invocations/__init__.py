@@ -28,10 +28,19 @@ from enact.invocations.runs import (
     resume_async,
 )
 from enact.invocations.summary import invocation_summary
+from enact.invocations.telemetry import (
+    add_call_observer,
+    configure_telemetry,
+    remove_call_observer,
+)
+from enact.invocations.timings import CallEvent, CallTiming, Timings
+from enact.invocations.usage import TokenUsage, token_usage
 
 __all__ = [
     "AsyncInvokable",
     "CallArgs",
+    "CallEvent",
+    "CallTiming",
     "InputRequest",
     "Invocation",
     "InvocationGenerator",
@@ -42,7 +51,11 @@ __all__ = [
     "Response",
     "Run",
     "RunState",
+    "Timings",
+    "TokenUsage",
+    "add_call_observer",
     "answer",
+    "configure_telemetry",
     "fork",
     "get_run",
     "invocation_summary",
@@ -51,8 +64,10 @@ __all__ = [
     "list_runs",
     "pending_input_requests",
     "register_function",
+    "remove_call_observer",
     "request_input",
     "resume",
     "resume_async",
+    "token_usage",
     "typed_invokable",
 ]
