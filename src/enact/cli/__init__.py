@@ -13,6 +13,7 @@ else the SQLite file ``.enact/store.db``)::
     enact tag NAME REF             name an object
     enact copy --to URL REF...     copy what REF... reach to another store
     enact gc / enact verify        collect garbage / re-hash and check every object
+    enact export-otel RUN          a run's calls as OpenTelemetry spans
 
 REF is a name, a run id, a full digest, a unique prefix of one, or @N (the N-th
 latest run). Reading objects of user types needs the modules that register them:
@@ -25,8 +26,10 @@ from enact.cli._answer import answer_command
 from enact.cli._app import CLIError, cli, main
 from enact.cli._journal import fork, log, replay, resume, show, tree
 from enact.cli._maintain import copy, gc, tag, verify
+from enact.cli._otel import export_otel
 
 for _command in (log, show, tree, replay, answer_command, resume, fork, tag, copy, gc, verify):
     cli.add_command(_command)
+cli.add_command(export_otel)
 
 __all__ = ["CLIError", "cli", "main"]

@@ -388,6 +388,8 @@ class CallTiming:
         attempt: The index of the attempt that ran it in `Timings.attempts`.
         usage: The token usage its output reported (counted once: a call
             returning a child's usage does not count it again), or None.
+        start_ns: `start` in nanoseconds (``time.time_ns()``), exactly.
+        end_ns: `end` in nanoseconds.
     """
 
     path: tuple[int, ...]
@@ -398,6 +400,8 @@ class CallTiming:
     pid: int
     attempt: int
     usage: TokenUsage | None = None
+    start_ns: int = 0
+    end_ns: int = 0
 
     @property
     def duration(self) -> float:
@@ -555,16 +559,20 @@ def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenU
             path = (*parents[parent], index)
         else:
             continue
+        start_ns = origin + columns[2 * count + call]
+        end_ns = origin + columns[3 * count + call]
         found.append(
             CallTiming(
                 path,
                 record.requests[call * _DIGEST_CHARS : (call + 1) * _DIGEST_CHARS],
-                (origin + columns[2 * count + call]) / 1e9,
-                (origin + columns[3 * count + call]) / 1e9,
+                start_ns / 1e9,
+                end_ns / 1e9,
                 record.host,
                 record.pid,
                 number,
                 usages.get(call),
+                start_ns,
+                end_ns,
             )
         )
     return found, total
