@@ -11,6 +11,9 @@ from enact.cli._app import CLIError, Session, command_options
 
 pass_session = click.make_pass_decorator(Session)
 
+_OTLP_HTTP = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+"""The OTLP/HTTP span exporter's module (an optional package of its own)."""
+
 
 @click.command("export-otel", short_help="Send a run's calls as OpenTelemetry spans.")
 @click.argument("run")
