@@ -402,3 +402,19 @@ def test_enact_tree_timings_shows_durations_tokens_and_journal_marks(
     refused = _enact(url, "tree", "--raw", "--timings", digest)
     assert refused.returncode == 1
     assert "only runs record timings" in refused.stderr
+
+
+@enact.register
+def stopped(x: int) -> int:
+    agents.square(x)
+    raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_records_the_calls_that_finished(store: enact.Store) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(stopped, (3,), run_id="stopped")
+    run = enact.get_run("stopped")
+    assert run.status == "interrupted"
+    timings = run.timings()
+    assert [attempt.status for attempt in timings.attempts] == ["interrupted"]
+    assert {timing.path for timing in timings} == {(), (0,)}

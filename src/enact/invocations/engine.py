@@ -854,6 +854,7 @@ class _Root:
             return False
         if isinstance(error, ReplayError | IncompleteSubinvocationError):
             self._end_batch(error)
+            self._timed(ended, None, error)
             return False
         try:
             self.outcome = self._finish(error)

@@ -105,8 +105,9 @@ class CallEvent:
         start_ns: When the call started (``time.time_ns()`` scale).
         end_ns: When it finished; None for a call that just started.
         status: ``running`` (just started), ``complete``, ``raised``,
-            ``waiting`` (for input) or ``reused`` (taken from the journal: both
-            events of such a call have it).
+            ``waiting`` (for input), ``interrupted`` (KeyboardInterrupt,
+            SystemExit, cancellation: the root call only) or ``reused``
+            (taken from the journal: both events of such a call have it).
         output: The output of a complete call, else None.
         error: The exception of a raised (or waiting) call, else None.
         usage: The token usage the output reports, if any.
@@ -368,7 +369,9 @@ def _process() -> tuple[str, int]:
 
 
 def _status_of(error: BaseException) -> str:
-    return "waiting" if getattr(type(error), "__enact_input_request__", False) else "raised"
+    if getattr(type(error), "__enact_input_request__", False):
+        return "waiting"
+    return "raised" if isinstance(error, Exception) else "interrupted"
 
 
 # Reading timings --------------------------------------------------------------------
