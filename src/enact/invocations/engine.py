@@ -56,6 +56,7 @@ from enact.invocations.responses import (
 )
 from enact.invocations.timings import CallTimer
 from enact.invocations.timings import _clock as _timing_clock
+from enact.invocations.usage import NO_USAGE
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store, current_store
@@ -429,8 +430,12 @@ class ChildCall:
 
     def start(self) -> tuple[Frame, Any]:
         frame = self.frame
-        if frame.timer is not None:
-            self.started = frame.timer.start(frame.path, self.index, self.digest, self.invokable)
+        timer = frame.timer
+        if timer is not None:
+            if timer.plain:  # no observers: only the time is needed
+                self.started = _timing_clock()
+            else:
+                self.started = timer.start(frame.path, self.index, self.digest, self.invokable)
         child = frame.child(self.index, self.child_template)
         return child, _frame.set(child)
 
@@ -457,16 +462,14 @@ class ChildCall:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         if timer is not None:
-            timer.finish(
-                frame.path,
-                self.index,
-                self.digest,
-                self.invokable,
-                self.started,
-                ended,
-                output,
-                error,
-            )
+            if timer.plain and not timer.below and type(output) in NO_USAGE:
+                # The common case, inlined: a tuple per call, formatted when the run stops.
+                timer.calls.append((frame.path, self.index, self.digest, self.started, ended))
+            else:
+                path, index, digest = frame.path, self.index, self.digest
+                timer.finish(
+                    path, index, digest, self.invokable, self.started, ended, output, error
+                )
         return error
 
     def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

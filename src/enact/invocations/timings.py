@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Final, Protocol
 
-from enact.invocations.usage import _NO_USAGE, TokenUsage, token_usage
+from enact.invocations.usage import NO_USAGE, TokenUsage, token_usage
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store
@@ -160,15 +160,16 @@ class CallTimer:
     """
 
     __slots__ = (
-        "_below",
-        "_calls",
         "_clock_origin",
         "_notify",
         "_usage",
+        "below",
+        "calls",
         "event",
         "host",
         "observers",
         "pid",
+        "plain",
         "record",
         "reused_calls",
         "root_start",
@@ -189,14 +190,18 @@ class CallTimer:
         self.event = event
         self.record = record
         self.observers = observers
+        self.plain = record and not observers
+        """Only timings are recorded (no observers): the engine appends to `calls` itself."""
         self._notify = on_error
         self.host, self.pid = _process()
         self._clock_origin = _clock()
         self.started = time.time_ns()
         self.root_start = self._clock_origin
-        self._calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
+        self.calls: list[tuple[tuple[int, ...], int | None, str, int, int]] = []
+        """Per call that ran: its parent's path, its index (None: the root), its
+        request digest, its start and its end (``time.perf_counter_ns()``)."""
         self._usage: list[tuple[int, TokenUsage]] = []
-        self._below: set[tuple[int, ...]] = set()
+        self.below: set[tuple[int, ...]] = set()
         self.reused_calls = 0
 
     # Called by the engine ---------------------------------------------------------
@@ -227,18 +232,16 @@ class CallTimer:
     ) -> None:
         """A call that `start` timed has finished (`ended`: ``time.perf_counter_ns()``)."""
         usage = None
-        if error is None and type(output) not in _NO_USAGE:
+        if error is None and type(output) not in NO_USAGE:
             usage = token_usage(output)
-        below = self._below
+        below = self.below
         if usage is not None or below:
             path = parent if index is None else (*parent, index)
             if usage is not None or path in below:
                 usage = self._attribute(path, usage)
         if self.record:
-            calls = self._calls
-            calls.append(
-                (parent, -1 if index is None else index, request[:_DIGEST_CHARS], started, ended)
-            )
+            calls = self.calls
+            calls.append((parent, index, request, started, ended))
             if usage is not None:
                 self._usage.append((len(calls) - 1, usage))
         if self.observers:
@@ -263,7 +266,7 @@ class CallTimer:
         """A replay took the output of child `index` of the call at `parent` from the journal."""
         self.reused_calls += 1
         if token_usage(output) is not None:
-            self._below.add(parent)  # the parent's copy of the usage is not new spend
+            self.below.add(parent)  # the parent's copy of the usage is not new spend
         if self.observers:
             now = _clock()
             path = (*parent, index)
@@ -276,7 +279,7 @@ class CallTimer:
         A call whose children reported usage (a wrapper returning the model's
         response) reports a copy; it is not counted again.
         """
-        below = self._below
+        below = self.below
         own = None if path in below else usage
         if path:
             below.add(path[:-1])
@@ -324,11 +327,12 @@ class CallTimer:
         """The stored record of this attempt (None if timings are not recorded)."""
         if not self.record:
             return None
-        calls = self._calls
+        calls = self.calls
         parents = [call[0] for call in calls]
         parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(parents))}
         columns = array.array("q", map(parent_ids.__getitem__, parents))
-        for column in (1, 3, 4):
+        columns.extend([-1 if call[1] is None else call[1] for call in calls])
+        for column in (3, 4):
             columns.extend(map(operator.itemgetter(column), calls))
         if sys.byteorder == "big":
             columns.byteswap()
@@ -344,7 +348,7 @@ class CallTimer:
             count=len(calls),
             parents=" ".join(".".join(map(str, parent)) for parent in parent_ids),
             calls=base64.b64encode(columns.tobytes()).decode("ascii"),
-            requests="".join(map(operator.itemgetter(2), calls)),
+            requests="".join([call[2][:_DIGEST_CHARS] for call in calls]),
             usage=[
                 [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
                 for index, usage in self._usage

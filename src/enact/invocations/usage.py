@@ -45,7 +45,8 @@ class TokenUsage:
         return self.calls > 0
 
 
-_NO_USAGE: Final = frozenset({int, float, str, bytes, bool, type(None), list, tuple, set})
+NO_USAGE: Final = frozenset({int, float, str, bytes, bool, type(None), list, tuple, set})
+"""Types of outputs that never carry token usage (checked before looking)."""
 _INPUT: Final = ("prompt_tokens", "input_tokens")
 _OUTPUT: Final = ("completion_tokens", "output_tokens")
 
@@ -58,7 +59,7 @@ def token_usage(output: Any) -> TokenUsage | None:
     that are not non-negative ints are ignored; a usage with none is None.
     """
     kind = type(output)
-    if kind in _NO_USAGE:
+    if kind in NO_USAGE:
         return None
     try:
         usage = output.get("usage") if kind is dict else getattr(output, "usage", None)
