@@ -558,7 +558,7 @@ def test_answer_list_and_partial_answers(store: str, refs: dict[str, str]) -> No
     assert out.splitlines() == [
         "Input request 1 of 1 (child call [0])",
         "  context: Greet how?",
-        "  for:     'Ada'",
+        "  for:     Ada",
         "  type:    Greeting",
         '  answer:  JSON, e.g. {"text": …, "times": …}',
     ]
@@ -815,7 +815,7 @@ def test_answer_prompts_in_a_terminal(
     and continues the run with the answers typed."""
     term = _in_terminal(terminal, store, "--import", TYPES, "answer", "greet")
     term.expect("context: Greet how?")
-    term.expect("for:     'Ada'")
+    term.expect("for:     Ada")
     term.expect("Answer (Greeting): ")
     term.type('{"text": "Hey"}')
     term.expect("Not a valid answer")

@@ -45,8 +45,20 @@ def standard_library_values() -> list[Any]:
     ]
 
 
+def registered_function_in_main() -> Any:
+    """The doc's `double`: a registered function of module ``__main__``."""
+
+    def double(x: int) -> int:
+        return 2 * x
+
+    double.__module__ = "__main__"
+    double.__qualname__ = "double"
+    return enact.register(double)
+
+
 def test_doc_vectors_are_what_the_code_writes() -> None:
     """Each documented token stream hashes to its digest and is what commit stores."""
+    double = registered_function_in_main()
     with enact.InMemoryStore() as store:
         values: list[Any] = [
             Output(5),
@@ -54,6 +66,7 @@ def test_doc_vectors_are_what_the_code_writes() -> None:
             {3, 1, 2},
             [enact.commit(1, enact.CompressedRef)],
             *standard_library_values(),
+            [double],
         ]
         vectors = doc_vectors()
         assert len(vectors) == len(values)
@@ -61,6 +74,7 @@ def test_doc_vectors_are_what_the_code_writes() -> None:
             assert hashlib.sha256(tokens).hexdigest() == digest
             ref = store.commit(value)
             assert (ref.digest, store.read_tokens(ref)) == (digest, tokens)
+        assert store.checkout(ref) == [double]  # the function itself comes back
 
 
 def test_doc_stored_form_of_a_compressed_ref() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -110,3 +112,25 @@ def test_enact_store_variable_overrides_default(
     store = enact.default_store()
     assert isinstance(store.backend, enact.FileBackend)
     assert store.backend.root == tmp_path / "from-env"
+
+
+def test_postgres_without_psycopg_says_what_to_install() -> None:
+    # A real interpreter in which psycopg cannot be imported, as on a machine without the extra.
+    script = """
+import sys
+sys.modules["psycopg"] = None  # makes `import psycopg` raise ModuleNotFoundError
+import enact
+for attempt in (lambda: enact.PostgresStore, lambda: enact.open_store("postgresql://u:secret@h/db")):
+    try:
+        attempt()
+    except ImportError as err:
+        print(err)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    first, second = done.stdout.splitlines()
+    assert first.startswith("enact.PostgresStore needs psycopg 3 and psycopg-pool")
+    assert first.endswith("pip install 'enact[postgres]'")
+    assert second.startswith("Opening postgresql://u:***@h/db needs psycopg 3")
+    assert "secret" not in second

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import pathlib
 import re
 import time
@@ -22,6 +23,7 @@ import pytest
 
 import enact
 from enact.invocations import answer, pending_input_requests
+from enact.stores.base import NameQuery
 
 calls: collections.Counter[str] = collections.Counter()
 """How many times each journaled body ran in this process, by key."""
@@ -200,6 +202,34 @@ def test_a_given_run_id_is_kept_and_cannot_be_reused(store: enact.Store) -> None
     assert raised.value.status == "complete"
     assert "ticket-42" in str(raised.value)
     assert calls == {}
+
+
+def run_index_names(store: enact.Store) -> list[str]:
+    return [name for name, _ in store.list_names(NameQuery("enact/run-index/"))]
+
+
+def test_a_refused_run_id_leaves_one_index_name(store: enact.Store) -> None:
+    """Starting a run under a taken id writes, then removes, its index name: one row per run."""
+    enact.invoke(total, (2,), run_id="ticket-7")
+    names = run_index_names(store)
+    with pytest.raises(enact.RunConflictError):
+        enact.invoke(total, (3,), run_id="ticket-7")
+    assert run_index_names(store) == names
+    assert [run.id for run in enact.list_runs()] == ["ticket-7"]
+
+
+def test_index_names_without_a_matching_head_are_not_listed(store: enact.Store) -> None:
+    """What a crash between the two writes of a new run leaves (index name first) is skipped."""
+    enact.invoke(total, (2,), run_id="kept")
+    kept_head = store.get_name("runs/kept")
+    assert kept_head is not None
+    # The index name of a start that crashed before writing its head, and one of an
+    # earlier start under the id of a run that exists (its head names another start time).
+    store.set_name("enact/run-index/00000000000000000001/crashed", kept_head)
+    store.set_name("enact/run-index/00000000000000000002/kept", kept_head)
+    assert [run.id for run in enact.list_runs()] == ["kept"]
+    with pytest.raises(enact.RunNotFoundError):
+        enact.get_run("crashed")
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "-leading", "a/b", "x" * 201])
@@ -483,6 +513,25 @@ def test_an_interrupt_marks_the_run_interrupted_and_is_reraised(
     again = calls - before
     # pair.2 was in flight (interrupted before its doubles); pairs 0 and 1 do not run again.
     assert again == {"nested": 1, "pair.2": 1, "pair.3": 1, "pair.4": 1, **_doubles(2, 3, 4)}
+
+
+@enact.register
+def steals_its_head(run_id: str) -> None:
+    """Stands for another process moving the run's head, then Ctrl-C arrives."""
+    run = enact.get_run(run_id)
+    moved = dataclasses.replace(run.state, status="queued", owner=None, lease_until=None)
+    run.store.set_name(f"runs/{run_id}", run.store.commit(moved))
+    raise KeyboardInterrupt
+
+
+def test_an_interrupt_that_cannot_be_recorded_says_so(store: enact.Store) -> None:
+    """The interrupt is re-raised with a note saying why the run could not be marked."""
+    with pytest.raises(KeyboardInterrupt) as raised:
+        enact.invoke(steals_its_head, ("stolen",), run_id="stolen")
+    (note,) = raised.value.__notes__
+    assert note.startswith("enact could not mark run 'stolen' interrupted (RunConflictError: ")
+    assert note.endswith("enact.resume continues it then.")
+    assert enact.get_run("stolen").state.status == "queued"  # the other writer's state stays
 
 
 def _doubles(*pairs: int) -> dict[str, int]:

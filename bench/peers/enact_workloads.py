@@ -1,10 +1,10 @@
-"""enact's side of bench_peers.py, against TODAY's API (before per-call durability).
+"""enact's side of bench_peers.py.
 
-Runs in the bench process (and as a fresh process for cold start). Each
-operation is a few lines so that switching to the per-call durability API
-(e.g. ``enact.invoke(..., durability=...)``) touches only this file: today
-``enact.invoke`` writes the run's record once, when the run ends, so
-`per_call` is NOT durable per step yet.
+Runs in the bench process (and as a fresh process for cold start), against
+this checkout's API: `record` is a run with per-call durability (the
+default), `replay` rewinds and replays a recorded run from a fresh store
+object, and `ask` answers a run's input requests one by one through an
+`enact.InvocationGenerator` (the program waits in place at each request).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import peer_common
 import enact
 
 NAME = "enact"
-VERSION = f"{getattr(enact, '__version__', 'dev')} (this repo, today's API)"
+VERSION = f"{getattr(enact, '__version__', 'dev')} (this checkout)"
 
 
 @enact.register

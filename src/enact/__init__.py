@@ -196,15 +196,8 @@ def __getattr__(name: str) -> _Any:
     """Imports the PostgreSQL backend on first use: psycopg is an optional extra."""
     if name not in ("PostgresBackend", "PostgresStore"):
         raise AttributeError(f"module 'enact' has no attribute {name!r}")
-    try:
-        from enact.stores import postgres
-    except ModuleNotFoundError as err:
-        if (err.name or "").partition(".")[0] not in ("psycopg", "psycopg_pool"):
-            raise
-        raise ImportError(
-            f"enact.{name} needs psycopg 3 and psycopg-pool, which are not installed "
-            f"({err}): pip install 'enact[postgres]'"
-        ) from err
-    value = getattr(postgres, name)
+    from enact.stores.urls import load_postgres
+
+    value = getattr(load_postgres(f"enact.{name}"), name)
     globals()[name] = value
     return value

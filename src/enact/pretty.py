@@ -35,17 +35,19 @@ recursion limit.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
 from enact import context
+from enact.encoding import RawResource
 from enact.errors import NotFoundError, UnknownTypeError
 from enact.refs import Ref
 from enact.registry import wrapper_for
 from enact.resources import Resource, wrap_if_foreign
 
-__all__ = ["pformat", "pprint"]
+__all__ = ["deep_repr", "pformat", "pprint"]
 
 _INDENT: Final = "  "
 _ABBREV: Final = 6
@@ -83,6 +85,99 @@ def pformat(value: Any) -> str:
 def pprint(value: Any, *, file: IO[str] | None = None) -> None:
     """Prints `pformat(value)` to `file` (standard output by default)."""
     print(pformat(value), file=sys.stdout if file is None else file)
+
+
+class _Literal(str):
+    """Text that `deep_repr` writes as it is (not a value to show)."""
+
+    __slots__ = ()
+
+
+class _Leave:
+    """Marks the end of a container in `deep_repr` (for the cycle check)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+
+def _repr(value: Any) -> str:
+    """``repr(value)``; a value nested too deeply for it is shown by `deep_repr`."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return deep_repr(value)
+
+
+def _generated_repr(cls: type) -> bool:
+    method = getattr(cls, "__repr__", None)
+    return dataclasses.is_dataclass(cls) and "__create_fn__" in getattr(method, "__qualname__", "")
+
+
+def deep_repr(value: Any) -> str:
+    """What ``repr(value)`` shows, without recursion: lists, tuples, dicts, dataclass
+    resources and raw resources nested to any depth (100,000 levels) still print.
+
+    Other values are shown by their own ``repr`` (or, if even that recurses too
+    deeply, by their type).
+    """
+    parts: list[str] = []
+    stack: list[Any] = [value]
+    path: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if type(item) is _Literal:
+            parts.append(item)
+            continue
+        if type(item) is _Leave:
+            path.discard(item.key)
+            continue
+        opened = _open(item)
+        if opened is None:
+            try:
+                parts.append(repr(item))
+            except RecursionError:
+                parts.append(f"<{type(item).__qualname__}: nested too deeply to show>")
+            continue
+        if id(item) in path:
+            parts.append("[...]" if isinstance(item, list) else "{...}")
+            continue
+        start, items, end = opened
+        path.add(id(item))
+        parts.append(start)
+        pushed: list[Any] = []
+        for index, (label, child) in enumerate(items):
+            if index:
+                pushed.append(_Literal(", "))
+            if label:
+                pushed.append(_Literal(label))
+            pushed.append(child)
+        pushed.append(_Literal(end))
+        pushed.append(_Leave(id(item)))
+        stack.extend(reversed(pushed))
+    return "".join(parts)
+
+
+def _open(item: Any) -> tuple[str, list[tuple[str, Any]], str] | None:
+    """The opening text, labelled items and closing text of a container (None: not one)."""
+    if type(item) is list:
+        return "[", [("", child) for child in item], "]"
+    if type(item) is tuple:
+        return "(", [("", child) for child in item], ",)" if len(item) == 1 else ")"
+    if type(item) is dict:
+        return "{", [(f"{_repr(key)}: ", child) for key, child in item.items()], "}"
+    if isinstance(item, RawResource):
+        fields = [(f"{name}=", child) for name, child in item.fields.items()]
+        return f"{item.short_name}(", fields, ")"
+    if _generated_repr(type(item)):
+        fields = [
+            (f"{field.name}=", getattr(item, field.name))
+            for field in dataclasses.fields(item)
+            if field.repr
+        ]
+        return f"{type(item).__qualname__}(", fields, ")"
+    return None
 
 
 class _Formatter:
@@ -136,7 +231,7 @@ class _Formatter:
         if isinstance(value, Ref):
             return self._describe_ref(value)
         if not self._holds_refs(value):
-            return repr(value)
+            return _repr(value)
         key = id(value)
         if isinstance(value, dict):
             return _Block(None, [(f"[{k!r}]", item) for k, item in value.items()], key)
@@ -158,7 +253,7 @@ class _Formatter:
             return f"-> ?{tag} (type {err.type_name} is not registered)"
         self._keep.append(target)
         if not self._holds_refs(target):
-            return f"-> {target!r}{tag}"
+            return f"-> {_repr(target)}{tag}"
         name = type(target).__qualname__
         if ref.digest in self._expanded:
             return f"-> {name}{tag} (shown above)"

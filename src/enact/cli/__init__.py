@@ -4,6 +4,7 @@ Every command works on the store ``--store URL`` names (default: ``$ENACT_STORE`
 else the SQLite file ``.enact/store.db``)::
 
     enact log                      names, and the latest runs with their status
+    enact inbox                    the input requests that runs wait for
     enact show REF [--raw]         pretty print of any object
     enact tree REF [--depth N]     the call tree: inputs, outputs, exceptions
     enact replay REF [--rewind N]  replay an invocation as a new run; print its tree
@@ -24,11 +25,25 @@ run that replay, resume or answer produced raised: 3).
 
 from enact.cli._answer import answer_command
 from enact.cli._app import CLIError, cli, main
-from enact.cli._journal import fork, log, replay, resume, show, tree
+from enact.cli._journal import fork, replay, resume, show, tree
+from enact.cli._log import inbox, log
 from enact.cli._maintain import copy, gc, tag, verify
 from enact.cli._otel import export_otel
 
-for _command in (log, show, tree, replay, answer_command, resume, fork, tag, copy, gc, verify):
+for _command in (
+    log,
+    inbox,
+    show,
+    tree,
+    replay,
+    answer_command,
+    resume,
+    fork,
+    tag,
+    copy,
+    gc,
+    verify,
+):
     cli.add_command(_command)
 cli.add_command(export_otel)
 

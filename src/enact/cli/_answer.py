@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from typing import Any, Final
 
 import click
@@ -18,6 +19,7 @@ from enact.cli._journal import (
     strict_option,
     tree_options,
 )
+from enact.cli._safe import clean
 from enact.errors import EnactError
 from enact.invocations.inputs import (
     InputRequest,
@@ -26,7 +28,7 @@ from enact.invocations.inputs import (
     pending_input_requests,
     run_input_requests,
 )
-from enact.invocations.runs import Run, get_run
+from enact.invocations.runs import Run, check_sync_here, get_run
 from enact.resources import Resource
 
 _TRUE: Final = frozenset({"y", "yes", "true", "1", "on"})
@@ -104,21 +106,31 @@ def _json_hint(request: InputRequest) -> str | None:
     return "JSON"
 
 
+def _as_text(value: Any) -> str:
+    """A str as the text it is (newlines kept, control characters escaped); others as repr."""
+    if isinstance(value, str) and value:
+        return clean(value, newlines=True)
+    return clean(_render.safe_repr(value, None if isinstance(value, str) else _render.VALUE_LIMIT))
+
+
 def _context_text(request: InputRequest) -> str | None:
     context = request.context
-    if context is None:
-        return None
-    return context if isinstance(context, str) else _render.safe_repr(context)
+    return None if context is None else _as_text(context)
 
 
 def _for_value_text(request: InputRequest) -> str | None:
     value = request.for_value()
-    return None if value is None else _render.safe_repr(value, _render.VALUE_LIMIT)
+    return None if value is None else _as_text(value)
 
 
 def _show_request(
     session: Session, number: int, total: int, path: tuple[int, ...], request: InputRequest
 ) -> None:
+    """The request: its context and the value it is for, as wrapped text, then the type.
+
+    Strings show as the text they are (wrapped to the terminal, their lines
+    kept, escape sequences shown escaped), not as one-line reprs.
+    """
     out = session.out
     out.print(
         Text.assemble(
@@ -129,9 +141,17 @@ def _show_request(
     rows = [("context", _context_text(request)), ("for", _for_value_text(request))]
     rows.append(("type", _render.type_label(request.requested)))
     rows.append(("answer", _json_hint(request)))
+    room = max(out.width - _LABEL_WIDTH, 20)
     for label, value in rows:
         if value is not None:
-            out.print(Text.assemble((f"  {label + ':':<9}", "dim"), value), soft_wrap=True)
+            lines = []
+            for line in value.split("\n"):  # wrapped to the terminal, hanging under the label
+                lines.extend(textwrap.wrap(line, room, drop_whitespace=False) or [""])
+            shown = ("\n" + " " * _LABEL_WIDTH).join(line.rstrip() for line in lines)
+            out.print(Text.assemble((f"  {label + ':':<9}", "dim"), shown), soft_wrap=True)
+
+
+_LABEL_WIDTH: Final = 11
 
 
 def _prompt(request: InputRequest) -> Any:
@@ -310,6 +330,7 @@ def _check_waiting(run: Run) -> list[tuple[tuple[int, ...], InputRequest, str]]:
             f"{run.head.digest[:12]}); {hint}."
         )
     run.store.checkout(run.state.request)  # the program's types, before any prompt
+    check_sync_here(run)  # what answering would refuse after the prompt, refused before it
     pending = run_input_requests(run)
     if not pending:
         raise CLIError(f"Run {run.id} waits for input, but no pending request was found.")

@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from enact.cli._safe import SafeConsole
 from enact.errors import EnactError, StorageError, UnknownTypeError
 from enact.stores import urls
 from enact.stores.store import Store
@@ -62,11 +63,12 @@ def make_console(*, stderr: bool = False) -> Console:
 
     Rich leaves out colours when the stream is not a terminal or ``NO_COLOR``
     is set; when piped (and ``COLUMNS`` is not set), lines are not wrapped either,
-    so that each record stays on one line for grep and friends.
+    so that each record stays on one line for grep and friends. Stored text
+    is printed as text (`SafeConsole`: no markup, control characters escaped).
     """
-    console = Console(stderr=stderr, highlight=False)
+    console = SafeConsole(stderr=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, highlight=False, width=_PIPE_WIDTH)
+        console = SafeConsole(stderr=stderr, width=_PIPE_WIDTH)
     return console
 
 

@@ -1,20 +1,19 @@
-"""``enact log``, ``show``, ``tree`` and ``replay``: looking into journals."""
+"""``enact show``, ``tree``, ``replay``, ``resume`` and ``fork``: into and on with journals."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import click
-from rich.table import Table
 from rich.text import Text
 
+from enact import jsonview
 from enact.cli import _raw, _refs, _render, _timings
 from enact.cli._app import CLIError, RunRaisedError, Session, command_options
 from enact.encoding import DecodeError, encode
-from enact.errors import CorruptObjectError, InvocationError, NotFoundError
+from enact.errors import CorruptObjectError, InvocationError
 from enact.invocations import runs
 from enact.invocations.engine import (
     Invocation,
@@ -45,6 +44,14 @@ def tree_options(function: F) -> F:
     )(function)
 
 
+json_option: Final[Callable[[F], F]] = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Write JSON (docs/JSON.md) instead: read without types, no --import needed.",
+)
+"""``--json``, for the commands that can write the JSON view."""
+
 strict_option: Final[Callable[[F], F]] = click.option(
     "--strict/--no-strict",
     default=True,
@@ -53,144 +60,6 @@ strict_option: Final[Callable[[F], F]] = click.option(
     "--no-strict such records are skipped and the calls run.",
 )
 """``--strict/--no-strict``, for every command that replays (replay, answer, resume)."""
-
-
-# log ------------------------------------------------------------------------------
-
-
-@click.command(short_help="List names and the latest runs with their status.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Show the N most recent runs.",
-)
-@click.option("--all", "show_all", is_flag=True, help="Show every run.")
-@click.option(
-    "--history",
-    metavar="RUN",
-    default=None,
-    help="List the states of RUN instead, newest first (for `enact fork --state`).",
-)
-@command_options
-@pass_session
-def log(session: Session, limit: int, show_all: bool, history: str | None) -> None:
-    """List named refs and the most recent runs (top-level invocations), newest first.
-
-    Runs are numbered: @1 is the latest, and `enact tree @1` shows it. Needs no
-    --import: types are read by name only.
-    """
-    if history is not None:
-        _history(session, resolve_run(session, history), None if show_all else limit)
-        return
-    store = session.store()
-    user_names = {
-        name: ref for name, ref in store.names().items() if not _refs.is_internal_name(name)
-    }
-    rows, total = _refs.log_rows(store, None if show_all else limit)
-    out = session.out
-    if not user_names and not rows:
-        out.print(f"Store {session.where} has no names and no runs yet.")
-        return
-    if user_names:
-        table = _table("name", "ref", "type")
-        for name, ref in user_names.items():
-            table.add_row(name, ref.digest[:12], _type_of(store, ref))
-        out.print(Text("Names", style="bold"))
-        out.print(table)
-    if rows:
-        cells: list[tuple[str, str, str, str, str]] = []
-        for number, row in enumerate(rows, 1):
-            if row.run is not None:
-                call = _describe_call(store, row.run.state.request)
-                state, shown = _render.run_status(row.run.status), row.run.id
-            else:
-                assert row.ref is not None
-                call, state = _describe_run(store, row.ref)
-                shown = row.ref.digest[:12]
-            cells.append((f"@{number}", row.time.strftime("%Y-%m-%d %H:%M:%S"), state, call, shown))
-        # Every column but the call keeps its width: the call is cut to what is left.
-        fixed = sum(
-            max(len(head), *(len(cell[i]) for cell in cells))
-            for i, head in ((0, "#"), (1, "time"), (2, "status"), (4, "run"))
-        )
-        room = max(out.width - fixed - 2 * 4, 8)
-        table = _table("#", "time", "status", "call", "run")
-        for cell in cells:
-            table.add_row(
-                *cell[:2], _render.status_text(cell[2]), _render.shorten(cell[3], room), cell[4]
-            )
-        if user_names:
-            out.print()
-        out.print(Text(f"Runs ({total})", style="bold"))
-        out.print(table)
-        if len(rows) < total:
-            older = total - len(rows)
-            out.print(Text(f"{older} older run(s) not shown: --all shows them.", style="dim"))
-
-
-def _history(session: Session, run: runs.Run, limit: int | None) -> None:
-    """The states of a run, newest first: what each was, and what made it."""
-    table = _table("state", "time", "status", "event")
-    for shown, (ref, state) in enumerate(run.history()):
-        if limit is not None and shown == limit:
-            session.out.print(Text(f"Run {run.id}", style="bold"))
-            session.out.print(table)
-            session.out.print(Text("Older states not shown: --all shows them.", style="dim"))
-            return
-        when = datetime.datetime.fromtimestamp(state.updated).astimezone()
-        status = _render.run_status(state.status)
-        table.add_row(
-            ref.digest[:12],
-            when.strftime("%Y-%m-%d %H:%M:%S"),
-            _render.status_text(status),
-            state.event + (f" from {state.forked_from}" if state.event == "forked" else ""),
-        )
-    session.out.print(Text(f"Run {run.id}", style="bold"))
-    session.out.print(table)
-
-
-def _table(*columns: str) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in columns:
-        wide = column == "call"
-        table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=1 if wide else None)
-    return table
-
-
-def _type_of(store: Store, ref: Ref[Any]) -> str:
-    try:
-        name = _raw.type_name(store.read_tokens(ref))
-    except NotFoundError:
-        return "(missing)"
-    except (CorruptObjectError, DecodeError):
-        return "(corrupt)"
-    if name is None:
-        return "value"
-    return _raw.builtin_label(name) or name
-
-
-def _describe_run(store: Store, ref: Ref[Any]) -> tuple[str, str]:
-    """The call and status of a logged run, read without its types."""
-    try:
-        run = _render.read_raw_call(store, _raw.parse(store.read_tokens(ref)), 120)
-        return run.call, run.state
-    except NotFoundError:
-        return "?", "missing"
-    except (CorruptObjectError, DecodeError):
-        return "?", "corrupt"
-
-
-def _describe_call(store: Store, request: Ref[Any]) -> str:
-    """The call a run makes, read without its types."""
-    try:
-        return _render.raw_call(_raw.parse(store.read_tokens(request)), 120)
-    except NotFoundError:
-        return "(missing)"
-    except (CorruptObjectError, DecodeError):
-        return "(corrupt)"
 
 
 # show -------------------------------------------------------------------------------
@@ -203,16 +72,21 @@ def _describe_call(store: Store, request: Ref[Any]) -> str:
     is_flag=True,
     help="Show type names and fields as stored, without importing any module.",
 )
+@json_option
 @command_options
 @pass_session
-def show(session: Session, ref: str, raw: bool) -> None:
+def show(session: Session, ref: str, raw: bool, as_json: bool) -> None:
     """Pretty-print the object REF names, following the refs inside it.
 
     The first line is the full digest and the type. Objects of your own types
-    need the module that registers them (--import MODULE), unless --raw.
+    need the module that registers them (--import MODULE), unless --raw or
+    --json (one JSON document, docs/JSON.md).
     """
     store = session.store()
     resolved = _refs.resolve_for(session, ref)
+    if as_json:
+        click.echo(jsonview.dumps(jsonview.object_view(store, resolved.ref)))
+        return
     tokens = store.read_tokens(resolved.ref)
     type_name = _raw.type_name(tokens) or "value"
     out = session.out
@@ -225,7 +99,7 @@ def show(session: Session, ref: str, raw: bool) -> None:
     else:
         text = pformat(store.checkout(resolved.ref))
     out.print(Text(f"{resolved.ref.digest}  {type_name}", style="dim"))
-    out.print(Text(text))
+    out.print(Text(text), soft_wrap=True)  # long lines stay whole (grep, copy)
 
 
 # tree -------------------------------------------------------------------------------
@@ -239,6 +113,7 @@ def show(session: Session, ref: str, raw: bool) -> None:
     is_flag=True,
     help="Read the journal without its types: no --import needed, values shown as stored.",
 )
+@json_option
 @click.option(
     "--timings",
     "-t",
@@ -249,14 +124,26 @@ def show(session: Session, ref: str, raw: bool) -> None:
 @command_options
 @pass_session
 def tree(
-    session: Session, ref: str, depth: int | None, full: bool, raw: bool, timings: bool
+    session: Session,
+    ref: str,
+    depth: int | None,
+    full: bool,
+    raw: bool,
+    as_json: bool,
+    timings: bool,
 ) -> None:
     """Print the call tree of the invocation REF: inputs, outputs and exceptions.
 
     Coloured in a terminal, plain text when piped (NO_COLOR turns colours off).
+    --json writes the whole tree as one JSON document (docs/JSON.md), read
+    without types.
     """
     store = session.store()
     resolved = _refs.resolve_for(session, ref)
+    if as_json:
+        _refs.invocation_tokens(store, resolved)  # an invocation, or one clear line
+        click.echo(jsonview.dumps(jsonview.call_tree(store, resolved.ref, depth=depth)))
+        return
     limit = None if full else _render.VALUE_LIMIT
     run_timings = None
     if timings:

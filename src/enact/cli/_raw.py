@@ -9,15 +9,37 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from enact.encoding import DecodeError, RawRef, RawResource, RawType
-from enact.encoding import decode_raw as parse
+from enact.encoding import DecodeError, RawInt, RawRef, RawResource, RawType, decode_raw
 from enact.encoding import stored_type_name as type_name
 from enact.refs import Ref
 
-__all__ = ["RawRef", "RawResource", "RawType", "builtin_label", "parse", "ref_field", "type_name"]
+__all__ = [
+    "RawInt",
+    "RawRef",
+    "RawResource",
+    "RawType",
+    "builtin_label",
+    "parse",
+    "ref_field",
+    "type_name",
+]
 
 WRAPPER_PREFIX: Final = "enact.resource_registry."
 """Type names of the built-in wrappers of top-level primitives (``commit(7)``)."""
+
+
+INT_DIGITS: Final = 4300
+"""Stored ints of more digits are shown by their length and ends (`RawInt`), not converted."""
+
+
+def parse(data: bytes) -> Any:
+    """The value a token stream encodes, read without classes (`decode_raw`); ints of
+    more than `INT_DIGITS` digits stay text, so that a huge int is read in linear time.
+
+    Raises:
+        DecodeError: The bytes are not a well-formed token stream.
+    """
+    return decode_raw(data, int_digits=INT_DIGITS)
 
 
 def builtin_label(type_name: str) -> str | None:

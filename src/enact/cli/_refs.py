@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from enact.cli import _raw
 from enact.cli._app import CLIError, Session
+from enact.cli._render import shorten
 from enact.errors import InvalidNameError, RunNotFoundError
 from enact.invocations.engine import Invocation
 from enact.invocations.runs import (
@@ -23,6 +24,9 @@ from enact.invocations.runs import (
 from enact.refs import Ref
 from enact.stores.base import UnsupportedOperationError
 from enact.stores.store import Store
+
+MAX_REF_LENGTH: Final = 1000
+"""The longest REF accepted: the longest store name."""
 
 MIN_PREFIX: Final = 4
 """The shortest digest prefix accepted as a REF."""
@@ -113,8 +117,15 @@ def resolve(store: Store, text: str, where: str) -> Resolved:
     Names win over digest prefixes (a name may look like hex).
 
     Raises:
-        CLIError: Nothing matches, or a prefix matches several objects.
+        CLIError: Nothing matches, or a prefix matches several objects, or
+            `text` is longer than any name or digest.
     """
+    if len(text) > MAX_REF_LENGTH:
+        raise CLIError(
+            f"REF {shorten(text, 40)!r} is {len(text):,} characters long: longer than any "
+            f"name ({MAX_REF_LENGTH:,} characters at most) or digest (64 hex digits). Check the "
+            "argument; `enact log` lists names and runs."
+        )
     try:
         named = store.get_name(text) if text else None
     except InvalidNameError:
@@ -127,6 +138,11 @@ def resolve(store: Store, text: str, where: str) -> Resolved:
     run = _run_by_id(store, text)
     if run is not None:
         return _of_run(store, text, run, where)
+    if len(text) > 64 and _HEX.fullmatch(text):
+        raise CLIError(
+            f"REF {shorten(text, 40)!r} has {len(text)} hex digits: a digest has 64. Check "
+            f"the argument (no name {text[:12]}… exists in store {where} either)."
+        )
     if len(text) >= MIN_PREFIX and _HEX.fullmatch(text):
         return Resolved(text, _by_digest(store, text.lower(), where))
     raise CLIError(

@@ -15,6 +15,7 @@ from enact.cli import _raw
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException
+from enact.pretty import deep_repr
 from enact.refs import Ref
 from enact.resources import Resource, ResourceWrapper
 from enact.stores.store import Store
@@ -68,6 +69,8 @@ def safe_repr(value: Any, limit: int | None = None) -> str:
             text = f"{type(value).__qualname__}({fields})"
         else:
             text = repr(value)
+    except RecursionError:
+        text = deep_repr(value)  # nested deeper than repr() can go
     except Exception as err:
         text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
     return shorten(text, limit)
@@ -313,10 +316,31 @@ def raw_lines(value: Any, indent: str = "") -> list[str]:
     A value whose repr fits on a line is printed inline; resources, lists and
     dicts that do not fit print one field or item per line.
     """
-    try:
-        return _raw_lines(value, indent)
-    except RecursionError:
+    if _nested_deeper(value, _INDENT_DEPTH):  # before recursing: any depth prints, quickly
         return [indent + shorten(safe_repr(value), 1000) + " (nested too deeply to indent)"]
+    return _raw_lines(value, indent)
+
+
+_INDENT_DEPTH: Final = 200
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether containers in `value` nest more than `limit` levels deep (iteratively)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, _raw.RawResource):
+            children: Any = item.fields.values()
+        elif isinstance(item, list):
+            children = item
+        elif isinstance(item, dict):
+            children = item.values()
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _raw_lines(value: Any, indent: str) -> list[str]:

@@ -33,12 +33,13 @@ from enact.errors import DecodeError
 from ._declared import declare_inline_box, declare_plain_ref
 from ._links import scan_links
 from ._problems import find_problem
-from ._raw import RawRef, RawResource, RawType, decode_raw, stored_type_name
+from ._raw import RawInt, RawRef, RawResource, RawType, decode_raw, stored_type_name
 from ._reader import decode
 from ._writer import encode
 
 __all__ = [
     "DecodeError",
+    "RawInt",
     "RawRef",
     "RawResource",
     "RawType",

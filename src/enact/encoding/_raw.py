@@ -57,6 +57,22 @@ class RawType:
         return f"<class {self.type_name}>"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RawInt:
+    """A stored int of more digits than `decode_raw` was asked to convert: its decimal text.
+
+    Converting decimal text to an int (and back) takes time quadratic in its
+    length; tools that only show or pass on an int keep the text.
+    """
+
+    decimal: str
+
+    def __repr__(self) -> str:
+        digits = self.decimal.lstrip("-")
+        sign = "-" if self.decimal.startswith("-") else ""
+        return f"<int of {len(digits):,} digits: {sign}{digits[:12]}…{digits[-12:]}>"
+
+
 class _Open:
     """A container whose closing ``]`` has not been read yet."""
 
@@ -69,14 +85,19 @@ class _Open:
         self.key: str | None = None
 
 
-def decode_raw(data: bytes) -> Any:
+def decode_raw(data: bytes, *, int_digits: int | None = None) -> Any:
     """Returns the value a token stream encodes, with resources as `RawResource`.
+
+    Args:
+        data: The token stream.
+        int_digits: Ints of more decimal digits than this are returned as
+            `RawInt` (their text), not converted (None: every int is converted).
 
     Raises:
         DecodeError: The bytes are not a well-formed token stream.
     """
     try:
-        return _parse(data)
+        return _parse(data, int_digits)
     except DecodeError:
         raise
     except (IndexError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
@@ -100,7 +121,7 @@ def _type_name(type_id: bytes) -> str:
     return name
 
 
-def _parse(data: bytes) -> Any:
+def _parse(data: bytes, int_digits: int | None) -> Any:
     pos = 0
     end = len(data)
     stack: list[_Open] = []
@@ -118,7 +139,7 @@ def _parse(data: bytes) -> Any:
             pos = match.end()
             continue
         else:
-            value, pos, opened = _token(data, pos)
+            value, pos, opened = _token(data, pos, int_digits)
             if opened is not None:
                 stack.append(opened)
                 continue
@@ -134,7 +155,7 @@ def _parse(data: bytes) -> Any:
             parent.key = None
 
 
-def _token(data: bytes, pos: int) -> tuple[Any, int, _Open | None]:
+def _token(data: bytes, pos: int, int_digits: int | None) -> tuple[Any, int, _Open | None]:
     """Reads the value token at `pos`: a scalar, or the start of a container."""
     c = data[pos]
     if c == 0x69:  # i
@@ -142,6 +163,8 @@ def _token(data: bytes, pos: int) -> tuple[Any, int, _Open | None]:
         if match is None:
             raise DecodeError(f"malformed int at byte {pos}")
         digits = match.group()
+        if int_digits is not None and len(digits) - digits.startswith(b"-") > int_digits:
+            return RawInt(digits.decode("ascii")), match.end(), None
         try:
             return int(digits), match.end(), None
         except ValueError:  # beyond Python's int-to-str digit limit

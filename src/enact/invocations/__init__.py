@@ -2,9 +2,9 @@
 
 from enact.invocations import threads as _threads  # noqa: F401  (worker threads journal)
 from enact.invocations.engine import Invocation
+from enact.invocations.generator import InvocationGenerator
 from enact.invocations.inputs import (
     InputRequest,
-    InvocationGenerator,
     answer,
     pending_input_requests,
     request_input,

@@ -29,7 +29,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 from enact import registry
 from enact.encoding import encode
@@ -63,6 +63,9 @@ from enact.stores.store import Store, current_store
 
 ExceptionOverride: TypeAlias = Callable[[Ref[Any]], Any]
 """Called with the ref of a recorded exception; returns the output to use instead."""
+
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -230,6 +233,16 @@ class CallSink(Protocol):
         """Raises if this process may no longer write the run (its lease was lost)."""
         ...
 
+    def wait_here(self, call: ChildCall, error: Exception) -> tuple[Any, Ref[Response]] | None:
+        """Waits in place for the answer to the input request `call` raised, if the run can.
+
+        Called after `call` ended with `error` and its record was written. A run
+        driven by an `InvocationGenerator` in this process waits here instead of
+        unwinding, and returns the answer with the response recorded for it;
+        otherwise (None) the error goes on to the caller.
+        """
+        ...
+
 
 # Frames ------------------------------------------------------------------------
 
@@ -248,10 +261,12 @@ class Frame:
     """The state of one running invocation: its children so far and its template."""
 
     __slots__ = (
+        "call",
         "child_errors",
         "closed",
         "lock",
         "override",
+        "parent",
         "path",
         "responses",
         "sink",
@@ -270,9 +285,13 @@ class Frame:
         override: ExceptionOverride | None,
         path: tuple[int, ...],
         sink: CallSink | None,
+        parent: Frame | None = None,
+        call: ChildCall | None = None,
         timer: CallTimer | None = None,
     ) -> None:
         self.store = store
+        self.parent = parent
+        self.call = call
         self.slots: list[Any] = []
         self.template = template
         self.strict = strict
@@ -295,8 +314,8 @@ class Frame:
                 return index, slot
         return None
 
-    def child(self, index: int, template: list[Any] | None) -> Frame:
-        """A frame for the child call at `index`, sharing this frame's settings."""
+    def child(self, index: int, template: list[Any] | None, call: ChildCall) -> Frame:
+        """A frame for `call`, this frame's child at `index`, with these settings."""
         return Frame(
             self.store,
             template,
@@ -304,6 +323,8 @@ class Frame:
             self.override,
             (*self.path, index),
             self.sink,
+            self,
+            call,
             self.timer,
         )
 
@@ -436,7 +457,7 @@ class ChildCall:
                 self.started = _timing_clock()
             else:
                 self.started = timer.start(frame.path, self.index, self.digest, self.invokable)
-        child = frame.child(self.index, self.child_template)
+        child = frame.child(self.index, self.child_template, self)
         return child, _frame.set(child)
 
     def finish(
@@ -476,9 +497,23 @@ class ChildCall:
         """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
             return self.output
-        with _Running(self) as running:
-            running.output = call(*args, **kwargs)
+        try:
+            with _Running(self) as running:
+                running.output = call(*args, **kwargs)
+        except Exception as error:
+            sink = self.frame.sink
+            answered = None if sink is None else sink.wait_here(self, error)
+            if answered is None:
+                raise
+            return self._answered(error, *answered)
         return running.output
+
+    def _answered(self, error: Exception, value: Any, response: Ref[Response]) -> Any:
+        """This call, which raised `error`, was answered in place (see `CallSink.wait_here`)."""
+        frame = self.frame
+        frame.slots[self.index] = Invocation(self.request_ref, response)
+        frame.child_errors = [raised for raised in frame.child_errors if raised is not error]
+        return value
 
     async def run_async(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
@@ -520,23 +555,47 @@ class _Running:
     so the bookkeeping of a synchronous and an asynchronous call is the same code.
     """
 
-    __slots__ = ("call", "child", "output", "token")
+    __slots__ = ("batch", "call", "child", "output", "token")
 
     def __init__(self, call: ChildCall) -> None:
         self.call = call
         self.output: Any = None
+        self.batch: Any = None
 
     def __enter__(self) -> _Running:
-        self.child, self.token = self.call.start()
+        call = self.call
+        if type(call.invokable) in _WRITTEN_WITH_RECORD:
+            self.batch = call.frame.store.batch()
+            self.batch.__enter__()
+        self.child, self.token = call.start()
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if error is None:
-            self.output = self.call.succeed(self.child, self.token, self.output)
-        elif isinstance(error, Exception):
-            self.call.fail(self.child, self.token, error)
-        else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
-            _frame.reset(self.token)
+        try:
+            if error is None:
+                self.output = self.call.succeed(self.child, self.token, self.output)
+            elif isinstance(error, Exception):
+                self.call.fail(self.child, self.token, error)
+            else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
+                _frame.reset(self.token)
+        finally:
+            batch, self.batch = self.batch, None
+            if batch is not None:
+                # The body's writes go with the call's record, which `fail` wrote when
+                # the body raised an Exception; an interrupt leaves neither.
+                recorded = error is None or isinstance(error, Exception)
+                batch.__exit__(*((None, None, None) if recorded else (kind, error, traceback)))
+
+
+_WRITTEN_WITH_RECORD: Final[set[type]] = set()
+"""Invokables whose body's commits are written in one transaction with the call's record."""
+
+
+def write_with_record(invokable_class: type[T]) -> type[T]:
+    """Marks a class of invokables with short bodies: what they commit is written with
+    their record, in one transaction (`request_input`'s for_value and its request)."""
+    _WRITTEN_WITH_RECORD.add(invokable_class)
+    return invokable_class
 
 
 def _recorded_request(recorded: Invocation | OpenCall) -> Request | None:
@@ -827,7 +886,7 @@ class _Root:
             plan.override,
             (),
             sink if plan.durable_calls else None,
-            self.timer,
+            timer=self.timer,
         )
         self.output: Any = MISSING
         self.outcome: RootOutcome | None = None

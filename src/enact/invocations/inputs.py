@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from enact.errors import InvocationError
 from enact.invocations.engine import (
     Invocation,
     current_frame,
-    invoke_root,
+    write_with_record,
 )
 from enact.invocations.invokables import Invokable, check_type
 from enact.invocations.records import Output, Response
 from enact.invocations.responses import commit_response, read_response
 from enact.invocations.runs import (
     Run,
-    RunHandle,
     _Node,
     check_sync_here,
     claim,
@@ -35,7 +33,6 @@ from enact.invocations.runs import (
     record_answer,
     run_claimed,
     run_conflict,
-    run_plan,
 )
 from enact.refs import Ref
 from enact.registry import lookup_class
@@ -115,6 +112,7 @@ class InputRequest(Resource, Exception):
         )
 
 
+@write_with_record
 @dataclasses.dataclass
 class RequestInput(Invokable):
     """The invokable behind `request_input`: raises the `InputRequest`."""
@@ -401,168 +399,3 @@ def continue_run(run: Run, *, strict: bool = True, trees: bool = True) -> Run:
     handle, before = claim(run, expected=run.head, trees=trees, event="continued")
     run_claimed(handle, before, strict=strict)
     return get_run(handle.run_id, store=handle.store)
-
-
-class InvocationGenerator:
-    """Runs an invocation step by step, stopping at each input request.
-
-    Iterating yields the pending `InputRequest`; answer it with `set_input`
-    (or `send`), and the next iteration continues the run. `invocation` is
-    the latest state of the journal.
-
-    A generator made with `from_callable` drives one run (see `enact.runs`):
-    each answer moves the same run's head, and each step after an answer
-    re-runs the program with every recorded call returned from the journal.
-    """
-
-    def __init__(
-        self,
-        invocation: Invocation | None = None,
-        *,
-        start: Callable[[], Run] | None = None,
-    ) -> None:
-        if (invocation is None) == (start is None):
-            raise InvocationError("Give InvocationGenerator an invocation or a start function.")
-        self._invocation = invocation
-        self._start = start
-        self._run: Run | None = None
-        self._pending: tuple[tuple[int, ...], InputRequest, str] | None = None
-        self._legacy_pending: InputRequest | None = None
-        self._answered = False
-        self._answer: tuple[tuple[int, ...], str, Any] | None = None
-
-    @classmethod
-    def from_callable(
-        cls,
-        fn: Any,
-        args: Any = (),
-        kwargs: dict[str, Any] | None = None,
-        *,
-        run_id: str | None = None,
-    ) -> InvocationGenerator:
-        """A generator that starts a run of `fn` (with ``*args, **kwargs``) on the first step."""
-        args = tuple(args or ())
-        kwargs = dict(kwargs or {})
-
-        def start() -> Run:
-            from enact.invocations.engine import root_input, unbind
-
-            invokable, call_args = unbind(fn, args)
-            input_value = root_input(invokable, call_args, kwargs)
-            plan = run_plan(invokable, input_value, run_id=run_id, durability=None, trees=False)
-            invoke_root(plan)
-            if plan.sink is None:  # a store without names: no run, plain journal
-                raise InvocationError(
-                    "InvocationGenerator.from_callable needs a store that keeps names "
-                    "(runs live in names); this backend has none."
-                )
-            assert isinstance(plan.sink, RunHandle)
-            return get_run(plan.sink.run_id, store=plan.sink.store)
-
-        return cls(start=start)
-
-    @classmethod
-    def from_invocation(cls, invocation: Invocation) -> InvocationGenerator:
-        """A generator that continues a journaled invocation (e.g. from another process)."""
-        return cls(invocation)
-
-    @classmethod
-    def from_run(cls, run: Run | str) -> InvocationGenerator:
-        """A generator that continues a run (by id, or as read)."""
-        current = get_run(run) if isinstance(run, str) else run
-        generator = cls(start=lambda: current)
-        return generator
-
-    @property
-    def run(self) -> Run | None:
-        """The run this generator drives (None before the first step, or for an invocation)."""
-        return self._run
-
-    @property
-    def invocation(self) -> Invocation:
-        """The latest state of the journal."""
-        if self._run is not None:
-            invocation = self._run.invocation()
-            if invocation is not None:
-                return invocation
-        if self._invocation is None:
-            raise InvocationError("The generator has not started yet: iterate over it first.")
-        return self._invocation
-
-    def __iter__(self) -> Iterator[InputRequest]:
-        return self
-
-    def __next__(self) -> InputRequest:
-        if self._invocation is not None and self._run is None:
-            return self._next_legacy()
-        if self._run is None:
-            assert self._start is not None
-            self._run = self._start()
-        elif self._answered:
-            run = self._run
-            check_sync_here(run)
-            handle, before = claim(
-                run, expected=run.head, trees=False, event="answered", answer=self._answer
-            )
-            run_claimed(handle, before, strict=True)
-            self._run = get_run(handle.run_id, store=handle.store)
-            self._answered = False
-        elif self._pending is not None:
-            raise InvocationError(
-                "The pending input request has not been answered: call set_input(value) "
-                "before asking for the next one."
-            )
-        if self._run.state.status == "waiting":
-            pending = run_input_requests(self._run)
-            if pending:
-                self._pending = pending[0]
-                return pending[0][1]
-        self._pending = None
-        raise StopIteration
-
-    def _next_legacy(self) -> InputRequest:
-        assert self._invocation is not None
-        if self._answered:
-            self._invocation = self._invocation.replay()
-            self._answered = False
-        elif self._legacy_pending is not None:
-            raise InvocationError(
-                "The pending input request has not been answered: call set_input(value) "
-                "before asking for the next one."
-            )
-        response = read_response(current_store(), self._invocation.response)
-        raised = None if response.raised is None else response.raised()
-        if isinstance(raised, InputRequest):
-            self._legacy_pending = raised
-            return raised
-        self._legacy_pending = None
-        raise StopIteration
-
-    def set_input(self, value: Any) -> None:
-        """Answers the pending input request with `value`.
-
-        Raises:
-            InputTypeError: `value` does not have the requested type.
-            InvocationError: No request is pending.
-        """
-        if self._run is not None:
-            if self._pending is None:
-                raise InvocationError("No input request is pending: iterate to get one first.")
-            path, request, digest = self._pending
-            request.check_answer(value)
-            # Kept until the next step, which claims the run and answers it in one
-            # compare-and-set (two states per answer instead of three).
-            self._answer = (path, digest, value)
-            self._pending = None
-            self._answered = True
-            return
-        if self._legacy_pending is None or self._invocation is None:
-            raise InvocationError("No input request is pending: iterate to get one first.")
-        self._invocation = answer(self._invocation, value)
-        self._legacy_pending = None
-        self._answered = True
-
-    def send(self, value: Any) -> InputRequest:
-        """Answers the pending request and returns the next one (StopIteration at the end)."""
-        self.set_input(value)
-        return next(self)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 from enact.errors import EnactError, InvalidDigestError, NameConflictError, StorageError
@@ -231,18 +231,34 @@ class StorageBackend(abc.ABC):
         return len(names)
 
     def commit_with_names(
-        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+        self,
+        packed_resources: list[PackedResource],
+        names: list[tuple[str, str]],
+        *,
+        expected: Mapping[str, str | None] | None = None,
     ) -> None:
         """Stores objects, then points names at digests: in one transaction where possible.
 
         A journaled call is recorded this way (its request, its response and
         its journal entry), so a crash leaves all of it or none. The default
         commits the objects first, so a name never points at a missing object.
+
+        Args:
+            expected: For some of the names, the digest each must point at now
+                (None: the name must not exist), as for `set_name`. If one does
+                not, `NameConflictError` is raised and no name is changed (the
+                default implementation checks each of these names atomically,
+                before the other names, but not all of them at once).
         """
         if packed_resources:
             self.commit_many(packed_resources)
+        expected = expected or {}
         for name, digest in names:
-            self.set_name(name, digest)
+            if name in expected:
+                self.set_name(name, digest, expected=expected[name])
+        for name, digest in names:
+            if name not in expected:
+                self.set_name(name, digest)
 
     # Life cycle --------------------------------------------------------------
 
@@ -252,6 +268,9 @@ class StorageBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Releases connections and file handles."""
+
+    def release_thread(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Releases what the calling thread holds (its connection), as the thread ends."""
 
 
 _HEX: Final = frozenset("0123456789abcdef")

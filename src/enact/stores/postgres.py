@@ -21,7 +21,7 @@ import operator
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import psycopg
@@ -84,6 +84,15 @@ _APPLICATION: Final = "enact"  # what pg_stat_activity shows for our connections
 _RETRIES: Final = 8
 # SQLSTATEs after which the whole transaction can simply be run again.
 _RETRYABLE: Final = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+
+class _NameRaced(Exception):
+    """A name of `commit_with_names` did not point where it was expected to (rolled back)."""
+
+    def __init__(self, name: str, wanted: str | None) -> None:
+        super().__init__(name)
+        self.name = name
+        self.wanted = wanted
 
 
 class PostgresBackend(StorageBackend):
@@ -568,20 +577,47 @@ class PostgresBackend(StorageBackend):
         )
 
     def commit_with_names(
-        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+        self,
+        packed_resources: list[PackedResource],
+        names: list[tuple[str, str]],
+        *,
+        expected: Mapping[str, str | None] | None = None,
     ) -> None:
         unique = {bytes.fromhex(p.digest): p.data for p in packed_resources}
         rows = sorted(unique.items(), key=operator.itemgetter(0))
         name_rows = sorted((name, bytes.fromhex(digest)) for name, digest in dict(names).items())
+        checks = dict(expected or {})
 
         def work(conn: _Connection) -> None:
             with conn.transaction():
                 if rows:
                     self._upsert(conn, rows=rows)
-                for name_row in name_rows:
-                    conn.execute(self._q_put_name, name_row)
+                for name, new in name_rows:
+                    if name not in checks:
+                        conn.execute(self._q_put_name, (name, new))
+                        continue
+                    # One conditional statement per name, as in set_name: the compare
+                    # and the set are atomic; a failed one rolls the whole transaction back.
+                    wanted = checks[name]
+                    if wanted is None:
+                        done = conn.execute(self._q_add_name, (name, new)).rowcount == 1
+                    else:
+                        swap = (new, name, bytes.fromhex(wanted))
+                        done = conn.execute(self._q_swap_name, swap).rowcount == 1
+                    if not done:
+                        raise _NameRaced(name, wanted)
 
-        self._run(f"Committing {len(rows)} objects and {len(name_rows)} names", work)
+        try:
+            self._run(
+                f"Committing {len(rows)} objects and {len(name_rows)} names",
+                work,
+                retry=not checks,
+            )
+        except _NameRaced as raced:
+            where = f"{self._address} schema {self._schema!r}"
+            raise name_conflict(
+                raced.name, where, raced.wanted, self.get_name(raced.name)
+            ) from None
 
     # Life cycle ----------------------------------------------------------------
 

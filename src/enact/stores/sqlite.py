@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -267,6 +267,17 @@ class SQLiteBackend(StorageBackend):
                 holder.conn.close()
         self._local = threading.local()
 
+    def release_thread(self) -> None:
+        """Closes the calling thread's connection (a thread's last connection ends its WAL use)."""
+        holder: _Connection | None = getattr(self._local, "holder", None)
+        if holder is None or holder.generation != _fork_generation:
+            return
+        del self._local.holder
+        with self._holders_lock:
+            self._holders.discard(holder)
+        with contextlib.suppress(sqlite3.Error):
+            holder.conn.close()
+
     # Objects -------------------------------------------------------------------
 
     def commit(self, packed_resource: PackedResource) -> None:
@@ -472,7 +483,11 @@ class SQLiteBackend(StorageBackend):
         return self._run(f"delete names under {prefix!r}", delete)
 
     def commit_with_names(
-        self, packed_resources: list[PackedResource], names: list[tuple[str, str]]
+        self,
+        packed_resources: list[PackedResource],
+        names: list[tuple[str, str]],
+        *,
+        expected: Mapping[str, str | None] | None = None,
     ) -> None:
         rows = [
             [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
@@ -481,6 +496,12 @@ class SQLiteBackend(StorageBackend):
 
         def write() -> None:
             with self._transaction() as conn:
+                for name, wanted in (expected or {}).items():
+                    row = conn.execute("SELECT digest FROM names WHERE name = ?", (name,))
+                    found = row.fetchone()
+                    actual = None if found is None else str(found[0])
+                    if actual != wanted:  # raised inside the transaction: nothing is written
+                        raise name_conflict(name, str(self.path), wanted, actual)
                 _stamp(rows)
                 _stamp(name_rows)
                 if rows:

@@ -81,6 +81,9 @@ class Store:
         self._pending_logs: ContextVar[list[tuple[str, str]] | None] = ContextVar(
             f"enact_store_batch_logs_{id(self)}", default=None
         )
+        self._pending_expected: ContextVar[dict[str, str | None] | None] = ContextVar(
+            f"enact_store_batch_expected_{id(self)}", default=None
+        )
 
     def memo(self, key: str) -> dict[str, Any]:
         """Returns a dict that lives as long as this store, for the layers above it.
@@ -112,6 +115,14 @@ class Store:
     def close(self) -> None:
         """Closes the backend's connections and files."""
         self._backend.close()
+
+    def release_thread(self) -> None:
+        """Releases the calling thread's connection, for a thread that is about to end.
+
+        The store stays usable: the thread (or any other) opens a new connection
+        when it needs one.
+        """
+        self._backend.release_thread()
 
     # Commit ------------------------------------------------------------------
 
@@ -178,23 +189,33 @@ class Store:
             return
         pending: dict[str, PackedResource] = {}
         logs: list[tuple[str, str]] = []
+        expected: dict[str, str | None] = {}
         token = self._pending.set(pending)
         logs_token = self._pending_logs.set(logs)
+        expected_token = self._pending_expected.set(expected)
         try:
             yield
         finally:
+            self._pending_expected.reset(expected_token)
             self._pending_logs.reset(logs_token)
             self._pending.reset(token)
         if logs:
-            self._write_with_names(list(pending.values()), logs)
+            self._write_with_names(list(pending.values()), logs, expected)
         elif pending:
             self._write(list(pending.values()))
 
-    def _write_with_names(self, packed: list[PackedResource], names: list[tuple[str, str]]) -> None:
+    def _write_with_names(
+        self,
+        packed: list[PackedResource],
+        names: list[tuple[str, str]],
+        expected: dict[str, str | None],
+    ) -> None:
         try:
             with self._committing:
-                self._backend.commit_with_names(packed, names)
+                self._backend.commit_with_names(packed, names, expected=expected or None)
         except UnsupportedOperationError:
+            if expected:
+                raise  # a compare-and-set cannot be skipped like bookkeeping
             if packed:  # names are bookkeeping; a backend without them keeps the objects
                 self._write(packed)
 
@@ -218,17 +239,31 @@ class Store:
         """Whether a `batch` block of this store is active in this thread or task."""
         return self._pending.get() is not None
 
-    def log_name(self, name: str, digest: str) -> None:
+    def log_name(self, name: str, digest: str, *, expected: Ref[Any] | None = ANY) -> None:
         """Points `name` at `digest` once the object is written, if the backend has names.
 
         For bookkeeping names (the ``runs/`` log): inside `batch` the name is set
         after the block's objects are written, and not at all if the block
         raises, so it never points at an object that is not stored. Backends
         without names are skipped silently.
+
+        With `expected` (a Ref, or None for "no such name"), the name is moved
+        by compare-and-set, as with `set_name`: inside `batch`, in the same
+        transaction as the block's objects and names, and if the name moved
+        on, `NameConflictError` is raised at the end of the block and nothing
+        of the block is written (on backends that write names in one
+        transaction; see `StorageBackend.commit_with_names`).
         """
         logs = self._pending_logs.get()
         if logs is not None:
+            if expected is not ANY:
+                wanted = self._pending_expected.get()
+                assert wanted is not None  # set together with the logs
+                wanted[name] = None if expected is None else expected.digest
             logs.append((name, digest))
+            return
+        if expected is not ANY:
+            self.set_name(name, Ref._unchecked(digest), expected=expected)
             return
         with contextlib.suppress(UnsupportedOperationError), self._failing(f"update name {name!r}"):
             self._backend.set_name(name, digest)

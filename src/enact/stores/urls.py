@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import urllib.parse
+from types import ModuleType
 from typing import Final
 
 from enact.errors import InvalidStoreURLError
@@ -156,16 +157,27 @@ def _open_postgres(url: str) -> Store:
     schema = next((value for key, value in query if key == "schema"), None)
     rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "schema"])
     dsn = urllib.parse.urlunsplit(parts._replace(query=rest))
+    store: Store = load_postgres(f"Opening {_redact(url)}").PostgresStore(dsn, schema=schema)
+    return store
+
+
+def load_postgres(purpose: str) -> ModuleType:
+    """Imports `enact.stores.postgres`, whose psycopg and psycopg-pool are an optional extra.
+
+    Raises:
+        ImportError: They are not installed; the message starts with `purpose`
+            ("Opening postgresql://...", "enact.PostgresStore") and says what to install.
+    """
     try:
-        from enact.stores.postgres import PostgresStore
+        from enact.stores import postgres
     except ModuleNotFoundError as err:
         if (err.name or "").partition(".")[0] not in ("psycopg", "psycopg_pool"):
             raise
         raise ImportError(
-            f"Opening {_redact(url)} needs psycopg 3 and psycopg-pool, which are not "
-            f"installed ({err}): pip install 'enact[postgres]'"
+            f"{purpose} needs psycopg 3 and psycopg-pool, which are not installed ({err}): "
+            "pip install 'enact[postgres]'"
         ) from err
-    return PostgresStore(dsn, schema=schema)
+    return postgres
 
 
 def _redact(url: str) -> str:

@@ -366,6 +366,25 @@ class BackendConformance:
         assert backend.has_many([a.digest, b.digest]) == {a.digest, b.digest}
         assert backend.list_names(NameQuery("x/")) == [("x/a", a.digest), ("x/b", b.digest)]
 
+    def test_commit_with_names_compare_and_set(self, backend: StorageBackend) -> None:
+        """Expected values make names move by compare-and-set; a miss changes no name."""
+        a, b = raw("cas names a"), raw("cas names b")
+        supported(lambda: backend.get_name("probe"))
+        backend.commit_with_names([a], [("cas/head", a.digest)], expected={"cas/head": None})
+        assert backend.get_name("cas/head") == a.digest
+        with pytest.raises(NameConflictError):
+            backend.commit_with_names(
+                [b],
+                [("cas/head", b.digest), ("cas/log", b.digest)],
+                expected={"cas/head": b.digest},
+            )
+        assert backend.get_name("cas/head") == a.digest
+        assert backend.get_name("cas/log") is None
+        backend.commit_with_names(
+            [b], [("cas/head", b.digest), ("cas/log", b.digest)], expected={"cas/head": a.digest}
+        )
+        assert (backend.get_name("cas/head"), backend.get_name("cas/log")) == (b.digest, b.digest)
+
     def test_unusual_names(self, backend: StorageBackend) -> None:
         """Names with slashes, spaces, percent signs, dots and non-ASCII letters work."""
         packed = raw("target")

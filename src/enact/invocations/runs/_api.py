@@ -29,6 +29,7 @@ from enact.invocations.runs._claims import (
     RunHandle,
     _compare_and_set,
     claim,
+    create_run,
     start_run,
     supports_runs,
 )
@@ -44,7 +45,6 @@ from enact.invocations.runs._lookup import (
     state_invocation,
 )
 from enact.invocations.runs._state import (
-    INDEX_PREFIX,
     Durability,
     RunState,
     check_run_id,
@@ -293,8 +293,7 @@ def fork(
         answer=source.answer,
         timings=source.timings,  # the calls of the forked tree keep their timings
     )
-    head = _compare_and_set(target_store, None, new)
-    target_store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{new_id}", head)
+    head = create_run(target_store, new)
     return Run(target_store, head, new)
 
 

@@ -7,13 +7,15 @@ import itertools
 import threading
 import time
 import weakref
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 from enact.errors import (
     NameConflictError,
     RunConflictError,
 )
 from enact.invocations.engine import (
+    ChildCall,
     RootOutcome,
 )
 from enact.invocations.records import Output, Request, Response
@@ -29,7 +31,6 @@ from enact.invocations.runs._lookup import (
     get_run,
 )
 from enact.invocations.runs._state import (
-    INDEX_PREFIX,
     LEASE_SECONDS,
     RUN_PREFIX,
     RunState,
@@ -38,6 +39,7 @@ from enact.invocations.runs._state import (
     check_run_id,
     new_run_id,
     process_owner,
+    run_index_name,
 )
 from enact.invocations.telemetry import logger, new_timer
 from enact.refs import Ref
@@ -79,6 +81,14 @@ class _Leases:
 _leases = _Leases()
 
 
+class LiveWaiter(Protocol):
+    """What lets a run wait in place for answers (see `RunHandle.wait_here`)."""
+
+    def wait(
+        self, handle: RunHandle, call: ChildCall, error: Exception
+    ) -> tuple[Any, Ref[Response]] | None: ...
+
+
 class RunHandle:
     """The process's side of a run it is running: journal names, lease, head moves."""
 
@@ -100,6 +110,7 @@ class RunHandle:
         self.trees = trees
         self.deferred = deferred
         self.lost: RunConflictError | None = None
+        self.live: LiveWaiter | None = None
         self._seq = itertools.count(state.journal_to)
         self._lock = threading.Lock()
         self.renew_at = time.time() + lease_seconds / 3
@@ -116,6 +127,76 @@ class RunHandle:
     def check(self) -> None:
         if self.lost is not None:
             raise self.lost
+
+    def wait_here(self, call: ChildCall, error: Exception) -> tuple[Any, Ref[Response]] | None:
+        live = self.live
+        return None if live is None else live.wait(self, call, error)
+
+    def pause(self, write_records: Callable[[], Ref[Any]]) -> None:
+        """Moves the head to ``waiting`` while the program waits in place for an answer.
+
+        `write_records` journals the request (and, for a nested request, its
+        open callers as unwinding would have recorded them) and returns the
+        ref of the request's record; it runs in the same transaction as the
+        head move. The waiting state is then the same to every reader as one
+        left by a run that stopped: another process may answer it, and this
+        one then loses it.
+
+        Raises:
+            RunConflictError: The head moved on; nothing was written.
+        """
+
+        def waiting() -> RunState:
+            raised = write_records()
+            return self._next(
+                "waiting", "finished", journal_to=next(self._seq), raised=raised, raised_here=False
+            )
+
+        with self._lock:
+            try:
+                self.head, self.state = _move_in_batch(self.store, self.head, waiting)
+            finally:
+                _leases.remove(self)
+
+    def resume_here(self, path: tuple[int, ...], request_digest: str, value: Any) -> Ref[Response]:
+        """Claims the paused run back with an answer and journals it, in one transaction.
+
+        Raises:
+            RunConflictError: The head moved on (another process answered or
+                continued the run): this process must not continue it.
+        """
+        answered: list[Ref[Response]] = []
+
+        def running() -> RunState:
+            response = commit_response(self.store, Response(Output(value), None, False, []))
+            answered.append(response)
+            now = time.time()
+            state = dataclasses.replace(
+                self.state,
+                status="running",
+                event="answered",
+                updated=now,
+                owner=process_owner(),
+                lease_until=now + self.lease_seconds,
+                previous=self.head,
+                journal_to=next(self._seq),
+                answer_path=list(path),
+                answer_request=request_digest,
+                answer=response,
+            )
+            self.store.log_name(self.entry_name(path, request_digest), response.digest)
+            return state
+
+        with self._lock:
+            self.head, self.state = _move_in_batch(self.store, self.head, running)
+            self.renew_at = time.time() + self.lease_seconds / 3
+        _leases.add(self)
+        return answered[0]
+
+    def abandon(self, why: RunConflictError) -> None:
+        """This process gives the run up: nothing more of it is written from here."""
+        self.lost = why
+        _leases.remove(self)
 
     def materializes(self, error: BaseException | None) -> bool:
         return self.trees or not _is_input_request(error)
@@ -163,8 +244,17 @@ class RunHandle:
                     journal_to = next(self._seq)
                     new = self._next("interrupted", "interrupted", journal_to=journal_to, **timings)
                     self._move(new)
-            except Exception:  # the error that interrupted the run matters more
+            except Exception as failure:
+                # The error that interrupted the run matters more: it is re-raised, and
+                # says why the head could not be moved (it still shows the run as
+                # running until its process is gone or its lease expires).
                 _leases.remove(self)
+                error.add_note(
+                    f"enact could not mark run {self.run_id!r} interrupted "
+                    f"({type(failure).__name__}: {failure}); it shows as interrupted once "
+                    "this process has exited or its lease has expired, and enact.resume "
+                    "continues it then."
+                )
 
     def _timings(self, status: str) -> dict[str, Any]:
         """Commits this attempt's `RunTimings` (into the batch of the next state's write).
@@ -238,21 +328,67 @@ def _compare_and_set(store: Store, expected: Ref[RunState] | None, new: RunState
     try:
         store.set_name(RUN_PREFIX + new.run_id, ref, expected=expected)
     except NameConflictError as err:
-        current = store.get_name(RUN_PREFIX + new.run_id)
-        status = None
-        if current is not None:
-            status = _read_state(store, new.run_id, current).effective_status()
-        raise RunConflictError(
-            f"Run {new.run_id!r} moved on: its head is now "
-            f"{current.digest if current else 'gone'} ({status or 'no status'}), not the state "
-            f"{expected.digest if expected else '(none)'} this process started from. Another "
-            f"process claimed or continued it; read it again (enact log), or fork the state "
-            "you meant (enact fork) to continue it as a new run.",
-            run_id=new.run_id,
-            status=status,
-            head=None if current is None else current.digest,
-        ) from err
+        raise _moved_on(store, expected, new) from err
     return ref
+
+
+def _move_in_batch(
+    store: Store, expected: Ref[RunState], make_state: Callable[[], RunState]
+) -> tuple[Ref[RunState], RunState]:
+    """Moves the head by compare-and-set, in one transaction with what `make_state` writes.
+
+    Raises:
+        RunConflictError: The head is no longer `expected`; nothing was written.
+    """
+    assert not store.in_batch()  # the writes must not join a caller's batch
+    state: RunState | None = None
+    try:
+        with store.batch():
+            state = make_state()
+            ref: Ref[RunState] = store.commit(state)
+            store.log_name(RUN_PREFIX + state.run_id, ref.digest, expected=expected)
+    except NameConflictError as err:
+        assert state is not None
+        raise _moved_on(store, expected, state) from err
+    return ref, state
+
+
+def _moved_on(store: Store, expected: Ref[RunState] | None, new: RunState) -> RunConflictError:
+    """The error of a head move that lost its compare-and-set."""
+    current = store.get_name(RUN_PREFIX + new.run_id)
+    status = None
+    if current is not None:
+        status = _read_state(store, new.run_id, current).effective_status()
+    return RunConflictError(
+        f"Run {new.run_id!r} moved on: its head is now "
+        f"{current.digest if current else 'gone'} ({status or 'no status'}), not the state "
+        f"{expected.digest if expected else '(none)'} this process started from. Another "
+        f"process claimed or continued it; read it again (enact log), or fork the state "
+        "you meant (enact fork) to continue it as a new run.",
+        run_id=new.run_id,
+        status=status,
+        head=None if current is None else current.digest,
+    )
+
+
+def create_run(store: Store, state: RunState) -> Ref[RunState]:
+    """Writes a new run's index name, then its head (by compare-and-set from no head).
+
+    In this order a crash between the two writes leaves an index name with no
+    head, which `list_runs` skips, never a run that `list_runs` cannot find.
+
+    Raises:
+        RunConflictError: A run with this id exists already (the index name just
+            written is removed again).
+    """
+    index_name = run_index_name(state)
+    ref: Ref[RunState] = store.commit(state)
+    store.set_name(index_name, ref)
+    try:
+        return _compare_and_set(store, None, state)
+    except RunConflictError:
+        store.set_name(index_name, None)
+        raise
 
 
 def supports_runs(store: Store) -> bool:
@@ -319,12 +455,12 @@ def start_run(
             )
         head = store.commit(state)
         store.log_name(RUN_PREFIX + run_id, head.digest)
-        store.log_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head.digest)
+        store.log_name(run_index_name(state), head.digest)
         return RunHandle(
             store, state, head, lease_seconds=lease_seconds, trees=trees, deferred=True
         )
     try:
-        head = _compare_and_set(store, None, state)
+        head = create_run(store, state)
     except RunConflictError as err:
         raise RunConflictError(
             f"A run with id {run_id!r} exists already (status {err.status}). Continue it with "
@@ -333,7 +469,6 @@ def start_run(
             status=err.status,
             head=err.head,
         ) from None
-    store.set_name(f"{INDEX_PREFIX}{int(now * 1e9):020d}/{run_id}", head)
     if not running:
         return head, state
     return RunHandle(store, state, head, lease_seconds=lease_seconds, trees=trees)

@@ -27,6 +27,7 @@ from enact.invocations.runs._state import (
     STATUSES,
     RunState,
     check_run_id,
+    run_index_name,
 )
 from enact.invocations.timings import Timings, read_timings
 from enact.refs import Ref
@@ -219,7 +220,9 @@ def list_runs(
             try:
                 run = get_run(run_id, store=store)
             except RunNotFoundError:
-                continue
+                continue  # its head was never written (a crash right after the index name)
+            if run_index_name(run.state) != name:
+                continue  # a left-over name of an earlier attempt to start a run of this id
             run.cursor = name
             if status is not None and run.status != status:
                 continue

@@ -191,3 +191,8 @@ def _function_name(invokable: Any) -> str:
 
 def _is_input_request(error: BaseException | None) -> bool:
     return error is not None and getattr(type(error), "__enact_input_request__", False)
+
+
+def run_index_name(state: RunState) -> str:
+    """The name under which `list_runs` finds the run, sorted by its start time."""
+    return f"{INDEX_PREFIX}{int(state.created * 1e9):020d}/{state.run_id}"
