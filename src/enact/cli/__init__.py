@@ -17,6 +17,7 @@ else the SQLite file ``.enact/store.db``)::
     enact gc / enact verify        collect garbage / re-hash and check every object
     enact migrate [--using M:F]    rewrite objects of old shapes for the current classes
     enact ui [--port N]            a local web app: runs, trees, diffs, the inbox
+    enact export-otel RUN          a run's calls as OpenTelemetry spans
 
 REF is a name, a run id, a full digest, a unique prefix of one, or @N (the N-th
 latest run). Commands that run code (replay, answer, resume, migrate) need the
@@ -32,6 +33,7 @@ from enact.cli._app import CLIError, cli, main
 from enact.cli._journal import fork, replay, resume, show, tree
 from enact.cli._log import inbox, log
 from enact.cli._maintain import copy, gc, migrate, tag, verify
+from enact.cli._otel import export_otel
 from enact.cli._ui import ui
 from enact.cli._worker import worker
 
@@ -53,5 +55,6 @@ for _command in (
     ui,
 ):
     cli.add_command(_command)
+cli.add_command(export_otel)
 
 __all__ = ["CLIError", "cli", "main"]

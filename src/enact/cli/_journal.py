@@ -10,7 +10,7 @@ import click
 from rich.text import Text
 
 from enact import jsonview
-from enact.cli import _raw, _refs, _render
+from enact.cli import _raw, _refs, _render, _timings
 from enact.cli._app import CLIError, RunRaisedError, Session, command_options
 from enact.cli._safe import clean
 from enact.encoding import DecodeError, encode
@@ -143,10 +143,23 @@ def _as_stored_note(err: UnknownTypeError) -> str:
     help="Read the journal without its types: no --import needed, values shown as stored.",
 )
 @json_option
+@click.option(
+    "--timings",
+    "-t",
+    is_flag=True,
+    help="Of a run: show each call's duration and tokens, mark the calls its latest attempt "
+    "took from the journal, and end with a line about the run.",
+)
 @command_options
 @pass_session
 def tree(
-    session: Session, ref: str, depth: int | None, full: bool, raw: bool, as_json: bool
+    session: Session,
+    ref: str,
+    depth: int | None,
+    full: bool,
+    raw: bool,
+    as_json: bool,
+    timings: bool,
 ) -> None:
     """Print the call tree of the invocation REF: inputs, outputs and exceptions.
 
@@ -161,16 +174,30 @@ def tree(
         click.echo(jsonview.dumps(jsonview.call_tree(store, resolved.ref, depth=depth)))
         return
     limit = None if full else _render.VALUE_LIMIT
+    run_timings = None
+    if timings:
+        if resolved.run is None:
+            raise CLIError(
+                f"{ref} is not a run, and only runs record timings: name a run (its id or @N)."
+            )
+        run_timings = resolved.run.timings()
+    annotate = None if run_timings is None else _timings.annotator(run_timings)
     if raw:
         tokens = _refs.invocation_tokens(store, resolved)
         try:
-            shown = _render.raw_invocation_tree(store, _raw.parse(tokens), depth=depth, limit=limit)
+            shown = _render.raw_invocation_tree(
+                store, _raw.parse(tokens), depth=depth, limit=limit, annotate=annotate
+            )
         except DecodeError as err:
             raise _corrupt(store, resolved.ref, err) from err
     else:
         invocation = _refs.load_invocation(store, resolved)
-        shown = _render.invocation_tree(store, invocation, depth=depth, limit=limit)
+        shown = _render.invocation_tree(
+            store, invocation, depth=depth, limit=limit, annotate=annotate
+        )
     session.out.print(shown)
+    if run_timings is not None and resolved.run is not None:
+        session.out.print(_timings.footer(resolved.run.id, run_timings))
 
 
 def _corrupt(store: Store, ref: Ref[Any], err: DecodeError) -> CorruptObjectError:

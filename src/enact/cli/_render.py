@@ -220,19 +220,28 @@ def _label(node: Call, hidden_children: bool = False) -> Text:
     return label
 
 
-def _tree(first: Any, read: Callable[[Any], Call], depth: int | None) -> Tree:
+Annotate = Callable[[tuple[int, ...], Any], Text | None]
+"""What a tree adds after a call's label: called with its path and the node as read."""
+
+
+def _tree(
+    first: Any, read: Callable[[Any], Call], depth: int | None, annotate: Annotate | None = None
+) -> Tree:
     """Reads the nodes of an invocation tree (iteratively: any depth prints) into a rich Tree.
 
     Children deeper than `depth` levels are counted instead of shown.
     """
     root: Tree | None = None
-    stack: list[tuple[Any, Tree | None, int]] = [(first, None, 0)]
+    stack: list[tuple[Any, Tree | None, int, tuple[int, ...]]] = [(first, None, 0, ())]
     while stack:
-        current, parent, level = stack.pop()
+        current, parent, level, path = stack.pop()
         node = read(current)
         children = node.children
         hidden = bool(children) and depth is not None and level >= depth
         label = _label(node, hidden)
+        extra = None if annotate is None else annotate(path, current)
+        if extra is not None:
+            label.append_text(extra)
         branch = Tree(label) if parent is None else parent.add(label)
         if root is None:
             root = branch
@@ -240,13 +249,21 @@ def _tree(first: Any, read: Callable[[Any], Call], depth: int | None) -> Tree:
             more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
             branch.add(Text(more + " (raise --depth to see them)", style="dim"))
             continue
-        stack.extend((child, branch, level + 1) for child in reversed(children))
+        stack.extend(
+            (child, branch, level + 1, (*path, index))
+            for index, child in reversed(list(enumerate(children)))
+        )
     assert root is not None
     return root
 
 
 def invocation_tree(
-    store: Store, invocation: Invocation, *, depth: int | None, limit: int | None
+    store: Store,
+    invocation: Invocation,
+    *,
+    depth: int | None,
+    limit: int | None,
+    annotate: Annotate | None = None,
 ) -> Tree:
     """The call tree of an invocation with inputs, outputs and exceptions.
 
@@ -281,7 +298,7 @@ def invocation_tree(
         call = format_call(request.invokable, request.input, limit)
         return Call(call, state, shown, response.raised_here, response.children, frames)
 
-    return _tree(invocation, read, depth)
+    return _tree(invocation, read, depth, annotate)
 
 
 # Tracebacks ----------------------------------------------------------------------------
@@ -333,10 +350,15 @@ def as_raw_invocation(invocation: Invocation) -> _raw.RawResource:
 
 
 def raw_invocation_tree(
-    store: Store, invocation: Any, *, depth: int | None, limit: int | None
+    store: Store,
+    invocation: Any,
+    *,
+    depth: int | None,
+    limit: int | None,
+    annotate: Annotate | None = None,
 ) -> Tree:
     """Like `invocation_tree`, for an invocation read with `_raw.parse`: needs no types."""
-    return _tree(invocation, lambda current: read_raw_call(store, current, limit), depth)
+    return _tree(invocation, lambda current: read_raw_call(store, current, limit), depth, annotate)
 
 
 def read_raw_call(store: Store, invocation: Any, limit: int | None) -> Call:

@@ -36,10 +36,19 @@ from enact.invocations.runs import (
     wait,
 )
 from enact.invocations.summary import invocation_summary
+from enact.invocations.telemetry import (
+    add_call_observer,
+    configure_telemetry,
+    remove_call_observer,
+)
+from enact.invocations.timings import CallEvent, CallTiming, Timings
+from enact.invocations.usage import TokenUsage, token_usage
 
 __all__ = [
     "AsyncInvokable",
     "CallArgs",
+    "CallEvent",
+    "CallTiming",
     "InputRequest",
     "Invocation",
     "InvocationGenerator",
@@ -50,12 +59,16 @@ __all__ = [
     "Response",
     "Run",
     "RunState",
+    "Timings",
+    "TokenUsage",
     "TracebackFrame",
     "TracedException",
     "Worker",
     "WorkerStats",
+    "add_call_observer",
     "answer",
     "call_key",
+    "configure_telemetry",
     "fork",
     "get_run",
     "invocation_summary",
@@ -64,12 +77,14 @@ __all__ = [
     "list_runs",
     "pending_input_requests",
     "register_function",
+    "remove_call_observer",
     "request_input",
     "resume",
     "resume_async",
     "retries",
     "run_worker",
     "submit",
+    "token_usage",
     "typed_invokable",
     "wait",
 ]

@@ -63,6 +63,9 @@ from enact.invocations.responses import (
     read_response,
     response_memo,
 )
+from enact.invocations.timings import CallTimer
+from enact.invocations.timings import _clock as _timing_clock
+from enact.invocations.usage import NO_USAGE
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store, current_store
@@ -318,6 +321,7 @@ class Frame:
         "store",
         "strict",
         "template",
+        "timer",
     )
 
     def __init__(
@@ -331,6 +335,7 @@ class Frame:
         parent: Frame | None = None,
         call: ChildCall | None = None,
         hooks: providers.CallHooks = providers.NO_HOOKS,
+        timer: CallTimer | None = None,
     ) -> None:
         self.store = store
         self.parent = parent
@@ -342,6 +347,7 @@ class Frame:
         self.path = path
         self.sink = sink
         self.hooks = hooks
+        self.timer = timer  # the run's timings and observers (enact.invocations.timings)
         self.child_errors: list[BaseException] = []
         self.closed = False
         self.responses = response_memo(store)
@@ -369,6 +375,7 @@ class Frame:
             parent=self,
             call=call,
             hooks=self.hooks,
+            timer=self.timer,
         )
 
 
@@ -408,6 +415,7 @@ class ChildCall:
         "provider",
         "request_ref",
         "request_tokens",
+        "started",
     )
 
     def __init__(self, frame: Frame, invokable: Any, input_value: Any) -> None:
@@ -476,6 +484,8 @@ class ChildCall:
                 assert fresh is not None  # the same response, read again
                 value = fresh.value
             self.output = value
+            if frame.timer is not None:
+                frame.timer.reused(frame.path, self.index, self.digest, self.invokable, value)
             return
         if response.raised is not None and response.raised_here and frame.override is not None:
             value = frame.override(response.raised)
@@ -538,7 +548,14 @@ class ChildCall:
             frame.store.log_name(name, response.digest)
 
     def start(self) -> tuple[Frame, Any]:
-        child = self.frame.child(self.index, self.child_template, self)
+        frame = self.frame
+        timer = frame.timer
+        if timer is not None:
+            if timer.plain:  # no observers: only the time is needed
+                self.started = _timing_clock()
+            else:
+                self.started = timer.start(frame.path, self.index, self.digest, self.invokable)
+        child = frame.child(self.index, self.child_template, self)
         return child, _frame.set(child)
 
     def finish(
@@ -553,6 +570,8 @@ class ChildCall:
         """
         frame = self.frame
         store = frame.store
+        timer = frame.timer
+        ended = _timing_clock() if timer is not None else 0
         with store.batch():
             closed = _close(child, self.invokable, self.input, self.request_tokens, output, error)
             response_ref, error = closed.response, closed.error
@@ -563,6 +582,15 @@ class ChildCall:
         if error is not None:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
+        if timer is not None:
+            if timer.plain and not timer.below and type(output) in NO_USAGE:
+                # The common case, inlined: a tuple per call, formatted when the run stops.
+                timer.calls.append((frame.path, self.index, self.digest, self.started, ended))
+            else:
+                path, index, digest = frame.path, self.index, self.digest
+                timer.finish(
+                    path, index, digest, self.invokable, self.started, ended, output, error
+                )
         return error
 
     def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -999,6 +1027,7 @@ class _Root:
         self.request_tokens = tokens
         self.request_ref = plan.request_ref or store.commit_tokens(tokens, links, Ref)
         sink = plan.sink
+        self.timer: CallTimer | None = getattr(sink, "timer", None)
         self.frame = Frame(
             store,
             plan.template,
@@ -1007,9 +1036,11 @@ class _Root:
             (),
             sink if plan.durable_calls else None,
             hooks=_hooks(plan),
+            timer=self.timer,
         )
         self.output: Any = MISSING
         self.outcome: RootOutcome | None = None
+        self.started = 0
         self._batch: Any = None
         self._token: Any = None
         self.served: Ref[Response] | None = None
@@ -1048,20 +1079,25 @@ class _Root:
         if not self.plan.durable_calls:
             self._batch = self.store.batch()
             self._batch.__enter__()
+        if self.timer is not None:
+            self.started = self.timer.start((), None, self.request_ref.digest, self.plan.invokable)
         self._token = _frame.set(self.frame)
         return self
 
     def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> bool:
         _frame.reset(self._token)
+        ended = _timing_clock() if self.timer is not None else 0
         if error is not None and not isinstance(error, Exception):
             # KeyboardInterrupt, SystemExit, cancellation: what finished is in the
             # journal already (durable calls); the run is marked and the error goes on.
             self._end_batch(error)
+            self._timed(ended, None, error)
             if self.plan.sink is not None:
                 self.plan.sink.interrupted(error)
             return False
         if isinstance(error, ReplayError | IncompleteSubinvocationError):
             self._end_batch(error)
+            self._timed(ended, None, error)
             return False
         try:
             self.outcome = self._finish(error)
@@ -1069,9 +1105,18 @@ class _Root:
             self._end_batch(failure)
             raise
         self._end_batch(None)
+        self._timed(ended, self.outcome.output, self.outcome.error)
         if self.plan.sink is not None:
             self.plan.sink.finished(self.outcome)
         return True
+
+    def _timed(self, ended: int, output: Output | None, error: BaseException | None) -> None:
+        """Tells the run's timer that the root call ended."""
+        if self.timer is not None:
+            value = None if output is None else output.value
+            digest = self.request_ref.digest
+            invokable = self.plan.invokable
+            self.timer.finish((), None, digest, invokable, self.started, ended, value, error)
 
     def _end_batch(self, error: BaseException | None) -> None:
         batch, self._batch = self._batch, None

@@ -292,6 +292,7 @@ def fork(
         answer_path=source.answer_path,
         answer_request=source.answer_request,
         answer=source.answer,
+        timings=source.timings,  # the calls of the forked tree keep their timings
     )
     head = create_run(target_store, new)
     return Run(target_store, head, new)

@@ -41,6 +41,7 @@ from enact.invocations.runs._state import (
     process_owner,
     run_index_name,
 )
+from enact.invocations.telemetry import logger, new_timer
 from enact.refs import Ref
 from enact.stores.base import UnsupportedOperationError
 from enact.stores.store import Store
@@ -113,6 +114,8 @@ class RunHandle:
         self._seq = itertools.count(state.journal_to)
         self._lock = threading.Lock()
         self.renew_at = time.time() + lease_seconds / 3
+        self.timer = new_timer(self.run_id, state.event)
+        """Times this attempt's calls (`enact.invocations.timings`); None when off."""
         if not deferred:
             _leases.add(self)
 
@@ -205,34 +208,42 @@ class RunHandle:
             status = "waiting"
         else:
             status = "raised"
-        journal_to = next(self._seq)
-        tree = outcome.invocation
-        if tree is not None:
-            new = self._next(
-                status,
-                "finished",
-                tree=self.store.commit(tree),
-                journal_from=journal_to,
-                journal_to=journal_to,
-                raised=outcome.raised,
-                raised_here=outcome.raised_here,
-            )
-        else:
-            new = self._next(
-                status,
-                "finished",
-                journal_to=journal_to,
-                raised=outcome.raised,
-                raised_here=False,
-            )
-        self._move(new)
+        with self.store.batch():  # the timings, the tree and the new state: one write
+            journal_to = next(self._seq)
+            tree = outcome.invocation
+            timings = self._timings(status)
+            if tree is not None:
+                new = self._next(
+                    status,
+                    "finished",
+                    tree=self.store.commit(tree),
+                    journal_from=journal_to,
+                    journal_to=journal_to,
+                    raised=outcome.raised,
+                    raised_here=outcome.raised_here,
+                    **timings,
+                )
+            else:
+                new = self._next(
+                    status,
+                    "finished",
+                    journal_to=journal_to,
+                    raised=outcome.raised,
+                    raised_here=False,
+                    **timings,
+                )
+            self._move(new)
         if tree is not None:
             self.store.delete_names(_journal_prefix(self.run_id))
 
     def interrupted(self, error: BaseException) -> None:
         if self.lost is None:
             try:
-                self._move(self._next("interrupted", "interrupted", journal_to=next(self._seq)))
+                with self.store.batch():
+                    timings = self._timings("interrupted")
+                    journal_to = next(self._seq)
+                    new = self._next("interrupted", "interrupted", journal_to=journal_to, **timings)
+                    self._move(new)
             except Exception as failure:
                 # The error that interrupted the run matters more: it is re-raised, and
                 # says why the head could not be moved (it still shows the run as
@@ -244,6 +255,23 @@ class RunHandle:
                     "this process has exited or its lease has expired, and enact.resume "
                     "continues it then."
                 )
+
+    def _timings(self, status: str) -> dict[str, Any]:
+        """Commits this attempt's `RunTimings` (into the batch of the next state's write).
+
+        Returns the ``timings`` change for that state (none if timings are off).
+        """
+        timer = self.timer
+        if timer is None:
+            return {}
+        try:
+            record = timer.close(status, self.state.timings)
+            if record is None:
+                return {}
+            return {"timings": self.store.commit(record)}
+        except Exception as err:  # timings are not worth failing a finished run for
+            logger.warning("run %s: its timings were not recorded: %s", self.run_id, err)
+            return {}
 
     # Head moves ---------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from enact.invocations.runs._state import (
     check_run_id,
     run_index_name,
 )
+from enact.invocations.timings import Timings, read_timings
 from enact.refs import Ref
 from enact.stores.base import NameQuery
 from enact.stores.store import Store, current_store
@@ -130,6 +131,15 @@ class Run:
         assert invocation is not None
         output = read_response(store, invocation.response).output
         return None if output is None else output.value
+
+    def timings(self) -> Timings:
+        """When each call of the head state's tree ran, for how long, where, and its tokens.
+
+        Read from the `RunTimings` of the run's attempts (see
+        `enact.invocations.timings`); a call that the latest attempt took from
+        the journal shows ``timings.ran(path) == False``.
+        """
+        return read_timings(self.store, self.state.timings)
 
     def template_root(self) -> _Node:
         tree = None if self.state.tree is None else self.store.checkout(self.state.tree)

@@ -19,6 +19,7 @@ from enact.invocations.engine import (
     Invocation,
 )
 from enact.invocations.records import Request
+from enact.invocations.timings import RunTimings
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 
@@ -75,6 +76,8 @@ class RunState(Resource):
             answers; whoever claims the state writes the answer to the journal.
         answer_request: The request digest of that input request call.
         answer: The `Response` holding the answer.
+        timings: The `RunTimings` of the run's latest attempt that recorded
+            them (each refers to the one before); see `Run.timings`.
     """
 
     __enact_type_name__ = "enact.runs.RunState"
@@ -99,6 +102,7 @@ class RunState(Resource):
     answer_path: list[int] | None = None
     answer_request: str | None = None
     answer: Ref[Any] | None = None
+    timings: Ref[RunTimings] | None = None
 
     def effective_status(self, now: float | None = None) -> str:
         """The status; a ``running`` state shows as ``interrupted`` when its owner is gone.

@@ -1,0 +1,585 @@
+"""Timings of journaled calls: recorded while a run runs, stored beside its journal.
+
+Digests cover content only, so when a call started, how long it took and
+which process ran it are not part of any request or response. Each time a
+process runs a run (an *attempt*: the first run, a resume, an answer that
+continues it, a replay), a `CallTimer` keeps, in memory, one small tuple per
+call that ran: its path in the tree, its request digest, its start and end
+(``time.perf_counter_ns``, taken once each) and the token usage its output
+reports. When the attempt ends, the timer becomes one `RunTimings` object,
+written in the same backend call as the run's next state, which refers to
+it; each `RunTimings` refers to the attempt before it. So timings cost no
+store write per call, and one small object per attempt.
+
+A call that a replay took from the journal has no entry in the attempt
+that replayed it: `Timings.ran` tells the two apart.
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+import dataclasses
+import operator
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Final, Protocol
+
+from enact.invocations.usage import NO_USAGE, TokenUsage, token_usage
+from enact.refs import Ref
+from enact.resources import Resource, register_resource_class
+from enact.stores.store import Store
+
+_DIGEST_CHARS: Final = 16
+"""Characters of a call's request digest kept with its timing (to match it to the tree)."""
+
+
+@dataclasses.dataclass
+class RunTimings(Resource):
+    """The timings of one attempt of a run, as stored (see the module docstring).
+
+    Attributes:
+        run_id: The run.
+        event: What started the attempt (``started``, ``resumed``, ``claimed``, ...).
+        status: How it ended (``complete``, ``raised``, ``waiting``, ``interrupted``).
+        host: The host name of the process that ran it.
+        pid: Its process id.
+        started: When the attempt started (``time.time_ns()``).
+        ended: When it ended (``time.time_ns()``).
+        clock: ``time.perf_counter_ns()`` at `started`: call times are on this clock.
+        count: How many calls ran (the root included).
+        parents: The paths of the calls' parents, dotted (``0.2``; the root's
+            children have the empty path), separated by spaces.
+        calls: Per call that ran, in the order they finished, four signed
+            64-bit integers, stored column by column (all parents, then all
+            indexes, then all starts, then all ends), little-endian, in base64:
+            the index of its parent's path in `parents`, its index among its
+            parent's children (-1 for the root call), and its start
+            and end on `clock`. Packed, because the numbers of a thousand calls
+            encode in microseconds this way, and in milliseconds as lists.
+        requests: The first 16 hex digits of each call's request digest, concatenated.
+        usage: ``[call, input tokens, output tokens, total tokens]`` for the calls
+            whose output reported token usage (``call``: its position in `calls`).
+        reused: How many calls were taken from the journal instead of running.
+        previous: The timings of the run's attempt before this one.
+    """
+
+    __enact_type_name__ = "enact.runs.RunTimings"
+
+    run_id: str
+    event: str
+    status: str
+    host: str
+    pid: int
+    started: int
+    ended: int
+    clock: int
+    count: int
+    parents: str
+    calls: str
+    requests: str
+    usage: list[list[int]]
+    reused: int
+    previous: Ref[RunTimings] | None = None
+
+
+register_resource_class(RunTimings)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallEvent:
+    """A journaled call starting or finishing, as observers see it (`enact.add_call_observer`).
+
+    Attributes:
+        run_id: The run the call belongs to.
+        attempt: Identifies the attempt (this process's run of the run): the
+            ``time.time_ns()`` it started.
+        path: The call's position in the tree (``()`` is the run's root call).
+        request: The call's request digest.
+        invokable: What is called (the live object: a registered function or an
+            invokable resource).
+        start_ns: When the call started (``time.time_ns()`` scale).
+        end_ns: When it finished; None for a call that just started.
+        status: ``running`` (just started), ``complete``, ``raised``,
+            ``waiting`` (for input), ``interrupted`` (KeyboardInterrupt,
+            SystemExit, cancellation: the root call only) or ``reused``
+            (taken from the journal: both events of such a call have it).
+        output: The output of a complete call, else None.
+        error: The exception of a raised (or waiting) call, else None.
+        usage: The token usage the output reports, if any.
+        host: The host name of this process.
+        pid: This process's id.
+    """
+
+    run_id: str
+    attempt: int
+    path: tuple[int, ...]
+    request: str
+    invokable: Any
+    start_ns: int
+    end_ns: int | None
+    status: str
+    output: Any = None
+    error: BaseException | None = None
+    usage: TokenUsage | None = None
+    host: str = ""
+    pid: int = 0
+
+
+class CallObserver(Protocol):
+    """Told of every journaled call of every run this process runs (see `enact.add_call_observer`).
+
+    Both methods run in the thread (or task) of the call, before its caller
+    continues; they must be quick and must not raise (exceptions are logged
+    and ignored).
+    """
+
+    def call_started(self, event: CallEvent) -> None:
+        """A call (or the run's root call, with ``path == ()``) started."""
+        ...
+
+    def call_finished(self, event: CallEvent) -> None:
+        """A call finished, or was taken from the journal (``status == "reused"``)."""
+        ...
+
+
+_clock: Final = time.perf_counter_ns
+"""The clock of call timings (monotonic; `CallTimer` maps it to wall time once per attempt)."""
+
+
+class CallTimer:
+    """Collects the timings of one attempt of a run (see the module docstring).
+
+    Created by the run (`enact.runs`) when timings or observers are on; the
+    engine calls `start` and `finish` around every call that runs, `reused`
+    for every call a replay takes from the journal.
+    """
+
+    __slots__ = (
+        "_clock_origin",
+        "_notify",
+        "_usage",
+        "below",
+        "calls",
+        "event",
+        "host",
+        "observers",
+        "pid",
+        "plain",
+        "record",
+        "reused_calls",
+        "root_start",
+        "run_id",
+        "started",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        event: str,
+        *,
+        record: bool = True,
+        observers: tuple[CallObserver, ...] = (),
+        on_error: Any = None,
+    ) -> None:
+        self.run_id = run_id
+        self.event = event
+        self.record = record
+        self.observers = observers
+        self.plain = record and not observers
+        """Only timings are recorded (no observers): the engine appends to `calls` itself."""
+        self._notify = on_error
+        self.host, self.pid = _process()
+        self._clock_origin = _clock()
+        self.started = time.time_ns()
+        self.root_start = self._clock_origin
+        self.calls: list[tuple[tuple[int, ...], int | None, str, int, int]] = []
+        """Per call that ran: its parent's path, its index (None: the root), its
+        request digest, its start and its end (``time.perf_counter_ns()``)."""
+        self._usage: list[tuple[int, TokenUsage]] = []
+        self.below: set[tuple[int, ...]] = set()
+        self.reused_calls = 0
+
+    # Called by the engine ---------------------------------------------------------
+
+    def start(
+        self, parent: tuple[int, ...], index: int | None, request: str, invokable: Any
+    ) -> int:
+        """A call starts (the child `index` of the call at `parent`, None for the root).
+
+        Returns its start time, for `finish`.
+        """
+        started = _clock()
+        if self.observers:
+            path = parent if index is None else (*parent, index)
+            self._event("call_started", path, request, invokable, started, None, "running")
+        return started
+
+    def finish(
+        self,
+        parent: tuple[int, ...],
+        index: int | None,
+        request: str,
+        invokable: Any,
+        started: int,
+        ended: int,
+        output: Any,
+        error: BaseException | None,
+    ) -> None:
+        """A call that `start` timed has finished (`ended`: ``time.perf_counter_ns()``)."""
+        usage = None
+        if error is None and type(output) not in NO_USAGE:
+            usage = token_usage(output)
+        below = self.below
+        if usage is not None or below:
+            path = parent if index is None else (*parent, index)
+            if usage is not None or path in below:
+                usage = self._attribute(path, usage)
+        if self.record:
+            calls = self.calls
+            calls.append((parent, index, request, started, ended))
+            if usage is not None:
+                self._usage.append((len(calls) - 1, usage))
+        if self.observers:
+            path = parent if index is None else (*parent, index)
+            status = "complete" if error is None else _status_of(error)
+            self._event(
+                "call_finished",
+                path,
+                request,
+                invokable,
+                started,
+                ended,
+                status,
+                output,
+                error,
+                usage,
+            )
+
+    def reused(
+        self, parent: tuple[int, ...], index: int, request: str, invokable: Any, output: Any
+    ) -> None:
+        """A replay took the output of child `index` of the call at `parent` from the journal."""
+        self.reused_calls += 1
+        if token_usage(output) is not None:
+            self.below.add(parent)  # the parent's copy of the usage is not new spend
+        if self.observers:
+            now = _clock()
+            path = (*parent, index)
+            self._event("call_started", path, request, invokable, now, None, "reused")
+            self._event("call_finished", path, request, invokable, now, now, "reused", output)
+
+    def _attribute(self, path: tuple[int, ...], usage: TokenUsage | None) -> TokenUsage | None:
+        """Counts token usage once: at the deepest call that reports it.
+
+        A call whose children reported usage (a wrapper returning the model's
+        response) reports a copy; it is not counted again.
+        """
+        below = self.below
+        own = None if path in below else usage
+        if path:
+            below.add(path[:-1])
+        return own
+
+    def _event(
+        self,
+        method: str,
+        path: tuple[int, ...],
+        request: str,
+        invokable: Any,
+        started: int,
+        ended: int | None,
+        status: str,
+        output: Any = None,
+        error: BaseException | None = None,
+        usage: TokenUsage | None = None,
+    ) -> None:
+        origin = self.started - self._clock_origin
+        event = CallEvent(
+            self.run_id,
+            self.started,
+            path,
+            request,
+            invokable,
+            started + origin,
+            None if ended is None else ended + origin,
+            status,
+            output,
+            error,
+            usage,
+            self.host,
+            self.pid,
+        )
+        for observer in self.observers:
+            try:
+                getattr(observer, method)(event)
+            except Exception as err:
+                if self._notify is not None:
+                    self._notify(observer, err)
+
+    # Called by the run ------------------------------------------------------------
+
+    def close(self, status: str, previous: Ref[RunTimings] | None) -> RunTimings | None:
+        """The stored record of this attempt (None if timings are not recorded)."""
+        if not self.record:
+            return None
+        calls = self.calls
+        parents = [call[0] for call in calls]
+        parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(parents))}
+        columns = array.array("q", map(parent_ids.__getitem__, parents))
+        columns.extend([-1 if call[1] is None else call[1] for call in calls])
+        for column in (3, 4):
+            columns.extend(map(operator.itemgetter(column), calls))
+        if sys.byteorder == "big":
+            columns.byteswap()
+        return RunTimings(
+            run_id=self.run_id,
+            event=self.event,
+            status=status,
+            host=self.host,
+            pid=self.pid,
+            started=self.started,
+            ended=self.started + (_clock() - self._clock_origin),
+            clock=self._clock_origin,
+            count=len(calls),
+            parents=" ".join(".".join(map(str, parent)) for parent in parent_ids),
+            calls=base64.b64encode(columns.tobytes()).decode("ascii"),
+            requests="".join([call[2][:_DIGEST_CHARS] for call in calls]),
+            usage=[
+                [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
+                for index, usage in self._usage
+            ],
+            reused=self.reused_calls,
+            previous=previous,
+        )
+
+
+_process_lock = threading.Lock()
+_process_known: list[tuple[str, int]] = []
+
+
+def _process() -> tuple[str, int]:
+    """This process's host name and pid (asked once per process, again after a fork)."""
+    pid = os.getpid()
+    known = _process_known
+    if not known or known[0][1] != pid:
+        with _process_lock:
+            known[:] = [(socket.gethostname(), pid)]
+    return known[0]
+
+
+def _status_of(error: BaseException) -> str:
+    if getattr(type(error), "__enact_input_request__", False):
+        return "waiting"
+    return "raised" if isinstance(error, Exception) else "interrupted"
+
+
+# Reading timings --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallTiming:
+    """When one call ran, for how long, where, and what tokens it reported.
+
+    Attributes:
+        path: The call's position in the invocation tree (``()`` is the root).
+        request: The first 16 hex digits of its request digest.
+        start: When it started (seconds since the epoch, like ``time.time()``).
+        end: When it finished.
+        host: The host name of the process that ran it.
+        pid: That process's id.
+        attempt: The index of the attempt that ran it in `Timings.attempts`.
+        usage: The token usage its output reported (counted once: a call
+            returning a child's usage does not count it again), or None.
+        start_ns: `start` in nanoseconds (``time.time_ns()``), exactly.
+        end_ns: `end` in nanoseconds.
+    """
+
+    path: tuple[int, ...]
+    request: str
+    start: float
+    end: float
+    host: str
+    pid: int
+    attempt: int
+    usage: TokenUsage | None = None
+    start_ns: int = 0
+    end_ns: int = 0
+
+    @property
+    def duration(self) -> float:
+        """``end - start``, in seconds."""
+        return self.end - self.start
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a run: a process running it from a start or a claim to its next stop.
+
+    Attributes:
+        event: What started it (``started``, ``resumed``, ``claimed``, ...).
+        status: How it ended.
+        host: The host name of the process.
+        pid: The process id.
+        start: When it started (seconds since the epoch).
+        end: When it ended.
+        ran: How many calls ran (the root included).
+        reused: How many calls were taken from the journal.
+        usage: The tokens the calls that ran reported.
+    """
+
+    run_id: str
+    event: str
+    status: str
+    host: str
+    pid: int
+    start: float
+    end: float
+    ran: int
+    reused: int
+    usage: TokenUsage
+
+    @property
+    def duration(self) -> float:
+        """``end - start``, in seconds."""
+        return self.end - self.start
+
+
+class Timings:
+    """The timings of a run's calls, over all its attempts (`enact.Run.timings`).
+
+    Attributes:
+        attempts: The attempts that recorded timings, oldest first (an attempt
+            whose process died records none).
+        calls: For each path, the timing from the latest attempt that ran the call.
+    """
+
+    def __init__(self, attempts: list[Attempt], calls: dict[tuple[int, ...], CallTiming]) -> None:
+        self.attempts = attempts
+        self.calls = calls
+
+    def __repr__(self) -> str:
+        return f"Timings({len(self.attempts)} attempt(s), {len(self.calls)} call(s))"
+
+    def get(self, path: tuple[int, ...], request: str | None = None) -> CallTiming | None:
+        """The timing of the call at `path`, or None.
+
+        With `request` (a request digest), only if the timed call made that
+        request: a call at the same path with another request is another call.
+        """
+        found = self.calls.get(tuple(path))
+        if found is None or (request is not None and not request.startswith(found.request)):
+            return None
+        return found
+
+    def ran(self, path: tuple[int, ...], request: str | None = None) -> bool:
+        """Whether the call at `path` ran in the latest attempt (False: from the journal)."""
+        found = self.get(path, request)
+        return found is not None and found.attempt == len(self.attempts) - 1
+
+    @property
+    def usage(self) -> TokenUsage:
+        """The tokens every call that ran reported, summed over all attempts."""
+        total = TokenUsage()
+        for attempt in self.attempts:
+            total += attempt.usage
+        return total
+
+    @property
+    def duration(self) -> float:
+        """The time the run spent running: its attempts' durations, summed (seconds)."""
+        return sum(attempt.duration for attempt in self.attempts)
+
+    def __iter__(self) -> Iterator[CallTiming]:
+        return iter(self.calls.values())
+
+
+def read_timings(store: Store, head: Ref[RunTimings] | None) -> Timings:
+    """The `Timings` of the attempts chained from `head` (the newest)."""
+    records: list[RunTimings] = []
+    seen: set[str] = set()
+    ref = head
+    while ref is not None and ref.digest not in seen:
+        seen.add(ref.digest)
+        record = store.checkout(ref)
+        if not isinstance(record, RunTimings):
+            break
+        records.append(record)
+        ref = record.previous
+    records.reverse()
+    attempts: list[Attempt] = []
+    calls: dict[tuple[int, ...], CallTiming] = {}
+    for number, record in enumerate(records):
+        attempt_calls, usage = _calls_of(record, number)
+        for timing in attempt_calls:
+            calls[timing.path] = timing
+        attempts.append(
+            Attempt(
+                record.run_id,
+                record.event,
+                record.status,
+                record.host,
+                record.pid,
+                record.started / 1e9,
+                record.ended / 1e9,
+                len(attempt_calls),
+                record.reused,
+                usage,
+            )
+        )
+    return Timings(attempts, calls)
+
+
+def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenUsage]:
+    usages: dict[int, TokenUsage] = {}
+    for row in record.usage:
+        if len(row) == 4 and all(type(count) is int for count in row):
+            usages[row[0]] = TokenUsage(row[1], row[2], row[3], 1)
+    total = TokenUsage()
+    for usage in usages.values():
+        total += usage
+    count = record.count
+    columns = array.array("q")
+    try:
+        parents = [
+            tuple(int(part) for part in dotted.split(".")) if dotted else ()
+            for dotted in record.parents.split(" ")
+        ]
+        columns.frombytes(base64.b64decode(record.calls, validate=True))
+    except (ValueError, TypeError):
+        return [], total  # damaged: the calls show without timings
+    if sys.byteorder == "big":
+        columns.byteswap()
+    if count < 0 or len(columns) != 4 * count:
+        return [], total
+    origin = record.started - record.clock
+    found = []
+    for call in range(count):
+        parent, index = columns[call], columns[count + call]
+        if index == -1:
+            path: tuple[int, ...] = ()
+        elif 0 <= parent < len(parents):
+            path = (*parents[parent], index)
+        else:
+            continue
+        start_ns = origin + columns[2 * count + call]
+        end_ns = origin + columns[3 * count + call]
+        found.append(
+            CallTiming(
+                path,
+                record.requests[call * _DIGEST_CHARS : (call + 1) * _DIGEST_CHARS],
+                start_ns / 1e9,
+                end_ns / 1e9,
+                record.host,
+                record.pid,
+                number,
+                usages.get(call),
+                start_ns,
+                end_ns,
+            )
+        )
+    return found, total

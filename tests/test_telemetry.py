@@ -1,0 +1,420 @@
+"""Timings beside the journal, token usage, call observers and the ``enact`` logger."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import enact
+from enact.invocations import telemetry
+from enact.invocations.timings import CallEvent, RunTimings
+
+TESTS = pathlib.Path(__file__).parent
+sys.path.insert(0, str(TESTS / "helpers"))
+
+import telemetry_agent as agents  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path: pathlib.Path) -> Iterator[enact.Store]:
+    with enact.open_store(f"sqlite:///{tmp_path}/store.db") as opened:
+        yield opened
+
+
+def _paths(invocation: enact.Invocation, prefix: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    found = [prefix]
+    for index, child in enumerate(invocation.get_children()):
+        found += _paths(child, (*prefix, index))
+    return found
+
+
+def _requests(invocation: enact.Invocation, prefix: tuple[int, ...] = ()) -> dict[Any, str]:
+    found = {prefix: invocation.request.digest}
+    for index, child in enumerate(invocation.get_children()):
+        found.update(_requests(child, (*prefix, index)))
+    return found
+
+
+# Timings -----------------------------------------------------------------------------
+
+
+def test_every_call_of_a_run_has_its_start_end_and_process(store: enact.Store) -> None:
+    invocation = enact.invoke(agents.nested, (3,), run_id="nested")
+    timings = enact.get_run("nested").timings()
+    assert sorted(timing.path for timing in timings) == sorted(_paths(invocation))
+    requests = _requests(invocation)
+    for timing in timings:
+        assert requests[timing.path].startswith(timing.request)
+        assert timing.start <= timing.end
+        assert (timing.host, timing.pid) == (socket.gethostname(), os.getpid())
+        if timing.path:  # a child runs within its parent's time
+            parent = timings.get(timing.path[:-1])
+            assert parent is not None
+            assert parent.start <= timing.start <= timing.end <= parent.end
+    (attempt,) = timings.attempts
+    assert (attempt.event, attempt.status, attempt.ran, attempt.reused) == (
+        "started",
+        "complete",
+        len(requests),
+        0,
+    )
+    root = timings.get(())
+    assert root is not None and attempt.start <= root.start and root.end <= attempt.end
+
+
+def test_timings_live_beside_the_journal_and_leave_digests_alone(store: enact.Store) -> None:
+    with_timings = enact.invoke(agents.nested, (2,), run_id="on")
+    telemetry.configure_telemetry(timings=False)
+    try:
+        without = enact.invoke(agents.nested, (2,), run_id="off")
+    finally:
+        telemetry.configure_telemetry(timings=True)
+    assert store.commit(with_timings).digest == store.commit(without).digest
+    assert enact.get_run("off").state.timings is None
+    assert enact.get_run("off").timings().attempts == []
+    ref = enact.get_run("on").state.timings
+    assert ref is not None and isinstance(store.checkout(ref), RunTimings)
+
+
+def test_timings_recorded_by_another_process_are_read_from_the_store(
+    tmp_path: pathlib.Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS / "helpers"), *sys.path])}
+    process = subprocess.run(
+        [sys.executable, str(TESTS / "helpers" / "telemetry_agent.py"), url, "elsewhere"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    with enact.open_store(url):
+        run = enact.get_run("elsewhere")
+        timings = run.timings()
+        invocation = run.invocation()
+        assert invocation is not None
+        assert {timing.path for timing in timings} == set(_paths(invocation))
+        assert {timing.pid for timing in timings} != {os.getpid()}
+        assert timings.usage.total_tokens > 0
+
+
+def test_a_replay_marks_which_calls_ran_and_which_came_from_the_journal(
+    store: enact.Store,
+) -> None:
+    invocation = enact.invoke(agents.nested, (3,), run_id="original")
+    replayed = invocation.rewind(1).replay()
+    new_run = enact.list_runs(limit=1)[0]
+    assert new_run.id != "original"
+    timings = new_run.timings()
+    paths = _paths(replayed)
+    ran = {path for path in paths if timings.ran(path)}
+    # nested(3) = nested(2) + square(3): the rewound last call and the root ran again.
+    assert ran == {(), (1,)}
+    assert timings.get((0,)) is None  # taken from the journal: no timing in this run
+    assert timings.attempts[0].reused == 1
+
+
+def test_resumed_and_answered_runs_keep_the_timings_of_earlier_attempts(
+    store: enact.Store,
+) -> None:
+    enact.invoke(agents.confirm, (3,), run_id="ask")
+    first = enact.get_run("ask").timings()
+    assert [attempt.status for attempt in first.attempts] == ["waiting"]
+    enact.answer("ask", "yes", run_now=True)
+    run = enact.get_run("ask")
+    timings = run.timings()
+    assert [attempt.status for attempt in timings.attempts] == ["waiting", "waiting"]
+    square_0 = timings.get((0,))
+    assert square_0 is not None and square_0.attempt == 0  # recorded by the first attempt
+    assert not timings.ran((0,))
+    assert timings.ran(())  # the root runs again in every attempt
+    assert timings.ran((2,))  # the second square ran in the second attempt
+    fork = enact.fork("ask", run_id="ask-fork")
+    assert fork.timings().calls == timings.calls  # a fork's tree keeps its calls' timings
+
+
+def test_calls_in_worker_threads_and_gathered_tasks_are_timed(store: enact.Store) -> None:
+    pooled = enact.invoke(agents.pooled, (6,), run_id="pool")
+    assert {t.path for t in enact.get_run("pool").timings()} == set(_paths(pooled))
+
+    async def gathered() -> enact.Invocation:
+        return await enact.invoke_async(agents.gather_all, (["a", "b", "c"],), run_id="gather")
+
+    import asyncio
+
+    invocation = asyncio.run(gathered())
+    timings = enact.get_run("gather").timings()
+    assert {t.path for t in timings} == set(_paths(invocation))
+    first, last = timings.get((0,)), timings.get((3,))
+    assert first is not None and last is not None and first.end <= last.start
+
+
+def test_runs_with_durability_end_record_timings_too(store: enact.Store) -> None:
+    invocation = enact.invoke(agents.nested, (2,), run_id="at-end", durability="end")
+    timings = enact.get_run("at-end").timings()
+    assert {t.path for t in timings} == set(_paths(invocation))
+
+
+def test_damaged_timings_show_calls_without_timings(store: enact.Store) -> None:
+    enact.invoke(agents.nested, (1,), run_id="damaged")
+    run = enact.get_run("damaged")
+    assert run.state.timings is not None
+    record = store.checkout(run.state.timings)
+    broken = dataclasses.replace(record, calls="not base64!", usage=[[1, "x"]])
+    state = dataclasses.replace(run.state, timings=store.commit(broken))
+    store.set_name("runs/damaged", store.commit(state), expected=run.head)
+    timings = enact.get_run("damaged").timings()
+    assert timings.calls == {}
+    assert len(timings.attempts) == 1 and timings.attempts[0].ran == 0
+
+
+# Token usage ---------------------------------------------------------------------------
+
+
+@enact.register
+@dataclasses.dataclass
+class Usage(enact.Resource):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@enact.register
+@dataclasses.dataclass
+class Completion(enact.Resource):
+    text: str
+    usage: Usage
+
+
+class Hostile:
+    @property
+    def usage(self) -> Any:
+        raise RuntimeError("no usage here")
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ({"usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 9}}, (3, 4, 9)),
+        ({"usage": {"input_tokens": 10, "output_tokens": 7}}, (10, 7, 17)),
+        (Completion("x", Usage(5, 6)), (5, 6, 11)),
+        ({"usage": {"input_tokens": -1, "output_tokens": True}}, None),
+        ({"usage": "lots"}, None),
+        ({"text": "no usage"}, None),
+        (Hostile(), None),
+        (42, None),
+    ],
+)
+def test_token_usage_is_read_from_the_openai_and_anthropic_shapes(
+    output: Any, expected: tuple[int, int, int] | None
+) -> None:
+    usage = enact.token_usage(output)
+    if expected is None:
+        assert usage is None
+    else:
+        assert usage is not None
+        assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == expected
+
+
+def test_token_usage_of_pydantic_models() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class PUsage(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+        input_tokens: int
+        output_tokens: int
+
+    class Message(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+        usage: PUsage
+
+    usage = enact.token_usage(Message(usage=PUsage(input_tokens=2, output_tokens=3)))
+    assert usage == enact.TokenUsage(2, 3, 5, 1)
+
+
+def test_token_usage_is_summed_per_run_and_counted_once(store: enact.Store) -> None:
+    invocation = enact.invoke(agents.agent, (["hi", "you"],), run_id="tokens")
+    timings = enact.get_run("tokens").timings()
+    # Two openai_chat calls (2 and 3 prompt tokens, 2 completion tokens each), wrapped by
+    # ask_model, whose identical usage is not counted again; one anthropic_message call.
+    assert timings.usage == enact.TokenUsage(2 + 3 + 10, 2 + 2 + 7, 4 + 5 + 17, 3)
+    assert timings.get((0,)) is not None and timings.get((0,)).usage is None  # the wrapper
+    inner = timings.get((0, 0))
+    assert inner is not None and inner.usage == enact.TokenUsage(2, 2, 4, 1)
+    # A replay that takes the model calls from the journal spends no tokens.
+    invocation.rewind(1).replay()
+    replay_timings = enact.list_runs(limit=1)[0].timings()
+    assert replay_timings.usage == enact.TokenUsage(10, 7, 17, 1)
+
+
+# Observers and logging -------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, CallEvent]] = []
+
+    def call_started(self, event: CallEvent) -> None:
+        self.events.append(("started", event))
+
+    def call_finished(self, event: CallEvent) -> None:
+        self.events.append(("finished", event))
+
+
+def test_observers_hear_every_call_start_and_finish(store: enact.Store) -> None:
+    recorder = Recorder()
+    with telemetry.observing(recorder):
+        invocation = enact.invoke(agents.nested, (2,), run_id="observed")
+        invocation.rewind(1).replay()
+    after = Recorder()
+    enact.add_call_observer(after)
+    enact.remove_call_observer(after)
+    enact.invoke(agents.nested, (1,))
+    assert after.events == []
+    first = [(kind, e.path, e.status) for kind, e in recorder.events if e.run_id == "observed"]
+    assert first[0] == ("started", (), "running")
+    assert first[-1] == ("finished", (), "complete")
+    finished = {path for kind, path, _ in first if kind == "finished"}
+    assert finished == set(_paths(invocation))
+    replay = [(kind, e.path, e.status) for kind, e in recorder.events if e.run_id != "observed"]
+    assert ("finished", (0,), "reused") in replay
+    assert ("finished", (1,), "complete") in replay
+    for _, event in recorder.events:
+        assert event.end_ns is None or event.start_ns <= event.end_ns
+
+
+def test_a_failing_observer_is_logged_and_does_not_break_the_run(
+    store: enact.Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def call_started(self, event: CallEvent) -> None:
+            raise ValueError("observer bug")
+
+        def call_finished(self, event: CallEvent) -> None:
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="enact"), telemetry.observing(Broken()):
+        invocation = enact.invoke(agents.square, (4,))
+    assert invocation.get_output() == 16
+    assert any("observer bug" in record.getMessage() for record in caplog.records)
+
+
+def test_the_enact_logger_reports_runs_and_calls(
+    store: enact.Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="enact"):
+        invocation = enact.invoke(agents.nested, (2,), run_id="logged")
+    messages = [record.getMessage() for record in caplog.records]
+    assert (
+        messages[0] == f"run logged started: nested (pid {os.getpid()} on {socket.gethostname()})"
+    )
+    assert messages[-1].startswith("run logged finished: nested, complete in ")
+    assert messages[-1].endswith("; 5 call(s) ran, 0 reused from the journal")
+    assert len(messages) == 2  # no call lines at INFO
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="enact"):
+        invocation.rewind(1).replay()
+    debug = [record.getMessage() for record in caplog.records if record.levelno == logging.DEBUG]
+    assert any(" call 0 reused from the journal: nested" in line for line in debug)
+    assert any(" call 1 complete in " in line and line.endswith(": square") for line in debug)
+    assert caplog.records[-1].getMessage().endswith("; 2 call(s) ran, 1 reused from the journal")
+    with caplog.at_level(logging.DEBUG, logger="enact"):
+        telemetry.cache_hit(agents.square, "ab" * 32, "logged")
+    assert caplog.records[-1].getMessage() == (
+        "cache hit: square (request abababababab) served from run logged"
+    )
+
+
+def test_the_enact_logger_is_silent_by_default() -> None:
+    script = (
+        "import enact, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import telemetry_agent as a\n"
+        "with enact.InMemoryStore():\n"
+        "    enact.invoke(a.nested, (2,))\n"
+        "    enact.invocations.telemetry._observer_failed('x', ValueError('warned'))\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", script, str(TESTS / "helpers")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    assert (process.stdout, process.stderr) == ("", "")
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("enact").handlers)
+
+
+# The command line ------------------------------------------------------------------------
+
+
+def _enact(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS / "helpers"), *sys.path])}
+    env.pop("NO_COLOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "enact", "--store", url, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_enact_tree_timings_shows_durations_tokens_and_journal_marks(
+    tmp_path: pathlib.Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    with enact.open_store(url):
+        invocation = enact.invoke(agents.agent, (["hi"],), run_id="cli")
+        invocation.rewind(1).replay()
+        replay_id = enact.list_runs(limit=1)[0].id
+    shown = _enact(url, "--import", "telemetry_agent", "tree", "--timings", "cli")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("agent(['hi']) = ['HI', 'enod']  [")
+    assert "ask_model('hi')" in lines[1] and "(from the journal)" not in lines[1]
+    assert "2 in + 2 out tokens]" in lines[2]
+    assert lines[-1].startswith("run cli: 1 attempt, ")
+    assert "21 tokens (12 in + 9 out tokens, 2 calls)" in lines[-1]
+    raw = _enact(url, "tree", "--raw", "-t", replay_id)
+    assert raw.returncode == 0, raw.stderr
+    raw_lines = raw.stdout.splitlines()
+    assert raw_lines[1].endswith("(from the journal)")  # ask_model came from the journal
+    assert "(from the journal)" not in raw_lines[-2]  # anthropic_message ran again
+    assert "1 from the journal" in raw_lines[-1]
+    plain = _enact(url, "--import", "telemetry_agent", "tree", "cli")
+    assert plain.returncode == 0, plain.stderr
+    assert re.search(r"\[\d+(\.\d+)? (µs|ms|s)", plain.stdout) is None  # no timings unasked
+    assert re.search(r"\[\d+(\.\d+)? (µs|ms|s)", shown.stdout) is not None
+    assert "from the journal" not in plain.stdout
+    digest = invocation.request.digest
+    refused = _enact(url, "tree", "--raw", "--timings", digest)
+    assert refused.returncode == 1
+    assert "only runs record timings" in refused.stderr
+
+
+@enact.register
+def stopped(x: int) -> int:
+    agents.square(x)
+    raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_records_the_calls_that_finished(store: enact.Store) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(stopped, (3,), run_id="stopped")
+    run = enact.get_run("stopped")
+    assert run.status == "interrupted"
+    timings = run.timings()
+    assert [attempt.status for attempt in timings.attempts] == ["interrupted"]
+    assert {timing.path for timing in timings} == {(), (0,)}
