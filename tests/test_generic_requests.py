@@ -243,7 +243,7 @@ def test_override_returning_none_is_no_override(store: Any) -> None:
         return "hi" if isinstance(ref(), enact.InputRequest) else None
 
     answered = invocation.replay(exception_override=only_requests)
-    assert seen == ["RecordedException", "InputRequest"]
+    assert seen == ["TracedException", "InputRequest"]  # a recorded ValueError, then the request
     assert answered.get_output() == "worked hi"  # the tool ran again instead of returning None
     again = invocation.replay(exception_override=lambda ref: None)
     assert isinstance(again.get_raised(), enact.InputRequest)

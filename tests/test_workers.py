@@ -306,7 +306,9 @@ def test_workers_are_silent_by_default(url: str, tmp_path: pathlib.Path) -> None
         "    enact.submit(a.job, (1,))\n"
         "    print(enact.Worker(s).run(until_idle=True))\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ["PYTHONPATH"]]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
+    )
     env[agent.LEDGER_VARIABLE] = str(tmp_path / "ledger.txt")
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
@@ -320,7 +322,9 @@ def test_enact_worker_command_runs_submitted_runs(
     url: str, store: enact.Store, ledger: pathlib.Path
 ) -> None:
     ids = [enact.submit(agent.job, (2,)) for _ in range(3)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ["PYTHONPATH"]]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
+    )
     done = subprocess.run(
         [
             *(sys.executable, "-m", "enact", "--store", url, "worker"),
