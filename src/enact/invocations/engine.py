@@ -279,13 +279,18 @@ class CallSink(Protocol):
         """Raises if this process may no longer write the run (its lease was lost)."""
         ...
 
-    def wait_here(self, call: ChildCall, error: Exception) -> tuple[Any, Ref[Response]] | None:
-        """Waits in place for the answer to the input request `call` raised, if the run can.
+    def waits_for(self, call: ChildCall) -> bool:
+        """Whether `call` may wait in place for an answer (see `run_waiting`); cheap."""
+        ...
 
-        Called after `call` ended with `error` and its record was written. A run
-        driven by an `InvocationGenerator` in this process waits here instead of
-        unwinding, and returns the answer with the response recorded for it;
-        otherwise (None) the error goes on to the caller.
+    def run_waiting(self, call: ChildCall, body: Callable[[], Any]) -> Any:
+        """Runs `body` (the call); if it asks for input, waits in place for the answer.
+
+        A run driven by an `InvocationGenerator` in this process journals the
+        request and the run's move to ``waiting`` in one transaction, then
+        waits instead of unwinding, and returns the answer (recorded as the
+        call's output, see `ChildCall.answered`). Anything else is returned or
+        raised as by `body`.
         """
         ...
 
@@ -597,19 +602,18 @@ class ChildCall:
         """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
             return self.output
-        try:
-            with _Running(self) as running:
-                running.output = call(*args, **kwargs)
-        except Exception as error:
-            sink = self.frame.sink
-            answered = None if sink is None else sink.wait_here(self, error)
-            if answered is None:
-                raise
-            return self._answered(error, *answered)
+        sink = self.frame.sink
+        if sink is not None and sink.waits_for(self):
+            return sink.run_waiting(self, lambda: self._body(call, args, kwargs))
+        return self._body(call, args, kwargs)
+
+    def _body(self, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        with _Running(self) as running:
+            running.output = call(*args, **kwargs)
         return running.output
 
-    def _answered(self, error: Exception, value: Any, response: Ref[Response]) -> Any:
-        """This call, which raised `error`, was answered in place (see `CallSink.wait_here`)."""
+    def answered(self, error: Exception, value: Any, response: Ref[Response]) -> Any:
+        """This call, which raised `error`, was answered in place (see `CallSink.run_waiting`)."""
         frame = self.frame
         frame.slots[self.index] = Invocation(self.request_ref, response)
         frame.child_errors = [raised for raised in frame.child_errors if raised is not error]

@@ -100,23 +100,26 @@ class _Program:
 
     # In the program's thread ------------------------------------------------------
 
-    def wait(
-        self, handle: RunHandle, call: ChildCall, error: Exception
-    ) -> tuple[Any, Ref[Response]] | None:
-        """`RunHandle.wait_here`: journals the request as waiting, then waits for the answer."""
-        if not (
-            isinstance(error, InputRequest)
-            and isinstance(call.invokable, RequestInput)
-            and threading.current_thread() is self.thread
-        ):
+    def waits_for(self, call: ChildCall) -> bool:
+        """`LiveWaiter.waits_for`: a `request_input` call made by the program's own thread."""
+        return type(call.invokable) is RequestInput and threading.current_thread() is self.thread
+
+    def journal_wait(self, handle: RunHandle, call: ChildCall, error: Exception) -> Ref[Any] | None:
+        """`LiveWaiter.journal_wait`: the open callers' records, in the request's write."""
+        if not isinstance(error, InputRequest):
             return None
-        try:
-            handle.pause(lambda: _journal_open_callers(handle, call, error))
-        except RunConflictError as lost:
-            handle.abandon(lost)
-            self.to_driver.put(("error", lost))
-            raise _Abandoned from None
-        self.to_driver.put(("waiting", ((*call.frame.path, call.index), error, call.digest)))
+        return _journal_open_callers(handle, call, error)
+
+    def lost(self, why: RunConflictError) -> None:
+        """`LiveWaiter.lost`: the driver gets the conflict; the program ends, writing nothing."""
+        self.to_driver.put(("error", why))
+        raise _Abandoned from None
+
+    def block(
+        self, handle: RunHandle, call: ChildCall, request: Exception
+    ) -> tuple[Any, Ref[Response]]:
+        """`LiveWaiter.block`: hands the request to the driver and waits for its answer."""
+        self.to_driver.put(("waiting", ((*call.frame.path, call.index), request, call.digest)))
         message = self.to_program.get()
         if message[0] != "answer":  # the generator was dropped: the run stays waiting
             handle.abandon(

@@ -82,11 +82,28 @@ _leases = _Leases()
 
 
 class LiveWaiter(Protocol):
-    """What lets a run wait in place for answers (see `RunHandle.wait_here`)."""
+    """What lets a run wait in place for answers (see `RunHandle.run_waiting`)."""
 
-    def wait(
-        self, handle: RunHandle, call: ChildCall, error: Exception
-    ) -> tuple[Any, Ref[Response]] | None: ...
+    def waits_for(self, call: ChildCall) -> bool:
+        """Whether `call` may be a request this waiter waits for (checked before it runs)."""
+        ...
+
+    def journal_wait(self, handle: RunHandle, call: ChildCall, error: Exception) -> Ref[Any] | None:
+        """Inside the write: journals what waiting needs; the ref of the request's record.
+
+        None when `error` is no request to wait for: it goes on to the caller.
+        """
+        ...
+
+    def lost(self, why: RunConflictError) -> None:
+        """The move to waiting lost its compare-and-set: ends the program (raises)."""
+        ...
+
+    def block(
+        self, handle: RunHandle, call: ChildCall, request: Exception
+    ) -> tuple[Any, Ref[Response]]:
+        """Waits for the answer: its value and the response recorded for the call."""
+        ...
 
 
 class RunHandle:
@@ -128,35 +145,64 @@ class RunHandle:
         if self.lost is not None:
             raise self.lost
 
-    def wait_here(self, call: ChildCall, error: Exception) -> tuple[Any, Ref[Response]] | None:
+    def waits_for(self, call: ChildCall) -> bool:
         live = self.live
-        return None if live is None else live.wait(self, call, error)
+        return live is not None and live.waits_for(call)
 
-    def pause(self, write_records: Callable[[], Ref[Any]]) -> None:
-        """Moves the head to ``waiting`` while the program waits in place for an answer.
+    def run_waiting(self, call: ChildCall, body: Callable[[], Any]) -> Any:
+        """`CallSink.run_waiting`: the request's record and the move to waiting, one write.
 
-        `write_records` journals the request (and, for a nested request, its
-        open callers as unwinding would have recorded them) and returns the
-        ref of the request's record; it runs in the same transaction as the
-        head move. The waiting state is then the same to every reader as one
-        left by a run that stopped: another process may answer it, and this
-        one then loses it.
-
-        Raises:
-            RunConflictError: The head moved on; nothing was written.
+        The call runs inside one batch; if it asked for input that `live` waits
+        for, the records of its open callers (as unwinding would have written
+        them) and the head's move to ``waiting`` join the batch, so the store
+        holds, at once, the same waiting run as if the program had stopped:
+        another process may answer it, and this one then loses it. The lock
+        keeps the lease thread from moving the head in between.
         """
-
-        def waiting() -> RunState:
-            raised = write_records()
-            return self._next(
-                "waiting", "finished", journal_to=next(self._seq), raised=raised, raised_here=False
-            )
-
+        live = self.live
+        assert live is not None
+        store = self.store
         with self._lock:
+            batch = store.batch()
+            batch.__enter__()
             try:
-                self.head, self.state = _move_in_batch(self.store, self.head, waiting)
-            finally:
+                try:
+                    output = body()
+                except Exception as error:
+                    raised = live.journal_wait(self, call, error)
+                    if raised is None:
+                        raise
+                    request = error
+                else:
+                    batch.__exit__(None, None, None)
+                    return output
+                new = self._next(
+                    "waiting",
+                    "finished",
+                    journal_to=next(self._seq),
+                    raised=raised,
+                    raised_here=False,
+                )
+                head: Ref[RunState] = store.commit(new)
+                store.log_name(RUN_PREFIX + self.run_id, head.digest, expected=self.head)
+            except Exception:
+                batch.__exit__(None, None, None)  # what was recorded (a failed call) stays
+                raise
+            except BaseException as interrupt:
+                batch.__exit__(type(interrupt), interrupt, interrupt.__traceback__)
+                raise
+            try:
+                batch.__exit__(None, None, None)
+            except NameConflictError:
+                lost = _moved_on(store, self.head, new)
+                self.lost = lost
                 _leases.remove(self)
+                live.lost(lost)  # raises
+                raise
+            self.head, self.state = head, new
+            _leases.remove(self)
+        value, response = live.block(self, call, request)
+        return call.answered(request, value, response)
 
     def resume_here(self, path: tuple[int, ...], request_digest: str, value: Any) -> Ref[Response]:
         """Claims the paused run back with an answer and journals it, in one transaction.
