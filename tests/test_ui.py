@@ -248,13 +248,14 @@ def test_the_cli_and_the_form_report_the_same_problem_in_the_same_words(
     assert set(errors) == {"answer.retries", "answer.tone"}
     assert errors["answer.retries"] == "expected int, got 'many'"
     wrong = {"approved": True, "retries": "many", "address": {"city": "Oslo"}, "tone": "LOUD"}
+    command = [sys.executable, "-m", "enact", "--store", store_url, "--import", "helpers.ui_agent"]
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
     cli = subprocess.run(
-        [sys.executable, "-m", "enact", "--store", store_url, "--import", "helpers.ui_agent"]
-        + ["answer", "review-1", "--input", json.dumps(wrong)],
+        [*command, "answer", "review-1", "--input", json.dumps(wrong)],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+        env={**os.environ, "PYTHONPATH": path},
     )
     assert cli.returncode != 0
     printed = " ".join(cli.stderr.split())
