@@ -236,7 +236,7 @@ def test_answer_through_the_form(server: Server, pages: Pages) -> None:
     page.fill("[name='answer.address.city']", "Oslo")
     page.click("#answer-continue")
     page.wait_for_selector(".field-error[data-for='answer.retries']")
-    assert "'many' is not a whole number" in page.inner_text(
+    assert "expected int, got 'many'" in page.inner_text(
         ".field-error[data-for='answer.retries']"
     )
     pages.shot("answer-error")
