@@ -6,7 +6,10 @@ Real SQLite stores; an injectable clock instead of sleeping.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -235,3 +238,47 @@ def test_a_top_level_invoke_is_served_from_the_cache_too() -> None:
         # A replay re-runs its root: the cache is for calls without a record.
         first.rewind(0).replay()
     assert calls == ["hello", "hello"]
+
+
+_CACHE_TOOLS = """
+import enact
+
+@enact.register(cache=True)
+def shout(text: str) -> str:
+    return text.upper()
+
+@enact.register
+def greet(name: str) -> str:
+    return shout("hi ") + shout(name)
+"""
+
+
+def test_enact_tree_marks_the_calls_the_cache_served(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`enact tree RUN` says which calls came from the cache and which run recorded them."""
+    (tmp_path / "cache_tools.py").write_text(_CACHE_TOOLS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import cache_tools  # type: ignore[import-not-found]
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    with enact.open_store(url):
+        enact.invoke(cache_tools.greet, ("ada",), run_id="first")
+        enact.invoke(cache_tools.greet, ("bob",), run_id="second")
+        assert [call.path for call in enact.cached_calls("second") if call.served] == [(0,)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
+
+    def tree(*args: str) -> list[str]:
+        command = [sys.executable, "-m", "enact", "--store", url, "tree", *args]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    for options in (["--import", "cache_tools"], ["--raw"]):
+        second = tree("second", *options)
+        assert "shout('hi ') = 'HI ' (from the cache, run first)" in second[1], second
+        assert "shout('bob') = 'BOB'" in second[2] and "cache" not in second[2], second
+        assert not any("from the cache" in line for line in tree("first", *options))

@@ -48,6 +48,58 @@ def test_the_documented_examples_hold(store: enact.Store) -> None:
         assert jsonview.stored_value(store, store.commit(data)) == json.loads(shown), python
 
 
+@enact.register
+def parse_port(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as err:
+        raise LookupError(f"no port in {text!r}") from err
+
+
+def _matches(documented: object, actual: object) -> bool:
+    """`actual` is as `documented`, where a documented ``"<...>"`` stands for any value."""
+    if isinstance(documented, str) and documented.startswith("<") and documented.endswith(">"):
+        return True
+    if isinstance(documented, dict):
+        return (
+            isinstance(actual, dict)
+            and list(documented) == list(actual)
+            and all(_matches(documented[key], actual[key]) for key in documented)
+        )
+    if isinstance(documented, list):
+        return (
+            isinstance(actual, list)
+            and len(documented) == len(actual)
+            and all(_matches(d, a) for d, a in zip(documented, actual, strict=True))
+        )
+    return type(documented) is type(actual) and documented == actual
+
+
+def test_the_documented_exception_example_holds(store: enact.Store) -> None:
+    """A failed call's exception has its traceback frames and its cause, as docs/JSON.md shows."""
+    text = DOC.read_text("utf-8")
+    block = re.search(r"<!-- example:exception -->\n```json\n(.*?)```", text, re.S)
+    assert block is not None
+    documented = json.loads(block.group(1))
+    invocation = enact.invoke(parse_port, ("http",))
+    tree = jsonview.call_tree(store, store.commit(invocation))
+    exception = tree["exception"]
+    assert _matches(documented, exception), json.dumps(exception, indent=1)
+    assert exception["frames"][0]["filename"] == __file__
+    assert isinstance(exception["frames"][0]["lineno"], int)
+    assert exception["value"]["$resource"] == "enact.invocations.TracedException"
+    assert not _matches(documented, {**exception, "cause": None})  # the check can fail
+
+
+def test_exceptions_without_a_traceback_have_empty_frames(store: enact.Store) -> None:
+    """An old-shape RecordedException has the keys too: no frames, no chain."""
+    old = store.commit(enact.invocations.RecordedException("builtins.KeyError", "'k'"))
+    view = jsonview.exception_view(store, old)
+    assert (view["type"], view["message"]) == ("builtins.KeyError", "'k'")
+    assert (view["frames"], view["notes"], view["omitted_frames"]) == ([], [], 0)
+    assert view["cause"] is None and view["context"] is None
+
+
 def test_values_decoded_and_raw_give_the_same_json(store: enact.Store) -> None:
     data = [Greeting("a", 1), {"k": b"\x00\xff"}, (1.5, -0.0), None, True, 2**53, -(2**53) + 1]
     ref = store.commit(data)

@@ -8,6 +8,7 @@ real SQLite store written by `helpers.ui_make_store` (runs of
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -25,6 +26,7 @@ from starlette.testclient import TestClient
 import enact
 from enact.ui import create_app
 
+TESTS = pathlib.Path(__file__).parent
 BASE = "http://127.0.0.1"
 ORIGIN = {"Origin": BASE}
 
@@ -215,11 +217,50 @@ def test_wrong_answers_show_errors_per_field_and_leave_the_run_waiting(
         {"answer.approved": "maybe", "answer.retries": "many", "answer.address.city": "Oslo"},
     )
     assert response.status_code == 200 and "answer-form" in response.text
-    assert "&#39;maybe&#39; is not yes or no" in response.text
-    assert "&#39;many&#39; is not a whole number" in response.text
+    assert "expected bool (yes or no), got &#39;maybe&#39;" in response.text
+    assert "expected int, got &#39;many&#39;" in response.text
     assert 'value="many"' in response.text  # what was typed is kept
     with store:
         assert enact.get_run("review-1", store=store).status == "waiting"
+
+
+def _field_errors(html: str) -> dict[str, str]:
+    """The error shown at each field of an answer form, by field name."""
+    found = re.findall(r'<p class="field-error" data-for="([^"]+)">([^<]*)</p>', html)
+    return {name: text.replace("&#39;", "'") for name, text in found}
+
+
+def test_the_cli_and_the_form_report_the_same_problem_in_the_same_words(
+    client: TestClient, store_url: str
+) -> None:
+    """A wrong field gets the problem text ``enact answer`` prints for it (one validator)."""
+    response = _answer(
+        client,
+        "review-1",
+        {
+            "answer.approved": "yes",
+            "answer.retries": "many",
+            "answer.address.city": "Oslo",
+            "answer.tone": "LOUD",
+        },
+    )
+    errors = _field_errors(response.text)
+    assert set(errors) == {"answer.retries", "answer.tone"}
+    assert errors["answer.retries"] == "expected int, got 'many'"
+    wrong = {"approved": True, "retries": "many", "address": {"city": "Oslo"}, "tone": "LOUD"}
+    command = [sys.executable, "-m", "enact", "--store", store_url, "--import", "helpers.ui_agent"]
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    cli = subprocess.run(
+        [*command, "answer", "review-1", "--input", json.dumps(wrong)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert cli.returncode != 0
+    printed = " ".join(cli.stderr.split())
+    for name, problem in errors.items():
+        assert f"$.{name.removeprefix('answer.')}: {problem}" in printed, (name, printed)
 
 
 def test_a_right_answer_continues_the_run_once(client: TestClient, store: enact.Store) -> None:

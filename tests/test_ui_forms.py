@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
+import pydantic
 import pytest
 
 pytest.importorskip("starlette", reason="enact ui needs the 'ui' extra: pip install 'enact[ui]'")
@@ -12,12 +13,13 @@ pytest.importorskip("starlette", reason="enact ui needs the 'ui' extra: pip inst
 from helpers.ui_agent import Address, Approval, Tone
 
 import enact
-from enact.invocations.inputs import InputRequest, _requested_class
+from enact.invocations.inputs import InputRequest
+from enact.invocations.requested_types import TypeForm, record_type
 from enact.ui import _forms
 
 
 def _request(requested: typing.Any) -> InputRequest:
-    return InputRequest(_requested_class(requested), enact.Ref._unchecked("0" * 64), None)
+    return InputRequest(record_type(requested), enact.Ref._unchecked("0" * 64), None)
 
 
 @enact.register
@@ -42,7 +44,7 @@ def test_scalar_requests_parse_and_check_their_type() -> None:
         assert (value, errors) == (expected, {})
     request = _request(int)
     _, errors = _forms.parse_form(request, _forms.form_for(request), {"answer": "4.5"})
-    assert errors == {"answer": "'4.5' is not a whole number"}
+    assert errors == {"answer": "expected int, got 4.5"}
 
 
 def test_a_resource_request_becomes_nested_fields_with_defaults() -> None:
@@ -82,8 +84,8 @@ def test_a_resource_answer_is_built_and_each_bad_field_reported() -> None:
     bad = {**good, "answer.tone": "LOUD", "answer.retries": "x"}
     _, errors = _forms.parse_form(request, form, bad)
     assert errors == {
-        "answer.tone": "'LOUD' is not one of FRIENDLY, FORMAL",
-        "answer.retries": "'x' is not a whole number",
+        "answer.tone": "expected Tone (one of 'friendly', 'formal'), got 'LOUD'",
+        "answer.retries": "expected int, got 'x'",
     }
 
 
@@ -100,5 +102,44 @@ def test_literals_lists_and_optional_groups() -> None:
     _, errors = _forms.parse_form(
         request, form, {**data, "answer.tags": '{"a": 1}', "answer.size": '"XL"'}
     )
-    assert errors["answer.size"] == "'XL' is not one of the choices"
-    assert "field 'tags' must be list" in errors["answer.tags"]
+    assert errors["answer.size"] == "expected one of 'S', 'M', 'L', got 'XL'"
+    assert errors["answer.tags"] == "expected list[str], got dict {'a': 1}"
+    _, errors = _forms.parse_form(request, form, {**data, "answer.tags": '["a", 2]'})
+    assert errors == {"answer.tags": "$.tags[1]: expected str, got 2"}  # a path inside the field
+
+
+@enact.register
+class Reply(pydantic.BaseModel):
+    """A pydantic model answered through the form's JSON field."""
+
+    text: str
+    score: int = 0
+
+
+def _submit(requested: typing.Any, text: str) -> tuple[typing.Any, dict[str, str]]:
+    request = _request(requested)
+    return _forms.parse_form(request, _forms.form_for(request), {"answer": text})
+
+
+def test_generic_requested_types_get_fields_and_the_answer_validation() -> None:
+    """Requests recorded as TypeForms: a choice for a Literal, JSON for lists, unions, models."""
+    assert isinstance(_request(list[str]).requested, TypeForm)
+    literal = _forms.form_for(_request(typing.Literal["yes", "no"]))
+    assert literal.kind == "choice" and [v for v, _ in literal.choices] == ['"yes"', '"no"']
+    optional = _forms.form_for(_request(int | None))
+    assert optional.kind == "integer" and optional.optional and optional.type_label == "int | None"
+    for requested in (list[str], int | str, Reply, dict[str, tuple[int, ...]]):
+        assert _forms.form_for(_request(requested)).kind == "json", requested
+    assert _submit(typing.Literal["yes", "no"], '"no"') == ("no", {})
+    assert _submit(int | None, "") == (None, {})
+    assert _submit(int | None, "3") == (3, {})
+    assert _submit(list[str], '["a", "b"]') == (["a", "b"], {})
+    assert _submit(int | str, "seven") == ("seven", {})
+    assert _submit(Reply, '{"text": "hi"}') == (Reply(text="hi"), {})
+    assert _submit(dict[str, tuple[int, ...]], '{"a": [1, 2]}') == ({"a": (1, 2)}, {})
+    assert _submit(list[str], '["a", 2]') == (None, {"answer": "$[1]: expected str, got 2"})
+    assert _submit(int | None, "x") == (None, {"answer": "expected int, got 'x'"})
+    _, errors = _submit(Reply, '{"text": "hi", "score": "high"}')
+    assert errors["answer"].startswith("$.score: ")
+    _, errors = _submit(Reply, '{"text": "hi", "mood": 1}')
+    assert errors == {"answer": "$.mood: unknown field of Reply (its fields: score, text)"}

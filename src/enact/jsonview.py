@@ -36,6 +36,7 @@ from typing import Any, Final
 from enact.encoding import DecodeError, RawInt, RawRef, RawResource, RawType, decode_raw, encode
 from enact.encoding import stored_type_name as _stored_type_name
 from enact.errors import CorruptObjectError, NotFoundError
+from enact.invocations.exceptions import TracedException
 from enact.invocations.records import CallArgs, RecordedException
 from enact.invocations.runs import Run, RunState
 from enact.refs import Ref
@@ -83,7 +84,12 @@ WRAPPER_PREFIX: Final = "enact.resource_registry."
 _INVOCATION: Final = "enact.invocations.Invocation"
 _REQUEST_INPUT: Final = "enact.invocations.RequestInput"
 _INPUT_REQUEST: Final = "enact.invocations.InputRequest"
-_RECORDED: Final = RecordedException.__enact_type_name__
+_RECORDED_TYPES: Final = frozenset(
+    {RecordedException.__enact_type_name__, TracedException.__enact_type_name__}
+)
+_FRAME_FIELDS: Final = ("filename", "lineno", "name", "line")
+_CHAIN_LIMIT: Final = 50
+"""Cause/context links shown at most (enact records up to 20; more is a damaged record)."""
 _CALL_ARGS: Final = CallArgs.__enact_type_name__
 
 Json = Any
@@ -374,26 +380,64 @@ def _not_invocation(store: Store, digest: str | None, why: str) -> CorruptObject
 
 
 def exception_view(store: Store, raised: RawRef | Ref[Any] | str) -> dict[str, Json]:
-    """``{"ref", "type", "message", "value"}`` of a stored exception (a `RecordedException`
-    by the type it recorded; any other exception resource by its stored type name)."""
+    """``{"ref", "type", "message", "value", "notes", "frames", "omitted_frames", "cause",
+    "context"}`` of a stored exception: a recorded exception (`TracedException`, or a
+    `RecordedException` of an older journal) by the type it recorded, with its traceback
+    and chain; any other exception resource by its stored type name, without them."""
     digest = raised if isinstance(raised, str) else raised.digest
     stored = _read(store, digest)
+    view: dict[str, Json] = {"ref": digest, **_chain_link(stored, 0), "value": _value(stored, 0)}
+    if view["type"] == _INPUT_REQUEST:
+        view["request"] = _request_fields(_fields(stored))
+    return view
+
+
+def _chain_link(stored: Any, depth: int) -> dict[str, Json]:
+    """The type, message, notes, frames and cause/context of one exception of a chain."""
     fields = _fields(stored)
-    if isinstance(stored, RawResource) and stored.type_name == _RECORDED:
+    recorded = isinstance(stored, RawResource) and stored.type_name in _RECORDED_TYPES
+    if recorded:
         type_name = str(fields.get("type_name", "?"))
         message = fields.get("message")
     else:
         type_name = stored.type_name if isinstance(stored, RawResource) else "?"
         message = None
-    view: dict[str, Json] = {
-        "ref": digest,
+    notes = fields.get("notes") if recorded else None
+    omitted = fields.get("omitted_frames")
+    link: dict[str, Json] = {
         "type": type_name,
         "message": message if isinstance(message, str) else None,
-        "value": _value(stored, 0),
+        "notes": [note for note in notes if isinstance(note, str)]
+        if isinstance(notes, list)
+        else [],
+        "frames": _frames(fields.get("frames")) if recorded else [],
+        "omitted_frames": omitted if recorded and type(omitted) is int else 0,
     }
-    if type_name == _INPUT_REQUEST:
-        view["request"] = _request_fields(fields)
-    return view
+    for key in ("cause", "context"):
+        linked = fields.get(key) if recorded else None
+        link[key] = (
+            _chain_link(linked, depth + 1)
+            if isinstance(linked, RawResource) and depth < _CHAIN_LIMIT
+            else None
+        )
+    return link
+
+
+def _frames(frames: Any) -> list[Json]:
+    """A recorded traceback's frames, outermost first (a damaged frame's fields are null)."""
+    shown: list[Json] = []
+    for frame in frames if isinstance(frames, list) else []:
+        fields = _fields(frame)
+        filename, lineno, name, line = (fields.get(key) for key in _FRAME_FIELDS)
+        shown.append(
+            {
+                "filename": filename if isinstance(filename, str) else None,
+                "lineno": lineno if type(lineno) is int else None,
+                "name": name if isinstance(name, str) else None,
+                "line": line if isinstance(line, str) else None,
+            }
+        )
+    return shown
 
 
 def _request_fields(fields: dict[str, Any]) -> dict[str, Json]:

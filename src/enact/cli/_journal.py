@@ -21,6 +21,7 @@ from enact.errors import (
     UnknownTypeError,
 )
 from enact.invocations import runs
+from enact.invocations.cache import served_calls
 from enact.invocations.engine import (
     Invocation,
     invoke_root,
@@ -163,6 +164,9 @@ def tree(
 ) -> None:
     """Print the call tree of the invocation REF: inputs, outputs and exceptions.
 
+    When REF names a run, calls the call cache served are marked "(from the
+    cache, run X)", X the run that recorded them.
+
     Coloured in a terminal, plain text when piped (NO_COLOR turns colours off).
     --json writes the whole tree as one JSON document (docs/JSON.md), read
     without types.
@@ -182,18 +186,25 @@ def tree(
             )
         run_timings = resolved.run.timings()
     annotate = None if run_timings is None else _timings.annotator(run_timings)
+    # Calls the call cache served, when REF names a run (one range scan of its hits).
+    cached = {} if resolved.run is None else served_calls(resolved.run.id, store=store)
     if raw:
         tokens = _refs.invocation_tokens(store, resolved)
         try:
             shown = _render.raw_invocation_tree(
-                store, _raw.parse(tokens), depth=depth, limit=limit, annotate=annotate
+                store,
+                _raw.parse(tokens),
+                depth=depth,
+                limit=limit,
+                annotate=annotate,
+                cached=cached,
             )
         except DecodeError as err:
             raise _corrupt(store, resolved.ref, err) from err
     else:
         invocation = _refs.load_invocation(store, resolved)
         shown = _render.invocation_tree(
-            store, invocation, depth=depth, limit=limit, annotate=annotate
+            store, invocation, depth=depth, limit=limit, annotate=annotate, cached=cached
         )
     session.out.print(shown)
     if run_timings is not None and resolved.run is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from rich.text import Text
@@ -195,17 +195,22 @@ def _raw_frames_of(exception: Any) -> tuple[str, ...]:
     return tuple(shown)
 
 
-def _label(node: Call, hidden_children: bool = False) -> Text:
+def _label(node: Call, hidden_children: bool = False, cached_from: str | None = None) -> Text:
     """One line for a call: the call, then its output, exception or missing output.
 
     A call that raised gets the innermost frames of its traceback on the lines
-    below, if the exception started in it or its children are not shown.
+    below, if the exception started in it or its children are not shown. A
+    call served by the call cache says so, and which run recorded it
+    (`cached_from`; "" for an entry recorded outside a run).
     """
     label = Text(clean(node.call))  # stored text: escape sequences shown escaped
     shown = clean(node.shown)
     if node.state == COMPLETE:
         label.append(" = ")
         label.append(shown, style="green")
+        if cached_from is not None:
+            source = f", run {clean(cached_from)}" if cached_from else ""
+            label.append(f" (from the cache{source})", style="cyan")
     elif node.state == NO_OUTPUT:
         label.append(" (no output)", style="dim")
     elif node.state == WAITING:
@@ -225,12 +230,19 @@ Annotate = Callable[[tuple[int, ...], Any], Text | None]
 
 
 def _tree(
-    first: Any, read: Callable[[Any], Call], depth: int | None, annotate: Annotate | None = None
+    first: Any,
+    read: Callable[[Any], Call],
+    depth: int | None,
+    annotate: Annotate | None = None,
+    cached: Mapping[tuple[int, ...], str] | None = None,
 ) -> Tree:
     """Reads the nodes of an invocation tree (iteratively: any depth prints) into a rich Tree.
 
-    Children deeper than `depth` levels are counted instead of shown.
+    Children deeper than `depth` levels are counted instead of shown. `cached`
+    maps the paths of calls served by the call cache to the run that recorded
+    them (`enact.invocations.cache.served_calls`).
     """
+    cached = cached or {}
     root: Tree | None = None
     stack: list[tuple[Any, Tree | None, int, tuple[int, ...]]] = [(first, None, 0, ())]
     while stack:
@@ -238,7 +250,7 @@ def _tree(
         node = read(current)
         children = node.children
         hidden = bool(children) and depth is not None and level >= depth
-        label = _label(node, hidden)
+        label = _label(node, hidden, cached.get(path))
         extra = None if annotate is None else annotate(path, current)
         if extra is not None:
             label.append_text(extra)
@@ -264,8 +276,11 @@ def invocation_tree(
     depth: int | None,
     limit: int | None,
     annotate: Annotate | None = None,
+    cached: Mapping[tuple[int, ...], str] | None = None,
 ) -> Tree:
     """The call tree of an invocation with inputs, outputs and exceptions.
+
+    Calls at the paths in `cached` are marked as served by the call cache.
 
     A call whose objects hold types not registered here (or not compatible
     with the classes here) is shown as stored, like `raw_invocation_tree`
@@ -298,7 +313,7 @@ def invocation_tree(
         call = format_call(request.invokable, request.input, limit)
         return Call(call, state, shown, response.raised_here, response.children, frames)
 
-    return _tree(invocation, read, depth, annotate)
+    return _tree(invocation, read, depth, annotate, cached)
 
 
 # Tracebacks ----------------------------------------------------------------------------
@@ -356,9 +371,12 @@ def raw_invocation_tree(
     depth: int | None,
     limit: int | None,
     annotate: Annotate | None = None,
+    cached: Mapping[tuple[int, ...], str] | None = None,
 ) -> Tree:
     """Like `invocation_tree`, for an invocation read with `_raw.parse`: needs no types."""
-    return _tree(invocation, lambda current: read_raw_call(store, current, limit), depth, annotate)
+    return _tree(
+        invocation, lambda current: read_raw_call(store, current, limit), depth, annotate, cached
+    )
 
 
 def read_raw_call(store: Store, invocation: Any, limit: int | None) -> Call:

@@ -159,6 +159,10 @@ def parse_answer(text: str, requested: Any) -> Any:
     try:
         data = json.loads(text)
     except ValueError as err:
+        if requested in (int, float, bool):  # a word where a number or yes/no is wanted
+            hint = " (yes or no)" if requested is bool else ""
+            problem = f"expected {type_label(requested)}{hint}, got {text!r}"
+            raise answer_error([("$", problem)], requested) from err
         if not _takes(requested, _takes_text):
             problem = f"expected JSON for {type_label(requested)}, got {text!r} ({err})"
             raise answer_error([("$", problem)], requested) from err

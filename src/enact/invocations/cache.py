@@ -186,6 +186,26 @@ def cached_calls(run_id: str, *, store: Store | None = None) -> list[CachedCall]
     return sorted(found, key=lambda call: call.path)
 
 
+def served_calls(run_id: str, *, store: Store | None = None) -> dict[tuple[int, ...], str]:
+    """The calls of run `run_id` served by the cache: path -> the run that recorded the entry.
+
+    One range scan of ``enact/cache-hits/<run id>/`` (a run without hits
+    costs only that), and one checkout per hit. An entry recorded outside a
+    run maps to "".
+    """
+    store = store or current_store()
+    run_prefix = f"{HITS_PREFIX}{run_id}/"
+    found: dict[tuple[int, ...], str] = {}
+    for name, ref in store.list_names(run_prefix):
+        entry = store.checkout(ref)
+        if not isinstance(entry, CacheEntry):
+            continue
+        text = name[len(run_prefix) :]
+        path = () if text == "root" else tuple(int(part) for part in text.split("."))
+        found[path] = entry.run_id
+    return found
+
+
 def _mark(prefix: str, run_id: str, path: tuple[int, ...]) -> str:
     return f"{prefix}{run_id}/{'.'.join(map(str, path)) or 'root'}"
 

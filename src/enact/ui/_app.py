@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from enact import jsonview
 from enact.errors import EnactError, InputTypeError, RunConflictError
 from enact.invocations.inputs import InputRequest, answer, run_input_requests
-from enact.invocations.runs import STATUSES, Run
+from enact.invocations.runs import STATUSES, Run, run_index_name
 from enact.refs import Ref
 from enact.stores.store import Store
 from enact.ui import _data, _forms
@@ -218,7 +218,7 @@ class UI:
             "open_paths": open_paths,
             "names": [
                 _data.RUN_PREFIX + run.id,
-                _data.run_index_name(run.state),
+                run_index_name(run.state),
             ],
         }
 

@@ -23,6 +23,7 @@ from enact.errors import EnactError, InvalidNameError, RunNotFoundError
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput, run_input_requests
 from enact.invocations.records import CallArgs, RecordedException, Response
+from enact.invocations.requested_types import type_label as requested_type_label
 from enact.invocations.runs import (
     INDEX_PREFIX as INDEX_PREFIX,
 )
@@ -35,14 +36,13 @@ from enact.invocations.runs import (
     check_run_id,
     get_run,
     read_journal,
+    run_index_name,
     state_invocation,
 )
-from enact.invocations.runs._state import run_index_name as run_index_name
 from enact.refs import Ref
 from enact.resources import Resource
 from enact.stores.base import NameQuery, UnsupportedOperationError
 from enact.stores.store import Store
-from enact.wrappers import PRIMITIVE_WRAPPERS
 
 PAGE_SIZE: Final = 50
 """Runs on one page of the run list."""
@@ -69,8 +69,6 @@ DIFF_LIMIT: Final = 2000
 
 HISTORY_LIMIT: Final = 200
 """States of a run's history shown on its page."""
-
-_UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
 
 
 def format_time(seconds: float | None) -> str:
@@ -372,9 +370,9 @@ def type_label(requested: Any) -> str:
 
 
 def requested_label(requested: Any) -> str:
-    """The label of a stored requested type: ``str`` for the wrapper of strs."""
-    unwrapped = _UNWRAPPED.get(requested)
-    return type_label(requested if unwrapped is None else unwrapped)
+    """The label of a stored requested type: ``str`` for the wrapper of strs, ``list[str]``
+    for its recorded `TypeForm` (read without the program's classes)."""
+    return requested_type_label(requested)
 
 
 def describe_invokable(invokable: Any) -> str:

@@ -5,10 +5,13 @@ and ``float`` number inputs, ``bool`` a yes/no choice, an `enum.Enum` or a
 ``Literal`` a choice of its values, a dataclass (a resource class) a group of
 its fields (nested ones as nested groups, defaults filled in), ``X | None`` an
 optional field (empty means None), and anything else JSON. Each submitted
-field is parsed and checked against its annotation with the check the engine
-applies to answers (`enact.invocations.invokables.check_type`), so errors are
-reported per field; the whole value is then checked with
-`InputRequest.check_answer`, as every other way of answering does.
+field is parsed with `enact.invocations.answers.parse_answer` (what ``enact
+answer`` applies to typed text; text fields are taken as they are) and the
+whole answer, a dict of fields for a group, is then converted and validated
+with `InputRequest.convert_answer`, as every other way of answering does. Each
+problem `enact.AnswerError` names by path (``$.address.zip_code``) is shown at
+the field with that path (the deepest one that contains it), so the form and
+the command line report the same problems in the same words.
 """
 
 from __future__ import annotations
@@ -21,15 +24,14 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Final
 
-from enact.errors import EnactError
+from enact.errors import AnswerError, EnactError
+from enact.invocations.answers import convert_answer, parse_answer
 from enact.invocations.inputs import InputRequest
-from enact.invocations.invokables import check_type
+from enact.invocations.requested_types import type_label
 
 MAX_DEPTH: Final = 6
 """Nested groups deeper than this are asked for as JSON."""
 
-_TRUE: Final = ("yes", "true", "on", "1")
-_FALSE: Final = ("no", "false", "off", "0")
 _NO_DEFAULT: Final = object()
 
 
@@ -69,11 +71,7 @@ class Field:
 
 
 def _label(annotation: Any) -> str:
-    if annotation is None or annotation is type(None):
-        return "None"
-    if isinstance(annotation, type):
-        return annotation.__qualname__
-    return str(annotation).replace("typing.", "")
+    return type_label(annotation)
 
 
 def _optional_arm(annotation: Any) -> Any | None:
@@ -132,8 +130,8 @@ def build_field(
         choices = [(member.name, f"{member.name} ({member.value!r})") for member in annotation]
         return Field(name, label, "choice", annotation, shown, text, choices)
     if typing.get_origin(annotation) is typing.Literal:
-        choices = [(json.dumps(v), repr(v)) for v in typing.get_args(annotation)]
-        text = json.dumps(default) if default is not _NO_DEFAULT else ""
+        choices = [(_literal_text(v), repr(v)) for v in typing.get_args(annotation)]
+        text = _literal_text(default) if default is not _NO_DEFAULT else ""
         return Field(name, label, "choice", annotation, shown, text, choices)
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation) and depth < MAX_DEPTH:
         try:
@@ -159,113 +157,102 @@ def build_field(
     return Field(name, label, "json", annotation, shown, text)
 
 
+def _literal_text(value: Any) -> str:
+    """A Literal value as JSON (an enum member by its name, which answers also take)."""
+    return json.dumps(value.name if isinstance(value, enum.Enum) else value)
+
+
 def form_for(request: InputRequest) -> Field:
-    """The form for answering `request`."""
-    return build_field(request.requested_type)
-
-
-class _FieldError(ValueError):
-    pass
-
-
-def _parse_one(field: Field, text: str) -> Any:
-    annotation = field.annotation
-    base = _optional_arm(annotation) if field.optional else annotation
-    if field.optional and not text.strip() and base is not str:
-        return None
-    if field.kind == "none":
-        return None
-    if base is str:
-        if field.optional and text == "":
-            return None
-        return text.replace("\r\n", "\n")
-    if base is bytes:
-        return text.replace("\r\n", "\n").encode("utf-8")
-    if base is bool:
-        word = text.strip().lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
-        raise _FieldError(f"{text!r} is not yes or no")
-    if base is int:
-        try:
-            return int(text.strip())
-        except ValueError:
-            raise _FieldError(f"{text!r} is not a whole number") from None
-    if base is float:
-        try:
-            return float(text.strip())
-        except ValueError:
-            raise _FieldError(f"{text!r} is not a number") from None
-    if isinstance(base, type) and issubclass(base, enum.Enum):
-        try:
-            return base[text]
-        except KeyError:
-            names = ", ".join(member.name for member in base)
-            raise _FieldError(f"{text!r} is not one of {names}") from None
-    if text.strip() == "" and field.kind != "choice":
-        raise _FieldError("a value is required")
+    """The form for answering `request` (one JSON field if its type cannot be restored here)."""
     try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise _FieldError(f"{shorten(text)!r} is not JSON ({err})") from None
-    if typing.get_origin(base) is typing.Literal:
-        if value not in typing.get_args(base):
-            raise _FieldError(f"{value!r} is not one of the choices")
-        return value
-    origin = typing.get_origin(base) or base
-    if origin in (tuple, set, frozenset) and isinstance(value, list):
-        value = origin(value)
-    return value
+        requested = request.requested_type
+    except EnactError:  # an enum this process does not define: the answer says why
+        return Field("answer", "answer", "json", Any, request.requested_label)
+    return build_field(requested)
 
 
 def shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _message(err: Exception) -> str:
-    return str(err).rstrip(".")
+def field_path(name: str) -> str:
+    """The answer path (``$.address.city``) of the form field `name` (``answer.address.city``)."""
+    return "$" + name[len("answer") :]
 
 
-def _parse(field: Field, data: Mapping[str, str], errors: dict[str, str]) -> Any:
+_Problems = list[tuple[str, str]]
+
+
+def _parse_text(field: Field, text: str, problems: _Problems) -> Any:
+    """The value one input spells (JSON-like data or a value); problems go to `problems`."""
+    base = _optional_arm(field.annotation) if field.optional else field.annotation
+    if field.kind == "none":
+        return None
+    if base is str or base is bytes:  # a text area: the text as it is
+        if field.optional and text == "":
+            return None
+        return text.replace("\r\n", "\n")
+    if field.optional and not text.strip():
+        return None
+    if not text.strip():
+        problems.append((field_path(field.name), "missing: a value is required"))
+        return None
+    try:
+        if isinstance(base, type) and issubclass(base, enum.Enum):
+            return convert_answer(text, base)  # a choice submits the member's name
+        return parse_answer(text, base)
+    except AnswerError as err:
+        where = field_path(field.name)
+        problems.extend((where + path[1:], problem) for path, problem in err.problems)
+    except EnactError as err:
+        problems.append((field_path(field.name), str(err).rstrip(".")))
+    return None
+
+
+def _data(field: Field, data: Mapping[str, str], problems: _Problems) -> Any:
+    """The answer the submitted inputs spell: a dict of fields for a group."""
     if field.kind == "group":
         if field.optional and data.get(field.name + ".__present__", "yes") == "no":
             return None
-        values: dict[str, Any] = {}
-        for child in field.children:
-            values[child.label] = _parse(child, data, errors)
-        if any(name.startswith(field.name + ".") for name in errors):
-            return None
-        try:
-            return field.cls(**values)
-        except (EnactError, TypeError, ValueError) as err:
-            errors[field.name] = f"does not make a {field.type_label}: {_message(err)}"
-            return None
-    text = data.get(field.name, "")
-    try:
-        value = _parse_one(field, text)
-    except _FieldError as err:
-        errors[field.name] = str(err)
-        return None
-    base = _optional_arm(field.annotation) if field.optional else field.annotation
-    # A Literal's values were checked above (the engine's check knows classes, not values).
-    if field.name != "answer" and typing.get_origin(base) is not typing.Literal:
-        try:
-            check_type(value, field.annotation, f"field {field.label!r}", field.type_label)
-        except EnactError as err:
-            errors[field.name] = _message(err)
-    return value
+        return {child.label: _data(child, data, problems) for child in field.children}
+    return _parse_text(field, data.get(field.name, ""), problems)
+
+
+def _errors_by_field(field: Field, problems: _Problems) -> dict[str, str]:
+    """Each problem at the deepest field whose path holds its path (the whole answer: ``answer``).
+
+    The problem text is the one `enact.AnswerError` gives (and ``enact answer``
+    prints); a problem inside a field (an item of a JSON list) keeps its path.
+    """
+    paths = {field_path(each.name): each.name for each in field.walk()}
+    found: dict[str, list[str]] = {}
+    for path, problem in problems:
+        where = path
+        while where not in paths:
+            cut = max(where.rfind("."), where.rfind("["))
+            where = where[:cut] if cut > 0 else "$"
+        found.setdefault(paths[where], []).append(
+            problem if where == path else f"{path}: {problem}"
+        )
+    return {name: "; ".join(listed) for name, listed in found.items()}
 
 
 def parse_form(
     request: InputRequest, field: Field, data: Mapping[str, str]
 ) -> tuple[Any, dict[str, str]]:
-    """The answer the submitted form `data` spells, and errors by field name (empty: valid)."""
-    errors: dict[str, str] = {}
-    value = _parse(field, data, errors)
-    if errors:
-        return None, errors
-    try:
-        request.check_answer(value)
-    except EnactError as err:
-        errors[field.name] = _message(err)
-    return value, errors
+    """The answer the submitted form `data` spells, and errors by field name (empty: valid).
+
+    Each input is parsed as ``enact answer`` parses typed text, then the whole
+    answer is converted and validated by `InputRequest.convert_answer`; the
+    problems of either step are reported at the fields their paths name.
+    """
+    problems: _Problems = []
+    value = _data(field, data, problems)
+    if not problems:
+        try:
+            return request.convert_answer(value), {}
+        except AnswerError as err:
+            problems.extend(err.problems)
+        except EnactError as err:
+            problems.append(("$", str(err).rstrip(".")))
+    return None, _errors_by_field(field, problems)

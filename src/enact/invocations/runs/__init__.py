@@ -210,6 +210,9 @@ from enact.invocations.runs._state import (
 from enact.invocations.runs._state import (
     process_owner as process_owner,
 )
+from enact.invocations.runs._state import (
+    run_index_name as run_index_name,
+)
 from enact.invocations.runs._submit import (
     Retries as Retries,
 )
