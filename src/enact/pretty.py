@@ -47,7 +47,7 @@ from enact.refs import Ref
 from enact.registry import wrapper_for
 from enact.resources import Resource, wrap_if_foreign
 
-__all__ = ["deep_repr", "pformat", "pprint"]
+__all__ = ["deep_repr", "pformat", "pprint", "safe_repr", "shorten"]
 
 _INDENT: Final = "  "
 _ABBREV: Final = 6
@@ -312,3 +312,26 @@ def _children(value: Any) -> list[Any]:
     if wrapper_for(type(value)) is not None:
         return _children(wrap_if_foreign(value))
     return []
+
+
+def shorten(text: str, limit: int | None) -> str:
+    """Returns `text`, cut to `limit` characters with an ellipsis (None: no limit)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def safe_repr(value: Any, limit: int | None = None) -> str:
+    """``repr(value)``, shortened; a failing ``__repr__`` is shown, not raised."""
+    try:
+        if isinstance(value, Resource) and type(value).__repr__ is object.__repr__:
+            # Not a dataclass: show its type and fields, not a memory address.
+            fields = ", ".join(f"{name}={field!r}" for name, field in value.field_items())
+            text = f"{type(value).__qualname__}({fields})"
+        else:
+            text = repr(value)
+    except RecursionError:
+        text = deep_repr(value)  # nested deeper than repr() can go
+    except Exception as err:
+        text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
+    return shorten(text, limit)

@@ -9,6 +9,7 @@ from typing import Any, Final
 import click
 from rich.text import Text
 
+from enact import pretty
 from enact.cli import _refs, _render
 from enact.cli._app import CLIError, Session, command_options
 from enact.cli._journal import (
@@ -76,7 +77,7 @@ def _as_text(value: Any) -> str:
     """A str as the text it is (newlines kept, control characters escaped); others as repr."""
     if isinstance(value, str) and value:
         return clean(value, newlines=True)
-    return clean(_render.safe_repr(value, None if isinstance(value, str) else _render.VALUE_LIMIT))
+    return clean(pretty.safe_repr(value, None if isinstance(value, str) else _render.VALUE_LIMIT))
 
 
 def _context_text(request: InputRequest) -> str | None:

@@ -20,7 +20,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from enact import jsonview
+from enact import jsonview, pretty
 from enact.cli import _raw, _refs, _render
 from enact.cli._app import CLIError, Session, command_options
 from enact.cli._journal import pass_session, resolve_run
@@ -343,7 +343,7 @@ def runs_table(store: Store, rows: list[tuple[int, _refs.LogRow]], width: int) -
             label,
             when.strftime(time_format),
             status,
-            Text(_render.shorten(call, room)),
+            Text(pretty.shorten(call, room)),
             Text(shown),
         )
     return table
@@ -493,7 +493,7 @@ def inbox(session: Session, limit: int, function: str | None, as_json: bool) -> 
     table = _table(("run", True), ("path", True), ("type", True), ("context", False), ("age", True))
     for run_id, path, label, context_text, age in cells:
         table.add_row(
-            Text(run_id), path, Text(label), Text(_render.shorten(context_text, room)), age
+            Text(run_id), path, Text(label), Text(pretty.shorten(context_text, room)), age
         )
     out.print(Text(f"Inbox ({len(items)} request(s))", style="bold"))
     out.print(table)

@@ -9,7 +9,6 @@ from typing import Any, Final
 
 from enact.cli import _raw
 from enact.cli._app import CLIError, Session
-from enact.cli._render import shorten
 from enact.errors import InvalidNameError, RunNotFoundError
 from enact.invocations.engine import Invocation
 from enact.invocations.runs import (
@@ -21,6 +20,7 @@ from enact.invocations.runs import (
     get_run,
     list_runs,
 )
+from enact.pretty import shorten
 from enact.refs import Ref
 from enact.stores.base import UnsupportedOperationError
 from enact.stores.store import Store

@@ -20,9 +20,8 @@ from enact.invocations.engine import Invocation
 from enact.invocations.exceptions import TracedException, format_traceback, last_frames
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException
-from enact.pretty import deep_repr
+from enact.pretty import safe_repr, shorten
 from enact.refs import Ref
-from enact.resources import Resource
 from enact.stores.store import Store
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
@@ -62,29 +61,6 @@ TREE_FRAMES: Final = 3
 """Frames of a failed call's traceback that a tree shows under it (the innermost)."""
 _REQUEST_INPUT_TYPE: Final = RequestInput.__enact_type_name__
 _UNWRAPPED: Final = {wrapper: value_type for value_type, wrapper in PRIMITIVE_WRAPPERS.items()}
-
-
-def shorten(text: str, limit: int | None) -> str:
-    """Returns `text`, cut to `limit` characters with an ellipsis (None: no limit)."""
-    if limit is None or len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)] + "…"
-
-
-def safe_repr(value: Any, limit: int | None = None) -> str:
-    """``repr(value)``, shortened; a failing ``__repr__`` is shown, not raised."""
-    try:
-        if isinstance(value, Resource) and type(value).__repr__ is object.__repr__:
-            # Not a dataclass: show its type and fields, not a memory address.
-            fields = ", ".join(f"{name}={field!r}" for name, field in value.field_items())
-            text = f"{type(value).__qualname__}({fields})"
-        else:
-            text = repr(value)
-    except RecursionError:
-        text = deep_repr(value)  # nested deeper than repr() can go
-    except Exception as err:
-        text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
-    return shorten(text, limit)
 
 
 def status(store: Store, has_output: bool, raised: Ref[Any] | _raw.RawRef | None) -> str:

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from enact import jsonview
+from enact import jsonview, pretty
 from enact.errors import EnactError, InputTypeError, RunConflictError
 from enact.invocations.inputs import InputRequest, answer, run_input_requests
 from enact.invocations.runs import STATUSES, Run, run_index_name
@@ -286,7 +286,7 @@ class UI:
         try:
             value = request.for_value()
             for_value = (
-                _data.shorten(value, _data.DETAIL_LIMIT)
+                pretty.shorten(value, _data.DETAIL_LIMIT)
                 if isinstance(value, str)
                 else _data.safe_repr(value, _data.DETAIL_LIMIT)
             )

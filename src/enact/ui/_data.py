@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Final
 
-from enact import registry
+from enact import pretty, registry
 from enact.encoding import RawRef, RawResource, RawType, decode_raw
 from enact.errors import EnactError, InvalidNameError, RunNotFoundError
 from enact.invocations.engine import Invocation
@@ -39,8 +39,8 @@ from enact.invocations.runs import (
     run_index_name,
     state_invocation,
 )
+from enact.pretty import shorten
 from enact.refs import Ref
-from enact.resources import Resource
 from enact.stores.base import NameQuery, UnsupportedOperationError
 from enact.stores.store import Store
 
@@ -88,24 +88,9 @@ def format_age(seconds: float, now: float | None = None) -> str:
     return f"{int(age)} s"
 
 
-def shorten(text: str, limit: int | None) -> str:
-    """`text`, cut to `limit` characters with an ellipsis."""
-    if limit is None or len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)] + "…"
-
-
 def safe_repr(value: Any, limit: int | None = VALUE_LIMIT) -> str:
-    """``repr(value)``, shortened; a failing ``__repr__`` is shown, not raised."""
-    try:
-        if isinstance(value, Resource) and type(value).__repr__ is object.__repr__:
-            fields = ", ".join(f"{name}={field!r}" for name, field in value.field_items())
-            text = f"{type(value).__qualname__}({fields})"
-        else:
-            text = repr(value)
-    except Exception as err:
-        text = f"<{type(value).__qualname__}: repr() failed: {type(err).__name__}: {err}>"
-    return shorten(text, limit)
+    """``repr(value)``, shortened (`enact.pretty.safe_repr`, with the UI's default limit)."""
+    return pretty.safe_repr(value, limit)
 
 
 # Runs ----------------------------------------------------------------------------------
