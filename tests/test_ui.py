@@ -290,6 +290,31 @@ def test_a_right_answer_continues_the_run_once(client: TestClient, store: enact.
     again = client.post("/runs/review-1/answer", data=fields, headers=ORIGIN)
     assert again.status_code == 409
     assert "waits for no input" in again.text
+    # Every call shows its duration; those the answering attempt took from the
+    # journal (they ran before the request) say so.
+    page_text = client.get("/runs/review-1").text
+    calls = page_text.count('<li class="call')
+    assert page_text.count('<span class="seconds">') == calls
+    assert 0 < page_text.count("(from the journal)") < calls
+
+
+def test_a_run_page_shows_each_call_s_duration(client: TestClient, store: enact.Store) -> None:
+    """Durations come from the run's timings (enact.Run.timings), not from the tree."""
+    with store:
+        timings = enact.get_run("total-a", store=store).timings()
+    page = client.get("/runs/total-a").text
+    shown = re.findall(
+        r'<li class="call[^"]*" data-path="([\d.]*)">.*?<span class="seconds">'
+        r"([\d.]+) s</span>",
+        page,
+        re.S,
+    )
+    assert len(shown) == page.count('<li class="call') == 4
+    for path_text, seconds in shown:
+        path = tuple(int(part) for part in path_text.split(".") if part)
+        timing = timings.get(path)
+        assert timing is not None and f"{timing.duration:.3f}" == seconds
+    assert "(from the journal)" not in page  # one attempt ran every call
 
 
 def test_record_only_leaves_the_run_answered(client: TestClient, store: enact.Store) -> None:

@@ -29,6 +29,7 @@ from enact import jsonview, pretty
 from enact.errors import EnactError, InputTypeError, RunConflictError
 from enact.invocations.inputs import InputRequest, answer, run_input_requests
 from enact.invocations.runs import STATUSES, Run, run_index_name
+from enact.invocations.timings import Timings
 from enact.refs import Ref
 from enact.stores.store import Store
 from enact.ui import _data, _forms
@@ -192,7 +193,7 @@ class UI:
             invocation = run.invocation()
             if invocation is not None:
                 root_ref = self.store.commit(invocation)
-                tree = _data.read_tree(self.store, invocation)
+                tree = _data.read_tree(self.store, invocation, timings=_timings_of(run))
         except EnactError as err:
             tree_error = str(err)
         pending: list[tuple[tuple[int, ...], InputRequest]] = []
@@ -518,3 +519,11 @@ def create_app(store: Store, *, token: str | None = None, host: str = "127.0.0.1
     ui.guard = guard
     # The Host check comes first: a request for another site's name never reaches the app.
     return TrustedHostMiddleware(guard, allowed_hosts=allowed_hosts(host, token))
+
+
+def _timings_of(run: Run) -> Timings | None:
+    """The run's call timings, or None when they cannot be read (a damaged record)."""
+    try:
+        return run.timings()
+    except EnactError:
+        return None

@@ -39,6 +39,7 @@ from enact.invocations.runs import (
     run_index_name,
     state_invocation,
 )
+from enact.invocations.timings import Timings
 from enact.pretty import shorten
 from enact.refs import Ref
 from enact.stores.base import NameQuery, UnsupportedOperationError
@@ -411,7 +412,9 @@ class Node:
         raised_here: The exception started in this call.
         children: Child nodes read so far (None: not read, load on demand).
         child_count: How many children the call has.
-        seconds: The call's duration, when recorded.
+        seconds: The call's duration, when recorded (`enact.Run.timings`).
+        reused: The run's latest attempt took the call from the journal (it
+            ran in an earlier one, which `seconds` is the duration of).
         error: Why the call could not be read (an unregistered type, a missing object).
     """
 
@@ -426,6 +429,7 @@ class Node:
     children: list[Node] | None = None
     child_count: int = 0
     seconds: float | None = None
+    reused: bool = False
     error: str | None = None
 
     @property
@@ -445,9 +449,9 @@ def _duration(response: Response) -> float | None:
 
 
 def read_node(
-    store: Store, invocation: Invocation, path: tuple[int, ...]
+    store: Store, invocation: Invocation, path: tuple[int, ...], timings: Timings | None = None
 ) -> tuple[Node, list[Any]]:
-    """One call (without its children) and its child invocations."""
+    """One call (without its children) and its child invocations, timed by `timings`."""
     try:
         request = store.checkout(invocation.request)
         response = store.checkout(invocation.response)
@@ -456,6 +460,10 @@ def read_node(
     children = list(response.children)
     node = Node(path, "", "no output", child_count=len(children), raised_here=response.raised_here)
     node.seconds = _duration(response)
+    timing = None if timings is None else timings.get(path, invocation.request.digest)
+    if timing is not None and timings is not None:
+        node.seconds = timing.duration
+        node.reused = timing.attempt != len(timings.attempts) - 1
     try:
         node.call = format_call(request.invokable, request.input)
         node.input_text = safe_repr(request.input, DETAIL_LIMIT)
@@ -486,9 +494,15 @@ def read_node(
 
 
 def read_tree(
-    store: Store, invocation: Invocation, path: tuple[int, ...] = (), budget: int = TREE_BUDGET
+    store: Store,
+    invocation: Invocation,
+    path: tuple[int, ...] = (),
+    budget: int = TREE_BUDGET,
+    timings: Timings | None = None,
 ) -> Node:
     """The call at `path` under `invocation`, with descendants breadth first up to `budget` calls.
+
+    With `timings` (the run's, `enact.Run.timings`), each call has its duration.
 
     Raises:
         LookupError: No call at `path`.
@@ -499,7 +513,7 @@ def read_tree(
         if not 0 <= index < len(children):
             raise LookupError(f"No call at path {list(path)}.")
         target = children[index]
-    root, kids = read_node(store, target, path)
+    root, kids = read_node(store, target, path, timings)
     queue: list[tuple[Node, list[Any]]] = [(root, kids)]
     count = 1
     while queue:
@@ -508,7 +522,7 @@ def read_tree(
             continue
         node.children = []
         for index, child in enumerate(kids):
-            sub, grandchildren = read_node(store, child, (*node.path, index))
+            sub, grandchildren = read_node(store, child, (*node.path, index), timings)
             node.children.append(sub)
             count += 1
             queue.append((sub, grandchildren))
