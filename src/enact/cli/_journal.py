@@ -291,8 +291,8 @@ def replay_invocation(
     Returns the new invocation and the new run's id (None when nothing ran:
     a complete invocation replays to itself, and stores without names keep no runs).
     """
-    # Built here rather than with Invocation.replay, which does not say which run it made.
-    plan = invocation._replay_plan(strict, None, new_calls)
+    # Run here rather than with Invocation.replay, which does not say which run it made.
+    plan = invocation.replay_plan(strict=strict, new_calls=new_calls)
     if plan is None:
         return invocation, None
     plan = runs.prepare_root(plan)

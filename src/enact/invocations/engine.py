@@ -201,7 +201,9 @@ class Invocation(Resource, Generic[OutputT]):
             UnrecordedCallError: With ``new_calls="forbid"``, a call had no record.
             InvocationError: The invokable is asynchronous (use `replay_async`).
         """
-        plan = self._replay_plan(strict, exception_override, new_calls)
+        plan = self.replay_plan(
+            strict=strict, exception_override=exception_override, new_calls=new_calls
+        )
         if plan is None:
             return self
         if is_async_invokable(plan.invokable):
@@ -219,14 +221,26 @@ class Invocation(Resource, Generic[OutputT]):
         new_calls: providers.NewCalls = "run",
     ) -> Invocation[OutputT]:
         """Like `replay`, for invocations of asynchronous invokables."""
-        plan = self._replay_plan(strict, exception_override, new_calls)
+        plan = self.replay_plan(
+            strict=strict, exception_override=exception_override, new_calls=new_calls
+        )
         if plan is None:
             return self
         return _materialized(await invoke_root_async(_prepare_root[0](plan)))
 
-    def _replay_plan(
-        self, strict: bool, override: ExceptionOverride | None, new_calls: providers.NewCalls
+    def replay_plan(
+        self,
+        *,
+        strict: bool = True,
+        exception_override: ExceptionOverride | None = None,
+        new_calls: providers.NewCalls = "run",
     ) -> RootPlan | None:
+        """What `replay` would run, for tools that run it themselves (None: nothing to run).
+
+        `enact replay` runs the plan with `enact.invocations.engine.invoke_root`
+        to learn which run the replay made. Arguments as for `replay`.
+        """
+        override = exception_override
         if new_calls not in ("run", "forbid"):
             raise ValueError(f"new_calls must be 'run' or 'forbid', not {new_calls!r}.")
         response = read_response(current_store(), self.response)
