@@ -22,7 +22,7 @@ from enact.encoding import RawRef, RawResource, RawType, decode_raw
 from enact.errors import EnactError, InvalidNameError, RunNotFoundError
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput, run_input_requests
-from enact.invocations.records import CallArgs, RecordedException, Response
+from enact.invocations.records import CallArgs, RecordedException
 from enact.invocations.requested_types import type_label as requested_type_label
 from enact.invocations.runs import (
     INDEX_PREFIX as INDEX_PREFIX,
@@ -437,17 +437,6 @@ class Node:
         return ".".join(str(index) for index in self.path)
 
 
-def _duration(response: Response) -> float | None:
-    """A call's duration if this enact records one (fields ``started``/``finished``)."""
-    seconds = getattr(response, "duration", None)
-    if isinstance(seconds, int | float):
-        return float(seconds)
-    started, finished = getattr(response, "started", None), getattr(response, "finished", None)
-    if isinstance(started, int | float) and isinstance(finished, int | float):
-        return float(finished - started)
-    return None
-
-
 def read_node(
     store: Store, invocation: Invocation, path: tuple[int, ...], timings: Timings | None = None
 ) -> tuple[Node, list[Any]]:
@@ -459,7 +448,6 @@ def read_node(
         return Node(path, "(call not readable)", "error", error=str(err)), []
     children = list(response.children)
     node = Node(path, "", "no output", child_count=len(children), raised_here=response.raised_here)
-    node.seconds = _duration(response)
     timing = None if timings is None else timings.get(path, invocation.request.digest)
     if timing is not None and timings is not None:
         node.seconds = timing.duration
