@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import array
 import base64
+import binascii
 import dataclasses
-import operator
 import os
 import socket
+import struct
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Final, Protocol
@@ -193,12 +193,15 @@ class CallTimer:
         self.plain = record and not observers
         """Only timings are recorded (no observers): the engine appends to `calls` itself."""
         self._notify = on_error
-        self.host, self.pid = _process()
+        if observers:
+            self.host, self.pid = _process()
+        else:
+            self.host, self.pid = "", 0  # asked in `close`: a run that fails to start needs none
         self._clock_origin = _clock()
         self.started = time.time_ns()
         self.root_start = self._clock_origin
-        self.calls: list[tuple[tuple[int, ...], int | None, str, int, int]] = []
-        """Per call that ran: its parent's path, its index (None: the root), its
+        self.calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
+        """Per call that ran: its parent's path, its index (-1: the root), its
         request digest, its start and its end (``time.perf_counter_ns()``)."""
         self._usage: list[tuple[int, TokenUsage]] = []
         self.below: set[tuple[int, ...]] = set()
@@ -241,7 +244,7 @@ class CallTimer:
                 usage = self._attribute(path, usage)
         if self.record:
             calls = self.calls
-            calls.append((parent, index, request, started, ended))
+            calls.append((parent, -1 if index is None else index, request, started, ended))
             if usage is not None:
                 self._usage.append((len(calls) - 1, usage))
         if self.observers:
@@ -328,48 +331,66 @@ class CallTimer:
         if not self.record:
             return None
         calls = self.calls
-        parents = [call[0] for call in calls]
-        parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(parents))}
-        columns = array.array("q", map(parent_ids.__getitem__, parents))
-        columns.extend([-1 if call[1] is None else call[1] for call in calls])
-        for column in (3, 4):
-            columns.extend(map(operator.itemgetter(column), calls))
-        if sys.byteorder == "big":
-            columns.byteswap()
+        count = len(calls)
+        if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
+            _, _, request, start, end = calls[0]
+            parents = ""
+            packed = _ROOT_ONLY.pack(0, -1, start, end)
+            requests = request[:_DIGEST_CHARS]
+        else:
+            paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
+            parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
+            columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
+            if count < 64:
+                _COLUMNS[count] = columns
+            packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
+            parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
+            requests = "".join([digest[:_DIGEST_CHARS] for digest in digests])
+        if self.host:
+            host, pid = self.host, self.pid
+        else:
+            host, pid = _process()
         return RunTimings(
-            run_id=self.run_id,
-            event=self.event,
-            status=status,
-            host=self.host,
-            pid=self.pid,
-            started=self.started,
-            ended=self.started + (_clock() - self._clock_origin),
-            clock=self._clock_origin,
-            count=len(calls),
-            parents=" ".join(".".join(map(str, parent)) for parent in parent_ids),
-            calls=base64.b64encode(columns.tobytes()).decode("ascii"),
-            requests="".join([call[2][:_DIGEST_CHARS] for call in calls]),
-            usage=[
+            self.run_id,
+            self.event,
+            status,
+            host,
+            pid,
+            self.started,
+            self.started + (_clock() - self._clock_origin),
+            self._clock_origin,
+            count,
+            parents,
+            binascii.b2a_base64(packed, newline=False).decode("ascii"),
+            requests,
+            [
                 [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
                 for index, usage in self._usage
             ],
-            reused=self.reused_calls,
-            previous=previous,
+            self.reused_calls,
+            previous,
         )
 
 
-_process_lock = threading.Lock()
+_COLUMNS: Final[dict[int, struct.Struct]] = {}
+"""The packers of `RunTimings.calls` for small call counts, made once each."""
+
+_ROOT_ONLY: Final = struct.Struct("<4q")
+_NONE: Final[tuple[tuple[Any, ...], ...]] = ((),) * 5
+
+
 _process_known: list[tuple[str, int]] = []
 
 
 def _process() -> tuple[str, int]:
     """This process's host name and pid (asked once per process, again after a fork)."""
-    pid = os.getpid()
-    known = _process_known
-    if not known or known[0][1] != pid:
-        with _process_lock:
-            known[:] = [(socket.gethostname(), pid)]
-    return known[0]
+    if not _process_known:
+        _process_known.append((socket.gethostname(), os.getpid()))
+    return _process_known[0]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_process_known.clear)
 
 
 def _status_of(error: BaseException) -> str:
