@@ -54,8 +54,7 @@ def export_otel(session: Session, run: str, endpoint: str | None) -> None:
             )
         except ImportError as err:
             raise CLIError(
-                f"--endpoint needs the OTLP exporter ({err}): "
-                "pip install 'enact[otlp]'."
+                f"--endpoint needs the OTLP exporter ({err}): pip install 'enact[otlp]'."
             ) from err
         exporter = module.OTLPSpanExporter(endpoint=endpoint)
     provider = TracerProvider()
