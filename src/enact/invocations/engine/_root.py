@@ -127,6 +127,15 @@ class RootPlan:
     durable_calls: bool = False
     new_calls: providers.NewCalls = "run"
 
+    @classmethod
+    def replaying(
+        cls, request_ref: Ref[Request], request: Request, template: list[Any], **options: Any
+    ) -> RootPlan:
+        """A plan that calls `request` again over `template` (other fields: `options`)."""
+        return cls(
+            request.invokable, request.input, request_ref=request_ref, template=template, **options
+        )
+
 
 @dataclasses.dataclass
 class RootOutcome:
@@ -367,48 +376,39 @@ def replay_plan(
     response = read_response(current_store(), invocation.response)
     if response.output is not None:
         return None
-    request = invocation.request()
-    return RootPlan(
-        request.invokable,
-        request.input,
-        request_ref=invocation.request,
-        template=list(response.children),
+    return RootPlan.replaying(
+        invocation.request,
+        invocation.request(),
+        list(response.children),
         strict=strict,
         override=exception_override,
         new_calls=new_calls,
     )
 
 
-def _replay(
-    invocation: Invocation,
-    strict: bool,
-    exception_override: ExceptionOverride | None,
-    new_calls: providers.NewCalls,
-) -> Invocation:
+def _planned(invocation: Invocation, *options: Any) -> RootPlan | None:
+    """The replay's plan, made a run by the layer above (None: nothing to run)."""
+    strict, exception_override, new_calls = options
     plan = replay_plan(
         invocation, strict=strict, exception_override=exception_override, new_calls=new_calls
     )
+    return None if plan is None else _prepare_root[0](plan)
+
+
+def _replay(invocation: Invocation, *options: Any) -> Invocation:
+    plan = _planned(invocation, *options)
     if plan is None:
         return invocation
     if is_async_invokable(plan.invokable):
         raise InvocationError(
             f"{describe(plan.invokable)} is asynchronous: use `await invocation.replay_async(...)`."
         )
-    return _materialized(invoke_root(_prepare_root[0](plan)))
+    return _materialized(invoke_root(plan))
 
 
-async def _replay_async(
-    invocation: Invocation,
-    strict: bool,
-    exception_override: ExceptionOverride | None,
-    new_calls: providers.NewCalls,
-) -> Invocation:
-    plan = replay_plan(
-        invocation, strict=strict, exception_override=exception_override, new_calls=new_calls
-    )
-    if plan is None:
-        return invocation
-    return _materialized(await invoke_root_async(_prepare_root[0](plan)))
+async def _replay_async(invocation: Invocation, *options: Any) -> Invocation:
+    plan = _planned(invocation, *options)
+    return invocation if plan is None else _materialized(await invoke_root_async(plan))
 
 
 install_replayers(_replay, _replay_async)
