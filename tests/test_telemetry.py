@@ -17,7 +17,7 @@ import pytest
 
 import enact
 from enact.invocations import telemetry
-from enact.invocations.timings import CallEvent, RunTimings
+from enact.invocations.timings import INLINE_TIMINGS, CallEvent, RunTimings
 
 TESTS = pathlib.Path(__file__).parent
 sys.path.insert(0, str(TESTS / "helpers"))
@@ -82,8 +82,23 @@ def test_timings_live_beside_the_journal_and_leave_digests_alone(store: enact.St
     assert store.commit(with_timings).digest == store.commit(without).digest
     assert enact.get_run("off").state.timings is None
     assert enact.get_run("off").timings().attempts == []
-    ref = enact.get_run("on").state.timings
-    assert ref is not None and isinstance(store.checkout(ref), RunTimings)
+    # The record of a first attempt of a few calls is kept in the run's state, as text.
+    inline = enact.get_run("on").state.timings
+    assert isinstance(inline, str)
+    record = RunTimings.from_text(inline)
+    assert record is not None and record.run_id == "on" and record.count == 5
+    assert RunTimings.from_text(record.to_text() or "") == record
+
+
+def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
+    store: enact.Store,
+) -> None:
+    enact.invoke(agents.pooled, (INLINE_TIMINGS,), run_id="larger")
+    ref = enact.get_run("larger").state.timings
+    assert isinstance(ref, enact.Ref)
+    record = store.checkout(ref)
+    assert isinstance(record, RunTimings) and record.count == INLINE_TIMINGS + 1
+    assert len(enact.get_run("larger").timings().calls) == INLINE_TIMINGS + 1
 
 
 def test_timings_recorded_by_another_process_are_read_from_the_store(
@@ -136,6 +151,13 @@ def test_resumed_and_answered_runs_keep_the_timings_of_earlier_attempts(
     run = enact.get_run("ask")
     timings = run.timings()
     assert [attempt.status for attempt in timings.attempts] == ["waiting", "waiting"]
+    # The first attempt's record, kept in its state as text, became an object of its
+    # own, which the second attempt's record refers to.
+    latest = run.state.timings
+    assert isinstance(latest, enact.Ref)
+    second = store.checkout(latest)
+    assert isinstance(second, RunTimings) and second.previous is not None
+    assert store.checkout(second.previous).status == "waiting"
     square_0 = timings.get((0,))
     assert square_0 is not None and square_0.attempt == 0  # recorded by the first attempt
     assert not timings.ran((0,))
@@ -170,14 +192,20 @@ def test_runs_with_durability_end_record_timings_too(store: enact.Store) -> None
 def test_damaged_timings_show_calls_without_timings(store: enact.Store) -> None:
     enact.invoke(agents.nested, (1,), run_id="damaged")
     run = enact.get_run("damaged")
-    assert run.state.timings is not None
-    record = store.checkout(run.state.timings)
+    assert isinstance(run.state.timings, str)
+    record = RunTimings.from_text(run.state.timings)
+    assert record is not None
     broken = dataclasses.replace(record, calls="not base64!", usage=[[1, "x"]])
-    state = dataclasses.replace(run.state, timings=store.commit(broken))
-    store.set_name("runs/damaged", store.commit(state), expected=run.head)
-    timings = enact.get_run("damaged").timings()
-    assert timings.calls == {}
-    assert len(timings.attempts) == 1 and timings.attempts[0].ran == 0
+    for kept in (broken.to_text(), store.commit(broken)):  # in the state, or an object
+        state = dataclasses.replace(run.state, timings=kept)
+        store.set_name("runs/damaged", store.commit(state))
+        timings = enact.get_run("damaged").timings()
+        assert timings.calls == {}
+        assert len(timings.attempts) == 1 and timings.attempts[0].ran == 0
+    for damaged in ("enact-timings-1|not|a|record", "enact-timings-1" + "|x" * 14):
+        state = dataclasses.replace(run.state, timings=damaged)
+        store.set_name("runs/damaged", store.commit(state))
+        assert enact.get_run("damaged").timings().attempts == []
 
 
 # Token usage ---------------------------------------------------------------------------

@@ -37,6 +37,12 @@ from enact.stores.store import Store
 _DIGEST_CHARS: Final = 16
 """Characters of a call's request digest kept with its timing (to match it to the tree)."""
 
+INLINE_TIMINGS: Final = 16
+"""A run's first attempt of at most this many calls keeps its timings in its state, as text."""
+
+_TEXT_HEAD: Final = "enact-timings-1"
+"""The first field of `RunTimings.to_text`: the version of that form."""
+
 
 @dataclasses.dataclass
 class RunTimings(Resource):
@@ -85,6 +91,46 @@ class RunTimings(Resource):
     usage: list[list[int]]
     reused: int
     previous: Ref[RunTimings] | None = None
+
+    def to_text(self) -> str | None:
+        """This record as one line of text (what a small run keeps in its state), or None.
+
+        The fields in order, separated by ``|`` (`usage` as ``call,in,out,total``
+        rows separated by ``;``); None when a field could not be read back
+        (a ``|`` in a host name) or the record refers to an earlier attempt
+        (a ref in a text would not keep that record alive).
+        """
+        if self.previous is not None or "|" in self.host or not self.host.isascii():
+            return None
+        usage = ";".join([",".join(map(str, row)) for row in self.usage])
+        return (
+            f"{_TEXT_HEAD}|{self.run_id}|{self.event}|{self.status}|{self.host}|{self.pid}|"
+            f"{self.started}|{self.ended}|{self.clock}|{self.count}|{self.reused}|"
+            f"{self.parents}|{self.calls}|{self.requests}|{usage}"
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> RunTimings | None:
+        """The record `to_text` wrote, or None if `text` is not one."""
+        fields = text.split("|")
+        if len(fields) != 15 or fields[0] != _TEXT_HEAD:
+            return None
+        try:
+            numbers = [int(field) for field in fields[5:11]]
+        except ValueError:
+            return None
+        usage = []
+        for row in fields[14].split(";"):
+            parts = row.split(",")
+            if len(parts) == 4 and all(part.isascii() and part.isdigit() for part in parts):
+                usage.append([int(part) for part in parts])  # a damaged row is left out
+        pid, started, ended, clock, count, reused = numbers
+        run_id, event, status, host = fields[1:5]
+        parents, calls, requests = fields[11:14]
+        return cls(
+            run_id, event, status, host, pid, started, ended, clock, count, parents, calls,
+            requests, usage, reused,
+        )  # fmt: skip
 
 
 register_resource_class(RunTimings)
@@ -166,13 +212,10 @@ class CallTimer:
         "below",
         "calls",
         "event",
-        "host",
         "observers",
-        "pid",
         "plain",
         "record",
         "reused_calls",
-        "root_start",
         "run_id",
         "started",
     )
@@ -193,13 +236,8 @@ class CallTimer:
         self.plain = record and not observers
         """Only timings are recorded (no observers): the engine appends to `calls` itself."""
         self._notify = on_error
-        if observers:
-            self.host, self.pid = _process()
-        else:
-            self.host, self.pid = "", 0  # asked in `close`: a run that fails to start needs none
         self._clock_origin = _clock()
         self.started = time.time_ns()
-        self.root_start = self._clock_origin
         self.calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
         """Per call that ran: its parent's path, its index (-1: the root), its
         request digest, its start and its end (``time.perf_counter_ns()``)."""
@@ -314,8 +352,7 @@ class CallTimer:
             output,
             error,
             usage,
-            self.host,
-            self.pid,
+            *_process(),
         )
         for observer in self.observers:
             try:
@@ -330,26 +367,8 @@ class CallTimer:
         """The stored record of this attempt (None if timings are not recorded)."""
         if not self.record:
             return None
-        calls = self.calls
-        count = len(calls)
-        if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
-            _, _, request, start, end = calls[0]
-            parents = ""
-            packed = _ROOT_ONLY.pack(0, -1, start, end)
-            requests = request[:_DIGEST_CHARS]
-        else:
-            paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
-            parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
-            columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
-            if count < 64:
-                _COLUMNS[count] = columns
-            packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
-            parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
-            requests = "".join([digest[:_DIGEST_CHARS] for digest in digests])
-        if self.host:
-            host, pid = self.host, self.pid
-        else:
-            host, pid = _process()
+        count, parents, calls, requests = self._columns()
+        host, pid = _process_known[0] if _process_known else _process()
         return RunTimings(
             self.run_id,
             self.event,
@@ -361,15 +380,59 @@ class CallTimer:
             self._clock_origin,
             count,
             parents,
-            binascii.b2a_base64(packed, newline=False).decode("ascii"),
+            calls,
             requests,
-            [
-                [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
-                for index, usage in self._usage
-            ],
+            self._usage_rows(),
             self.reused_calls,
             previous,
         )
+
+    def close_text(self, status: str) -> str | None:
+        """`close` as `RunTimings.to_text` writes it, for a first attempt of a few calls.
+
+        None if timings are not recorded, the attempt ran more than
+        `INLINE_TIMINGS` calls, or the record cannot be text (then `close`).
+        """
+        if not self.record or len(self.calls) > INLINE_TIMINGS:
+            return None
+        count, parents, calls, requests = self._columns()
+        host, pid = _process_known[0] if _process_known else _process()
+        if "|" in host or not host.isascii():
+            return None
+        started = self.started
+        ended = started + (_clock() - self._clock_origin)
+        usage = ";".join([",".join(map(str, row)) for row in self._usage_rows()])
+        return (
+            f"{_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{host}|{pid}|{started}|{ended}|"
+            f"{self._clock_origin}|{count}|{self.reused_calls}|{parents}|{calls}|{requests}|{usage}"
+        )
+
+    def _columns(self) -> tuple[int, str, str, str]:
+        """`RunTimings.count`, `parents`, `calls` and `requests` of the calls so far."""
+        calls = self.calls
+        count = len(calls)
+        if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
+            _, _, request, start, end = calls[0]
+            packed = _ROOT_ONLY.pack(0, -1, start, end)
+            return 1, "", binascii.b2a_base64(packed, newline=False).decode("ascii"), request[:16]
+        paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
+        parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
+        columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
+        if count < 64:
+            _COLUMNS[count] = columns
+        packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
+        return (
+            count,
+            " ".join([".".join(map(str, parent)) for parent in parent_ids]),
+            binascii.b2a_base64(packed, newline=False).decode("ascii"),
+            "".join([digest[:_DIGEST_CHARS] for digest in digests]),
+        )
+
+    def _usage_rows(self) -> list[list[int]]:
+        return [
+            [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
+            for index, usage in self._usage
+        ]
 
 
 _COLUMNS: Final[dict[int, struct.Struct]] = {}
@@ -519,11 +582,17 @@ class Timings:
         return iter(self.calls.values())
 
 
-def read_timings(store: Store, head: Ref[RunTimings] | None) -> Timings:
-    """The `Timings` of the attempts chained from `head` (the newest)."""
+def read_timings(store: Store, head: Ref[RunTimings] | str | None) -> Timings:
+    """The `Timings` of the attempts chained from `head` (the newest; a ref, or a text)."""
     records: list[RunTimings] = []
     seen: set[str] = set()
-    ref = head
+    ref: Ref[RunTimings] | None
+    if isinstance(head, str):
+        inline = RunTimings.from_text(head)
+        records.extend([] if inline is None else [inline])
+        ref = None
+    else:
+        ref = head
     while ref is not None and ref.digest not in seen:
         seen.add(ref.digest)
         record = store.checkout(ref)

@@ -42,6 +42,7 @@ from enact.invocations.runs._state import (
     run_index_name,
 )
 from enact.invocations.telemetry import logger, new_timer
+from enact.invocations.timings import RunTimings
 from enact.refs import Ref
 from enact.stores.base import UnsupportedOperationError
 from enact.stores.store import Store
@@ -298,15 +299,28 @@ class RunHandle:
                 )
 
     def _timings(self, status: str) -> dict[str, Any]:
-        """Commits this attempt's `RunTimings` (into the batch of the next state's write).
+        """This attempt's `RunTimings`, for the next state (committed into its batch).
 
         Returns the ``timings`` change for that state (none if timings are off).
+        The first attempt of a run of a few calls (`INLINE_TIMINGS`) keeps its
+        record in the state, as one line of text (`RunTimings.to_text`): no
+        object, digest and row of its own, which for a run of one call is
+        most of what timings cost. The next attempt makes it an object of its
+        own, which its record refers to.
         """
         timer = self.timer
         if timer is None:
             return {}
         try:
-            record = timer.close(status, self.state.timings)
+            previous = self.state.timings
+            if previous is None:
+                text = timer.close_text(status)
+                if text is not None:
+                    return {"timings": text}
+            elif isinstance(previous, str):
+                earlier = RunTimings.from_text(previous)
+                previous = None if earlier is None else self.store.commit(earlier)
+            record = timer.close(status, previous)
             if record is None:
                 return {}
             return {"timings": self.store.commit(record)}

@@ -77,7 +77,9 @@ class RunState(Resource):
         answer_request: The request digest of that input request call.
         answer: The `Response` holding the answer.
         timings: The `RunTimings` of the run's latest attempt that recorded
-            them (each refers to the one before); see `Run.timings`.
+            them (each refers to the one before); see `Run.timings`. The
+            first attempt of a run of a few calls keeps its record here, as
+            text (`RunTimings.to_text`), without an object of its own.
     """
 
     __enact_type_name__ = "enact.runs.RunState"
@@ -102,7 +104,7 @@ class RunState(Resource):
     answer_path: list[int] | None = None
     answer_request: str | None = None
     answer: Ref[Any] | None = None
-    timings: Ref[RunTimings] | None = None
+    timings: Ref[RunTimings] | str | None = None
 
     def effective_status(self, now: float | None = None) -> str:
         """The status; a ``running`` state shows as ``interrupted`` when its owner is gone.
