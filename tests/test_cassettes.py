@@ -374,3 +374,39 @@ def test_a_cassette_that_recorded_nothing_is_refused(tmp_path: pathlib.Path) -> 
         enact.invoke(research, ([],))
     assert caught.value.path == str(tmp_path / "empty")
     assert not (tmp_path / "empty").exists()
+
+
+@enact.register
+def booking(city: str) -> str:
+    """Asks which units to show between two external calls."""
+    first = Weather("C")(city)
+    units = enact.request_input(requested_type=str, for_value=city, context="units?")
+    second = Weather(units)(city)
+    return f"{city}: {first['temperature']} / {second['temperature']}"
+
+
+def test_a_run_that_asks_for_input_replays_from_the_cassette_when_answered(
+    tmp_path: pathlib.Path,
+) -> None:
+    """answer and resume run inside the cassette like invoke: no frozen mode is needed."""
+    FETCHED.clear()
+    with enact.cassette("booking", directory=tmp_path):
+        assert enact.invoke(booking, ("Oslo",), run_id="b").get_output() is None
+        assert enact.get_run("b").status == "waiting"
+        run = enact.answer("b", "F", run_now=True)
+        assert run.status == "complete"
+        assert run.invocation().get_output() == "Oslo: 21.5 / 70.7"
+    assert FETCHED == ["weather Oslo", "weather Oslo"]
+    # Offline, in a fresh store: the continued run takes its external call from the
+    # cassette too.
+    with enact.cassette("booking", directory=tmp_path, mode="replay"):
+        enact.invoke(booking, ("Oslo",), run_id="b")
+        assert enact.answer("b", "F", run_now=True).status == "complete"
+    assert FETCHED == ["weather Oslo", "weather Oslo"]
+    # Another answer makes a call the cassette lacks: refused, not run, naming it.
+    replaying = enact.cassette("booking", directory=tmp_path, mode="replay", allow_unused=True)
+    with pytest.raises(enact.UnrecordedCallError) as caught, replaying:
+        enact.invoke(booking, ("Oslo",), run_id="b")
+        assert enact.answer("b", "K", run_now=True).status == "raised"
+    assert "Unrecorded call Weather(units='K')('Oslo') at child path [2]" in str(caught.value)
+    assert FETCHED == ["weather Oslo", "weather Oslo"]
