@@ -401,7 +401,9 @@ class CallTimer:
             return None
         started = self.started
         ended = started + (_clock() - self._clock_origin)
-        usage = ";".join([",".join(map(str, row)) for row in self._usage_rows()])
+        usage = (
+            ";".join([",".join(map(str, row)) for row in self._usage_rows()]) if self._usage else ""
+        )
         return (
             f"{_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{host}|{pid}|{started}|{ended}|"
             f"{self._clock_origin}|{count}|{self.reused_calls}|{parents}|{calls}|{requests}|{usage}"
