@@ -4,14 +4,16 @@
     python bench/bench_telemetry.py --quick    # smoke run, seconds
     python bench/bench_telemetry.py --json
 
-Both sides run in this process on the same workload (`bench_common.parent`,
-which makes `size` journaled child calls), alternating repeat by repeat,
-one warm-up each, gc enabled and `gc.collect()` before each repeat; the
-table gives the best CPU time per child call of all repeats (30 by
-default), and the ratio on / off. The logger ``enact`` keeps its default (no handler configured:
-disabled), as in an application that does not configure logging. The
-target (issue 15): timing records and logging off cost under 5 % of
-invoke's per-call time, i.e. a ratio below 1.05.
+Both sides run in this process on the same workload, alternating repeat by
+repeat in a rotating order, one warm-up each, gc enabled and `gc.collect()`
+before each repeat. The table gives the best CPU time per call of each side
+over all repeats (30 by default), the median of the per-repeat ratios on /
+off (each "on" repeat against the "off" repeat next to it; this decides pass
+or fail) and the ratio of the bests. The logger ``enact`` keeps its default
+(no handler configured: disabled), as in an application that does not
+configure logging. The target (issue 15): timing records and logging off
+cost under 5 % of invoke's per-call time, i.e. a ratio below 1.05, for runs
+of many calls and for runs of one call alike.
 
 Workloads:
 
@@ -20,8 +22,11 @@ Workloads:
   invoke_children).
 - ``sqlite_call``: a SQLite file with per-call durability (the default),
   each call a small transaction.
-- ``small_runs``: many runs of one child call each, in memory (the one
-  RunTimings object per run shows here, if anywhere).
+- ``small_runs``: many runs of one child call each, in memory.
+- ``single_call``: many runs of a single call with no children
+  (``enact.invoke(child, (i,))``, the most common way to call invoke), in
+  memory: what a run's own timing record costs.
+- ``single_call_sqlite``: the same in a SQLite file.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ call that ran: its path in the tree, its request digest, its start and end
 reports. When the attempt ends, the timer becomes one `RunTimings` object,
 written in the same backend call as the run's next state, which refers to
 it; each `RunTimings` refers to the attempt before it. So timings cost no
-store write per call, and one small object per attempt.
+store write per call, and one small object per attempt. The first attempt of
+a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
+its record in the state itself, as one line of text (`RunTimings.to_text`),
+with no object of its own; the next attempt makes that an object.
 
 A call that a replay took from the journal has no entry in the attempt
 that replayed it: `Timings.ran` tells the two apart.
