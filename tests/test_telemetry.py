@@ -98,7 +98,13 @@ def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
     assert isinstance(ref, enact.Ref)
     record = store.checkout(ref)
     assert isinstance(record, RunTimings) and record.count == INLINE_TIMINGS + 1
-    assert len(enact.get_run("larger").timings().calls) == INLINE_TIMINGS + 1
+    timings = enact.get_run("larger").timings()
+    assert len(timings.calls) == INLINE_TIMINGS + 1
+    tree = enact.get_run("larger").invocation()
+    assert tree is not None
+    for index, child in enumerate(tree.get_children()):
+        assert timings.get((index,), child.request.digest) is not None  # each its own request
+    assert timings.get((0,), tree.get_child(1).request.digest) is None
 
 
 def test_timings_recorded_by_another_process_are_read_from_the_store(

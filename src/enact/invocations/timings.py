@@ -422,15 +422,18 @@ class CallTimer:
             return 1, "", binascii.b2a_base64(packed, newline=False).decode("ascii"), request[:16]
         paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
         parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
-        columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
-        if count < 64:
-            _COLUMNS[count] = columns
-        packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
+        if len(parent_ids) == 1:  # one parent (the root's children, and the root): all zeros
+            packed = bytes(8 * count) + struct.pack(f"<{3 * count}q", *indexes, *starts, *ends)
+        else:
+            columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
+            if count < 64:
+                _COLUMNS[count] = columns
+            packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
         return (
             count,
             " ".join([".".join(map(str, parent)) for parent in parent_ids]),
             binascii.b2a_base64(packed, newline=False).decode("ascii"),
-            "".join([digest[:_DIGEST_CHARS] for digest in digests]),
+            _prefixes(digests),
         )
 
     def _usage_rows(self) -> list[list[int]]:
@@ -438,6 +441,23 @@ class CallTimer:
             [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
             for index, usage in self._usage
         ]
+
+
+def _prefixes(digests: tuple[str, ...]) -> str:
+    """The first `_DIGEST_CHARS` characters of each digest, concatenated.
+
+    For SHA-256 hex digests (64 characters each) the slicing is done by
+    `array` on 8-byte units, in C: slicing a thousand strings one by one
+    costs a third of packing a run's timings.
+    """
+    joined = "".join(digests)
+    if len(joined) != 64 * len(digests) or not joined.isascii() or len(digests) < 8:
+        return "".join([digest[:_DIGEST_CHARS] for digest in digests])
+    units = array.array("Q", joined.encode("ascii"))
+    prefixes = array.array("Q", bytes(_DIGEST_CHARS * len(digests)))
+    prefixes[0::2] = units[0::8]
+    prefixes[1::2] = units[1::8]
+    return prefixes.tobytes().decode("ascii")
 
 
 _COLUMNS: Final[dict[int, struct.Struct]] = {}
