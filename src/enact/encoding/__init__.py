@@ -8,8 +8,9 @@ refs in them without any class, and `decode_raw` reads them as plain values
 for tools that have none of the classes.
 
 The layers above declare what the codec may shortcut: `enact.refs` declares
-the plain Ref class (`declare_plain_ref`) and `enact.invocations` the box a
-response holds its output in (`declare_inline_box`). The codec itself names
+the plain Ref class (`declare_plain_ref`), `enact.invocations` the box a
+response holds its output in (`declare_inline_box`), and `enact.wrappers` the
+wrapper of dicts whose keys are not all str (`declare_keyed_dict`). The codec itself names
 no class of theirs.
 
 The modules, one per writer or reader, so that a change to the format is made
@@ -32,7 +33,7 @@ from __future__ import annotations
 from enact.errors import DecodeError
 
 from ._compat import Upgrade, upgrading
-from ._declared import declare_inline_box, declare_plain_ref
+from ._declared import declare_inline_box, declare_keyed_dict, declare_plain_ref
 from ._links import scan_links
 from ._problems import find_problem
 from ._raw import RawInt, RawRef, RawResource, RawType, decode_raw, stored_type_name
@@ -47,6 +48,7 @@ __all__ = [
     "RawType",
     "Upgrade",
     "declare_inline_box",
+    "declare_keyed_dict",
     "declare_plain_ref",
     "decode",
     "decode_raw",
