@@ -142,6 +142,17 @@ def walk_runs(
 # log ------------------------------------------------------------------------------
 
 
+def _limit_option(default: int, help_text: str) -> Any:
+    return click.option(
+        "-n",
+        "--limit",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _status_option(function: Any) -> Any:
     return click.option(
         "--status",
@@ -152,14 +163,7 @@ def _status_option(function: Any) -> Any:
 
 
 @click.command(short_help="List names and the latest runs with their status.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Show the N most recent runs (that the filters select).",
-)
+@_limit_option(20, "Show the N most recent runs (that the filters select).")
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
 @_status_option
 @click.option(
@@ -439,14 +443,7 @@ def _describe_call(store: Store, request: Ref[Any]) -> str:
 
 
 @click.command(short_help="List the input requests that runs wait for.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Show the requests of the N most recent waiting runs.",
-)
+@_limit_option(50, "Show the requests of the N most recent waiting runs.")
 @click.option("--function", metavar="NAME", default=None, help="Only runs of this function.")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON lines (docs/JSON.md).")
 @command_options
