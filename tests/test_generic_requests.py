@@ -244,7 +244,7 @@ def careful() -> str:
 
 
 def test_override_returning_none_is_no_override(store: Any) -> None:
-    """None from exception_override: the tool call runs again, and the request asks again."""
+    """None from exception_override: the recorded tool error is raised again, the tool not run."""
     CALLS.clear()
     invocation = enact.invoke(careful)
     assert isinstance(invocation.get_raised(), enact.InputRequest)
@@ -256,9 +256,12 @@ def test_override_returning_none_is_no_override(store: Any) -> None:
 
     answered = invocation.replay(exception_override=only_requests)
     assert seen == ["TracedException", "InputRequest"]  # a recorded ValueError, then the request
-    assert answered.get_output() == "worked hi"  # the tool ran again instead of returning None
+    assert answered.get_output() == "failed hi"  # caught as on the first run, not None
+    assert CALLS == [1]  # the tool did not run again
     again = invocation.replay(exception_override=lambda ref: None)
     assert isinstance(again.get_raised(), enact.InputRequest)
+    assert again.get_child(1) == invocation.get_child(1)  # the recorded request, raised again
+    assert CALLS == [1]
     none_answer = enact.invoke(asks_optional).replay(
         exception_override=lambda r: enact.commit(None)
     )
@@ -287,7 +290,8 @@ def test_answer_refuses_what_is_not_an_input_request(store: Any) -> None:
     with pytest.raises(enact.InvocationError, match=r"raised builtins.ValueError, which is not"):
         enact.answer(run_id, "x", (0,))
     assert enact.get_run(run_id).status == "waiting"
-    assert enact.answer(run_id, "ok", (1,), run_now=True).invocation().get_output() == "worked ok"  # type: ignore[union-attr]
+    answered = enact.answer(run_id, "ok", (1,), run_now=True).invocation()
+    assert answered is not None and answered.get_output() == "failed ok"  # the error stays
 
 
 SURVEY_MODULE = """

@@ -70,7 +70,15 @@ def continue_plan(
     root = _overlay(store, tree, entries)
     request = store.checkout(state.request)
     return RootPlan.replaying(
-        state.request, request, _template(root), strict=strict, sink=handle, durable_calls=True
+        state.request,
+        request,
+        _template(root),
+        strict=strict,
+        sink=handle,
+        durable_calls=True,
+        # A worker's retry runs the calls that failed again; anything else that
+        # continues a run raises recorded exceptions again, as a replay does.
+        rerun_raised=state.event == "retried",
     )
 
 
