@@ -244,9 +244,7 @@ def _no_init(self: BaseException, *args: Any) -> None:
 
 def _record(error: BaseException, seen: set[int], length: int) -> TracedException:
     recorded = error.__dict__.get("__enact_recorded__") if _has_dict(error) else None
-    if isinstance(recorded, RecordedException) and type(error).__dict__.get(
-        "__enact_replayed__"
-    ):
+    if isinstance(recorded, RecordedException) and type(error).__dict__.get("__enact_replayed__"):
         return _record_replayed(error, recorded)
     error_type = type(error)
     try:

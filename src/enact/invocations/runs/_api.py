@@ -230,8 +230,9 @@ def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -
     """Continues an interrupted (or answered, or queued) run in this process.
 
     Every call that finished before the interruption returns its recorded
-    output; calls that were still running (or raised) run again. For runs
-    of asynchronous invokables from async code, use `resume_async`.
+    output, and every call that raised raises its recorded exception again
+    (as in `Invocation.replay`); calls that were still running run again.
+    For runs of asynchronous invokables from async code, use `resume_async`.
 
     Raises:
         RunConflictError: The run is held by a live process, or cannot be continued.
