@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import enact
-from enact.encoding import encode
+from enact.encoding import PLAIN_ONLY, decode, encode, read_back_plain
 from enact.encoding._writer import walk
 
 
@@ -261,3 +263,71 @@ def test_journaled_calls_and_the_command_line(tmp_path: Path) -> None:
         assert "{3: 4, <Color.BLUE: 2>: 2, <Color.RED: 1>: 1}" in shown.stdout
         assert "{(3, 1): 5, (<Color.BLUE: 2>, 1): 3, (<Color.RED: 1>, 1): 2}" in shown.stdout
         assert "KeyedDictWrapper" not in shown.stdout
+
+
+# Properties (white-box: the codec's fast paths against the reference walk and decode).
+
+_keys = (
+    st.integers()
+    | st.text(max_size=4)
+    | st.tuples(st.integers(), st.text(max_size=3))
+    | st.sampled_from(list(Color))
+    | st.builds(Point, st.integers(), st.integers())
+)
+_plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=4), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+_keyed = st.recursive(
+    _plain,
+    lambda children: (
+        st.dictionaries(_keys, children, max_size=6)
+        | st.lists(children, max_size=4)
+        | st.builds(lambda k: Scores({k: "x", k + 1: "y"}, {Color.RED: [k]}), st.integers())
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_keyed, st.randoms(use_true_random=False))
+def test_any_insertion_order_gives_one_digest_and_one_checkout_order(
+    value: Any, random: Any
+) -> None:
+    """Shuffling every dict gives the same tokens; checkout order is the same; fast = walk."""
+
+    def shuffled(v: Any) -> Any:
+        if type(v) is dict:
+            items = list(v.items())
+            random.shuffle(items)
+            return {key: shuffled(item) for key, item in items}
+        if type(v) is list:
+            return [shuffled(item) for item in v]
+        return v
+
+    def order(v: Any) -> Any:
+        if type(v) is dict:
+            return [(repr(key), order(item)) for key, item in v.items()]
+        if type(v) is list:
+            return [order(item) for item in v]
+        return repr(v)
+
+    other = shuffled(value)
+    assert encode(value) == encode(other) == walk(other)
+    with enact.InMemoryStore() as store:
+        assert order(store.checkout(store.commit(value))) == order(
+            store.checkout(store.commit(other))
+        )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_plain)
+def test_plain_data_reads_back_as_its_decode(value: Any) -> None:
+    """read_back_plain copies plain data exactly as decoding its tokens does, order included."""
+    back = read_back_plain(value)
+    decoded = decode(encode(value)[0])
+    assert repr(back) == repr(decoded)
+    assert read_back_plain([Point(1)]) is PLAIN_ONLY and read_back_plain({1: 2}) is PLAIN_ONLY
