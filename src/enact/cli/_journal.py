@@ -258,8 +258,9 @@ def replay(
 
     Recorded calls return their recorded outputs, calls that raised raise
     their recorded exceptions again (--rewind N drops calls so that they run),
-    and calls without a record run. The code runs in this process: pass --import for the modules that define
-    the invokables (enact never imports modules by itself).
+    and calls without a record run. The code runs in this process: pass
+    --import for the modules that define the invokables (enact never imports
+    modules by itself).
     """
     store = session.store()
     resolved = _refs.resolve_for(session, ref)
@@ -366,8 +367,9 @@ def resume(session: Session, run: str, strict: bool, depth: int | None, full: bo
     """Continue the run RUN (interrupted, answered or queued) in this process.
 
     Calls that finished before it stopped return their journaled outputs (or
-    raise their journaled exceptions again); only unfinished calls run again. The run keeps its id. Pass --import for the
-    modules that define its functions.
+    raise their journaled exceptions again); only unfinished calls run again.
+    The run keeps its id. Pass --import for the modules that define its
+    functions.
     """
     found = resolve_run(session, run)
     session.store().checkout(found.state.request)  # the types, before claiming the run

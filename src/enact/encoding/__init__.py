@@ -24,7 +24,7 @@ here and nowhere else::
     _reader     decode: the token-by-token loop
     _flat       the per-class regex that reads a resource of primitives in one match
     _links      scan_links
-    _plain      read_back_plain: what plain data decodes to, without the codec
+    _plain      read_back: what a value decodes to, without encoding and decoding it
     _raw        decode_raw and the Raw* values it returns
     _compat     reading objects of older versions of a class (and upgrading them)
 """
@@ -36,14 +36,14 @@ from enact.errors import DecodeError
 from ._compat import Upgrade, upgrading
 from ._declared import declare_inline_box, declare_keyed_dict, declare_plain_ref
 from ._links import scan_links
-from ._plain import PLAIN_ONLY, read_back_plain
+from ._plain import DECODE, read_back
 from ._problems import find_problem
 from ._raw import RawInt, RawRef, RawResource, RawType, decode_raw, stored_type_name
 from ._reader import decode
 from ._writer import encode
 
 __all__ = [
-    "PLAIN_ONLY",
+    "DECODE",
     "DecodeError",
     "RawInt",
     "RawRef",
@@ -57,7 +57,7 @@ __all__ = [
     "decode_raw",
     "encode",
     "find_problem",
-    "read_back_plain",
+    "read_back",
     "scan_links",
     "stored_type_name",
     "upgrading",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from enact import registry
-from enact.encoding import PLAIN_ONLY, decode, encode, read_back_plain
+from enact.encoding import DECODE, decode, encode, read_back
 from enact.errors import EnactError
 from enact.invocations.engine._invocation import Invocation
 from enact.invocations.exceptions import record_exception
@@ -89,12 +89,12 @@ def commit_outcome(
 
 def as_recorded(tokens: bytes, value: Any, part: Callable[[Any], Any]) -> Any:
     """`value` as a replay will read it: `part` of the decoded `tokens` (a fresh copy,
-    dicts in stored order). Plain data is copied in that order without
-    decoding. A value that encodes but does not decode is the caller's own
+    dicts in stored order). Most values are copied so without decoding
+    (`enact.encoding.read_back`). A value that encodes but does not decode is the caller's own
     (its replay will report the problem)."""
-    plain = read_back_plain(value)
-    if plain is not PLAIN_ONLY:
-        return plain
+    copied = read_back(value)
+    if copied is not DECODE:
+        return copied
     try:
         return part(decode(tokens))
     except Exception:
