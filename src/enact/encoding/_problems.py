@@ -16,7 +16,7 @@ from enact.resources import Resource, class_info
 _KIND_REF: Final = registry.KIND_REF
 _SUPPORTED: Final = (
     "int, float, bool, str, bytes, None, resources, resource classes, refs, lists, "
-    "dicts (keys of any of these types that is hashable), and values of types with a "
+    "dicts (keyed by any hashable value of these types), and values of types with a "
     "registered ResourceWrapper"
 )
 
