@@ -76,6 +76,7 @@ class Store:
         run ends). See `enact.invoke`."""
         self._committing = DriverErrors("commit objects", backend)
         self._compresses = bool(getattr(backend, "compresses", False))
+        self._compressed_form = str(getattr(backend, "compressed_form", "z1"))
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -164,7 +165,7 @@ class Store:
         if ref_type.packing is not None:
             data = ref_type.seal(tokens, links)
         elif self._compresses:
-            data = compress(tokens) or tokens
+            data = compress(tokens, self._compressed_form) or tokens
         else:
             data = tokens
         packed = PackedResource(digest, data, tuple(links))
