@@ -498,17 +498,17 @@ def test_replay_never_rehashes_recorded_subtrees(
 
 def test_replay_plan_is_what_replay_runs(store: enact.Store) -> None:
     """A complete invocation has nothing to run; a rewound one plans its recorded children."""
-    from enact.invocations.engine import invoke_root
+    from enact.invocations.engine import invoke_root, replay_plan
 
     with store:
         invocation = enact.invoke(roll_dice, ([Die(), Die()],))
-        assert invocation.replay_plan() is None
+        assert replay_plan(invocation) is None
         rewound = invocation.rewind()
-        plan = rewound.replay_plan(strict=False, new_calls="forbid")
+        plan = replay_plan(rewound, strict=False, new_calls="forbid")
         assert plan is not None
         assert (plan.strict, plan.new_calls, len(plan.template or [])) == (False, "forbid", 1)
         with pytest.raises(ValueError, match="new_calls must be 'run' or 'forbid'"):
-            rewound.replay_plan(new_calls="never")  # type: ignore[arg-type]
-        outcome = invoke_root(rewound.replay_plan() or plan)
+            replay_plan(rewound, new_calls="never")  # type: ignore[arg-type]
+        outcome = invoke_root(replay_plan(rewound) or plan)
         assert outcome.invocation is not None
         assert outcome.invocation.get_child(0).get_output() == invocation.get_child(0).get_output()

@@ -27,6 +27,7 @@ from enact.invocations.engine import (
     invoke_root,
     invoke_root_async,
     is_async_invokable,
+    replay_plan,
 )
 from enact.invocations.providers import NewCalls
 from enact.pretty import pformat
@@ -292,7 +293,7 @@ def replay_invocation(
     a complete invocation replays to itself, and stores without names keep no runs).
     """
     # Run here rather than with Invocation.replay, which does not say which run it made.
-    plan = invocation.replay_plan(strict=strict, new_calls=new_calls)
+    plan = replay_plan(invocation, strict=strict, new_calls=new_calls)
     if plan is None:
         return invocation, None
     plan = runs.prepare_root(plan)

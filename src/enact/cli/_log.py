@@ -13,7 +13,7 @@ import datetime
 import re
 import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import click
@@ -26,7 +26,7 @@ from enact.cli._app import CLIError, Session, command_options
 from enact.cli._journal import pass_session, resolve_run
 from enact.cli._safe import clean
 from enact.encoding import DecodeError
-from enact.errors import CorruptObjectError, EnactError, NotFoundError, RunNotFoundError
+from enact.errors import CorruptObjectError, NotFoundError
 from enact.invocations import runs
 from enact.refs import Ref
 from enact.stores.base import NameQuery
@@ -101,45 +101,38 @@ def walk_runs(
         unreadable: Collects the runs whose head cannot be read (id and why).
     """
     legacy = sorted(row.time_ns for row in _refs.legacy_rows(store))
-    upper = before
-    if until is not None:
-        bound = f"{runs.INDEX_PREFIX}{int(until * 1e9):020d}/"
-        upper = bound if upper is None else min(upper, bound)
-    lower = f"{runs.INDEX_PREFIX}{int(since * 1e9) - 1:020d}/~" if since is not None else None
     position = 0
+    upper = runs.upper_bound(before, until)
     if upper is not None:  # the runs newer than the page count towards @N
         position = len(store.list_names(NameQuery(runs.INDEX_PREFIX, after=upper)))
         position += 1 if store.get_name(upper) is not None else 0
-    while True:
-        rows = store.list_names(
-            NameQuery(runs.INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=_PAGE)
-        )
-        for name, _ in rows:
-            upper = name
-            position += 1
-            run_id = name.rsplit("/", 1)[1]
-            try:
-                found = runs.get_run(run_id, store=store)
-            except RunNotFoundError:
-                continue
-            except EnactError as err:  # a damaged head: listed as unreadable, not skipped silently
-                if unreadable is not None:
-                    unreadable.append(f"{run_id}: {err}")
-                continue
-            found.cursor = name
-            if status is not None and found.status != status:
-                continue
-            if function is not None and not (
-                found.function == function or found.function.endswith("." + function)
-            ):
-                continue
-            newer_legacy = len(legacy) - bisect.bisect_right(legacy, _created_ns(name))
-            yield position + newer_legacy, found
-        if len(rows) < _PAGE:
-            return
+    found = runs.scan_runs(
+        store,
+        status=status,
+        function=function,
+        since=since,
+        until=until,
+        before=before,
+        unreadable=unreadable if unreadable is not None else [],
+        page=_PAGE,
+    )
+    for offset, run in found:
+        newer_legacy = len(legacy) - bisect.bisect_right(legacy, _created_ns(run.cursor or ""))
+        yield position + offset + newer_legacy, run
 
 
 # log ------------------------------------------------------------------------------
+
+
+def _limit_option(default: int, help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "-n",
+        "--limit",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
 
 
 def _status_option(function: Any) -> Any:
@@ -152,14 +145,7 @@ def _status_option(function: Any) -> Any:
 
 
 @click.command(short_help="List names and the latest runs with their status.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Show the N most recent runs (that the filters select).",
-)
+@_limit_option(20, "Show the N most recent runs (that the filters select).")
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
 @_status_option
 @click.option(
@@ -439,14 +425,7 @@ def _describe_call(store: Store, request: Ref[Any]) -> str:
 
 
 @click.command(short_help="List the input requests that runs wait for.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Show the requests of the N most recent waiting runs.",
-)
+@_limit_option(50, "Show the requests of the N most recent waiting runs.")
 @click.option("--function", metavar="NAME", default=None, help="Only runs of this function.")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON lines (docs/JSON.md).")
 @command_options

@@ -203,7 +203,34 @@ def _check_output(invokable: Any, output: Any) -> None:
     check_type(output, cls._enact_output_type, "its output", cls.__qualname__)
 
 
-class Invokable(Resource, Generic[InputT, OutputT]):
+class _InvokableBase(Resource):
+    """What `Invokable` and `AsyncInvokable` share: declared types and the one input."""
+
+    _enact_input_type: ClassVar[Any] = _Unchecked
+    _enact_output_type: ClassVar[Any] = _Unchecked
+
+    @classmethod
+    def get_input_type(cls) -> Any:
+        """The declared input type (``Any`` if none is declared); see `declared_types`."""
+        return declared_types(cls)[0]
+
+    @classmethod
+    def get_output_type(cls) -> Any:
+        """The declared output type (``Any`` if none is declared); see `declared_types`."""
+        return declared_types(cls)[1]
+
+    def _one_input(self, args: tuple[Any, ...]) -> tuple[Any, ChildCall | None]:
+        """The input of a direct call, and its journal slot inside a running invocation."""
+        if len(args) > 1:
+            raise InvocationError(
+                f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
+            )
+        input_value = args[0] if args else None
+        frame = current_frame()
+        return input_value, None if frame is None else ChildCall(frame, self, input_value)
+
+
+class Invokable(_InvokableBase, Generic[InputT, OutputT]):
     """A resource with a ``call`` method taking at most one argument.
 
     Subclass it (usually as a dataclass) and implement ``call(self)`` or
@@ -219,9 +246,6 @@ class Invokable(Resource, Generic[InputT, OutputT]):
     actual input and output of each call (`enact.InputTypeError`).
     """
 
-    _enact_input_type: ClassVar[Any] = _Unchecked
-    _enact_output_type: ClassVar[Any] = _Unchecked
-
     if TYPE_CHECKING:  # any signature of at most one argument overrides it
         call: Callable[..., Any]
     else:
@@ -230,28 +254,11 @@ class Invokable(Resource, Generic[InputT, OutputT]):
             """The behaviour of the invokable (implemented by subclasses)."""
             raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
 
-    @classmethod
-    def get_input_type(cls) -> Any:
-        """The declared input type (``Any`` if none is declared); see `declared_types`."""
-        return declared_types(cls)[0]
-
-    @classmethod
-    def get_output_type(cls) -> Any:
-        """The declared output type (``Any`` if none is declared); see `declared_types`."""
-        return declared_types(cls)[1]
-
     def __call__(self, *args: InputT) -> OutputT:
-        if len(args) > 1:
-            raise InvocationError(
-                f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
-            )
-        input_value = args[0] if args else None
-        frame = current_frame()
-        output: OutputT
-        if frame is None:
-            output = self._enact_run(input_value)
-        else:
-            output = ChildCall(frame, self, input_value).run(self._enact_run, input_value)
+        input_value, call = self._one_input(args)
+        output: OutputT = (
+            self._enact_run(input_value) if call is None else call.run(self._enact_run, input_value)
+        )
         return output
 
     def _enact_run(self, input_value: Any) -> Any:
@@ -271,7 +278,7 @@ class Invokable(Resource, Generic[InputT, OutputT]):
         return invoke(self, (input_value,), run_id=run_id)
 
 
-class AsyncInvokable(Resource, Generic[InputT, OutputT]):
+class AsyncInvokable(_InvokableBase, Generic[InputT, OutputT]):
     """An invokable whose ``call`` is a coroutine (``async def call(self[, input])``).
 
     ``await invokable()`` calls it; ``await invokable.invoke()`` journals it.
@@ -281,9 +288,6 @@ class AsyncInvokable(Resource, Generic[InputT, OutputT]):
     states the types as for `Invokable` (``await invokable()`` is an ``O``).
     """
 
-    _enact_input_type: ClassVar[Any] = _Unchecked
-    _enact_output_type: ClassVar[Any] = _Unchecked
-
     if TYPE_CHECKING:
         call: Callable[..., Awaitable[Any]]
     else:
@@ -292,26 +296,11 @@ class AsyncInvokable(Resource, Generic[InputT, OutputT]):
             """The behaviour of the invokable (implemented by subclasses)."""
             raise NotImplementedError(f"{type(self).__qualname__} must implement call().")
 
-    @classmethod
-    def get_input_type(cls) -> Any:
-        """The declared input type (``Any`` if none is declared); see `declared_types`."""
-        return declared_types(cls)[0]
-
-    @classmethod
-    def get_output_type(cls) -> Any:
-        """The declared output type (``Any`` if none is declared); see `declared_types`."""
-        return declared_types(cls)[1]
-
     def __call__(self, *args: InputT) -> Awaitable[OutputT]:
-        if len(args) > 1:
-            raise InvocationError(
-                f"{type(self).__qualname__} takes at most one argument, got {len(args)}."
-            )
-        input_value = args[0] if args else None
-        frame = current_frame()
-        if frame is None:
+        input_value, call = self._one_input(args)
+        if call is None:
             return self._enact_run(input_value)
-        return ChildCall(frame, self, input_value).run_async(self._enact_run, input_value)
+        return call.run_async(self._enact_run, input_value)
 
     async def _enact_run(self, input_value: Any) -> Any:
         output = await self.call(*_call_args(self, input_value))

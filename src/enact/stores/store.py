@@ -182,13 +182,20 @@ class Store:
             self._backend.commit_many(packed)
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, keep_on_exception: bool = False) -> Iterator[None]:
         """Collects the commits of this thread or task and writes them at the end.
 
         One backend call (one transaction, one round trip) for the whole block.
         Refs returned inside the block can be checked out inside it; they are
         durable once the block has ended without an exception. If the block
         raises, nothing it committed is written. Nested blocks join the outer one.
+
+        Args:
+            keep_on_exception: Write what the block committed also when it
+                raises an `Exception` (then the exception goes on): for blocks
+                that record their own failure. An interrupt
+                (KeyboardInterrupt, SystemExit, cancellation) still writes
+                nothing.
         """
         if self._pending.get() is not None:
             yield
@@ -199,8 +206,13 @@ class Store:
         token = self._pending.set(pending)
         logs_token = self._pending_logs.set(logs)
         expected_token = self._pending_expected.set(expected)
+        failure: Exception | None = None
         try:
             yield
+        except Exception as error:
+            if not keep_on_exception:
+                raise
+            failure = error
         finally:
             self._pending_expected.reset(expected_token)
             self._pending_logs.reset(logs_token)
@@ -209,6 +221,8 @@ class Store:
             self._write_with_names(list(pending.values()), logs, expected)
         elif pending:
             self._write(list(pending.values()))
+        if failure is not None:
+            raise failure
 
     def _write_with_names(
         self,

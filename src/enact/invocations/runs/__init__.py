@@ -151,7 +151,13 @@ from enact.invocations.runs._lookup import (
     list_runs as list_runs,
 )
 from enact.invocations.runs._lookup import (
+    scan_runs as scan_runs,
+)
+from enact.invocations.runs._lookup import (
     state_invocation as state_invocation,
+)
+from enact.invocations.runs._lookup import (
+    upper_bound as upper_bound,
 )
 from enact.invocations.runs._lookup import (
     wait as wait,

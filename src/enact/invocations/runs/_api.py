@@ -66,14 +66,8 @@ def continue_plan(
         entries = read_journal(store, handle.run_id, state.journal_from)
     root = _overlay(store, tree, entries)
     request = store.checkout(state.request)
-    return RootPlan(
-        request.invokable,
-        request.input,
-        request_ref=state.request,
-        template=_template(root),
-        strict=strict,
-        sink=handle,
-        durable_calls=True,
+    return RootPlan.replaying(
+        state.request, request, _template(root), strict=strict, sink=handle, durable_calls=True
     )
 
 

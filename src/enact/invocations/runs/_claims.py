@@ -163,37 +163,32 @@ class RunHandle:
         assert live is not None
         store = self.store
         with self._lock:
-            batch = store.batch()
-            batch.__enter__()
+            waiting = False
             try:
-                try:
-                    output = body()
-                except Exception as error:
-                    raised = live.journal_wait(self, call, error)
-                    if raised is None:
-                        raise
-                    request = error
-                else:
-                    batch.__exit__(None, None, None)
-                    return output
-                new = self._next(
-                    "waiting",
-                    "finished",
-                    journal_to=next(self._seq),
-                    raised=raised,
-                    raised_here=False,
-                )
-                head: Ref[RunState] = store.commit(new)
-                store.log_name(RUN_PREFIX + self.run_id, head.digest, expected=self.head)
-            except Exception:
-                batch.__exit__(None, None, None)  # what was recorded (a failed call) stays
-                raise
-            except BaseException as interrupt:
-                batch.__exit__(type(interrupt), interrupt, interrupt.__traceback__)
-                raise
-            try:
-                batch.__exit__(None, None, None)
+                # What was recorded of a failed call stays; an interrupt writes nothing.
+                with store.batch(keep_on_exception=True):
+                    try:
+                        output = body()
+                    except Exception as error:
+                        raised = live.journal_wait(self, call, error)
+                        if raised is None:
+                            raise
+                        request = error
+                    else:
+                        return output
+                    new = self._next(
+                        "waiting",
+                        "finished",
+                        journal_to=next(self._seq),
+                        raised=raised,
+                        raised_here=False,
+                    )
+                    head: Ref[RunState] = store.commit(new)
+                    store.log_name(RUN_PREFIX + self.run_id, head.digest, expected=self.head)
+                    waiting = True
             except NameConflictError:
+                if not waiting:
+                    raise
                 lost = _moved_on(store, self.head, new)
                 self.lost = lost
                 _leases.remove(self)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 from enact.errors import (
+    EnactError,
     NotFoundError,
     RunError,
     RunNotFoundError,
@@ -271,24 +273,68 @@ def list_runs(
     store = store or current_store()
     if status is not None and status not in STATUSES:
         raise ValueError(f"Unknown run status {status!r}; one of {', '.join(STATUSES)}.")
-    upper = before
-    if until is not None:
-        bound = f"{INDEX_PREFIX}{int(until * 1e9):020d}/"
-        upper = bound if upper is None else min(upper, bound)
+    scan = scan_runs(
+        store,
+        status=status,
+        function=function,
+        since=since,
+        until=until,
+        before=before,
+        page=max(limit, 50),
+    )
+    return [run for _, run in itertools.islice(scan, limit)]
+
+
+def upper_bound(before: str | None, until: float | None) -> str | None:
+    """The run index name below which a scan with these bounds starts (None: the newest)."""
+    if until is None:
+        return before
+    bound = f"{INDEX_PREFIX}{int(until * 1e9):020d}/"
+    return bound if before is None else min(before, bound)
+
+
+def scan_runs(
+    store: Store,
+    *,
+    status: str | None = None,
+    function: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    before: str | None = None,
+    unreadable: list[str] | None = None,
+    page: int = 50,
+) -> Iterator[tuple[int, Run]]:
+    """Yields ``(offset, run)`` for the runs the filters select, newest first.
+
+    Reads the run index a page of names at a time (by a range scan between
+    the time bounds) and each run's head once. `offset` counts the index
+    names read so far, the skipped ones included (``enact log`` numbers its
+    rows with it). Arguments as for `list_runs`.
+
+    Args:
+        unreadable: Collects the runs whose head cannot be read (id and why),
+            which are then skipped; without it, such a head raises.
+    """
+    upper = upper_bound(before, until)
     lower = f"{INDEX_PREFIX}{int(since * 1e9) - 1:020d}/~" if since is not None else None
-    found: list[Run] = []
-    page = max(limit, 50)
-    while len(found) < limit:
+    offset = 0
+    while True:
         rows = store.list_names(
             NameQuery(INDEX_PREFIX, after=lower, before=upper, reverse=True, limit=page)
         )
         for name, _ in rows:
             upper = name
+            offset += 1
             run_id = name.rsplit("/", 1)[1]
             try:
                 run = get_run(run_id, store=store)
             except RunNotFoundError:
                 continue  # its head was never written (a crash right after the index name)
+            except EnactError as err:  # a damaged head: reported, not skipped silently
+                if unreadable is None:
+                    raise
+                unreadable.append(f"{run_id}: {err}")
+                continue
             if run_index_name(run.state) != name:
                 continue  # a left-over name of an earlier attempt to start a run of this id
             run.cursor = name
@@ -298,9 +344,6 @@ def list_runs(
                 run.function == function or run.function.endswith("." + function)
             ):
                 continue
-            found.append(run)
-            if len(found) == limit:
-                break
+            yield offset, run
         if len(rows) < page:
-            break
-    return found
+            return

@@ -1,0 +1,523 @@
+"""Frames and child calls: the state of a running invocation and the calls it makes.
+
+While an invocation runs, a `Frame` in a context variable collects the child
+calls its code makes. Each call of an invokable or registered function inside
+it becomes a `ChildCall`: its slot is reserved when the call is made (so the
+children of ``asyncio.gather`` keep the order the program made them in), it
+runs with a frame of its own, and when it finishes its request and response
+are committed; with a run's `CallSink`, in one backend call with its journal
+entry, before its caller sees the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, Final, Protocol, TypeVar
+
+from enact.encoding import encode
+from enact.errors import IncompleteSubinvocationError, ReplayError
+from enact.invocations import providers
+from enact.invocations.diagnostics import (
+    incomplete_error,
+    missing_call_error,
+    mutation_error,
+    replay_error,
+)
+from enact.invocations.engine._closing import Closed, commit_outcome, request_changed
+from enact.invocations.engine._invocation import ExceptionOverride, Invocation, OpenCall
+from enact.invocations.engine._matching import (
+    convert_answer,
+    new_call_error,
+    recorded_ref,
+    served_value,
+    upgrades_to,
+)
+from enact.invocations.records import Output, Request, Response
+from enact.invocations.responses import (
+    IMMUTABLE_TYPES,
+    commit_response,
+    read_response,
+    response_memo,
+)
+from enact.invocations.timings import CallTimer
+from enact.invocations.timings import _clock as _timing_clock
+from enact.invocations.usage import NO_USAGE
+from enact.refs import Ref
+from enact.stores.store import Store
+
+T = TypeVar("T")
+
+
+class CallSink(Protocol):
+    """Where a run records each finished call (see `enact.runs`)."""
+
+    def entry_name(self, path: tuple[int, ...], request_digest: str) -> str:
+        """The journal name under which a finished call's response is recorded."""
+        ...
+
+    def check(self) -> None:
+        """Raises if this process may no longer write the run (its lease was lost)."""
+        ...
+
+    def waits_for(self, call: ChildCall) -> bool:
+        """Whether `call` may wait in place for an answer (see `run_waiting`); cheap."""
+        ...
+
+    def run_waiting(self, call: ChildCall, body: Callable[[], Any]) -> Any:
+        """Runs `body` (the call); if it asks for input, waits in place for the answer.
+
+        A run driven by an `InvocationGenerator` in this process journals the
+        request and the run's move to ``waiting`` in one transaction, then
+        waits instead of unwinding, and returns the answer (recorded as the
+        call's output, see `ChildCall.answered`). Anything else is returned or
+        raised as by `body`.
+        """
+        ...
+
+
+class _Pending:
+    """Placeholder for a child call that has started but not finished."""
+
+    __slots__ = ("input", "invokable")
+
+    def __init__(self, invokable: Any, input_value: Any) -> None:
+        self.invokable = invokable
+        self.input = input_value
+
+
+class Frame:
+    """The state of one running invocation: its children so far and its template."""
+
+    __slots__ = (
+        "call",
+        "child_errors",
+        "closed",
+        "hooks",
+        "lock",
+        "override",
+        "parent",
+        "path",
+        "responses",
+        "sink",
+        "slots",
+        "store",
+        "strict",
+        "template",
+        "timer",
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        template: list[Any] | None,
+        strict: bool,
+        override: ExceptionOverride | None,
+        path: tuple[int, ...],
+        sink: CallSink | None,
+        parent: Frame | None = None,
+        call: ChildCall | None = None,
+        hooks: providers.CallHooks = providers.NO_HOOKS,
+        timer: CallTimer | None = None,
+    ) -> None:
+        self.store = store
+        self.parent = parent
+        self.call = call
+        self.slots: list[Any] = []
+        self.template = template
+        self.strict = strict
+        self.override = override
+        self.path = path
+        self.sink = sink
+        self.hooks = hooks
+        self.timer = timer  # the run's timings and observers (enact.invocations.timings)
+        self.child_errors: list[BaseException] = []
+        self.closed = False
+        self.responses = response_memo(store)
+        # Calls made from worker threads reserve slots concurrently.
+        self.lock = threading.Lock()
+
+    def children(self) -> list[Invocation]:
+        return [slot for slot in self.slots if isinstance(slot, Invocation)]
+
+    def first_incomplete(self) -> tuple[int, _Pending] | None:
+        for index, slot in enumerate(self.slots):
+            if isinstance(slot, _Pending):
+                return index, slot
+        return None
+
+    def close(
+        self,
+        invokable: Any,
+        input_value: Any,
+        request_tokens: bytes | None,
+        output: Any,
+        error: BaseException | None,
+        *,
+        commit: bool = True,
+    ) -> Closed:
+        """Ends this frame's call: checks it, commits its response (unless `commit` is False).
+
+        Returns the response and the exception the call ends with (its own, a
+        mutation of its request, or an output that cannot be stored).
+
+        Raises:
+            IncompleteSubinvocationError: A child of the call is still running.
+            ReplayError: The call returned without making a recorded call.
+        """
+        incomplete = self.first_incomplete()
+        if incomplete is not None:
+            index, pending = incomplete
+            raise incomplete_error(index, pending.invokable, pending.input, error)
+        if error is None:
+            self._check_template_used(invokable)
+        self.closed = True
+        if error is None and request_changed(request_tokens, invokable, input_value):
+            error = mutation_error(invokable, self.path)
+        return commit_outcome(self.store, self.children(), self.child_errors, output, error, commit)
+
+    def _check_template_used(self, invokable: Any) -> None:
+        template = self.template
+        if not self.strict or template is None:
+            return
+        for position in range(len(self.slots), len(template)):
+            recorded = template[position]
+            if isinstance(recorded, OpenCall) and recorded.request_digest is None:
+                continue  # a call of unknown request that never finished: nothing to miss
+            raise missing_call_error(
+                self.path, position, recorded_ref(recorded), self.store, invokable
+            )
+
+    def child(self, index: int, template: list[Any] | None, call: ChildCall) -> Frame:
+        """A frame for `call`, this frame's child at `index`, with these settings."""
+        return Frame(
+            self.store,
+            template,
+            self.strict,
+            self.override,
+            (*self.path, index),
+            self.sink,
+            parent=self,
+            call=call,
+            hooks=self.hooks,
+            timer=self.timer,
+        )
+
+
+_frame: Final[ContextVar[Frame | None]] = ContextVar("enact_invocation_frame", default=None)
+
+
+current_frame: Final[Callable[[], Frame | None]] = _frame.get
+"""Returns the frame of the invocation running in this context, or None."""
+
+
+def set_frame(frame: Frame | None) -> Any:
+    """Makes `frame` current in this context; returns the token for `reset_frame`."""
+    return _frame.set(frame)
+
+
+def reset_frame(token: Any) -> None:
+    """Undoes `set_frame`."""
+    _frame.reset(token)
+
+
+MISSING: Final = object()
+"""`ChildCall.output` before the call has run (a replayed call has its output at once)."""
+
+
+class ChildCall:
+    """One child call: reserved in its parent's frame when the call is made."""
+
+    __slots__ = (
+        "child_template",
+        "digest",
+        "frame",
+        "index",
+        "input",
+        "invokable",
+        "links",
+        "output",
+        "provider",
+        "request_ref",
+        "request_tokens",
+        "started",
+    )
+
+    def __init__(self, frame: Frame, invokable: Any, input_value: Any) -> None:
+        self.frame = frame
+        self.invokable = invokable
+        self.input = input_value
+        pending = _Pending(invokable, input_value)
+        with frame.lock:
+            self.index = index = len(frame.slots)
+            frame.slots.append(pending)
+        try:
+            tokens, links = encode(Request(invokable, input_value))
+            self.digest = digest = hashlib.sha256(tokens).hexdigest()
+            self.request_tokens: bytes = tokens
+            self.links = links
+            self.request_ref: Ref[Request] = Ref._unchecked(digest)
+            self.output: Any = MISSING
+            self.child_template: list[Any] | None = None
+            self.provider: providers.CallProvider | None = None
+            template = frame.template
+            if template is not None and index < len(template):
+                recorded = template[index]
+                if isinstance(recorded, OpenCall):
+                    if recorded.request_digest in (None, digest):
+                        self.child_template = recorded.children
+                        return
+                elif recorded.request.digest == digest or upgrades_to(
+                    frame.store, recorded.request, tokens
+                ):
+                    self._replay(recorded)
+                    return
+                if frame.strict:
+                    raise replay_error(
+                        frame.path,
+                        index,
+                        recorded_ref(recorded),
+                        frame.store,
+                        invokable,
+                        input_value,
+                        tokens,
+                    )
+            if frame.hooks.active or providers.declared:
+                self._unrecorded()
+        except BaseException:
+            # The call never started (its input cannot be stored, or an answer has the
+            # wrong type): free its slot, so the caller sees this error and not a
+            # pending child.
+            with frame.lock:
+                if frame.slots and frame.slots[-1] is pending:
+                    frame.slots.pop()
+                else:
+                    frame.slots[index] = None
+            raise
+
+    def _replay(self, recorded: Invocation) -> None:
+        """Uses a recorded child whose request matches this call."""
+        frame = self.frame
+        response = frame.responses.get(recorded.response.digest)
+        if response is None:
+            response = read_response(frame.store, recorded.response)
+        if response.output is not None:
+            frame.slots[self.index] = recorded
+            value = response.output.value
+            if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
+                fresh = frame.store.checkout(recorded.response).output
+                assert fresh is not None  # the same response, read again
+                value = fresh.value
+            self.output = value
+            if frame.timer is not None:
+                frame.timer.reused(frame.path, self.index, self.digest, self.invokable, value)
+            return
+        if response.raised is not None and response.raised_here and frame.override is not None:
+            value = frame.override(response.raised)
+            if value is not None:  # None: no override, the call runs again as without one
+                if isinstance(value, Ref):
+                    value = value()  # a Ref to None answers None
+                self._overridden(response.raised, value)
+                return
+        self.child_template = list(response.children)
+
+    def _site(self) -> providers.CallSite:
+        frame = self.frame
+        return providers.CallSite(
+            frame.store,
+            (*frame.path, self.index),
+            self.digest,
+            self.invokable,
+            self.input,
+            frame.hooks.run_id,
+        )
+
+    def _unrecorded(self) -> None:
+        """A call the template does not answer: refused, served by a provider, or run."""
+        frame = self.frame
+        hooks = frame.hooks
+        if hooks.forbid_new:
+            raise new_call_error(frame.template, frame.path, self.index, self.invokable, self.input)
+        provider = providers.provider_for(hooks, self.invokable)
+        if provider is None:
+            return
+        served = provider.serve(self._site())
+        if served is None:
+            self.provider = provider  # told of the response when the call returns
+            return
+        value = served_value(frame.store, served)
+        with frame.store.batch():
+            self._record(served)
+        frame.slots[self.index] = Invocation(self.request_ref, served)
+        self.output = value
+
+    def _overridden(self, raised: Ref[Any], value: Any) -> None:
+        """Records `value` as the output of this call, which raised `raised` when recorded."""
+        frame = self.frame
+        value = convert_answer(raised, value)
+        store = frame.store
+        with store.batch():
+            new_response = commit_response(store, Response(Output(value), None, False, []))
+            self._record(new_response)
+        frame.slots[self.index] = Invocation(self.request_ref, new_response)
+        self.output = value
+
+    def _record(self, response: Ref[Response]) -> None:
+        """Writes this finished call's request and journal entry (inside a batch)."""
+        frame = self.frame
+        frame.store.commit_tokens(self.request_tokens, self.links, Ref, self.digest)
+        sink = frame.sink
+        if sink is not None:
+            sink.check()
+            name = sink.entry_name((*frame.path, self.index), self.digest)
+            frame.store.log_name(name, response.digest)
+
+    def start(self) -> tuple[Frame, Any]:
+        frame = self.frame
+        timer = frame.timer
+        if timer is not None:
+            if timer.plain:  # no observers: only the time is needed
+                self.started = _timing_clock()
+            else:
+                self.started = timer.start(frame.path, self.index, self.digest, self.invokable)
+        child = frame.child(self.index, self.child_template, self)
+        return child, _frame.set(child)
+
+    def finish(
+        self, child: Frame, output: Any, error: BaseException | None
+    ) -> BaseException | None:
+        """Checks the finished call and records it in the parent's slot.
+
+        With a run's sink, the request, the response and the journal entry
+        are written in one backend call before this returns. Returns the
+        exception the call ends with: its own, or the error that prevented
+        committing its output.
+        """
+        frame = self.frame
+        store = frame.store
+        timer = frame.timer
+        ended = _timing_clock() if timer is not None else 0
+        with store.batch():
+            closed = child.close(self.invokable, self.input, self.request_tokens, output, error)
+            response_ref, error = closed.response, closed.error
+            assert response_ref is not None
+            self._record(response_ref)
+        if self.provider is not None and error is None:
+            self.provider.record(self._site(), response_ref)
+        if error is not None:
+            frame.child_errors.append(error)
+        frame.slots[self.index] = Invocation(self.request_ref, response_ref)
+        if timer is not None:
+            if timer.plain and not timer.below and type(output) in NO_USAGE:
+                # The common case, inlined: a tuple per call, formatted when the run stops.
+                timer.calls.append((frame.path, self.index, self.digest, self.started, ended))
+            else:
+                path, index, digest = frame.path, self.index, self.digest
+                timer.finish(
+                    path, index, digest, self.invokable, self.started, ended, output, error
+                )
+        return error
+
+    def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
+        if self.output is not MISSING:
+            return self.output
+        sink = self.frame.sink
+        if sink is not None and sink.waits_for(self):
+            return sink.run_waiting(self, lambda: self._body(call, args, kwargs))
+        return self._body(call, args, kwargs)
+
+    def _body(self, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        with _Running(self) as running:
+            running.output = call(*args, **kwargs)
+        return running.output
+
+    def answered(self, error: Exception, value: Any, response: Ref[Response]) -> Any:
+        """This call, which raised `error`, was answered in place (see `CallSink.run_waiting`)."""
+        frame = self.frame
+        frame.slots[self.index] = Invocation(self.request_ref, response)
+        frame.child_errors = [raised for raised in frame.child_errors if raised is not error]
+        return value
+
+    async def run_async(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
+        if self.output is not MISSING:
+            return self.output
+        with _Running(self) as running:
+            running.output = await call(*args, **kwargs)
+        return running.output
+
+    def fail(self, child: Frame, token: Any, error: Exception) -> None:
+        """Ends the child's frame and journals the exception it raised."""
+        _frame.reset(token)
+        if isinstance(error, ReplayError | IncompleteSubinvocationError):
+            return
+        try:
+            self.finish(child, None, error)
+        except (ReplayError, IncompleteSubinvocationError):
+            raise
+        except Exception:
+            # Journaling the exception failed too (e.g. a RecursionError that the
+            # record's own encoding hits again): give up the slot, so the caller
+            # sees the call's own exception rather than a pending child.
+            if self.frame.slots[self.index].__class__ is _Pending:
+                self.frame.slots[self.index] = None
+
+    def succeed(self, child: Frame, token: Any, output: Any) -> Any:
+        """Ends the child's frame and journals its output; returns the output."""
+        _frame.reset(token)
+        failure = self.finish(child, output, None)
+        if failure is not None:
+            raise failure
+        return output
+
+
+class _Running:
+    """The body of a child call: its own frame while it runs, its record when it ends.
+
+    One context manager for both `ChildCall.run` and `ChildCall.run_async`,
+    so the bookkeeping of a synchronous and an asynchronous call is the same code.
+    """
+
+    __slots__ = ("batch", "call", "child", "output", "token")
+
+    def __init__(self, call: ChildCall) -> None:
+        self.call = call
+        self.output: Any = None
+        self.batch: Any = None
+
+    def __enter__(self) -> _Running:
+        call = self.call
+        if type(call.invokable) in _WRITTEN_WITH_RECORD:
+            self.batch = call.frame.store.batch(keep_on_exception=True)
+            self.batch.__enter__()
+        self.child, self.token = call.start()
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        try:
+            if error is None:
+                self.output = self.call.succeed(self.child, self.token, self.output)
+            elif isinstance(error, Exception):
+                self.call.fail(self.child, self.token, error)
+            else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
+                _frame.reset(self.token)
+        finally:
+            batch, self.batch = self.batch, None
+            if batch is not None:
+                # The body's writes go with the call's record, which `fail` wrote when
+                # the body raised an Exception; an interrupt leaves neither.
+                batch.__exit__(kind, error, traceback)
+
+
+_WRITTEN_WITH_RECORD: Final[set[type]] = set()
+"""Invokables whose body's commits are written in one transaction with the call's record."""
+
+
+def write_with_record(invokable_class: type[T]) -> type[T]:
+    """Marks a class of invokables with short bodies: what they commit is written with
+    their record, in one transaction (`request_input`'s for_value and its request)."""
+    _WRITTEN_WITH_RECORD.add(invokable_class)
+    return invokable_class

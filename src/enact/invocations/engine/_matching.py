@@ -1,0 +1,96 @@
+"""Matching a call against its recorded slot, and what a call without record gets.
+
+A call is matched with the recorded child at its position by request digest;
+`upgrades_to` also accepts a request recorded before a rename or a new
+defaulted field. The functions here read records; they run nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from enact.encoding import encode
+from enact.errors import EnactError, UnrecordedCallError
+from enact.invocations import providers
+from enact.invocations.diagnostics import describe_request
+from enact.invocations.engine._invocation import Invocation, OpenCall
+from enact.invocations.records import Request, Response
+from enact.invocations.responses import IMMUTABLE_TYPES, read_response
+from enact.refs import Ref
+from enact.stores.store import Store
+
+
+def upgrades_to(store: Store, recorded: Ref[Request], tokens: bytes) -> bool:
+    """Whether a recorded request, read with today's classes, is the request `tokens` spells.
+
+    A request recorded before a class or function was renamed (with an alias)
+    or gained a field with a default has another digest than the same call
+    made now; read with the current classes and encoded again, it spells the
+    same tokens. Only tried when the digests differ.
+    """
+    try:
+        return encode(store.checkout(recorded))[0] == tokens
+    except EnactError:  # types not registered here, or not compatible: not the same call
+        return False
+
+
+def recorded_ref(recorded: Invocation | OpenCall) -> Ref[Request] | None:
+    if isinstance(recorded, OpenCall):
+        return None if recorded.request_digest is None else Ref._unchecked(recorded.request_digest)
+    return recorded.request
+
+
+def served_value(store: Store, served: Ref[Response]) -> Any:
+    """The output of a response that a provider serves (a copy, if it could be changed)."""
+    response = read_response(store, served)
+    assert response.output is not None, "providers serve responses with an output"
+    value = response.output.value
+    if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
+        fresh = store.checkout(served).output
+        assert fresh is not None
+        value = fresh.value
+    return value
+
+
+def new_call_error(
+    template: list[Any] | None,
+    path: tuple[int, ...],
+    index: int,
+    invokable: Any,
+    input_value: Any,
+) -> UnrecordedCallError:
+    """The error for a call at `index` of the frame at `path` that `template` lacks."""
+    nearby: list[tuple[int, str]] = []
+    if template is not None:
+        for position in range(max(0, index - 2), min(len(template), index + 2)):
+            request = recorded_request(template[position])
+            nearby.append(
+                (
+                    position,
+                    "(a call that did not finish)"
+                    if request is None
+                    else describe_request(request.invokable, request.input, short=True),
+                )
+            )
+    return providers.new_call_error(
+        path,
+        index,
+        nearby,
+        invokable,
+        input_value,
+        recorded_count=None if template is None else len(template),
+    )
+
+
+def recorded_request(recorded: Invocation | OpenCall) -> Request | None:
+    if isinstance(recorded, OpenCall):
+        return None
+    request: Request = recorded.request()
+    return request
+
+
+def convert_answer(raised: Ref[Any], value: Any) -> Any:
+    """An override for an input request is converted and checked as an answer."""
+    exception = raised()
+    convert = getattr(exception, "convert_answer", None)
+    return value if convert is None else convert(value)
