@@ -88,8 +88,6 @@ from enact.resources import (
 )
 from enact.stores import (
     ANY,
-    FileBackend,
-    FileStore,
     InMemoryBackend,
     InMemoryStore,
     PackedResource,
@@ -118,11 +116,12 @@ if _TYPE_CHECKING:
         verify,
     )
     from enact.pretty import pformat, pprint
+    from enact.stores.files import FileBackend, FileStore
     from enact.stores.postgres import PostgresBackend, PostgresStore
     from enact.testing.cassettes import Cassette, cassette
 
 # Imported on first use (PEP 562), so that a process that only runs calls does
-# not load the maintenance tools, the pretty printer and cassettes.
+# not load the maintenance tools, the pretty printer, cassettes and the file backend.
 _LAZY = {
     **dict.fromkeys(
         ("CopyReport", "GCReport", "MigrateReport", "VerifyProblem", "VerifyReport"),
@@ -131,6 +130,7 @@ _LAZY = {
     **dict.fromkeys(("copy", "gc", "migrate", "verify"), "enact.maintenance"),
     **dict.fromkeys(("pformat", "pprint"), "enact.pretty"),
     **dict.fromkeys(("Cassette", "cassette"), "enact.testing.cassettes"),
+    **dict.fromkeys(("FileBackend", "FileStore"), "enact.stores.files"),
 }
 
 __version__ = "1.0.0.dev0"
