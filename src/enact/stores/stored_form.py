@@ -26,7 +26,7 @@ import binascii
 import hashlib
 import re
 import zlib
-from typing import Final
+from typing import Any, Final
 
 COMPRESSED_PREFIX: Final = b"z1:"
 Z2_PREFIX: Final = b"z2:"
@@ -80,15 +80,12 @@ def compress(tokens: bytes, form: str = "z1") -> bytes | None:
             # over level 1, and a 4 KiB window (enough for the dictionary) spares
             # setting up a large one. Large ones (a run's tree): level 6 would gain
             # 1% for half again the time. Readers inflate any window size.
-            small = len(rewritten) < 4096
-            packer = zlib.compressobj(
-                6 if small else 1,
-                zlib.DEFLATED,
-                -12 if small else -15,
-                5 if small else 8,
-                zlib.Z_DEFAULT_STRATEGY,
-                Z2_DICTIONARY,
-            )
+            if len(rewritten) < 4096:
+                packer = _small_z2_packer().copy()  # cheaper than priming a new one
+            else:
+                packer = zlib.compressobj(
+                    1, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, Z2_DICTIONARY
+                )
             packed = Z2_PREFIX + packer.compress(rewritten) + packer.flush()
             return packed if len(packed) < len(tokens) else None
     elif form != "z1":
@@ -96,6 +93,19 @@ def compress(tokens: bytes, form: str = "z1") -> bytes | None:
     packer = zlib.compressobj(1, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
     packed = COMPRESSED_PREFIX + packer.compress(tokens) + packer.flush()
     return packed if len(packed) < len(tokens) else None
+
+
+_small_packers: list[Any] = []
+
+
+def _small_z2_packer() -> Any:
+    """A compressor for small objects primed with the z2 dictionary, made once (its
+    ``copy()`` is thread-safe: zlib objects hold a lock)."""
+    if not _small_packers:
+        _small_packers.append(
+            zlib.compressobj(6, zlib.DEFLATED, -12, 5, zlib.Z_DEFAULT_STRATEGY, Z2_DICTIONARY)
+        )
+    return _small_packers[0]
 
 
 def decompress(data: bytes) -> bytes:
