@@ -7,7 +7,8 @@ journaled call's request and response are about 800 bytes of tokens, most of
 them structure), so plain DEFLATE gains little on each, while DEFLATE primed
 with a dictionary of that structure stores them in a fifth of the space.
 
-The dictionary is part of the format and never changes. ``z2:`` adds a
+Each form's dictionary is part of the format and never changes. ``z2:`` (its
+own dictionary, `Z2_DICTIONARY`; SQLite writes it, PostgreSQL ``z1:``) adds a
 reversible rewrite before DEFLATE (`rewrite`): a type id whose digest is the
 SHA-256 of its name alone (a registered function, a resource without fields)
 keeps only its name, and a Ref's 64 hex digits become their 32 raw bytes. It
