@@ -141,7 +141,14 @@ class Frame:
         self.timer = timer  # the run's timings and observers (enact.invocations.timings)
         self.child_errors: list[BaseException] = []
         self.closed = False
-        self.responses = response_memo(store)
+        self.responses = responses = response_memo(store)
+        if template is not None and len(template) > 1:
+            # A replay reads every recorded child's response: one backend call for all.
+            store.prefetch(
+                recorded.response
+                for recorded in template
+                if isinstance(recorded, Invocation) and recorded.response.digest not in responses
+            )
         # Calls made from worker threads reserve slots concurrently.
         self.lock = threading.Lock()
 

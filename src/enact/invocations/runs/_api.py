@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar, overload
@@ -247,7 +247,8 @@ def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -
 def check_sync_here(run: Run) -> None:
     """Refuses, before any claim, to run an asynchronous run's code from a running loop."""
     request = run.store.checkout(run.state.request)
-    if not is_async_invokable(request.invokable):
+    asyncio = sys.modules.get("asyncio")  # no event loop runs before asyncio is imported
+    if asyncio is None or not is_async_invokable(request.invokable):
         return
     try:
         asyncio.get_running_loop()
@@ -275,6 +276,8 @@ def run_claimed(handle: RunHandle, before: Run, *, strict: bool) -> None:
         if not is_async_invokable(plan.invokable):
             invoke_root(plan)
             return
+        import asyncio
+
         asyncio.run(invoke_root_async(plan))
 
 
