@@ -86,7 +86,7 @@ CASES = [
     ("input_requests", 400, 1, None, 1),
     ("input_requests", 800, 1, None, 1),
     ("bytes_per_call", 1000, 1, 200, 1),
-    ("cold_start", 1, 5, 1, 2),
+    ("cold_start", 1, 7, 1, 3),
 ]
 
 # (row label, workload, result key, format)
@@ -99,6 +99,7 @@ METRICS = [
     ("input_requests store bytes", "input_requests", "store_bytes", "B"),
     ("bytes_per_call B/step", "bytes_per_call", "bytes_per_step", "B"),
     ("cold_start wall/process", "cold_start", "wall", "s"),
+    ("cold_start CPU/process", "cold_start", "cpu", "s"),
 ]
 
 

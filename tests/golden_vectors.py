@@ -130,6 +130,16 @@ VECTORS: list[tuple[str, Callable[[], Any], str]] = [
         "7932720d296382cc2fa5b2c4ffbc074de05124291927a0a441e16f1aa840af68",
     ),
     (
+        "{2: 'b', 1: 'a'}",
+        lambda: {2: "b", 1: "a"},
+        "ed7c88236793a3bca99e89bf2aef46e5db077a73097be610edfde13addad9adf",
+    ),
+    (
+        "dict keyed by a frozenset, a tuple and a str",
+        lambda: {frozenset({"x", "y", "z"}): 1, ("b",): 2, "a": 3},
+        "a2375a5223221c2db18d5bb35b117261a30ad532f09a91e82e37b9064edb2d5e",
+    ),
+    (
         "control, format, astral and surrogate characters",
         lambda: "\u00a0\x85\U0001f6dc\u200b\ud800\x00\x7f",
         "0d0e9db4da876f3308e47a1b3e699c97150b08f32d1b04e2cd406e623511992c",

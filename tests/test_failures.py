@@ -414,13 +414,17 @@ def test_an_old_journal_reads_and_replays(store: enact.Store) -> None:
     old = _old_journal(store)
     raised = old.get_child(0).get_raised()
     assert type(raised) is enact.RecordedException
-    replayed = old.rewind(0).replay()  # a call that raised runs again, and raises again
+    FAIL["now"] = False
+    # The recorded exception is raised again, as a ValueError the program catches.
+    replayed = old.rewind(0).replay()
     assert replayed.get_output() == -1
-    again = replayed.get_child(0).get_raised()
+    assert replayed.get_child(0) == old.get_child(0)  # the old record, kept as it is
+    # Rewound, the call runs again.
+    assert old.rewind(1).replay().get_output() == 5
+    FAIL["now"] = True
+    again = old.rewind(1).replay().get_child(0).get_raised()
     assert isinstance(again, enact.TracedException)  # new records have the new shape
     assert (again.type_name, again.message) == (raised.type_name, raised.message)
-    FAIL["now"] = False
-    assert old.rewind(0).replay().get_output() == 5
 
 
 def test_an_old_journal_in_the_cli(tmp_path: pathlib.Path) -> None:

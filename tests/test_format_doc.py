@@ -70,6 +70,8 @@ def test_doc_vectors_are_what_the_code_writes() -> None:
             [double],
             record_type(list[str] | None),
             record_type(Literal["yes", "no"]),
+            {2: "b", 1: "a"},
+            {(1, "x"): None, "a": 1},
         ]
         vectors = doc_vectors()
         assert len(vectors) == len(values)

@@ -124,21 +124,23 @@ def test_strict_false_skips_a_mismatch_but_forbid_still_refuses_the_new_call() -
         assert CALLS == ["query 0", "query 1"]
 
 
-def test_a_recorded_call_that_raised_runs_again_and_its_new_children_are_refused() -> None:
+def test_a_recorded_call_that_raised_raises_again_and_runs_nothing() -> None:
     with enact.InMemoryStore():
         SETTINGS["fail"] = True
         invocation = enact.invoke(pipeline)
         assert invocation.get_raised() is not None
         SETTINGS["fail"] = False  # fixed: flaky_step now makes a second model call
         CALLS.clear()
-        with pytest.raises(enact.UnrecordedCallError) as caught:
-            invocation.rewind(0).replay(new_calls="forbid")
-        # flaky_step ran again (it raised, so it has no output to reuse); its recorded
-        # child came from the journal, the new one was refused.
+        # The recorded exception is a recorded result: raised again, flaky_step not run.
+        replayed = invocation.rewind(0).replay(new_calls="forbid")
+        assert "the step failed" in str(replayed.get_raised())
         assert CALLS == []
-        assert caught.value.path == (0, 1)
-        assert "'second inside'" in str(caught.value)
-        assert "[0] model(" in str(caught.value) and "'inside'" in str(caught.value)
+        # Rewinding the failed step runs it again: it has no record now.
+        with pytest.raises(enact.UnrecordedCallError) as caught:
+            invocation.rewind(1).replay(new_calls="forbid")
+        assert CALLS == []
+        assert caught.value.path == (0,)
+        assert "flaky_step(" in str(caught.value)
 
 
 def test_new_calls_must_be_run_or_forbid() -> None:

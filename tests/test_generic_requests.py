@@ -173,7 +173,7 @@ def test_another_process_reads_and_checks_a_generic_request(tmp_path: pathlib.Pa
 
 
 def test_unrequestable_types_are_refused_with_the_fix(store: Any) -> None:
-    """dict keys other than str, unregistered models, other generics: the error names the fix."""
+    """Unregistered models, other generics, odd literals: the error names the fix."""
 
     class Loose(pydantic.BaseModel):
         """Not registered."""
@@ -181,7 +181,6 @@ def test_unrequestable_types_are_refused_with_the_fix(store: Any) -> None:
         x: int
 
     cases: list[tuple[Any, str]] = [
-        (dict[int, str], "its keys are int, and enact stores dicts with str keys only"),
         (Loose, "it is not registered: decorate the class with @enact.register"),
         (frozenset[int] | bytearray, "bytearray: it is not a resource class"),
         (Literal[1.5], "the Literal value 1.5 is not str, int, bool or None"),
@@ -198,14 +197,27 @@ def test_unrequestable_types_are_refused_with_the_fix(store: Any) -> None:
         assert "request_input cannot request" in raised.message and problem in raised.message
 
 
-def test_non_str_dict_keys_are_refused_by_commit_with_the_path(store: Any) -> None:
-    """A dict with an int key is an error naming the key's type, the path and the fix."""
-    with pytest.raises(enact.UnsupportedValueError) as info:
-        enact.commit({"ok": [{1: "a"}]})
-    assert info.value.path == "$['ok'][0]"
+def test_dicts_keyed_by_other_types_are_requested_and_answered(store: Any) -> None:
+    """dict[int, str] is requested, recorded, and answered with int keys or JSON's str keys."""
+
+    @enact.register
+    def asks_for_scores() -> str:
+        scores = enact.request_input(dict[int, str], context="scores")
+        return repr(scores)
+
+    invocation = enact.invoke(asks_for_scores)
+    raised = invocation.get_raised()
+    assert isinstance(raised, enact.InputRequest)
+    assert raised.requested_type == dict[int, str]
+    assert "dict[int, str]" in str(raised)
+    answered = enact.answer(invocation, {"10": "b", "2": "a"})  # as JSON spells it
+    assert answered.replay().get_output() == "{2: 'a', 10: 'b'}"  # sorted by key, as ints
+    assert enact.answer(invocation, {3: "c"}).replay().get_output() == "{3: 'c'}"
+    with pytest.raises(enact.AnswerError) as info:
+        enact.answer(invocation, {"x": "a", "1": 2})
     message = str(info.value)
-    assert "key of type int (1)" in message and "dict keys must be str" in message
-    assert "Convert the keys to str, or store a list of pairs" in message
+    assert "$['x'] (key): expected int, got 'x'" in message
+    assert "$['1']: expected str, got 2" in message
 
 
 @enact.register
@@ -232,7 +244,7 @@ def careful() -> str:
 
 
 def test_override_returning_none_is_no_override(store: Any) -> None:
-    """None from exception_override: the tool call runs again, and the request asks again."""
+    """None from exception_override: the recorded tool error is raised again, the tool not run."""
     CALLS.clear()
     invocation = enact.invoke(careful)
     assert isinstance(invocation.get_raised(), enact.InputRequest)
@@ -244,9 +256,12 @@ def test_override_returning_none_is_no_override(store: Any) -> None:
 
     answered = invocation.replay(exception_override=only_requests)
     assert seen == ["TracedException", "InputRequest"]  # a recorded ValueError, then the request
-    assert answered.get_output() == "worked hi"  # the tool ran again instead of returning None
+    assert answered.get_output() == "failed hi"  # caught as on the first run, not None
+    assert CALLS == [1]  # the tool did not run again
     again = invocation.replay(exception_override=lambda ref: None)
     assert isinstance(again.get_raised(), enact.InputRequest)
+    assert again.get_child(1) == invocation.get_child(1)  # the recorded request, raised again
+    assert CALLS == [1]
     none_answer = enact.invoke(asks_optional).replay(
         exception_override=lambda r: enact.commit(None)
     )
@@ -275,7 +290,8 @@ def test_answer_refuses_what_is_not_an_input_request(store: Any) -> None:
     with pytest.raises(enact.InvocationError, match=r"raised builtins.ValueError, which is not"):
         enact.answer(run_id, "x", (0,))
     assert enact.get_run(run_id).status == "waiting"
-    assert enact.answer(run_id, "ok", (1,), run_now=True).invocation().get_output() == "worked ok"  # type: ignore[union-attr]
+    answered = enact.answer(run_id, "ok", (1,), run_now=True).invocation()
+    assert answered is not None and answered.get_output() == "failed ok"  # the error stays
 
 
 SURVEY_MODULE = """

@@ -276,18 +276,16 @@ def test_run_inside_a_batch_is_written_with_the_batch(store: enact.Store) -> Non
 
 def test_batch_kept_on_exception_writes_then_reraises(store: enact.Store) -> None:
     """keep_on_exception: an Exception writes the block's commits; an interrupt drops them."""
-    with pytest.raises(KeyError, match="recorded failure"):
-        with store.batch(keep_on_exception=True):
-            kept = store.commit("what the failed block recorded")
-            store.log_name("kept", kept.digest)
-            assert not store.backend.has(kept)  # still only in the batch
-            raise KeyError("recorded failure")
+    with pytest.raises(KeyError, match="recorded failure"), store.batch(keep_on_exception=True):
+        kept = store.commit("what the failed block recorded")
+        store.log_name("kept", kept.digest)
+        assert not store.backend.has(kept)  # still only in the batch
+        raise KeyError("recorded failure")
     assert store.backend.has(kept)
     assert store.names() == {"kept": kept}
-    with pytest.raises(KeyboardInterrupt):
-        with store.batch(keep_on_exception=True):
-            dropped = store.commit("stopped by an interrupt")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), store.batch(keep_on_exception=True):
+        dropped = store.commit("stopped by an interrupt")
+        raise KeyboardInterrupt
     assert not store.backend.has(dropped)
     with pytest.raises(KeyError), store.batch():  # the default keeps nothing
         lost = store.commit("lost with its block")

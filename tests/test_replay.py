@@ -137,8 +137,8 @@ def test_recorded_none_output_with_children_is_replayed(store: enact.Store) -> N
     assert len(list(replayed.get_child(0).get_children())) == 2
 
 
-def test_raised_children_run_again(store: enact.Store) -> None:
-    """A recorded child that raised has no output, so the replay runs it again."""
+def test_raised_children_raise_their_recorded_exception_again(store: enact.Store) -> None:
+    """A recorded child that raised is a recorded result: the replay raises it, not runs it."""
     attempts: list[int] = []
 
     @enact.register
@@ -150,14 +150,33 @@ def test_raised_children_run_again(store: enact.Store) -> None:
 
     @enact.register
     def caller() -> str:
+        try:
+            return str(flaky())
+        except ConnectionError as error:
+            return f"caught {error}"
+
+    @enact.register
+    def passes_it_on() -> str:
         return str(flaky())
 
     failed = enact.invoke(caller)
-    assert "first try fails" in str(failed.get_raised())
-    replayed = failed.replay()
-    assert replayed.get_output() == "ok"
+    assert failed.get_output() == "caught first try fails"
+    replayed = failed.rewind(0).replay()
+    assert replayed.get_output() == "caught first try fails"
+    assert len(attempts) == 1
+    assert replayed.get_child(0) == failed.get_child(0)
+    # Rewound, the call runs again.
+    assert failed.rewind(1).replay().get_output() == "ok"
     assert len(attempts) == 2
-    assert replayed.get_child(0).get_output() == "ok"
+
+    attempts.clear()
+    raised = enact.invoke(passes_it_on)
+    again = raised.replay()
+    # The same record as the call made when it ran, frames included.
+    assert again.get_response().raised == raised.get_response().raised
+    assert again.get_raised().format_traceback() == raised.get_raised().format_traceback()
+    assert again.get_response().raised_here is False
+    assert len(attempts) == 1
 
 
 def test_replay_reruns_children_without_output_and_replays_their_children(

@@ -1,4 +1,4 @@
-"""The compressed stored form (z1:) on real SQLite files: written, read, verified, refused."""
+"""The compressed stored forms (z1:, z2:) on real SQLite files: written, read, verified, refused."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 import enact
-from enact.stores.stored_form import COMPRESSED_PREFIX, DICTIONARY, compress, decompress
+from enact.stores.stored_form import (
+    COMPRESSED_PREFIX,
+    DICTIONARY,
+    Z2_DICTIONARY,
+    Z2_PREFIX,
+    compress,
+    decompress,
+    restore,
+    rewrite,
+)
 
 FORMAT_DOC = Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md"
 
@@ -32,17 +41,21 @@ def test_the_documented_dictionary_is_the_one_in_the_code() -> None:
     assert match is not None
     assert int(match.group(1)) == len(DICTIONARY)
     assert match.group(2) == hashlib.sha256(DICTIONARY).hexdigest()
+    match = re.search(r"``z2`` dictionary \((\d+) bytes; SHA-256\s+`([0-9a-f]{64})`", text)
+    assert match is not None
+    assert int(match.group(1)) == len(Z2_DICTIONARY)
+    assert match.group(2) == hashlib.sha256(Z2_DICTIONARY).hexdigest()
 
 
 def test_sqlite_stores_long_objects_compressed_and_short_ones_plain(tmp_path: Path) -> None:
-    """A long token stream is stored as z1: in SQLite, a short one as itself; both check out."""
+    """A long token stream is stored as z2: in SQLite, a short one as itself; both check out."""
     path = tmp_path / "store.db"
     with enact.SQLiteStore(path):
         long_ref = enact.commit(["journal"] * 50)
         short_ref = enact.commit(1)
     rows = _rows(path)
-    assert rows[long_ref.digest].startswith(COMPRESSED_PREFIX)
-    assert not rows[short_ref.digest].startswith(COMPRESSED_PREFIX)
+    assert rows[long_ref.digest].startswith(Z2_PREFIX)
+    assert not rows[short_ref.digest].startswith((COMPRESSED_PREFIX, Z2_PREFIX))
     tokens = decompress(rows[long_ref.digest])
     assert hashlib.sha256(tokens).hexdigest() == long_ref.digest
     assert len(rows[long_ref.digest]) < len(tokens) / 3
@@ -110,3 +123,122 @@ def test_compress_declines_when_it_would_not_be_shorter() -> None:
     """Short or incompressible token streams are stored as they are."""
     assert compress(b"res[i1]") is None
     assert compress(b"res[b" + random.Random(0).randbytes(300) + b"]") is None
+
+
+@enact.register
+def _shout(text: str) -> str:
+    return text.upper() + "!" * 40
+
+
+@enact.register
+def _shouting(n: int) -> list[str]:
+    return [_shout(f"call {i}") for i in range(n)]
+
+
+def test_z2_stores_a_call_without_its_function_digest_or_hex_refs(tmp_path: Path) -> None:
+    """A journaled call's request keeps its function's name but not the digest derived
+    from it, and a run's tree keeps Refs as raw bytes; everything reads back and verifies."""
+    path = tmp_path / "store.db"
+    with enact.SQLiteStore(path):
+        inv = enact.invoke(_shouting, (3,))
+    function_digest = hashlib.sha256(f"{__name__}._shout".encode()).hexdigest()
+    rows = _rows(path)
+    inflated = {
+        digest: zlib.decompressobj(-15, Z2_DICTIONARY).decompress(data[3:])
+        for digest, data in rows.items()
+        if data.startswith(Z2_PREFIX)
+    }
+    requests = [raw for raw in inflated.values() if b"enact.invocations.Request" in raw]
+    assert any(f'{{"=": "{__name__}._shout"}}'.encode() in raw for raw in requests)
+    assert not any(function_digest.encode() in raw for raw in inflated.values())
+    tree = inflated[inv.response.digest]
+    assert tree.count(b"'digest's\x00") == 6  # three children: a request and a response each
+    for digest, data in rows.items():
+        assert (
+            hashlib.sha256(decompress(data) if data[:3] in (b"z1:", b"z2:") else data).hexdigest()
+            == digest
+        )
+    with enact.SQLiteStore(path) as store:
+        assert [child.get_output() for child in inv.get_children()] == [
+            f"CALL {i}" + "!" * 40 for i in range(3)
+        ]
+        assert enact.verify(store).problems == ()
+
+
+@pytest.mark.parametrize("marker", [b'{"=": "a.b"}', b"'digest's\x00" + b"\x01" * 40])
+def test_z2_declines_values_that_hold_its_markers(tmp_path: Path, marker: bytes) -> None:
+    """A bytes value holding a z2 marker is stored in another form and reads back unchanged."""
+    value = [marker * 3, "padding " * 20]
+    path = tmp_path / "store.db"
+    with enact.SQLiteStore(path):
+        ref = enact.commit(value)
+    assert rewrite(decompress(_rows(path)[ref.digest])) is None
+    assert not _rows(path)[ref.digest].startswith(Z2_PREFIX)
+    with enact.SQLiteStore(path) as store:
+        assert ref() == value
+        assert enact.verify(store).problems == ()
+
+
+def test_z2_rewrite_round_trips_type_ids_it_must_keep() -> None:
+    """Type ids whose digest is not their name's (classes with fields), upper-case hex and
+    names with other characters are left as they are; the rest come back exactly."""
+    keep = (
+        b'res[{"digest": "' + b"0" * 64 + b'", "name": "a.B"}\'x\'i1]'
+        b'res[{"name": "enact.references.Ref"}\'digest\'s\'' + b"AB" * 32 + b"']"
+        b'res[{"digest": "' + hashlib.sha256(b"a-b").hexdigest().encode() + b'", "name": "a-b"}]'
+    )
+    assert rewrite(keep) == keep
+    name = b"pkg.mod.<locals>.f"
+    short = (
+        b'res[{"digest": "'
+        + hashlib.sha256(name).hexdigest().encode()
+        + b'", "name": "'
+        + name
+        + b'"}]'
+    )
+    assert rewrite(short) == b'res[{"=": "' + name + b'"}]'
+    assert restore(rewrite(keep + short) or b"") == keep + short
+
+
+def test_a_cut_short_z2_ref_is_a_corrupt_object(tmp_path: Path) -> None:
+    """z2 bytes whose Ref marker is followed by fewer than 32 bytes are refused on read."""
+    path = tmp_path / "store.db"
+    with enact.SQLiteStore(path):
+        ref = enact.commit(["journal"] * 50)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, Z2_DICTIONARY)
+    bad = Z2_PREFIX + packer.compress(b"res[" + b"x" * 80 + b"'digest's\x00abc]") + packer.flush()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE objects SET data = ? WHERE digest = ?", (bad, bytes.fromhex(ref.digest))
+        )
+    with (
+        enact.SQLiteStore(path) as store,
+        pytest.raises(enact.CorruptObjectError, match="rewritten Ref cut short"),
+    ):
+        store.checkout(ref)
+
+
+def test_a_version_1_file_is_upgraded_and_its_z1_objects_still_read(tmp_path: Path) -> None:
+    """A file of schema version 1 (z1 objects only) opens, reads, and is marked version 2,
+    so that an enact that cannot read z2 refuses it instead of calling new objects corrupt."""
+    path = tmp_path / "store.db"
+    with enact.SQLiteStore(path):
+        ref = enact.commit(["journal"] * 50)
+    tokens = decompress(_rows(path)[ref.digest])
+    old = compress(tokens, "z1")
+    assert old is not None and old.startswith(COMPRESSED_PREFIX)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE objects SET data = ? WHERE digest = ?", (old, bytes.fromhex(ref.digest))
+        )
+        conn.execute("PRAGMA user_version = 1")
+    with enact.SQLiteStore(path) as store:
+        assert ref() == ["journal"] * 50
+        assert enact.verify(store).problems == ()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_compress_names_an_unknown_form() -> None:
+    with pytest.raises(ValueError, match="'z9'"):
+        compress(b"res[" + b"x" * 100 + b"]", "z9")

@@ -10,6 +10,7 @@ checkers over this file and over a program that misuses enact.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import subprocess
@@ -172,12 +173,59 @@ def use_invokables() -> None:
     assert invocation.get_output() == "Hello, Ada"
 
 
+@enact.register
+async def shout_later(text: str) -> str:
+    """A user's asynchronous registered function."""
+    return text.upper()
+
+
+@enact.register
+@dataclasses.dataclass
+class CountLater(enact.AsyncInvokable[str, int]):
+    """An asynchronous invokable whose types are stated as AsyncInvokable[I, O]."""
+
+    async def call(self, text: str) -> int:
+        return len(text)
+
+
+def use_invoke() -> None:
+    """enact.invoke types the invocation by what the function or invokable returns."""
+    invocation = enact.invoke(repeat, ("a",), {"times": 2})
+    assert_type(invocation, enact.Invocation[str])
+    assert_type(invocation.get_output(), str | None)
+    assert_type(enact.invoke(shout, ("a",)).replay(), enact.Invocation[str])
+    assert_type(enact.invoke(Greet("Hi"), ("Ada",)), enact.Invocation[str])
+    assert_type(enact.invoke(Ask()), enact.Invocation[Any])
+    resource = MyResource("a", 1)
+    assert_type(enact.invoke(resource_label, (resource,)), enact.Invocation[str])
+    assert invocation.get_output() == "AA"
+
+
+@enact.register
+def resource_label(resource: MyResource) -> str:
+    """A registered function of a resource."""
+    return resource.my_field
+
+
+async def use_invoke_async() -> None:
+    """enact.invoke_async types the invocation by what the coroutine (or call) returns."""
+    later = await enact.invoke_async(shout_later, ("a",))
+    assert_type(later, enact.Invocation[str])
+    counted = await enact.invoke_async(CountLater(), ("abc",))
+    assert_type(counted, enact.Invocation[int])
+    assert_type(await enact.invoke_async(repeat, ("a",)), enact.Invocation[str])
+    assert_type(await enact.invoke_async(Greet("Hi"), ("Ada",)), enact.Invocation[str])
+    assert (later.get_output(), counted.get_output()) == ("A", 3)
+
+
 def typed_program() -> None:
     """The user's program: enter a store and use it."""
     with enact.InMemoryStore() as store:
         assert_type(store, enact.Store)
         use_store(store, (1, "x"))
         use_invokables()
+        use_invoke()
+        asyncio.run(use_invoke_async())
 
 
 MISUSE = """
@@ -213,10 +261,21 @@ def wrong_input() -> str:
 
 def wrong_output() -> int:
     return Greet().invoke("a").get_output() or 0
+
+
+def wrong_invoke_output() -> int:
+    return enact.invoke(Greet(), ("a",)).get_output() or 0
 """
 
 # The line of each error above, and a word of the message both checkers print.
-MISUSE_ERRORS = {11: "int", 15: "no_such_field", 19: "MyResource", 29: "str", 33: "str"}
+MISUSE_ERRORS = {
+    11: "int",
+    15: "no_such_field",
+    19: "MyResource",
+    29: "str",
+    33: "str",
+    37: "str",
+}
 
 
 def test_typed_program_runs() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 from typing import Any, ClassVar
 
 import pytest
@@ -160,3 +161,39 @@ def test_deepcopy_resource_copies_the_whole_resource() -> None:
     duplicate.value["items"][0].count = 2
     assert original.value["items"][0].count == 1
     assert duplicate.value["counter"] is not original.value["counter"]
+
+
+@enact.register
+def unordered() -> dict[str, int]:
+    """The defect's call: a dict built in an order other than sorted."""
+    return {"b": 1, "a": 2}
+
+
+@enact.register
+def echo_keys(keys: list[str]) -> list[str]:
+    return keys
+
+
+@enact.register
+def passes_the_order_on() -> list[str]:
+    """Passes the order of a journaled call's output on to another journaled call."""
+    return echo_keys(list(unordered()))
+
+
+def test_a_journaled_dict_output_has_one_order_on_the_first_run_and_replays() -> None:
+    """The caller sees the recorded order on the first run too: the strict replay matches."""
+    with enact.InMemoryStore():
+        invocation = enact.invoke(passes_the_order_on)
+        assert invocation.get_output() == ["a", "b"]
+        replayed = invocation.rewind(0).replay()  # strict: echo_keys got the same input
+        assert replayed.get_output() == ["a", "b"]
+        assert replayed.get_child(1) == invocation.get_child(1)
+
+
+def test_the_readme_states_that_calls_must_not_change_their_input() -> None:
+    """The rule is in the README's things to know, with the fix (copy first)."""
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    things = " ".join(readme.split("## Things to know")[1].split("\n## ")[0].split())
+    assert "A journaled call must not change its own input or the invokable's fields" in things
+    assert "changed its own input or fields while running" in things
+    assert "Copy first and change the copy" in things

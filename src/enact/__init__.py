@@ -75,18 +75,6 @@ from enact.invocations import (
     wait,
 )
 from enact.invocations.cache import CachedCall, CacheEntry, CachePolicy, cached_calls
-from enact.maintenance import (
-    CopyReport,
-    GCReport,
-    MigrateReport,
-    VerifyProblem,
-    VerifyReport,
-    copy,
-    gc,
-    migrate,
-    verify,
-)
-from enact.pretty import pformat, pprint
 from enact.refs import CompressedRef, Ref
 from enact.registration import register
 from enact.resources import (
@@ -100,8 +88,6 @@ from enact.resources import (
 )
 from enact.stores import (
     ANY,
-    FileBackend,
-    FileStore,
     InMemoryBackend,
     InMemoryStore,
     PackedResource,
@@ -115,11 +101,37 @@ from enact.stores import (
     default_store,
     open_store,
 )
-from enact.testing.cassettes import Cassette, cassette
 from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 
 if _TYPE_CHECKING:
+    from enact.maintenance import (
+        CopyReport,
+        GCReport,
+        MigrateReport,
+        VerifyProblem,
+        VerifyReport,
+        copy,
+        gc,
+        migrate,
+        verify,
+    )
+    from enact.pretty import pformat, pprint
+    from enact.stores.files import FileBackend, FileStore
     from enact.stores.postgres import PostgresBackend, PostgresStore
+    from enact.testing.cassettes import Cassette, cassette
+
+# Imported on first use (PEP 562), so that a process that only runs calls does
+# not load the maintenance tools, the pretty printer, cassettes and the file backend.
+_LAZY = {
+    **dict.fromkeys(
+        ("CopyReport", "GCReport", "MigrateReport", "VerifyProblem", "VerifyReport"),
+        "enact.maintenance",
+    ),
+    **dict.fromkeys(("copy", "gc", "migrate", "verify"), "enact.maintenance"),
+    **dict.fromkeys(("pformat", "pprint"), "enact.pretty"),
+    **dict.fromkeys(("Cassette", "cassette"), "enact.testing.cassettes"),
+    **dict.fromkeys(("FileBackend", "FileStore"), "enact.stores.files"),
+}
 
 __version__ = "1.0.0.dev0"
 """The release of enact; pyproject.toml reads it from here (one home for the number)."""
@@ -243,11 +255,22 @@ __all__ = [
 
 
 def __getattr__(name: str) -> _Any:
-    """Imports the PostgreSQL backend on first use: psycopg is an optional extra."""
-    if name not in ("PostgresBackend", "PostgresStore"):
-        raise AttributeError(f"module 'enact' has no attribute {name!r}")
-    from enact.stores.urls import load_postgres
+    """Imports `_LAZY` names, and the PostgreSQL backend (psycopg is an optional
+    extra), on first use."""
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-    value = getattr(load_postgres(f"enact.{name}"), name)
+        value = getattr(importlib.import_module(module), name)
+    elif name in ("PostgresBackend", "PostgresStore"):
+        from enact.stores.urls import load_postgres
+
+        value = getattr(load_postgres(f"enact.{name}"), name)
+    else:
+        raise AttributeError(f"module 'enact' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

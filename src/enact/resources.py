@@ -2,8 +2,8 @@
 
 A resource is an instance of a `Resource` subclass, usually a dataclass. Its
 fields hold field values: ``int``, ``float``, ``bool``, ``str``, ``bytes``,
-``None``, resources, resource classes, refs, and lists and str-keyed dicts of
-these, nested; values of foreign types that have a registered
+``None``, resources, resource classes, refs, and lists and dicts of these
+(keyed by any of them that is hashable), nested; values of foreign types that have a registered
 `ResourceWrapper` are allowed too and are wrapped whenever enact looks at them.
 """
 

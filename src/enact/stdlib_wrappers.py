@@ -21,8 +21,8 @@ import enum
 import functools
 import operator
 import pathlib
+import sys
 import uuid
-import zoneinfo
 from enum import Enum, Flag
 from typing import Any, ClassVar, Final
 
@@ -59,6 +59,19 @@ class _ExactWrapper(ResourceWrapper[Any]):
         raise NotImplementedError
 
 
+def _is_zone_info(tz: datetime.tzinfo) -> bool:
+    # zoneinfo is imported on first use (it reads the platform's configuration):
+    # a value cannot hold a ZoneInfo before someone imported the module.
+    module = sys.modules.get("zoneinfo")
+    return module is not None and type(tz) is module.ZoneInfo
+
+
+def _zone_info(key: str) -> datetime.tzinfo:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(key)
+
+
 def _zone(value: datetime.datetime | datetime.time) -> str | None:
     """The IANA key of a value's ZoneInfo; None if naive or a fixed unnamed offset.
 
@@ -72,8 +85,8 @@ def _zone(value: datetime.datetime | datetime.time) -> str | None:
         plain = datetime.timezone(tz.utcoffset(None))
         if tz.tzname(None) == plain.tzname(None):
             return None
-    elif type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
-        return tz.key
+    elif _is_zone_info(tz) and tz.key is not None:  # type: ignore[attr-defined]
+        return str(tz.key)  # type: ignore[attr-defined]
     raise UnsupportedValueError(
         f"Cannot store {value!r}: its tzinfo {tz!r} is neither a datetime.timezone without "
         "a custom name nor a zoneinfo.ZoneInfo with a key, so enact cannot restore it. "
@@ -106,7 +119,7 @@ class DateTimeWrapper(_ExactWrapper):
         parsed = datetime.datetime.fromisoformat(self.iso)
         if self.zone is None:
             return parsed
-        tz = zoneinfo.ZoneInfo(self.zone)
+        tz = _zone_info(self.zone)
         for fold in (0, 1):
             candidate = parsed.replace(tzinfo=tz, fold=fold)
             if candidate.isoformat() == self.iso:
@@ -149,7 +162,7 @@ class TimeWrapper(_ExactWrapper):
         parsed = datetime.time.fromisoformat(self.iso)
         if self.zone is None:
             return parsed
-        return parsed.replace(tzinfo=zoneinfo.ZoneInfo(self.zone))
+        return parsed.replace(tzinfo=_zone_info(self.zone))
 
 
 @dataclasses.dataclass

@@ -3,7 +3,9 @@
 The primitive wrappers let a bare value (``commit(7)``, ``commit([1, 2])``) be
 committed as a resource; their type names are format constants (see
 ``docs/FORMAT.md``), independent of where the classes live. `TupleWrapper` and
-`SetWrapper` let tuples, sets and frozensets be used as field values.
+`SetWrapper` let tuples, sets and frozensets be used as field values, and
+`KeyedDictWrapper` dicts whose keys are not all str (the codec wraps such a
+dict wherever it sits; it is not the registered wrapper of `dict`).
 
 The standard library's value types have wrappers in `enact.stdlib_wrappers`,
 registered when this module is imported.
@@ -12,9 +14,16 @@ registered when this module is imported.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
+import itertools
+import operator
+import threading
+import uuid
 from typing import Any, Final
 
-from enact import encoding
+from enact import encoding, registry
+from enact.errors import CycleError, DecodeError, UnsupportedValueError
 from enact.resources import ResourceWrapper, register_resource_class
 from enact.stdlib_wrappers import STDLIB_WRAPPERS as STDLIB_WRAPPERS  # registers them
 
@@ -138,5 +147,110 @@ def _canonical_order(items: set[Any] | frozenset[Any]) -> list[Any]:
     return sorted(items, key=lambda item: encoding.encode(item)[0])
 
 
+_SORTED_KEY_TYPES: Final = frozenset(
+    {
+        int,
+        float,
+        bytes,
+        tuple,
+        decimal.Decimal,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        datetime.timedelta,
+        uuid.UUID,
+    }
+)
+"""Key types whose dicts check out sorted by key (the others: in stored order)."""
+
+_keying = threading.local()
+
+
+@dataclasses.dataclass
+class KeyedDictWrapper(ResourceWrapper[dict[Any, Any]]):
+    """Stores a dict whose keys are not all str, as its keys and its values.
+
+    The pairs are stored in canonical order, sorted by the token stream of
+    each key, so the digest does not depend on insertion order or hash seeds
+    (str-keyed dicts keep their own format, ``map[...]``). Keys may be of any
+    storable hashable type, mixed included: ints, tuples, enum members,
+    UUIDs, dates, frozen resources.
+
+    On checkout the dict is rebuilt in one fixed order, whatever order it was
+    built in: sorted by key when all keys are of one type Python orders
+    (`int` and `float` together, `bytes`, `tuple`, `Decimal`, the `datetime`
+    types, `UUID`), else in the stored order. The first run of a journaled
+    call and every replay see the same order.
+    """
+
+    __enact_type_name__ = "enact.wrappers.KeyedDictWrapper"
+
+    keys: list[Any]
+    values: list[Any]
+
+    @classmethod
+    def wrapped_type(cls) -> type[dict[Any, Any]]:
+        return dict
+
+    @classmethod
+    def wrap(cls, value: dict[Any, Any]) -> KeyedDictWrapper:
+        keying: set[int] = _keying.__dict__.setdefault("dicts", set())
+        if id(value) in keying:
+            raise CycleError(
+                "Cannot commit a dict that is inside one of its own keys. Commit the dict "
+                "first and use its Ref in the key instead."
+            )
+        keying.add(id(value))
+        try:
+            tokens = [(encoding.encode(key)[0], key) for key in value]
+        finally:
+            keying.discard(id(value))
+        tokens.sort(key=operator.itemgetter(0))
+        for (first, key), (second, other) in itertools.pairwise(tokens):
+            if first == second:
+                raise UnsupportedValueError(
+                    f"Cannot commit a dict with the distinct keys {key!r} and {other!r}: "
+                    "they are stored alike, so the dict could not be rebuilt from what "
+                    "is stored. Use keys that are equal exactly when their stored forms "
+                    "are (not resources compared by identity, not NaN).",
+                    value_type=type(key),
+                )
+        keys = [key for _, key in tokens]
+        return cls(keys, [value[key] for key in keys])
+
+    def unwrap(self) -> dict[Any, Any]:
+        keys = self.keys
+        if len(keys) != len(self.values):
+            raise DecodeError(f"a {_KEYED} holds {len(keys)} keys and {len(self.values)} values")
+        try:
+            result = dict(zip(keys, self.values, strict=True))
+        except TypeError as err:
+            raise DecodeError(f"a key of a {_KEYED} checked out unhashable ({err})") from err
+        if len(result) != len(keys):
+            raise DecodeError(f"two keys of a {_KEYED} checked out equal")
+        order = _natural_order(keys)
+        return result if order is None else {key: result[key] for key in order}
+
+
+_KEYED: Final = "dict stored as enact.wrappers.KeyedDictWrapper"
+
+
+def _natural_order(keys: list[Any]) -> list[Any] | None:
+    """The keys sorted, if all are of one type Python orders; else None (stored order)."""
+    key_types = set(map(type, keys))
+    if key_types == {int, float}:
+        key_types = {float}
+    if len(key_types) != 1 or not key_types <= _SORTED_KEY_TYPES:
+        return None
+    try:
+        return sorted(keys)
+    except (TypeError, ArithmeticError):  # naive and aware datetimes, tuples of mixed items
+        return None
+
+
 for _wrapper in (TupleWrapper, SetWrapper, FrozenSetWrapper):
     register_resource_class(_wrapper)
+# Not registered as the wrapper of `dict` (str-keyed dicts are stored as they
+# are): the codec wraps a dict in it when its keys are not all str.
+registry.register_class(KeyedDictWrapper, registry.KIND_WRAPPER)
+encoding.declare_keyed_dict(KeyedDictWrapper.wrap)

@@ -256,9 +256,11 @@ def replay(
 ) -> None:
     """Replay the invocation REF and print the new tree and its ref.
 
-    Recorded calls return their recorded outputs; calls without one run again.
-    The code runs in this process: pass --import for the modules that define
-    the invokables (enact never imports modules by itself).
+    Recorded calls return their recorded outputs, calls that raised raise
+    their recorded exceptions again (--rewind N drops calls so that they run),
+    and calls without a record run. The code runs in this process: pass
+    --import for the modules that define the invokables (enact never imports
+    modules by itself).
     """
     store = session.store()
     resolved = _refs.resolve_for(session, ref)
@@ -364,9 +366,10 @@ def print_run(session: Session, run: runs.Run, *, depth: int | None, full: bool)
 def resume(session: Session, run: str, strict: bool, depth: int | None, full: bool) -> None:
     """Continue the run RUN (interrupted, answered or queued) in this process.
 
-    Calls that finished before it stopped return their journaled outputs; only
-    unfinished calls run again. The run keeps its id. Pass --import for the
-    modules that define its functions.
+    Calls that finished before it stopped return their journaled outputs (or
+    raise their journaled exceptions again); only unfinished calls run again.
+    The run keeps its id. Pass --import for the modules that define its
+    functions.
     """
     found = resolve_run(session, run)
     session.store().checkout(found.state.request)  # the types, before claiming the run

@@ -8,8 +8,9 @@ refs in them without any class, and `decode_raw` reads them as plain values
 for tools that have none of the classes.
 
 The layers above declare what the codec may shortcut: `enact.refs` declares
-the plain Ref class (`declare_plain_ref`) and `enact.invocations` the box a
-response holds its output in (`declare_inline_box`). The codec itself names
+the plain Ref class (`declare_plain_ref`), `enact.invocations` the box a
+response holds its output in (`declare_inline_box`), and `enact.wrappers` the
+wrapper of dicts whose keys are not all str (`declare_keyed_dict`). The codec itself names
 no class of theirs.
 
 The modules, one per writer or reader, so that a change to the format is made
@@ -23,6 +24,7 @@ here and nowhere else::
     _reader     decode: the token-by-token loop
     _flat       the per-class regex that reads a resource of primitives in one match
     _links      scan_links
+    _plain      read_back: what a value decodes to, without encoding and decoding it
     _raw        decode_raw and the Raw* values it returns
     _compat     reading objects of older versions of a class (and upgrading them)
 """
@@ -32,14 +34,16 @@ from __future__ import annotations
 from enact.errors import DecodeError
 
 from ._compat import Upgrade, upgrading
-from ._declared import declare_inline_box, declare_plain_ref
+from ._declared import declare_inline_box, declare_keyed_dict, declare_plain_ref
 from ._links import scan_links
+from ._plain import DECODE, read_back
 from ._problems import find_problem
 from ._raw import RawInt, RawRef, RawResource, RawType, decode_raw, stored_type_name
 from ._reader import decode
 from ._writer import encode
 
 __all__ = [
+    "DECODE",
     "DecodeError",
     "RawInt",
     "RawRef",
@@ -47,11 +51,13 @@ __all__ = [
     "RawType",
     "Upgrade",
     "declare_inline_box",
+    "declare_keyed_dict",
     "declare_plain_ref",
     "decode",
     "decode_raw",
     "encode",
     "find_problem",
+    "read_back",
     "scan_links",
     "stored_type_name",
     "upgrading",

@@ -1,9 +1,10 @@
 """What the layers above declare to the codec, and the per-class code built from it.
 
-The codec knows the grammar, not the journal: which class is the plain Ref
-and which one-field classes are boxes worth matching inline are declared by
-the modules that define them (`enact.refs`, `enact.invocations.records`)
-through `declare_plain_ref` and `declare_inline_box`. Declaring empties the
+The codec knows the grammar, not the journal: which class is the plain Ref,
+which one-field classes are boxes worth matching inline, and which wrapper
+stores dicts whose keys are not all str are declared by the modules that
+define them (`enact.refs`, `enact.invocations.records`, `enact.wrappers`)
+through `declare_plain_ref`, `declare_inline_box` and `declare_keyed_dict`. Declaring empties the
 generated spellers and patterns, which are rebuilt on next use.
 """
 
@@ -36,6 +37,7 @@ class Declared:
         self.ref_head = ""  # the token of a plain ref up to its digest
         self.boxes: tuple[tuple[bytes, registry.ClassInfo], ...] = ()
         self.flat_value = b"(" + FLAT_PRIMITIVE + b")"
+        self.keyed_dict: Callable[[dict[Any, Any]], Any] | None = None
         self.spellers: dict[registry.ClassInfo, Speller] = {}
         self.flat_patterns: dict[registry.ClassInfo, re.Pattern[bytes]] = {}
 
@@ -96,3 +98,15 @@ def declare_inline_box(cls: type) -> None:
         if all(known is not info for _, known in declared.boxes):
             declared.boxes = (*declared.boxes, (prefix, info))
         declared.rebuild()
+
+
+def declare_keyed_dict(wrap: Callable[[dict[Any, Any]], Any]) -> None:
+    """Declares how a dict whose keys are not all str is stored.
+
+    Args:
+        wrap: Returns the wrapper resource that stands for such a dict (its
+            pairs in canonical order); the codec encodes that resource where
+            the dict sits. Without a declaration such dicts are refused.
+    """
+    with _lock:
+        declared.keyed_dict = wrap

@@ -16,7 +16,8 @@ from enact.resources import Resource, class_info
 _KIND_REF: Final = registry.KIND_REF
 _SUPPORTED: Final = (
     "int, float, bool, str, bytes, None, resources, resource classes, refs, lists, "
-    "str-keyed dicts, and values of types with a registered ResourceWrapper"
+    "dicts (keyed by any hashable value of these types), and values of types with a "
+    "registered ResourceWrapper"
 )
 
 
@@ -35,13 +36,6 @@ def raise_problem(root: Any) -> Any:
             f"{shown} is also one of its own containers. Commit the inner value first and "
             "store its Ref instead.",
             path=path,
-        )
-    if kind == "key":
-        raise UnsupportedValueError(
-            f"Dict at {shown} has a key of type {_type_name(type(bad))} ({bad!r}); dict "
-            "keys must be str. Convert the keys to str, or store a list of pairs.",
-            path=path,
-            value_type=type(bad),
         )
     if "__pydantic_fields__" in vars(type(bad)) or "__attrs_attrs__" in vars(type(bad)):
         raise UnsupportedValueError(
@@ -70,7 +64,11 @@ _LEAF_TYPES: Final = (int, float, bool, str, bytes, type(None))
 
 def find_problem(root: Any) -> tuple[str, str, Any] | None:
     """Returns ``(kind, path, value)`` of the first value in `root` that cannot be
-    stored (kind ``"type"``, ``"key"`` or ``"cycle"``), or None."""
+    stored (kind ``"type"`` or ``"cycle"``), or None.
+
+    The keys of a dict whose keys are not all str are stored, so they are
+    checked too, at ``<dict path>.keys()[i]`` (i in insertion order).
+    """
     # Each visited node records its parent and the step from it; the path string
     # is built only for the problem found, so deep values stay linear.
     steps: list[tuple[int, str]] = [(-1, "$")]
@@ -88,10 +86,9 @@ def find_problem(root: Any) -> tuple[str, str, Any] | None:
         if t is list:
             children = [(item, f"[{i}]") for i, item in enumerate(v)]
         elif t is dict:
-            for key in v:
-                if type(key) is not str:
-                    return "key", _path(steps, node), key
             children = [(item, f"[{key!r}]") for key, item in v.items()]
+            if any(type(key) is not str for key in v):  # keys are stored too: check them
+                children = [(key, f".keys()[{i}]") for i, key in enumerate(v)] + children
         elif isinstance(v, type):
             if issubclass(v, Resource):
                 continue

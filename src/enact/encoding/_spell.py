@@ -74,15 +74,17 @@ def spell(v: Any, links: list[str], depth: int) -> str | None:
         parts = ["map["]
         try:
             keys = sorted(v) if len(v) > 1 else list(v)
-        except TypeError:  # keys of mixed types: the general walk reports them
-            return None
+        except TypeError:  # keys of mixed types
+            return _spell_keyed(v, links, depth)
         if len(keys) > _FLAT_MIN and set(map(type, keys)) == {str}:
             flat = flat_dict(v, keys)
             if flat is not None:
                 return flat
+        mark = len(links)
         for key in keys:
             if type(key) is not str:
-                return None
+                del links[mark:]
+                return _spell_keyed(v, links, depth)
             spelled = spell(v[key], links, depth)
             if spelled is None:
                 return None
@@ -101,6 +103,24 @@ def spell(v: Any, links: list[str], depth: int) -> str | None:
     if speller is None:
         speller = speller_for(info)
     return speller(v, links, depth)
+
+
+def _spell_keyed(mapping: dict[Any, Any], links: list[str], depth: int) -> str | None:
+    """Token stream of a dict whose keys are not all str: that of its wrapper resource."""
+    wrap = declared.keyed_dict
+    if wrap is None:
+        return None
+    try:
+        wrapped = wrap(mapping)
+    except Exception:  # an unstorable key, a cycle: the general walk reports it
+        return None
+    info = _lookup_class(type(wrapped))
+    if info is None:  # pragma: no cover - the declared wrapper is registered
+        return None
+    speller = _spellers.get(info)
+    if speller is None:
+        speller = speller_for(info)
+    return speller(wrapped, links, depth)
 
 
 def speller_for(info: registry.ClassInfo) -> Speller:

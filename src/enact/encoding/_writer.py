@@ -14,11 +14,12 @@ from typing import Any, Final
 
 from enact import registry
 from enact.digests import int_to_decimal, quote
+from enact.errors import CycleError, UnsupportedValueError
 from enact.resources import Resource, class_info
 
 from ._declared import declared
 from ._grammar import REF_FIELD
-from ._problems import raise_problem
+from ._problems import find_problem, raise_problem
 from ._spell import _FLAT_MIN, flat_dict, flat_list, spell, speller_for
 
 _lookup_class: Final = registry.lookup_class
@@ -102,9 +103,19 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
                         continue
                 opener = "seq["
                 items = zip(_EMPTY_PREFIXES, v, strict=False)
+            elif t is dict and v and set(map(type, v)) != {str}:
+                # Keys that are not all str: the dict is stored as its wrapper
+                # resource, but it is the dict that is on the path (a value
+                # holding the dict again is a cycle, not a new wrapper).
+                if id(v) in on_path:
+                    raise_problem(value)
+                wrapped = _wrap_keyed(v, value)
+                alive.append(wrapped)
+                info = _lookup_class(type(wrapped))
+                assert info is not None
+                opener = info.prefix
+                items = zip(info.qnames, info.getter(wrapped), strict=True)
             elif t is dict:
-                if v and set(map(type, v)) != {str}:
-                    raise_problem(value)  # before sorting: mixed key types do not sort
                 keys = sorted(v) if v else []
                 if len(keys) > _FLAT_MIN:
                     flat = flat_dict(v, keys)
@@ -165,6 +176,19 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
         return "".join(parts).encode("utf-8"), links
     chunks.append("".join(parts).encode("utf-8"))
     return b"".join(chunks), links
+
+
+def _wrap_keyed(mapping: dict[Any, Any], root: Any) -> Any:
+    """The wrapper resource of a dict whose keys are not all str."""
+    wrap = declared.keyed_dict
+    if wrap is None:  # pragma: no cover - enact.wrappers declares it on import
+        return raise_problem(root)
+    try:
+        return wrap(mapping)
+    except (UnsupportedValueError, CycleError):
+        if find_problem(root) is not None:
+            raise_problem(root)  # the same error, with the path of the bad key
+        raise
 
 
 def _resolve_other(v: Any, root: Any) -> str | tuple[registry.ClassInfo, Any]:

@@ -17,7 +17,9 @@ What each type takes:
 - A pydantic model: validated by pydantic itself (``TypeAdapter``, strict
   mode, so ``"no"`` is no bool), unknown fields refused.
 - ``list[X]``, ``set[X]``, ``frozenset[X]``, ``tuple[X, ...]``,
-  ``tuple[A, B]``: a list or tuple (or set) whose items fit; ``dict[str, X]``.
+  ``tuple[A, B]``: a list or tuple (or set) whose items fit; ``dict[K, V]``
+  (a str key is also taken as the JSON it spells, so ``{"1": "a"}`` answers
+  ``dict[int, str]``: JSON objects have str keys only).
 - ``Literal[...]``: one of the values; unions and ``Optional``: the first
   arm that the value fits exactly, else the first arm it converts to.
 - An enum: a member, a member's value or a member's name.
@@ -33,6 +35,7 @@ model is validated with pydantic, so its validators and constraints apply.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -458,13 +461,29 @@ def _convert_dict(
     for key, item in value.items():
         where = f"{path}[{key!r}]"
         try:
-            new_key = _convert(key, key_type, where + " (key)", problems)
+            new_key = _convert_key(key, key_type, where + " (key)", problems)
             converted[new_key] = _convert(item, value_type, where, problems)
         except _Invalid:
+            failed = True
+        except TypeError:  # the key converted to an unhashable value (dict[list[int], ...])
+            problems.add(where + " (key)", f"expected a hashable key, got {_got(key)}")
             failed = True
     if failed:
         raise _INVALID
     return converted
+
+
+def _convert_key(key: Any, key_type: Any, path: str, problems: _Problems) -> Any:
+    """A dict key; a str key also as the JSON it spells (JSON objects have str keys only)."""
+    trial = _Problems()
+    try:
+        return _convert(key, key_type, path, trial)
+    except _Invalid:
+        if isinstance(key, str):
+            with contextlib.suppress(ValueError, _Invalid):
+                return _convert(json.loads(key), key_type, path, _Problems())
+        problems.found.extend(trial.found)
+        raise
 
 
 # Classes -------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from typing import Any, Final
 
 from enact.invocations.providers import CallSite
 from enact.invocations.records import Request, Response
-from enact.maintenance import copy
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import Store, current_store
@@ -211,4 +210,6 @@ def _mark(prefix: str, run_id: str, path: tuple[int, ...]) -> str:
 
 
 def _copy(source: Store, target: Store, ref: Ref[Any]) -> None:
+    from enact.maintenance import copy  # on first use: most runs never copy
+
     copy(ref, source, target)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import linecache
 import os
+import sys
 import traceback
 from types import TracebackType
 from typing import Any, Final
@@ -142,10 +143,109 @@ def format_traceback(exception: Any) -> str:
     return f"{_summary(exception)}\n(no traceback was recorded for this exception)\n"
 
 
+# Raising again ---------------------------------------------------------------------------
+
+
+def raised_again(record: Any) -> BaseException:
+    """The exception that a replayed call whose record is `record` raises again.
+
+    An exception that is a resource (an `enact.InputRequest`, a registered
+    exception class) is raised as itself, checked out. A `RecordedException`
+    (a `TracedException`) is raised as an exception of its class when the
+    class is defined in this process (found by name among the modules
+    already imported; never imported), so that ``except ValueError:`` in the
+    program catches it as it did when the call ran: an instance of a
+    subclass made for the purpose whose ``str()`` is the recorded message,
+    with the recorded notes and chain, and ``__init__`` not run (attributes
+    it would set are missing). Otherwise the record itself is raised (an
+    ``Exception``). The record is the ``__enact_recorded__`` attribute of what
+    is raised, and the frames of a `TracedException` are recorded again when
+    the exception passes on through a call.
+    """
+    if not isinstance(record, RecordedException):
+        if isinstance(record, BaseException):
+            return record
+        return RuntimeError(f"A call raised {record!r}, which is not an exception here.")
+    return _rebuilt(record, MAX_CHAIN)
+
+
+def _rebuilt(record: RecordedException, depth: int) -> BaseException:
+    cls = _loaded_class(record.type_name)
+    replayed: BaseException = record
+    if cls is not None:
+        try:
+            subclass = _replay_class(cls)
+            replayed = subclass.__new__(subclass, record.message)
+            replayed.args = (record.message,)
+        except Exception:  # a class that cannot be subclassed or made without __init__
+            replayed = record
+    if replayed is not record:
+        replayed.__enact_recorded__ = record  # type: ignore[attr-defined]
+        if isinstance(record, TracedException):
+            if record.notes:
+                replayed.__notes__ = list(record.notes)
+            if depth > 1 and record.cause is not None:
+                replayed.__cause__ = _rebuilt(record.cause, depth - 1)
+            elif depth > 1 and record.context is not None:
+                replayed.__context__ = _rebuilt(record.context, depth - 1)
+    return replayed
+
+
+def _loaded_class(type_name: str) -> type[BaseException] | None:
+    """The exception class named ``module.qualname``, if its module is imported already."""
+    parts = type_name.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:split]))
+        if module is None:
+            continue
+        found: Any = module
+        for name in parts[split:]:
+            found = getattr(found, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+        return None
+    return None
+
+
+_replay_classes: dict[type, type] = {}
+
+
+def _replay_class(cls: type[BaseException]) -> type[BaseException]:
+    """A subclass of `cls` named like it, whose ``str()`` is the recorded message."""
+    made = _replay_classes.get(cls)
+    if made is None:
+        made = type(
+            cls.__name__,
+            (cls,),
+            {
+                "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__,
+                "__doc__": cls.__doc__,
+                "__str__": _recorded_message,
+                "__init__": _no_init,
+                "__enact_replayed__": True,
+            },
+        )
+        _replay_classes[cls] = made
+    return made
+
+
+def _recorded_message(self: BaseException) -> str:
+    record = getattr(self, "__enact_recorded__", None)
+    return record.message if isinstance(record, RecordedException) else ""
+
+
+def _no_init(self: BaseException, *args: Any) -> None:
+    """Replayed exceptions are made from their record, not by the class's ``__init__``."""
+
+
 # Recording -----------------------------------------------------------------------------
 
 
 def _record(error: BaseException, seen: set[int], length: int) -> TracedException:
+    recorded = error.__dict__.get("__enact_recorded__") if _has_dict(error) else None
+    if isinstance(recorded, RecordedException) and type(error).__dict__.get("__enact_replayed__"):
+        return _record_replayed(error, recorded)
     error_type = type(error)
     try:
         message = str(error)
@@ -175,12 +275,48 @@ def _record(error: BaseException, seen: set[int], length: int) -> TracedExceptio
     )
 
 
-def _frames(tb: TracebackType | None) -> tuple[list[TracebackFrame], int]:
+def _has_dict(error: BaseException) -> bool:
+    try:
+        return isinstance(error.__dict__, dict)
+    except AttributeError:
+        return False
+
+
+def _record_replayed(error: BaseException, recorded: RecordedException) -> TracedException:
+    """The record of an exception raised again from `recorded`, passing on through a call.
+
+    Its frames are the program's, from this call down to the replayed call,
+    followed by the recorded ones: the record the call made when it ran.
+    """
+    live, omitted = _frames(error.__traceback__, drop_enact_tail=True)
+    if not isinstance(recorded, TracedException):
+        return TracedException(recorded.type_name, recorded.message, [], live, omitted, None, None)
+    frames = live + list(recorded.frames)
+    omitted += recorded.omitted_frames
+    if len(frames) > MAX_FRAMES:
+        extra = len(frames) - MAX_FRAMES
+        omitted += extra
+        frames = frames[:HEAD_FRAMES] + frames[HEAD_FRAMES + extra :]
+    return TracedException(
+        recorded.type_name,
+        recorded.message,
+        list(recorded.notes),
+        frames,
+        omitted,
+        recorded.cause,
+        recorded.context,
+    )
+
+
+def _frames(
+    tb: TracebackType | None, *, drop_enact_tail: bool = False
+) -> tuple[list[TracebackFrame], int]:
     """The frames of `tb` without enact's call machinery, at most `MAX_FRAMES` of them."""
     steps = [(frame.f_code, lineno) for frame, lineno in traceback.walk_tb(tb)]
     # enact's frames between frames of the program are the wrappers that journal
     # calls: leave them out; enact's frames after the program's last are where
-    # the exception was raised (an output that cannot be stored): keep them.
+    # the exception was raised (an output that cannot be stored): keep them,
+    # unless enact only raised a recorded exception again (`drop_enact_tail`).
     last_program = max(
         (i for i, (code, _) in enumerate(steps) if not code.co_filename.startswith(_ENACT_DIR)),
         default=-1,
@@ -188,7 +324,8 @@ def _frames(tb: TracebackType | None) -> tuple[list[TracebackFrame], int]:
     kept = [
         step
         for i, step in enumerate(steps)
-        if i > last_program or not step[0].co_filename.startswith(_ENACT_DIR)
+        if (i > last_program and not drop_enact_tail)
+        or not step[0].co_filename.startswith(_ENACT_DIR)
     ]
     omitted = 0
     if len(kept) > MAX_FRAMES:

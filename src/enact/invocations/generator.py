@@ -21,10 +21,9 @@ request and is replayed after each answer, as `enact.answer` does.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
-import ctypes
 import queue
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -164,6 +163,9 @@ class _Program:
 
 
 def _loop_running() -> bool:
+    asyncio = sys.modules.get("asyncio")  # no event loop runs before asyncio is imported
+    if asyncio is None:
+        return False
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -174,6 +176,8 @@ def _loop_running() -> bool:
 def _raise_in(thread: threading.Thread, error: type[BaseException]) -> None:
     """Raises `error` in `thread` at its next Python instruction (Ctrl-C for the program)."""
     if thread.ident is not None:
+        import ctypes  # on first use: most programs are never interrupted
+
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread.ident), ctypes.py_object(error)
         )
@@ -272,6 +276,8 @@ class InvocationGenerator:
                 )
             assert isinstance(plan.sink, RunHandle)
             if is_async_invokable(invokable):
+                import asyncio
+
                 asyncio.run(invoke_root_async(plan))  # stops at each request; replayed per answer
             elif plan.durable_calls:
                 program = _Program(plan.sink)

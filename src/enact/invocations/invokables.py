@@ -370,7 +370,7 @@ def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
             # journaled recursion possible.
             call = ChildCall(frame, sync_wrapper, CallArgs(list(args), dict(kwargs)))
             if call.output is not MISSING:
-                return call.output
+                return call.replayed()
             child, token = call.start()
             try:
                 output = function(*args, **kwargs)

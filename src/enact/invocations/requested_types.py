@@ -102,13 +102,7 @@ def _record_generic(requested: Any, origin: Any) -> TypeForm:
         return TypeForm("tuple", [record_type(arg) for arg in args])
     if kind == "dict":
         key, value = args if len(args) == 2 else (str, Any)
-        if key is not str:
-            raise _cannot(
-                requested,
-                f"its keys are {type_label(key)}, and enact stores dicts with str keys only "
-                "(ask for dict[str, ...], or for a list of (key, value) tuples)",
-            )
-        return TypeForm("dict", [record_type(str), record_type(value)])
+        return TypeForm("dict", [record_type(key), record_type(value)])
     item = args[0] if args else Any
     return TypeForm(kind, [record_type(item)])
 
@@ -145,7 +139,7 @@ def _cannot(requested: Any, why: str) -> InvocationError:
         f"request_input cannot request {type_label(requested)}: {why}. Request int, float, "
         "bool, str, bytes, None, a resource class, a registered pydantic model or attrs "
         "class, an enum, a type with a registered ResourceWrapper, or list[...], set[...], "
-        "tuple[...], dict[str, ...], Literal[...], Optional[...] and unions of these."
+        "tuple[...], dict[...], Literal[...], Optional[...] and unions of these."
     )
 
 

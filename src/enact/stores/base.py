@@ -108,6 +108,10 @@ class StorageBackend(abc.ABC):
     backend reads both forms; database backends ask for it, the file backend
     keeps token streams readable with ``cat``."""
 
+    compressed_form: str = "z1"
+    """Which compressed form a backend that `compresses` is handed: ``z1`` or
+    ``z2`` (smaller; see `enact.stores.stored_form`)."""
+
     @abc.abstractmethod
     def commit(self, packed_resource: PackedResource) -> None:
         """Stores a packed resource (a no-op if its digest is already stored)."""

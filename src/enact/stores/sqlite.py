@@ -42,8 +42,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
-"""Stored in ``PRAGMA user_version``; a file with a higher version is refused."""
+SCHEMA_VERSION: Final = 2
+"""Stored in ``PRAGMA user_version``; a file with a higher version is refused.
+
+Version 2 (the tables of version 1) may hold objects in the ``z2:`` stored
+form, which enact before it cannot read: opening a version-1 file upgrades it
+in place (the number only), so an older enact refuses the file instead of
+reporting its new objects as corrupt."""
 
 _SCHEMA: Final = (
     # links: the raw 32-byte digests the object refers to, concatenated (NULL:
@@ -114,6 +119,7 @@ class SQLiteBackend(StorageBackend):
     """
 
     compresses = True
+    compressed_form = "z2"
 
     def __init__(
         self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
@@ -194,6 +200,11 @@ class SQLiteBackend(StorageBackend):
                         if version == 0:
                             tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                             version = SCHEMA_VERSION
+                if version < SCHEMA_VERSION:
+                    with self._transaction() as tx:
+                        if tx.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    version = SCHEMA_VERSION
                 break
             except sqlite3.OperationalError as err:
                 if not _is_busy(err) or time.monotonic() > deadline:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
@@ -22,6 +23,7 @@ from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
 from enact.errors import (
     CorruptObjectError,
+    EnactError,
     IncompatibleTypeError,
     InvalidNameError,
     NotFoundError,
@@ -76,6 +78,7 @@ class Store:
         run ends). See `enact.invoke`."""
         self._committing = DriverErrors("commit objects", backend)
         self._compresses = bool(getattr(backend, "compresses", False))
+        self._compressed_form = str(getattr(backend, "compressed_form", "z1"))
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -164,7 +167,7 @@ class Store:
         if ref_type.packing is not None:
             data = ref_type.seal(tokens, links)
         elif self._compresses:
-            data = compress(tokens) or tokens
+            data = compress(tokens, self._compressed_form) or tokens
         else:
             data = tokens
         packed = PackedResource(digest, data, tuple(links))
@@ -340,6 +343,28 @@ class Store:
         tokens = open_verified(packed, self._backend.locate).tokens
         self._remember(digest, tokens)
         return tokens
+
+    def prefetch(self, refs: Iterable[Ref[Any]], limit: int = 5000) -> None:
+        """Reads the objects of (the first `limit` of) `refs` that are not cached yet in
+        one backend call, verified, so that checking them out needs no backend call.
+
+        For readers that know what they will read next (a replay reads every
+        recorded child's response). Objects that are missing or do not verify
+        are left out: checking them out raises as it would have.
+        """
+        cache = self._cache
+        wanted = [ref.digest for ref in itertools.islice(refs, limit)]
+        wanted = [digest for digest in dict.fromkeys(wanted) if digest not in cache]
+        if len(wanted) < 2:
+            return
+        with self._failing(f"read {len(wanted)} objects"):
+            found = self._backend.get_many(wanted)
+        for digest, packed in found.items():
+            try:
+                tokens = open_verified(packed, self._backend.locate).tokens
+            except EnactError:
+                continue
+            self._remember(digest, tokens)
 
     def _remember(self, digest: str, tokens: bytes) -> None:
         size = len(tokens)

@@ -25,7 +25,6 @@ from types import ModuleType
 from typing import Final
 
 from enact.errors import InvalidStoreURLError
-from enact.stores.files import FileStore
 from enact.stores.memory import InMemoryStore
 from enact.stores.store import Store
 
@@ -77,6 +76,8 @@ def open_store(url: str | os.PathLike[str] | None = None) -> Store:
         return InMemoryStore()
     if scheme == "file":
         _check_options(text, options, {"fsync"})
+        from enact.stores.files import FileStore
+
         return FileStore(_file_path(text, body), fsync=_flag(text, options, "fsync", True))
     _check_options(text, options, {"durable", "timeout"})
     path = _sqlite_path(text, body)

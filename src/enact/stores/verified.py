@@ -19,7 +19,7 @@ from enact.encoding import DecodeError, scan_links
 from enact.errors import CorruptObjectError
 from enact.refs import PACKED_PREFIX, open_object, parse_packed_header
 from enact.stores.base import PackedResource
-from enact.stores.stored_form import COMPRESSED_PREFIX, decompress
+from enact.stores.stored_form import COMPRESSED_PREFIXES, decompress
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def open_verified(
         tokens = open_object(data, digest, locate(digest))
         if links:
             header_links = packed_links(packed, locate)
-    elif data.startswith(COMPRESSED_PREFIX):
+    elif data.startswith(COMPRESSED_PREFIXES):
         try:
             tokens = decompress(data)
         except ValueError as err:

@@ -35,6 +35,7 @@ from enact.invocations.engine._matching import (
     served_value,
     upgrades_to,
 )
+from enact.invocations.exceptions import raised_again
 from enact.invocations.records import Output, Request, Response
 from enact.invocations.responses import (
     IMMUTABLE_TYPES,
@@ -100,6 +101,7 @@ class Frame:
         "override",
         "parent",
         "path",
+        "rerun_raised",
         "responses",
         "sink",
         "slots",
@@ -121,6 +123,7 @@ class Frame:
         call: ChildCall | None = None,
         hooks: providers.CallHooks = providers.NO_HOOKS,
         timer: CallTimer | None = None,
+        rerun_raised: bool = False,
     ) -> None:
         self.store = store
         self.parent = parent
@@ -129,13 +132,23 @@ class Frame:
         self.template = template
         self.strict = strict
         self.override = override
+        # Recorded calls that raised run again instead of raising their record
+        # again (a worker's retry of a failed run).
+        self.rerun_raised = rerun_raised
         self.path = path
         self.sink = sink
         self.hooks = hooks
         self.timer = timer  # the run's timings and observers (enact.invocations.timings)
         self.child_errors: list[BaseException] = []
         self.closed = False
-        self.responses = response_memo(store)
+        self.responses = responses = response_memo(store)
+        if template is not None and len(template) > 1:
+            # A replay reads every recorded child's response: one backend call for all.
+            store.prefetch(
+                recorded.response
+                for recorded in template
+                if isinstance(recorded, Invocation) and recorded.response.digest not in responses
+            )
         # Calls made from worker threads reserve slots concurrently.
         self.lock = threading.Lock()
 
@@ -203,6 +216,7 @@ class Frame:
             call=call,
             hooks=self.hooks,
             timer=self.timer,
+            rerun_raised=self.rerun_raised,
         )
 
 
@@ -226,6 +240,9 @@ def reset_frame(token: Any) -> None:
 MISSING: Final = object()
 """`ChildCall.output` before the call has run (a replayed call has its output at once)."""
 
+RAISES: Final = object()
+"""`ChildCall.output` of a replayed call that raises its recorded exception again."""
+
 
 class ChildCall:
     """One child call: reserved in its parent's frame when the call is made."""
@@ -240,6 +257,7 @@ class ChildCall:
         "links",
         "output",
         "provider",
+        "raises",
         "request_ref",
         "request_tokens",
         "started",
@@ -314,14 +332,32 @@ class ChildCall:
             if frame.timer is not None:
                 frame.timer.reused(frame.path, self.index, self.digest, self.invokable, value)
             return
-        if response.raised is not None and response.raised_here and frame.override is not None:
-            value = frame.override(response.raised)
-            if value is not None:  # None: no override, the call runs again as without one
-                if isinstance(value, Ref):
-                    value = value()  # a Ref to None answers None
-                self._overridden(response.raised, value)
+        raised = response.raised
+        if raised is not None and response.raised_here:
+            if frame.override is not None:
+                value = frame.override(raised)
+                if value is not None:  # None: no override, the record is raised again
+                    if isinstance(value, Ref):
+                        value = value()  # a Ref to None answers None
+                    self._overridden(raised, value)
+                    return
+            if not frame.rerun_raised:
+                # A recorded exception is a recorded result: raised again, the call not run.
+                frame.slots[self.index] = recorded
+                self.raises = raised_again(frame.store.checkout(raised))
+                self.output = RAISES
+                if frame.timer is not None:
+                    frame.timer.reused(frame.path, self.index, self.digest, self.invokable, None)
                 return
         self.child_template = list(response.children)
+
+    def replayed(self) -> Any:
+        """The recorded output of a replayed call, or its recorded exception raised again."""
+        if self.output is not RAISES:
+            return self.output
+        error = self.raises
+        self.frame.child_errors.append(error)  # the caller passing it on did not raise it
+        raise error
 
     def _site(self) -> providers.CallSite:
         frame = self.frame
@@ -362,7 +398,7 @@ class ChildCall:
             new_response = commit_response(store, Response(Output(value), None, False, []))
             self._record(new_response)
         frame.slots[self.index] = Invocation(self.request_ref, new_response)
-        self.output = value
+        self.output = value if type(value) in IMMUTABLE_TYPES else served_value(store, new_response)
 
     def _record(self, response: Ref[Response]) -> None:
         """Writes this finished call's request and journal entry (inside a batch)."""
@@ -385,15 +421,14 @@ class ChildCall:
         child = frame.child(self.index, self.child_template, self)
         return child, _frame.set(child)
 
-    def finish(
-        self, child: Frame, output: Any, error: BaseException | None
-    ) -> BaseException | None:
+    def finish(self, child: Frame, output: Any, error: BaseException | None) -> Closed:
         """Checks the finished call and records it in the parent's slot.
 
         With a run's sink, the request, the response and the journal entry
-        are written in one backend call before this returns. Returns the
-        exception the call ends with: its own, or the error that prevented
-        committing its output.
+        are written in one backend call before this returns. Returns how it
+        was recorded: the exception the call ends with (its own, or the
+        error that prevented committing its output), or its output as
+        recorded.
         """
         frame = self.frame
         store = frame.store
@@ -418,12 +453,12 @@ class ChildCall:
                 timer.finish(
                     path, index, digest, self.invokable, self.started, ended, output, error
                 )
-        return error
+        return closed
 
     def run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Runs ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
-            return self.output
+            return self.replayed()
         sink = self.frame.sink
         if sink is not None and sink.waits_for(self):
             return sink.run_waiting(self, lambda: self._body(call, args, kwargs))
@@ -439,12 +474,12 @@ class ChildCall:
         frame = self.frame
         frame.slots[self.index] = Invocation(self.request_ref, response)
         frame.child_errors = [raised for raised in frame.child_errors if raised is not error]
-        return value
+        return value if type(value) in IMMUTABLE_TYPES else served_value(frame.store, response)
 
     async def run_async(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Awaits ``call(*args, **kwargs)`` as this child (or returns the replayed output)."""
         if self.output is not MISSING:
-            return self.output
+            return self.replayed()
         with _Running(self) as running:
             running.output = await call(*args, **kwargs)
         return running.output
@@ -466,12 +501,17 @@ class ChildCall:
                 self.frame.slots[self.index] = None
 
     def succeed(self, child: Frame, token: Any, output: Any) -> Any:
-        """Ends the child's frame and journals its output; returns the output."""
+        """Ends the child's frame and journals its output; returns the output as recorded.
+
+        The caller gets what a replay of the call would return (a fresh copy,
+        dicts in stored order), so the first run and every replay see equal
+        values in the same order.
+        """
         _frame.reset(token)
-        failure = self.finish(child, output, None)
-        if failure is not None:
-            raise failure
-        return output
+        closed = self.finish(child, output, None)
+        if closed.error is not None:
+            raise closed.error
+        return closed.output
 
 
 class _Running:

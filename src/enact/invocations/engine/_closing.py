@@ -8,10 +8,11 @@ becomes the call's exception, so the journal and the caller see the same.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from enact import registry
-from enact.encoding import encode
+from enact.encoding import DECODE, decode, encode, read_back
 from enact.errors import EnactError
 from enact.invocations.engine._invocation import Invocation
 from enact.invocations.exceptions import record_exception
@@ -41,12 +42,16 @@ class Closed:
         raised: The committed exception, or None.
         raised_here: Whether the exception started in this call.
         error: The exception the call ends with, or None.
+        output: The output as recorded: what a replay of the call returns (a
+            fresh copy, its dicts in stored order), so that the caller sees
+            the same value on the first run; None if the call raised.
     """
 
     response: Ref[Response] | None
     raised: Ref[Any] | None
     raised_here: bool
     error: BaseException | None
+    output: Any = None
 
 
 def commit_outcome(
@@ -64,10 +69,14 @@ def commit_outcome(
     """
     if error is None:
         if not commit:
-            return Closed(None, None, False, None)
+            return Closed(None, None, False, None, output)
         try:
-            response = commit_response(store, Response(Output(output), None, False, children))
-            return Closed(response, None, False, None)
+            box = Response(Output(output), None, False, children)
+            if type(output) in IMMUTABLE_TYPES:
+                return Closed(commit_response(store, box), None, False, None, output)
+            tokens, links = encode(box)
+            response: Ref[Response] = store.commit_tokens(tokens, links, Ref)
+            return Closed(response, None, False, None, as_recorded(tokens, output, _output_of))
         except EnactError as commit_error:
             error = commit_error
     raised_here = not any(error is seen for seen in child_errors)
@@ -76,6 +85,24 @@ def commit_outcome(
         commit_response(store, Response(None, raised, raised_here, children)) if commit else None
     )
     return Closed(response_ref, raised, raised_here, error)
+
+
+def as_recorded(tokens: bytes, value: Any, part: Callable[[Any], Any]) -> Any:
+    """`value` as a replay will read it: `part` of the decoded `tokens` (a fresh copy,
+    dicts in stored order). Most values are copied so without decoding
+    (`enact.encoding.read_back`). A value that encodes but does not decode is the caller's own
+    (its replay will report the problem)."""
+    copied = read_back(value)
+    if copied is not DECODE:
+        return copied
+    try:
+        return part(decode(tokens))
+    except Exception:
+        return value
+
+
+def _output_of(response: Any) -> Any:
+    return response.output.value
 
 
 def commit_exception(store: Store, error: BaseException) -> Ref[Any]:

@@ -140,10 +140,22 @@ class Invocation(Resource, Generic[OutputT]):
         exception_override: ExceptionOverride | None = None,
         new_calls: NewCalls = "run",
     ) -> Invocation[OutputT]:
-        """Re-executes the calls that have no recorded output; returns the new invocation.
+        """Re-executes the calls that have no recorded result; returns the new invocation.
 
         Recorded children whose requests match the calls the program makes
-        return their recorded outputs without running.
+        return their recorded outputs without running. A recorded exception
+        is a recorded result too: a child that raised raises its recorded
+        exception again, without running (a caught tool error is caught
+        again, the tool is not called; a pending input request stays
+        pending). It is raised as an exception of its own class when that
+        class is defined in this process (found among the imported modules,
+        with the recorded message, notes and cause; its ``__init__`` is not
+        run), else as its `enact.RecordedException` record; an exception
+        that is a resource (`enact.InputRequest`) is raised as itself. A call
+        that only passed on a child's exception runs again, so that the
+        child's exception can be overridden. To run a call that raised
+        again, `rewind` it away first; a worker's retry of a run declared
+        with `enact.retries` runs the calls that raised again.
 
         Args:
             strict: Raise `ReplayError` when a call does not match the record at
@@ -153,11 +165,11 @@ class Invocation(Resource, Generic[OutputT]):
                 input requests), called with the ref of the exception; its
                 return value (a value or a Ref) becomes the call's output (an
                 answer to an input request is converted and checked as by
-                `enact.answer`). None means no override: the call runs again,
-                as it would without an override (an input request asks again,
-                a failed tool call is retried); to answer None, return
-                ``enact.commit(None)``. Return None for everything but
-                `enact.InputRequest` to answer only the input requests.
+                `enact.answer`). None means no override: the recorded
+                exception is raised again, as without an override; to answer
+                None, return ``enact.commit(None)``. Return None for
+                everything but `enact.InputRequest` to answer only the input
+                requests and leave other recorded exceptions as they are.
             new_calls: ``"run"`` (the default) runs calls that have no recorded
                 match (past the end of the record, or every call with
                 ``strict=False`` that does not match); ``"forbid"`` raises

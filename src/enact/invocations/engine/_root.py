@@ -20,6 +20,7 @@ from enact.errors import IncompleteSubinvocationError, InputTypeError, Invocatio
 from enact.invocations import providers
 from enact.invocations.diagnostics import describe
 from enact.invocations.engine._calls import MISSING, CallSink, Frame, reset_frame, set_frame
+from enact.invocations.engine._closing import as_recorded, is_frozen
 from enact.invocations.engine._invocation import (
     ExceptionOverride,
     Invocation,
@@ -115,6 +116,9 @@ class RootPlan:
         durable_calls: Write each call when it finishes (True) or all at the end.
         new_calls: ``"forbid"``: a call without recorded match raises
             `UnrecordedCallError` instead of running (see `Invocation.replay`).
+        rerun_raised: Recorded calls that raised run again instead of raising
+            their recorded exception again (a worker's retry of a failed run);
+            replays and resumes raise them again.
     """
 
     invokable: Any
@@ -126,6 +130,7 @@ class RootPlan:
     sink: RootSink | None = None
     durable_calls: bool = False
     new_calls: providers.NewCalls = "run"
+    rerun_raised: bool = False
 
     @classmethod
     def replaying(
@@ -169,6 +174,10 @@ class _Root:
         self.store = store = current_store()
         tokens, links = encode(Request(plan.invokable, plan.input))
         self.request_tokens = tokens
+        self.input = plan.input
+        if plan.template is None and not is_frozen(plan.invokable, plan.input):
+            # A new call gets its input as every replay and resume will read it.
+            self.input = as_recorded(tokens, plan.input, _input_of)
         self.request_ref = plan.request_ref or store.commit_tokens(tokens, links, Ref)
         sink = plan.sink
         self.timer: CallTimer | None = getattr(sink, "timer", None)
@@ -181,6 +190,7 @@ class _Root:
             sink if plan.durable_calls else None,
             hooks=_hooks(plan),
             timer=self.timer,
+            rerun_raised=plan.rerun_raised,
         )
         self.output: Any = MISSING
         self.outcome: RootOutcome | None = None
@@ -284,7 +294,7 @@ class _Root:
         output = None if error is not None else self.output
         closed = self.frame.close(
             plan.invokable,
-            plan.input,
+            self.input,
             self.request_tokens,
             output,
             error,
@@ -308,6 +318,10 @@ class _Root:
         )
 
 
+def _input_of(request: Any) -> Any:
+    return request.input
+
+
 def _hooks(plan: RootPlan) -> providers.CallHooks:
     """What the calls of a root invocation consult (see `enact.invocations.providers`)."""
     if plan.new_calls not in ("run", "forbid"):
@@ -324,7 +338,7 @@ def invoke_root(plan: RootPlan) -> RootOutcome:
     root = _Root(plan)
     with root:
         output = root.serve()
-        root.output = run_call(plan.invokable, plan.input) if output is MISSING else output
+        root.output = run_call(plan.invokable, root.input) if output is MISSING else output
     assert root.outcome is not None
     return root.outcome
 
@@ -336,7 +350,7 @@ async def invoke_root_async(plan: RootPlan) -> RootOutcome:
     root = _Root(plan)
     with root:
         output = root.serve()
-        root.output = await run_call(plan.invokable, plan.input) if output is MISSING else output
+        root.output = await run_call(plan.invokable, root.input) if output is MISSING else output
     assert root.outcome is not None
     return root.outcome
 

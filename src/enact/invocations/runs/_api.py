@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import sys
 import time
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar, overload
 
 from enact.errors import (
     InvocationError,
@@ -54,6 +55,8 @@ from enact.invocations.runs._state import (
 from enact.refs import Ref
 from enact.stores.store import Store, current_store
 
+R = TypeVar("R")
+
 
 def continue_plan(
     handle: RunHandle, before: Run, *, strict: bool, entries: list[JournalEntry] | None = None
@@ -67,7 +70,15 @@ def continue_plan(
     root = _overlay(store, tree, entries)
     request = store.checkout(state.request)
     return RootPlan.replaying(
-        state.request, request, _template(root), strict=strict, sink=handle, durable_calls=True
+        state.request,
+        request,
+        _template(root),
+        strict=strict,
+        sink=handle,
+        durable_calls=True,
+        # A worker's retry runs the calls that failed again; anything else that
+        # continues a run raises recorded exceptions again, as a replay does.
+        rerun_raised=state.event == "retried",
     )
 
 
@@ -117,19 +128,22 @@ def prepare_root(
 
 
 def invoke(
-    invokable: Any,
+    invokable: Callable[..., R],
     args: Any = (),
     kwargs: dict[str, Any] | None = None,
     *,
     run_id: str | None = None,
     durability: Durability | None = None,
-) -> Invocation:
+) -> Invocation[R]:
     """Calls `invokable` and journals the call tree in the active store, as a new run.
 
     `invokable` is a function decorated with `enact.register` (called with
     ``*args, **kwargs``) or an `enact.Invokable` (called with ``args[0]``, or
     with no argument). Exceptions raised by the call are recorded in the
-    returned invocation rather than raised.
+    returned invocation rather than raised. The invocation is typed by what
+    the call returns: ``invoke(shout, ("a",))`` for ``def shout(text: str) ->
+    str`` is an ``Invocation[str]``, as is the invocation of an
+    ``Invokable[str, str]``.
 
     Args:
         run_id: The run's id (default: a new one that sorts by time); see
@@ -145,27 +159,53 @@ def invoke(
         ReplayError, IncompleteSubinvocationError: The call could not be journaled.
         KeyboardInterrupt, SystemExit: Re-raised after the run is marked interrupted.
     """
-    invokable, input_value = _call_input(invokable, args, kwargs)
-    if is_async_invokable(invokable):  # checked before a run is recorded
+    target, input_value = _call_input(invokable, args, kwargs)
+    if is_async_invokable(target):  # checked before a run is recorded
         raise InvocationError(
-            f"{describe(invokable)} is asynchronous: use `await enact.invoke_async(...)` "
+            f"{describe(target)} is asynchronous: use `await enact.invoke_async(...)` "
             "or `await invokable.invoke(...)`."
         )
-    plan = run_plan(invokable, input_value, run_id=run_id, durability=durability)
+    plan = run_plan(target, input_value, run_id=run_id, durability=durability)
     return _tree(invoke_root(plan))
 
 
+@overload
 async def invoke_async(
-    invokable: Any,
+    invokable: Callable[..., Awaitable[R]],
     args: Any = (),
     kwargs: dict[str, Any] | None = None,
     *,
     run_id: str | None = None,
     durability: Durability | None = None,
-) -> Invocation:
-    """Like `invoke`, for asynchronous invokables and ``async def`` registered functions."""
-    invokable, input_value = _call_input(invokable, args, kwargs)
-    plan = run_plan(invokable, input_value, run_id=run_id, durability=durability)
+) -> Invocation[R]: ...
+
+
+@overload
+async def invoke_async(
+    invokable: Callable[..., R],
+    args: Any = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    durability: Durability | None = None,
+) -> Invocation[R]: ...
+
+
+async def invoke_async(
+    invokable: Callable[..., Any],
+    args: Any = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    durability: Durability | None = None,
+) -> Invocation[Any]:
+    """Like `invoke`, for asynchronous invokables and ``async def`` registered functions.
+
+    The invocation is typed by what the call's coroutine returns (or, for a
+    synchronous invokable, by what the call returns).
+    """
+    target, input_value = _call_input(invokable, args, kwargs)
+    plan = run_plan(target, input_value, run_id=run_id, durability=durability)
     return _tree(await invoke_root_async(plan))
 
 
@@ -178,7 +218,7 @@ def _call_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> tup
     return invokable, root_input(invokable, args, kwargs)
 
 
-def _tree(outcome: RootOutcome) -> Invocation:
+def _tree(outcome: RootOutcome) -> Invocation[Any]:
     assert outcome.invocation is not None
     return outcome.invocation
 
@@ -190,8 +230,9 @@ def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -
     """Continues an interrupted (or answered, or queued) run in this process.
 
     Every call that finished before the interruption returns its recorded
-    output; calls that were still running (or raised) run again. For runs
-    of asynchronous invokables from async code, use `resume_async`.
+    output, and every call that raised raises its recorded exception again
+    (as in `Invocation.replay`); calls that were still running run again.
+    For runs of asynchronous invokables from async code, use `resume_async`.
 
     Raises:
         RunConflictError: The run is held by a live process, or cannot be continued.
@@ -206,7 +247,8 @@ def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -
 def check_sync_here(run: Run) -> None:
     """Refuses, before any claim, to run an asynchronous run's code from a running loop."""
     request = run.store.checkout(run.state.request)
-    if not is_async_invokable(request.invokable):
+    asyncio = sys.modules.get("asyncio")  # no event loop runs before asyncio is imported
+    if asyncio is None or not is_async_invokable(request.invokable):
         return
     try:
         asyncio.get_running_loop()
@@ -234,6 +276,8 @@ def run_claimed(handle: RunHandle, before: Run, *, strict: bool) -> None:
         if not is_async_invokable(plan.invokable):
             invoke_root(plan)
             return
+        import asyncio
+
         asyncio.run(invoke_root_async(plan))
 
 

@@ -15,7 +15,6 @@ configures logging; ``enact worker`` shows them on standard error).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import logging
 import signal
@@ -447,6 +446,8 @@ class Worker:
         """Raises `WorkerShutdown` in the threads that run a run's code."""
         with self._lock:
             targets = [ident for ident, running in self._in_code.items() if running]
+        import ctypes  # on first use: only a worker shutting down needs it
+
         for ident in targets:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(ident), ctypes.py_object(WorkerShutdown)
