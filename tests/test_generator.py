@@ -81,8 +81,29 @@ def store(url: str) -> Iterator[enact.Store]:
     opened.close()
 
 
+_EARLIER: set[threading.Thread] = set()
+
+
+@pytest.fixture(autouse=True)
+def _earlier_program_threads() -> None:
+    """Program threads that earlier tests left (still ending) do not count for this one."""
+    _EARLIER.clear()
+    _EARLIER.update(t for t in threading.enumerate() if t.name == "enact-program")
+
+
 def program_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "enact-program"]
+    """The program threads this test started that are still alive."""
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread.name == "enact-program" and thread not in _EARLIER
+    ]
+
+
+def wait_for_program_threads_to_end() -> None:
+    """Waits (up to 30 s on a loaded machine) until this test's program threads have ended."""
+    for thread in program_threads():
+        thread.join(timeout=30)
 
 
 def test_answers_continue_the_program_where_it_waits(store: enact.Store) -> None:
@@ -160,10 +181,7 @@ def test_an_answer_from_elsewhere_wins_and_the_waiting_program_writes_nothing(
     with pytest.raises(enact.RunConflictError) as raised:
         next(generator)
     assert raised.value.run_id == "raced" and raised.value.status == "answered"
-    for _ in range(50):  # the abandoned program ends without writing
-        if not program_threads():
-            break
-        threading.Event().wait(0.05)
+    wait_for_program_threads_to_end()  # the abandoned program ends without writing
     assert program_threads() == []
     run = enact.get_run("raced")
     assert run.status == "answered" and run.state.answer is not None
@@ -181,10 +199,7 @@ def test_dropping_a_waiting_generator_ends_its_program(store: enact.Store) -> No
     assert len(program_threads()) == 1
     del generator
     gc.collect()
-    for _ in range(50):
-        if not program_threads():
-            break
-        threading.Event().wait(0.05)
+    wait_for_program_threads_to_end()
     assert program_threads() == []
     run = enact.get_run("dropped")
     assert run.status == "waiting"
