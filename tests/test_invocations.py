@@ -690,7 +690,12 @@ def test_journaled_recursion_past_the_limit_records_the_recursion_error(
     store: enact.Store,
 ) -> None:
     """Too deep a journaled recursion ends as a recorded RecursionError, not a pending child."""
-    invocation = enact.invoke(count_down, (5000,))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default: mypy, run in-process earlier, raises it
+    try:
+        invocation = enact.invoke(count_down, (5000,))
+    finally:
+        sys.setrecursionlimit(limit)
     raised = invocation.get_raised()
     assert isinstance(raised, enact.RecordedException)
     assert raised.type_name == "builtins.RecursionError"
