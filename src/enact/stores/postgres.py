@@ -322,23 +322,74 @@ class PostgresBackend(StorageBackend):
             "token = excluded.token, owner = NULL RETURNING queue) "
             "SELECT pg_notify(%s, queue) FROM item WHERE %s"
         )
+        # Taking: one statement for queues without a global limit; it takes nothing
+        # (and says so) when one of `queues` has a limit row, for `ready_take`'s
+        # locked path.
         self._q_ready_take = render(
-            "UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), owner = %s "
-            "WHERE run_id = (SELECT run_id FROM {ready} WHERE queue = ANY(%s) "
-            "AND ready_at <= now() ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            "RETURNING run_id, queue, token"
+            "WITH limited AS (SELECT queue FROM {ready} WHERE run_id = ANY(%s)), "
+            "taken AS (UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), "
+            "owner = %s WHERE NOT EXISTS (SELECT FROM limited) AND run_id = ("
+            "SELECT run_id FROM {ready} WHERE queue = ANY(%s) AND ready_at <= now() "
+            "ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING run_id, queue, token) "
+            "SELECT EXISTS (SELECT FROM limited), taken.run_id, taken.queue, taken.token "
+            "FROM (VALUES (0)) AS one LEFT JOIN taken ON true"
         )
+        # The locked path, in one transaction: lock the limit rows (in key order,
+        # so takers cannot deadlock), then count the claims with a snapshot taken
+        # after the locks (statement_timestamp(): now() would be the time of BEGIN).
+        self._q_ready_lock_limits = render(
+            "SELECT queue, token FROM {ready} WHERE run_id = ANY(%s) ORDER BY run_id FOR UPDATE"
+        )
+        self._q_ready_claims = render(
+            "SELECT queue, count(*) FROM {ready} WHERE queue = ANY(%s) AND owner IS NOT NULL "
+            "AND ready_at > statement_timestamp() AND ready_at < 'infinity' GROUP BY queue"
+        )
+        self._q_ready_take_locked = render(
+            "UPDATE {ready} SET ready_at = statement_timestamp() + make_interval(secs => %s), "
+            "owner = %s WHERE run_id = (SELECT run_id FROM {ready} WHERE queue = ANY(%s) "
+            "AND ready_at <= statement_timestamp() ORDER BY ready_at LIMIT 1 "
+            "FOR UPDATE SKIP LOCKED) RETURNING run_id, queue, token"
+        )
+        self._q_ready_renew = render(
+            "UPDATE {ready} SET ready_at = now() + make_interval(secs => %s) "
+            "FROM unnest(%s::text[], %s::bigint[]) AS held (run_id, token) "
+            "WHERE {ready}.run_id = held.run_id AND {ready}.token = held.token "
+            "AND {ready}.owner = %s AND {ready}.ready_at > now()"
+        )
+        # Deferring or dropping an item of a limited queue frees a slot: wake the workers.
         self._q_ready_defer = render(
             "WITH item AS (UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), "
             "owner = NULL WHERE run_id = %s AND token = %s RETURNING queue) "
-            "SELECT pg_notify(%s, queue) FROM item WHERE %s"
+            "SELECT pg_notify(%s, queue) FROM item "
+            "WHERE %s OR EXISTS (SELECT FROM {ready} WHERE run_id = %s || item.queue)"
         )
-        self._q_ready_drop = render("DELETE FROM {ready} WHERE run_id = %s AND token = %s")
+        self._q_ready_drop = render(
+            "WITH item AS (DELETE FROM {ready} WHERE run_id = %s AND token = %s "
+            "RETURNING queue) SELECT pg_notify(%s, queue) FROM item "
+            "WHERE EXISTS (SELECT FROM {ready} WHERE run_id = %s || item.queue)"
+        )
         self._q_ready_next = render(
-            "SELECT extract(epoch FROM min(ready_at) - now()) FROM {ready} WHERE queue = ANY(%s)"
+            "SELECT extract(epoch FROM min(ready_at) - now()) FROM {ready} "
+            "WHERE queue = ANY(%s) AND ready_at < 'infinity'"
         )
-        self._q_ready_count = render("SELECT count(*) FROM {ready} WHERE queue = ANY(%s)")
-        self._q_ready_count_all = render("SELECT count(*) FROM {ready}")
+        self._q_ready_count = render(
+            "SELECT count(*) FROM {ready} WHERE queue = ANY(%s) AND ready_at < 'infinity'"
+        )
+        self._q_ready_count_all = render("SELECT count(*) FROM {ready} WHERE ready_at < 'infinity'")
+        self._q_ready_set_limit = render(
+            "WITH item AS (INSERT INTO {ready} (run_id, queue, ready_at, token) "
+            "VALUES (%s, %s, 'infinity', %s) ON CONFLICT (run_id) "
+            "DO UPDATE SET token = excluded.token RETURNING queue) "
+            "SELECT pg_notify(%s, queue) FROM item"
+        )
+        self._q_ready_drop_limit = render(
+            "WITH item AS (DELETE FROM {ready} WHERE run_id = %s RETURNING queue) "
+            "SELECT pg_notify(%s, queue) FROM item"
+        )
+        self._q_ready_limits = render(
+            "SELECT queue, token FROM {ready} WHERE starts_with(run_id, %s) ORDER BY queue"
+        )
+        self._q_ready_queues_of = render("SELECT run_id, queue FROM {ready} WHERE run_id = ANY(%s)")
 
     # Running statements ----------------------------------------------------------
 
@@ -669,27 +720,88 @@ class PostgresBackend(StorageBackend):
     def ready_take(
         self, queues: Sequence[str], owner: str, lease: float
     ) -> _ready.ReadyItem | None:
-        params = (lease, owner, list(queues))
+        keys = [_ready.limit_key(queue) for queue in queues]
 
         def work(conn: _Connection) -> _ready.ReadyItem | None:
-            row = conn.execute(self._q_ready_take, params).fetchone()
-            return None if row is None else _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
+            row = conn.execute(self._q_ready_take, (keys, lease, owner, list(queues))).fetchone()
+            if row is None:
+                return None
+            limited, run_id, queue, token = row
+            if not limited:
+                return None if run_id is None else _ready.ReadyItem(run_id, queue, int(token))
+            with conn.transaction():
+                locked = conn.execute(self._q_ready_lock_limits, (keys,)).fetchall()
+                limits = {str(queue): int(limit) for queue, limit in locked}
+                counted = conn.execute(self._q_ready_claims, (list(limits),)).fetchall()
+                claims = {str(queue): int(count) for queue, count in counted}
+                open_queues = [
+                    queue for queue in queues if claims.get(queue, 0) < limits.get(queue, 1 << 62)
+                ]
+                if not open_queues:
+                    return None
+                taken = conn.execute(
+                    self._q_ready_take_locked, (lease, owner, open_queues)
+                ).fetchone()
+            if taken is None:
+                return None
+            return _ready.ReadyItem(str(taken[0]), str(taken[1]), int(taken[2]))
 
         return self._run("Taking a run from the ready queue", work, retry=False)
 
     def ready_defer(self, item: _ready.ReadyItem, delay: float) -> None:
-        params = (delay, item.run_id, item.token, self._channel, delay <= 0)
+        params = (
+            delay,
+            item.run_id,
+            item.token,
+            self._channel,
+            delay <= 0,
+            _ready.LIMIT_PREFIX,
+        )
         self._run(
             f"Putting run {item.run_id!r} back in the ready queue",
             lambda conn: conn.execute(self._q_ready_defer, params),
         )
 
     def ready_drop(self, item: _ready.ReadyItem) -> None:
-        params = (item.run_id, item.token)
+        params = (item.run_id, item.token, self._channel, _ready.LIMIT_PREFIX)
         self._run(
             f"Removing run {item.run_id!r} from the ready queue",
             lambda conn: conn.execute(self._q_ready_drop, params),
         )
+
+    def ready_renew(self, items: Sequence[_ready.ReadyItem], owner: str, lease: float) -> int:
+        if not items:
+            return 0
+        params = (lease, [i.run_id for i in items], [i.token for i in items], owner)
+        return self._run(
+            f"Renewing the claims of {len(items)} run(s)",
+            lambda conn: conn.execute(self._q_ready_renew, params).rowcount,
+        )
+
+    def ready_set_limit(self, queue: str, limit: int | None) -> None:
+        key = _ready.limit_key(queue)
+        query = self._q_ready_drop_limit if limit is None else self._q_ready_set_limit
+        params: tuple[Any, ...] = (
+            (key, self._channel) if limit is None else (key, queue, limit, self._channel)
+        )
+        self._run(
+            f"Setting the limit of queue {queue!r}",
+            lambda conn: conn.execute(query, params),
+        )
+
+    def ready_limits(self) -> dict[str, int]:
+        def work(conn: _Connection) -> dict[str, int]:
+            rows = conn.execute(self._q_ready_limits, (_ready.LIMIT_PREFIX,)).fetchall()
+            return {str(queue): int(limit) for queue, limit in rows}
+
+        return self._run("Reading the queue limits", work)
+
+    def ready_queues_of(self, run_ids: Sequence[str]) -> dict[str, str]:
+        def work(conn: _Connection) -> dict[str, str]:
+            rows = conn.execute(self._q_ready_queues_of, (list(run_ids),)).fetchall()
+            return {str(run_id): str(queue) for run_id, queue in rows}
+
+        return self._run("Reading the ready queue", work) if run_ids else {}
 
     def ready_next(self, queues: Sequence[str]) -> float | None:
         def work(conn: _Connection) -> float | None:

@@ -162,6 +162,12 @@ from enact.invocations.runs._ready import (
 from enact.invocations.runs._ready import (
     PUT_GRACE as PUT_GRACE,
 )
+from enact.invocations.runs._ready import (
+    queue_limits as queue_limits,
+)
+from enact.invocations.runs._ready import (
+    set_queue_limit as set_queue_limit,
+)
 from enact.invocations.runs._state import (
     _RUN_ID as _RUN_ID,
 )
