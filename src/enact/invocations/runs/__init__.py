@@ -226,6 +226,9 @@ from enact.invocations.runs._submit import (
     call_key as call_key,
 )
 from enact.invocations.runs._submit import (
+    requeue_copied_runs as requeue_copied_runs,
+)
+from enact.invocations.runs._submit import (
     retries as retries,
 )
 from enact.invocations.runs._submit import (
