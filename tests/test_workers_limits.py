@@ -260,6 +260,20 @@ def test_a_worker_records_its_queue_limits_and_obeys_them(
     assert most_at_once(ledger) == 1
 
 
+def test_a_claim_is_renewed_while_its_run_runs_longer_than_the_lease(
+    store: enact.Store, ledger: pathlib.Path
+) -> None:
+    """Runs of 2.5 s under a 1.5 s lease: the renewed claim keeps the only slot taken."""
+    for index in range(2):
+        enact.submit(agent.bounded_job, (2.5,), run_id=f"long-{index}", queue="long")
+    enact.set_queue_limit("long", 1)
+    worker = Worker(store, queues=["long"], concurrency=2, lease_seconds=1.5)
+    assert worker.run(until_idle=True).finished == 2
+    assert most_at_once(ledger) == 1
+    begins = [key for event, key, _ in ledger_lines(ledger) if event == "begin"]
+    assert sorted(begins) == ["long-0/0", "long-1/0"]  # neither ran twice
+
+
 def test_a_full_queue_gives_no_item_and_an_expired_claim_frees_its_slot(
     store: enact.Store,
 ) -> None:

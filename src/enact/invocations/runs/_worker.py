@@ -135,6 +135,7 @@ class Worker:
         self._in_flight: dict[str, int] = dict.fromkeys(self.limits, 0)
         self._busy = 0
         self._stopping = threading.Event()
+        self._threads_done = threading.Event()
         self._interrupting = False
         self._in_code: dict[int, bool] = {}  # thread ident -> running a run's code
         self._max_runs: int | None = None
@@ -158,6 +159,7 @@ class Worker:
         """
         self._max_runs = max_runs
         self._until_idle = until_idle
+        self._threads_done.clear()
         for name, limit in self.queue_limits.items():
             self._ready.ready_set_limit(name, limit)
         previous = self._install_signals()
@@ -213,6 +215,7 @@ class Worker:
             with self._wake:
                 self._wake.notify_all()
             self._shut_down(threads)
+            self._threads_done.set()  # the runs are finished or released: stop renewing
             renewer.join()
             waiter.close()
             self._restore_signals(previous)
@@ -290,7 +293,9 @@ class Worker:
         renewed as long as the run runs keeps counting; one whose worker died
         stops counting when its lease ends (and its run is taken again).
         """
-        while not self._stopping.wait(self.lease_seconds / 3):
+        # Until the threads are done, not only until stopping: runs finishing in
+        # the grace period keep their claims (and their queue's slots).
+        while not self._threads_done.wait(self.lease_seconds / 3):
             with self._lock:
                 held = list(self._held.values())
             try:
