@@ -87,7 +87,11 @@ class ReadyQueue(Protocol):
         ...
 
     def ready_take(self, queues: Sequence[str], owner: str, lease: float) -> ReadyItem | None:
-        """Takes the oldest visible item of `queues`, invisible to others for `lease` seconds."""
+        """Takes the oldest visible item of `queues`, invisible to others for `lease` seconds.
+
+        Queues whose global limit is reached (counted under the limit's lock)
+        are left out; None if no item can be taken.
+        """
         ...
 
     def ready_defer(self, item: ReadyItem, delay: float) -> None:
