@@ -315,6 +315,7 @@ class PostgresBackend(StorageBackend):
         # (NOTIFY is delivered when it commits); taking one skips the rows other
         # workers are taking at the same moment instead of waiting for them.
         self._channel = "enact_ready_" + hashlib.sha256(self.schema.encode()).hexdigest()[:16]
+        self._limited: dict[tuple[str, ...], bool] = {}  # served queues -> one has a limit
         self._q_ready_put = render(
             "WITH item AS (INSERT INTO {ready} (run_id, queue, ready_at, token) "
             "VALUES (%s, %s, now() + make_interval(secs => %s), %s) ON CONFLICT (run_id) "
@@ -334,19 +335,23 @@ class PostgresBackend(StorageBackend):
             "SELECT EXISTS (SELECT FROM limited), taken.run_id, taken.queue, taken.token "
             "FROM (VALUES (0)) AS one LEFT JOIN taken ON true"
         )
-        # The locked path, in one transaction: lock the limit rows (in key order,
-        # so takers cannot deadlock), then count the claims with a snapshot taken
-        # after the locks (statement_timestamp(): now() would be the time of BEGIN).
+        # The locked path, one transaction sent as one pipeline: lock the limit rows
+        # (in key order, so takers cannot deadlock), then, in a statement whose
+        # snapshot is taken after the locks, count the claims and take an item of a
+        # queue below its limit (statement_timestamp(): now() is the time of BEGIN).
         self._q_ready_lock_limits = render(
             "SELECT queue, token FROM {ready} WHERE run_id = ANY(%s) ORDER BY run_id FOR UPDATE"
         )
-        self._q_ready_claims = render(
-            "SELECT queue, count(*) FROM {ready} WHERE queue = ANY(%s) AND owner IS NOT NULL "
-            "AND ready_at > statement_timestamp() AND ready_at < 'infinity' GROUP BY queue"
-        )
         self._q_ready_take_locked = render(
+            "WITH limits AS (SELECT queue, token AS most FROM {ready} WHERE run_id = ANY(%s)), "
+            "claims AS (SELECT queue, count(*) AS held FROM {ready} "
+            "WHERE queue IN (SELECT queue FROM limits) AND owner IS NOT NULL "
+            "AND ready_at > statement_timestamp() AND ready_at < 'infinity' GROUP BY queue), "
+            "full_queues AS (SELECT queue FROM limits JOIN claims USING (queue) "
+            "WHERE claims.held >= limits.most) "
             "UPDATE {ready} SET ready_at = statement_timestamp() + make_interval(secs => %s), "
             "owner = %s WHERE run_id = (SELECT run_id FROM {ready} WHERE queue = ANY(%s) "
+            "AND queue NOT IN (SELECT queue FROM full_queues) "
             "AND ready_at <= statement_timestamp() ORDER BY ready_at LIMIT 1 "
             "FOR UPDATE SKIP LOCKED) RETURNING run_id, queue, token"
         )
@@ -721,30 +726,26 @@ class PostgresBackend(StorageBackend):
         self, queues: Sequence[str], owner: str, lease: float
     ) -> _ready.ReadyItem | None:
         keys = [_ready.limit_key(queue) for queue in queues]
+        served = tuple(queues)
 
         def work(conn: _Connection) -> _ready.ReadyItem | None:
-            row = conn.execute(self._q_ready_take, (keys, lease, owner, list(queues))).fetchone()
-            if row is None:
-                return None
-            limited, run_id, queue, token = row
-            if not limited:
-                return None if run_id is None else _ready.ReadyItem(run_id, queue, int(token))
-            with conn.transaction():
-                locked = conn.execute(self._q_ready_lock_limits, (keys,)).fetchall()
-                limits = {str(queue): int(limit) for queue, limit in locked}
-                counted = conn.execute(self._q_ready_claims, (list(limits),)).fetchall()
-                claims = {str(queue): int(count) for queue, count in counted}
-                open_queues = [
-                    queue for queue in queues if claims.get(queue, 0) < limits.get(queue, 1 << 62)
-                ]
-                if not open_queues:
-                    return None
-                taken = conn.execute(
-                    self._q_ready_take_locked, (lease, owner, open_queues)
+            row: Any = None
+            if not self._limited.get(served, False):
+                row = conn.execute(
+                    self._q_ready_take, (keys, lease, owner, list(queues))
                 ).fetchone()
-            if taken is None:
-                return None
-            return _ready.ReadyItem(str(taken[0]), str(taken[1]), int(taken[2]))
+                if row is None or not row[0]:
+                    return None if row is None or row[1] is None else _item(row[1:])
+            pipeline = (
+                conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
+            )
+            with pipeline, conn.transaction():
+                locked = conn.execute(self._q_ready_lock_limits, (keys,))
+                taken = conn.execute(self._q_ready_take_locked, (keys, lease, owner, list(queues)))
+            # Limited queues go straight to this path next time, until their limits go.
+            self._limited[served] = bool(locked.fetchall())
+            row = taken.fetchone()
+            return None if row is None else _item(row)
 
         return self._run("Taking a run from the ready queue", work, retry=False)
 
@@ -921,6 +922,10 @@ class PostgresStore(Store):
             PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout),
             durability=durability,
         )
+
+
+def _item(row: Sequence[Any]) -> _ready.ReadyItem:
+    return _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
 
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
