@@ -13,7 +13,10 @@ finished, so neither side's process start or last straggler counts. enact:
 ``enact.run_worker`` in each process, with per-call durability; DBOS:
 ``DBOS.launch()`` with ``Queue("bench", worker_concurrency=1,
 polling_interval_sec=0.01)`` (DBOS's default polling is 1 s; 10 ms favours it)
-and each ``@DBOS.step`` output recorded as the step returns. Each side gets a
+and each ``@DBOS.step`` output recorded as the step returns. The cost of a
+global queue limit: enact's rate with the most workers, with and without
+``enact.set_queue_limit("default", W)`` (a limit that does not bind, so the
+ratio is the price of claiming under the limit's row lock). Each side gets a
 fresh database on the same server (ENACT_BENCH_POSTGRES_DSN, else
 ENACT_TEST_POSTGRES_DSN).
 
@@ -126,12 +129,14 @@ ENACT_WORKER = (
 )
 
 
-def enact_throughput(dsn: str, workers: int, runs: int) -> float:
+def enact_throughput(dsn: str, workers: int, runs: int, limit: int | None = None) -> float:
     with fresh_database(dsn) as conninfo:
         url = _url(conninfo)
         store = enact.open_store(url)
         try:
             with store:
+                if limit is not None:  # every claim then takes the limit's row lock
+                    enact.set_queue_limit("default", limit)
                 for seed in range(runs):
                     enact.submit(jobs.steps, (STEPS, seed))
             backend: Any = store.backend
@@ -242,6 +247,15 @@ def main() -> None:
             f"ratio {ours / theirs:.2f}",
             file=sys.stderr,
         )
+    most = max(row["workers"] for row in results["throughput"])
+    free = next(row["enact"] for row in results["throughput"] if row["workers"] == most)
+    limited = enact_throughput(dsn, most, runs, limit=most)
+    results["queue_limit"] = {"workers": most, "limited": limited, "ratio": limited / free}
+    print(
+        f"{most} worker(s), queue limit {most}: enact {limited:.1f} runs/s, "
+        f"{limited / free:.2f}x without a limit",
+        file=sys.stderr,
+    )
     latencies = enact_latency(dsn, samples)
     ordered = sorted(latencies)
     results["answer_to_continue_ms"] = {
@@ -257,6 +271,11 @@ def main() -> None:
     print("|---|---|---|---|")
     for row in results["throughput"]:
         print(f"| {row['workers']} | {row['enact']:.1f} | {row['dbos']:.1f} | {row['ratio']:.2f} |")
+    row = results["queue_limit"]
+    print(
+        f"\nwith a global queue limit of {row['workers']} (every claim under its row lock): "
+        f"{row['limited']:.1f} runs/s, {row['ratio']:.2f}x the rate without a limit"
+    )
     latency = results["answer_to_continue_ms"]
     print(
         f"\nanswer -> continue (enact, LISTEN/NOTIFY): median {latency['median']:.1f} ms, "

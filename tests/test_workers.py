@@ -248,9 +248,38 @@ def test_call_key_names_the_run_and_the_call_path(store: enact.Store, ledger: pa
     enact.invoke(keyed, run_id="keys")
     assert enact.get_run("keys").result() == ["keys/root", "keys/root/charge", "keys/0"]
     enact.invoke(keyed, durability="end", run_id="keys-end")
-    assert enact.get_run("keys-end").status == "raised"
-    with pytest.raises(enact.RecordedException, match="not part of a run with per-call"):
-        enact.get_run("keys-end").result()
+    assert enact.get_run("keys-end").result() == [
+        "keys-end/root",
+        "keys-end/root/charge",
+        "keys-end/0",
+    ]
+
+
+def test_call_key_is_stable_across_a_crash_with_durability_end(store: enact.Store) -> None:
+    """durability="end": a crash makes every call run again, with the same keys."""
+    seen: list[str] = []
+    crash = [True]
+
+    @enact.register
+    def charge(amount: int) -> int:
+        seen.append(enact.call_key("charge"))
+        return amount
+
+    @enact.register
+    def checkout_order() -> int:
+        total = charge(1) + charge(2)
+        if crash[0]:
+            crash[0] = False
+            raise KeyboardInterrupt  # the process "dies" after both charges
+        return total + charge(3)
+
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(checkout_order, durability="end", run_id="order-1")
+    assert enact.get_run("order-1").status == "interrupted"
+    first = list(seen)
+    assert first == ["order-1/0/charge", "order-1/1/charge"]
+    assert enact.resume("order-1").result() == 6
+    assert seen == [*first, *first, "order-1/2/charge"]  # ran again, under the same keys
 
 
 def test_per_queue_limits_run_one_at_a_time(store: enact.Store, ledger: pathlib.Path) -> None:

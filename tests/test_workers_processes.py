@@ -230,7 +230,9 @@ def test_an_answer_recorded_without_the_agent_is_continued_by_another_worker(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["answered", "False"]
 
-    second = start_worker(pg_url, ledger, tmp_path / "second.log", "--until-idle")
+    # And the worker is on a third "machine": a store URL of its own too.
+    worker_url = f"{pg_url}&application_name=machine-b"
+    second = start_worker(worker_url, ledger, tmp_path / "second.log", "--until-idle")
     assert second.wait(timeout=60) == 0
     assert "claimed run approve-9" in (tmp_path / "second.log").read_text()
     with opened(pg_url):

@@ -92,3 +92,20 @@ def broken(n: int) -> int:
     """Always raises (no retries declared)."""
     note("attempt", enact.call_key())
     raise ValueError(f"broken {n}")
+
+
+@enact.register
+def bounded_effect(seconds: float) -> str:
+    """Notes ``begin`` and ``end`` around `seconds` of work (to measure overlapping runs)."""
+    note("begin", enact.call_key())
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    note("end", enact.call_key())
+    return "done"
+
+
+@enact.register
+def bounded_job(seconds: float) -> str:
+    """A run whose one call takes `seconds`, between ``begin`` and ``end`` ledger lines."""
+    return bounded_effect(seconds)

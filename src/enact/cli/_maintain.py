@@ -22,7 +22,9 @@ from enact.cli._app import (
 )
 from enact.cli._journal import pass_session
 from enact.errors import NameConflictError
+from enact.invocations.runs import RUN_PREFIX, requeue_copied_runs
 from enact.refs import Ref
+from enact.stores.store import Store
 
 # tag --------------------------------------------------------------------------------
 
@@ -121,6 +123,7 @@ def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: boo
             except NameConflictError as err:
                 if err.actual != item.ref.digest:
                     kept.append(item.name)
+        queued = _requeue(source, target, wanted, kept, copy_all)
     finally:
         target.close()
     where = describe_url(target_url)
@@ -128,6 +131,8 @@ def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: boo
         f"Copied {report.sent} object(s) ({filesize.decimal(report.bytes_sent)}) to {where}; "
         f"{report.skipped} were already there; {named} name(s) set."
     )
+    if queued:
+        session.out.print(f"Put {queued} run(s) in the target's ready queue for its workers.")
     if report.unverified:
         session.err.print(
             Text(
@@ -146,6 +151,18 @@ def copy(session: Session, refs: tuple[str, ...], target_url: str, copy_all: boo
             ),
             soft_wrap=True,
         )
+
+
+def _requeue(
+    source: Store, target: Store, wanted: list[_refs.Resolved], kept: list[str], limits: bool
+) -> int:
+    """Puts the copied runs that wait for a worker in the target's ready queue."""
+    run_ids = [
+        item.name[len(RUN_PREFIX) :]
+        for item in wanted
+        if item.name is not None and item.name.startswith(RUN_PREFIX) and item.name not in kept
+    ]
+    return requeue_copied_runs(source, target, run_ids, limits=limits)
 
 
 # gc ---------------------------------------------------------------------------------

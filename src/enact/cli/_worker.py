@@ -9,7 +9,7 @@ import click
 
 from enact.cli._app import CLIError, Session, command_options
 from enact.errors import UnsupportedOperationError
-from enact.invocations.runs import LEASE_SECONDS, Worker
+from enact.invocations.runs import LEASE_SECONDS, Worker, set_queue_limit
 
 pass_session = click.make_pass_decorator(Session)
 
@@ -22,6 +22,14 @@ pass_session = click.make_pass_decorator(Session)
     metavar="Q[=N]",
     help="A queue to serve (repeatable; default: default), with at most N of its runs "
     "at once in this worker.",
+)
+@click.option(
+    "--queue-limit",
+    "queue_limits",
+    multiple=True,
+    metavar="Q=N",
+    help="Record in the store that at most N runs of queue Q run at once in all the "
+    "workers that share it, on every machine (repeatable; Q=none removes the limit).",
 )
 @click.option(
     "--concurrency",
@@ -55,6 +63,7 @@ pass_session = click.make_pass_decorator(Session)
 def worker(
     session: Session,
     queues: tuple[str, ...],
+    queue_limits: tuple[str, ...],
     concurrency: int,
     lease_seconds: float,
     grace: float,
@@ -70,6 +79,9 @@ def worker(
     a time; a call that finished is never run again, a call that was running
     when its worker died runs again. SIGTERM or Ctrl-C: finish the runs in
     progress (within --grace), then stop; a second one interrupts them.
+
+    --queue Q=N bounds the runs of Q in this worker; --queue-limit Q=N in all
+    workers together (kept in the store until changed).
     """
     limits: dict[str, int] = {}
     for text in queues or ("default",):
@@ -79,6 +91,15 @@ def worker(
                 f"{text!r}: write Q or Q=N with N a number.", param_hint="--queue"
             )
         limits[name] = min(int(count), concurrency) if sep else concurrency
+    global_limits: dict[str, int | None] = {}
+    for text in queue_limits:
+        name, sep, count = text.partition("=")
+        if not name or not sep or not (count.isdigit() or count == "none"):
+            raise click.BadParameter(
+                f"{text!r}: write Q=N with N a number (or Q=none to remove the limit).",
+                param_hint="--queue-limit",
+            )
+        global_limits[name] = None if count == "none" else int(count)
     if not quiet:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -94,6 +115,8 @@ def worker(
             lease_seconds=lease_seconds,
             grace=grace,
         )
+        for name, limit in global_limits.items():
+            set_queue_limit(name, limit, store=store)
     except (UnsupportedOperationError, ValueError) as err:
         raise CLIError(f"Cannot start a worker on store {session.where}: {err}") from err
     runner.run(until_idle=until_idle)

@@ -315,6 +315,7 @@ class PostgresBackend(StorageBackend):
         # (NOTIFY is delivered when it commits); taking one skips the rows other
         # workers are taking at the same moment instead of waiting for them.
         self._channel = "enact_ready_" + hashlib.sha256(self.schema.encode()).hexdigest()[:16]
+        self._limited: dict[tuple[str, ...], bool] = {}  # served queues -> one has a limit
         self._q_ready_put = render(
             "WITH item AS (INSERT INTO {ready} (run_id, queue, ready_at, token) "
             "VALUES (%s, %s, now() + make_interval(secs => %s), %s) ON CONFLICT (run_id) "
@@ -322,23 +323,78 @@ class PostgresBackend(StorageBackend):
             "token = excluded.token, owner = NULL RETURNING queue) "
             "SELECT pg_notify(%s, queue) FROM item WHERE %s"
         )
+        # Taking: one statement for queues without a global limit; it takes nothing
+        # (and says so) when one of `queues` has a limit row, for `ready_take`'s
+        # locked path.
         self._q_ready_take = render(
-            "UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), owner = %s "
-            "WHERE run_id = (SELECT run_id FROM {ready} WHERE queue = ANY(%s) "
-            "AND ready_at <= now() ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            "RETURNING run_id, queue, token"
+            "WITH limited AS (SELECT queue FROM {ready} WHERE run_id = ANY(%s)), "
+            "taken AS (UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), "
+            "owner = %s WHERE NOT EXISTS (SELECT FROM limited) AND run_id = ("
+            "SELECT run_id FROM {ready} WHERE queue = ANY(%s) AND ready_at <= now() "
+            "ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING run_id, queue, token) "
+            "SELECT EXISTS (SELECT FROM limited), taken.run_id, taken.queue, taken.token "
+            "FROM (VALUES (0)) AS one LEFT JOIN taken ON true"
         )
+        # The locked path, one transaction sent as one pipeline: lock the limit rows
+        # (in key order, so takers cannot deadlock), then, in a statement whose
+        # snapshot is taken after the locks, count the claims and take an item of a
+        # queue below its limit (statement_timestamp(): now() is the time of BEGIN).
+        self._q_ready_lock_limits = render(
+            "SELECT queue, token FROM {ready} WHERE run_id = ANY(%s) ORDER BY run_id FOR UPDATE"
+        )
+        self._q_ready_take_locked = render(
+            "WITH limits AS (SELECT queue, token AS most FROM {ready} WHERE run_id = ANY(%s)), "
+            "claims AS (SELECT queue, count(*) AS held FROM {ready} "
+            "WHERE queue IN (SELECT queue FROM limits) AND owner IS NOT NULL "
+            "AND ready_at > statement_timestamp() AND ready_at < 'infinity' GROUP BY queue), "
+            "full_queues AS (SELECT queue FROM limits JOIN claims USING (queue) "
+            "WHERE claims.held >= limits.most) "
+            "UPDATE {ready} SET ready_at = statement_timestamp() + make_interval(secs => %s), "
+            "owner = %s WHERE run_id = (SELECT run_id FROM {ready} WHERE queue = ANY(%s) "
+            "AND queue NOT IN (SELECT queue FROM full_queues) "
+            "AND ready_at <= statement_timestamp() ORDER BY ready_at LIMIT 1 "
+            "FOR UPDATE SKIP LOCKED) RETURNING run_id, queue, token"
+        )
+        self._q_ready_renew = render(
+            "UPDATE {ready} SET ready_at = now() + make_interval(secs => %s) "
+            "FROM unnest(%s::text[], %s::bigint[]) AS held (run_id, token) "
+            "WHERE {ready}.run_id = held.run_id AND {ready}.token = held.token "
+            "AND {ready}.owner = %s AND {ready}.ready_at > now()"
+        )
+        # Deferring or dropping an item of a limited queue frees a slot: wake the workers.
         self._q_ready_defer = render(
             "WITH item AS (UPDATE {ready} SET ready_at = now() + make_interval(secs => %s), "
             "owner = NULL WHERE run_id = %s AND token = %s RETURNING queue) "
-            "SELECT pg_notify(%s, queue) FROM item WHERE %s"
+            "SELECT pg_notify(%s, queue) FROM item "
+            "WHERE %s OR EXISTS (SELECT FROM {ready} WHERE run_id = %s || item.queue)"
         )
-        self._q_ready_drop = render("DELETE FROM {ready} WHERE run_id = %s AND token = %s")
+        self._q_ready_drop = render(
+            "WITH item AS (DELETE FROM {ready} WHERE run_id = %s AND token = %s "
+            "RETURNING queue) SELECT pg_notify(%s, queue) FROM item "
+            "WHERE EXISTS (SELECT FROM {ready} WHERE run_id = %s || item.queue)"
+        )
         self._q_ready_next = render(
-            "SELECT extract(epoch FROM min(ready_at) - now()) FROM {ready} WHERE queue = ANY(%s)"
+            "SELECT extract(epoch FROM min(ready_at) - now()) FROM {ready} "
+            "WHERE queue = ANY(%s) AND ready_at < 'infinity'"
         )
-        self._q_ready_count = render("SELECT count(*) FROM {ready} WHERE queue = ANY(%s)")
-        self._q_ready_count_all = render("SELECT count(*) FROM {ready}")
+        self._q_ready_count = render(
+            "SELECT count(*) FROM {ready} WHERE queue = ANY(%s) AND ready_at < 'infinity'"
+        )
+        self._q_ready_count_all = render("SELECT count(*) FROM {ready} WHERE ready_at < 'infinity'")
+        self._q_ready_set_limit = render(
+            "WITH item AS (INSERT INTO {ready} (run_id, queue, ready_at, token) "
+            "VALUES (%s, %s, 'infinity', %s) ON CONFLICT (run_id) "
+            "DO UPDATE SET token = excluded.token RETURNING queue) "
+            "SELECT pg_notify(%s, queue) FROM item"
+        )
+        self._q_ready_drop_limit = render(
+            "WITH item AS (DELETE FROM {ready} WHERE run_id = %s RETURNING queue) "
+            "SELECT pg_notify(%s, queue) FROM item"
+        )
+        self._q_ready_limits = render(
+            "SELECT queue, token FROM {ready} WHERE starts_with(run_id, %s) ORDER BY queue"
+        )
+        self._q_ready_queues_of = render("SELECT run_id, queue FROM {ready} WHERE run_id = ANY(%s)")
 
     # Running statements ----------------------------------------------------------
 
@@ -669,27 +725,84 @@ class PostgresBackend(StorageBackend):
     def ready_take(
         self, queues: Sequence[str], owner: str, lease: float
     ) -> _ready.ReadyItem | None:
-        params = (lease, owner, list(queues))
+        keys = [_ready.limit_key(queue) for queue in queues]
+        served = tuple(queues)
 
         def work(conn: _Connection) -> _ready.ReadyItem | None:
-            row = conn.execute(self._q_ready_take, params).fetchone()
-            return None if row is None else _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
+            row: Any = None
+            if not self._limited.get(served, False):
+                row = conn.execute(
+                    self._q_ready_take, (keys, lease, owner, list(queues))
+                ).fetchone()
+                if row is None or not row[0]:
+                    return None if row is None or row[1] is None else _item(row[1:])
+            pipeline = (
+                conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
+            )
+            with pipeline, conn.transaction():
+                locked = conn.execute(self._q_ready_lock_limits, (keys,))
+                taken = conn.execute(self._q_ready_take_locked, (keys, lease, owner, list(queues)))
+            # Limited queues go straight to this path next time, until their limits go.
+            self._limited[served] = bool(locked.fetchall())
+            row = taken.fetchone()
+            return None if row is None else _item(row)
 
         return self._run("Taking a run from the ready queue", work, retry=False)
 
     def ready_defer(self, item: _ready.ReadyItem, delay: float) -> None:
-        params = (delay, item.run_id, item.token, self._channel, delay <= 0)
+        params = (
+            delay,
+            item.run_id,
+            item.token,
+            self._channel,
+            delay <= 0,
+            _ready.LIMIT_PREFIX,
+        )
         self._run(
             f"Putting run {item.run_id!r} back in the ready queue",
             lambda conn: conn.execute(self._q_ready_defer, params),
         )
 
     def ready_drop(self, item: _ready.ReadyItem) -> None:
-        params = (item.run_id, item.token)
+        params = (item.run_id, item.token, self._channel, _ready.LIMIT_PREFIX)
         self._run(
             f"Removing run {item.run_id!r} from the ready queue",
             lambda conn: conn.execute(self._q_ready_drop, params),
         )
+
+    def ready_renew(self, items: Sequence[_ready.ReadyItem], owner: str, lease: float) -> int:
+        if not items:
+            return 0
+        params = (lease, [i.run_id for i in items], [i.token for i in items], owner)
+        return self._run(
+            f"Renewing the claims of {len(items)} run(s)",
+            lambda conn: conn.execute(self._q_ready_renew, params).rowcount,
+        )
+
+    def ready_set_limit(self, queue: str, limit: int | None) -> None:
+        key = _ready.limit_key(queue)
+        query = self._q_ready_drop_limit if limit is None else self._q_ready_set_limit
+        params: tuple[Any, ...] = (
+            (key, self._channel) if limit is None else (key, queue, limit, self._channel)
+        )
+        self._run(
+            f"Setting the limit of queue {queue!r}",
+            lambda conn: conn.execute(query, params),
+        )
+
+    def ready_limits(self) -> dict[str, int]:
+        def work(conn: _Connection) -> dict[str, int]:
+            rows = conn.execute(self._q_ready_limits, (_ready.LIMIT_PREFIX,)).fetchall()
+            return {str(queue): int(limit) for queue, limit in rows}
+
+        return self._run("Reading the queue limits", work)
+
+    def ready_queues_of(self, run_ids: Sequence[str]) -> dict[str, str]:
+        def work(conn: _Connection) -> dict[str, str]:
+            rows = conn.execute(self._q_ready_queues_of, (list(run_ids),)).fetchall()
+            return {str(run_id): str(queue) for run_id, queue in rows}
+
+        return self._run("Reading the ready queue", work) if run_ids else {}
 
     def ready_next(self, queues: Sequence[str]) -> float | None:
         def work(conn: _Connection) -> float | None:
@@ -809,6 +922,10 @@ class PostgresStore(Store):
             PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout),
             durability=durability,
         )
+
+
+def _item(row: Sequence[Any]) -> _ready.ReadyItem:
+    return _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
 
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:

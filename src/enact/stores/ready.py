@@ -14,7 +14,21 @@ poll each other:
   one write transaction), so two workers never take the same item at once;
 - `defer` and `drop` act only if the token is unchanged: a worker never
   deletes the item of a run that was put in the queue again meanwhile (an
-  answer arriving as the previous step ends).
+  answer arriving as the previous step ends);
+- a worker *renews* the items it holds while their runs run, so an item is
+  *claimed* (it has an owner and its lease has not expired) exactly while a
+  live worker runs its run; an item whose worker died becomes visible again
+  when its lease ends, and stops being a claim.
+
+A queue may have a *global limit*: the most claimed items it holds at once,
+whatever the number of workers and machines. The limit is a row of the same
+table under the key ``#limit:<queue>`` (no run id starts with ``#``), never
+visible (its ``ready_at`` is infinitely far), its token holding the limit.
+`ReadyQueue.take` of a limited queue first locks that row (PostgreSQL:
+``SELECT ... FOR UPDATE``; SQLite: the write transaction), then counts the
+queue's claims and takes an item only below the limit, so two workers can
+never together exceed it; queues without a limit take no lock. Dropping or
+deferring an item of a limited queue wakes the workers (a slot is free).
 
 Backends that implement it: `PostgresBackend` (any number of machines,
 wake-ups by ``LISTEN``/``NOTIFY``) and `SQLiteBackend` (processes on one
@@ -27,7 +41,7 @@ import dataclasses
 import random
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from enact.errors import UnsupportedOperationError
 
@@ -73,7 +87,11 @@ class ReadyQueue(Protocol):
         ...
 
     def ready_take(self, queues: Sequence[str], owner: str, lease: float) -> ReadyItem | None:
-        """Takes the oldest visible item of `queues`, invisible to others for `lease` seconds."""
+        """Takes the oldest visible item of `queues`, invisible to others for `lease` seconds.
+
+        Queues whose global limit is reached (counted under the limit's lock)
+        are left out; None if no item can be taken.
+        """
         ...
 
     def ready_defer(self, item: ReadyItem, delay: float) -> None:
@@ -92,9 +110,39 @@ class ReadyQueue(Protocol):
         """How many items the queues hold (all queues if None)."""
         ...
 
+    def ready_renew(self, items: Sequence[ReadyItem], owner: str, lease: float) -> int:
+        """Extends `owner`'s unexpired claims of `items` by `lease` seconds; returns how many.
+
+        An item put again (a new token), deferred, taken by another worker, or
+        whose lease already ended is left alone: an expired claim is never
+        revived without the limit's lock.
+        """
+        ...
+
+    def ready_set_limit(self, queue: str, limit: int | None) -> None:
+        """Records that `queue` holds at most `limit` claimed items at once (None: no limit)."""
+        ...
+
+    def ready_limits(self) -> dict[str, int]:
+        """The global limit of each queue that has one."""
+        ...
+
+    def ready_queues_of(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The queue of each of `run_ids` that has an item (taken or not)."""
+        ...
+
     def ready_waiter(self) -> Waiter:
         """A `Waiter` for this backend's wake-ups (listening from the moment it is made)."""
         ...
+
+
+LIMIT_PREFIX: Final = "#limit:"
+"""``#limit:<queue>`` is the key of a queue's limit row (run ids start with a letter or digit)."""
+
+
+def limit_key(queue: str) -> str:
+    """The key of `queue`'s limit row in the ready table."""
+    return LIMIT_PREFIX + queue
 
 
 def new_token() -> int:

@@ -80,6 +80,7 @@ _READY_TABLE: Final = (
     "ready_at REAL NOT NULL, token INTEGER NOT NULL, owner TEXT) WITHOUT ROWID"
 )
 _READY_INDEX: Final = "CREATE INDEX IF NOT EXISTS ready_by_queue ON ready (queue, ready_at)"
+_INFINITY: Final = "9e999"  # SQLite reads it as an infinite REAL: the ready_at of limit rows
 _CHUNK: Final = 500  # bound parameters per IN (...) query, well below SQLite's limit
 _PAGE: Final = 10_000  # digests per read transaction when listing objects
 
@@ -573,13 +574,35 @@ class SQLiteBackend(StorageBackend):
         if not queues:
             return None
         marks = ",".join("?" * len(queues))
+        keys = [_ready.limit_key(queue) for queue in queues]
 
         def take(conn: sqlite3.Connection) -> _ready.ReadyItem | None:
+            # The write transaction holds the file's write lock: counting the claims
+            # of a limited queue and taking an item are one step for all processes.
             now = time.time()
+            limits = dict(
+                conn.execute(
+                    f"SELECT queue, token FROM ready WHERE run_id IN ({marks})", keys
+                ).fetchall()
+            )
+            open_queues = list(queues)
+            if limits:
+                claims = dict(
+                    conn.execute(
+                        f"SELECT queue, count(*) FROM ready WHERE queue IN "
+                        f"({','.join('?' * len(limits))}) AND owner IS NOT NULL "
+                        f"AND ready_at > ? AND ready_at < {_INFINITY} GROUP BY queue",
+                        (*limits, now),
+                    ).fetchall()
+                )
+                open_queues = [q for q in queues if claims.get(q, 0) < limits.get(q, 1 << 62)]
+                if not open_queues:
+                    return None
             row = conn.execute(
-                f"SELECT run_id, queue, token FROM ready WHERE queue IN ({marks}) "
-                "AND ready_at <= ? ORDER BY ready_at LIMIT 1",
-                (*queues, now),
+                f"SELECT run_id, queue, token FROM ready WHERE queue IN "
+                f"({','.join('?' * len(open_queues))}) AND ready_at <= ? "
+                "ORDER BY ready_at LIMIT 1",
+                (*open_queues, now),
             ).fetchone()
             if row is None:
                 return None
@@ -615,13 +638,68 @@ class SQLiteBackend(StorageBackend):
             ),
         )
 
+    def ready_renew(self, items: Sequence[_ready.ReadyItem], owner: str, lease: float) -> int:
+        if not items:
+            return 0
+
+        def renew(conn: sqlite3.Connection) -> int:
+            now = time.time()
+            rows = [(now + lease, item.run_id, item.token, owner, now) for item in items]
+            before = conn.total_changes
+            conn.executemany(
+                "UPDATE ready SET ready_at = ? WHERE run_id = ? AND token = ? AND owner = ? "
+                "AND ready_at > ?",
+                rows,
+            )
+            return conn.total_changes - before
+
+        return self._ready_write(f"renew the claims of {len(items)} run(s)", renew)
+
+    def ready_set_limit(self, queue: str, limit: int | None) -> None:
+        key = _ready.limit_key(queue)
+        if limit is None:
+            self._ready_write(
+                f"remove the limit of queue {queue!r}",
+                lambda conn: conn.execute("DELETE FROM ready WHERE run_id = ?", (key,)),
+            )
+            return
+        self._ready_write(
+            f"set the limit of queue {queue!r}",
+            lambda conn: conn.execute(
+                "INSERT INTO ready (run_id, queue, ready_at, token, owner) "
+                f"VALUES (?, ?, {_INFINITY}, ?, NULL) "
+                "ON CONFLICT (run_id) DO UPDATE SET token = excluded.token",
+                (key, queue, limit),
+            ),
+        )
+
+    def ready_limits(self) -> dict[str, int]:
+        rows = self._ready_read(
+            "read the queue limits",
+            "SELECT queue, token FROM ready WHERE substr(run_id, 1, ?) = ? ORDER BY queue",
+            (len(_ready.LIMIT_PREFIX), _ready.LIMIT_PREFIX),
+        )
+        return {str(queue): int(limit) for queue, limit in rows}
+
+    def ready_queues_of(self, run_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(run_ids), _CHUNK):
+            chunk = list(run_ids[start : start + _CHUNK])
+            rows = self._ready_read(
+                "read the ready queue",
+                f"SELECT run_id, queue FROM ready WHERE run_id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            found.update((str(run_id), str(queue)) for run_id, queue in rows)
+        return found
+
     def ready_next(self, queues: Sequence[str]) -> float | None:
         if not queues:
             return None
         marks = ",".join("?" * len(queues))
         rows = self._ready_read(
             "look at the ready queue",
-            f"SELECT min(ready_at) FROM ready WHERE queue IN ({marks})",
+            f"SELECT min(ready_at) FROM ready WHERE queue IN ({marks}) AND ready_at < {_INFINITY}",
             tuple(queues),
         )
         if not rows or rows[0][0] is None:
@@ -630,12 +708,16 @@ class SQLiteBackend(StorageBackend):
 
     def ready_count(self, queues: Sequence[str] | None = None) -> int:
         if queues is None:
-            rows = self._ready_read("count the ready queue", "SELECT count(*) FROM ready", ())
+            rows = self._ready_read(
+                "count the ready queue",
+                f"SELECT count(*) FROM ready WHERE ready_at < {_INFINITY}",
+                (),
+            )
         else:
             marks = ",".join("?" * len(queues))
             rows = self._ready_read(
                 "count the ready queue",
-                f"SELECT count(*) FROM ready WHERE queue IN ({marks})",
+                f"SELECT count(*) FROM ready WHERE queue IN ({marks}) AND ready_at < {_INFINITY}",
                 tuple(queues),
             )
         return int(rows[0][0]) if rows else 0

@@ -168,6 +168,12 @@ from enact.invocations.runs._ready import (
 from enact.invocations.runs._ready import (
     PUT_GRACE as PUT_GRACE,
 )
+from enact.invocations.runs._ready import (
+    queue_limits as queue_limits,
+)
+from enact.invocations.runs._ready import (
+    set_queue_limit as set_queue_limit,
+)
 from enact.invocations.runs._state import (
     _RUN_ID as _RUN_ID,
 )
@@ -224,6 +230,9 @@ from enact.invocations.runs._submit import (
 )
 from enact.invocations.runs._submit import (
     call_key as call_key,
+)
+from enact.invocations.runs._submit import (
+    requeue_copied_runs as requeue_copied_runs,
 )
 from enact.invocations.runs._submit import (
     retries as retries,

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
-from enact.errors import InvocationError, RunConflictError
+from enact.errors import EnactError, InvocationError, RunConflictError
 from enact.invocations.diagnostics import describe
 from enact.invocations.engine import current_frame
 from enact.invocations.runs._api import _call_input
 from enact.invocations.runs._claims import start_run
+from enact.invocations.runs._lookup import get_run
 from enact.invocations.runs._ready import (
     DEFAULT_QUEUE,
     PUT_GRACE,
     check_queue_name,
+    queue_of,
     require_queue,
 )
 from enact.invocations.runs._state import RUN_PREFIX, check_run_id, new_run_id
@@ -86,9 +88,14 @@ def call_key(label: str | None = None) -> str:
     as the idempotency key of an external side effect (a payment, an email)
     so that the second attempt does not repeat it.
 
+    The key is the same with ``durability="end"``, where a crash makes every
+    call of the run run again when it is resumed: a call's path is its place
+    among its parent's calls, which a program that makes the same calls in
+    the same order gives it again.
+
     Raises:
         InvocationError: No journaled call of a run runs here (outside
-            `invoke`, or a run with ``durability="end"``).
+            `invoke`, or in a store that keeps no names).
     """
     frame = current_frame()
     if frame is None:
@@ -96,12 +103,15 @@ def call_key(label: str | None = None) -> str:
             "enact.call_key() is called outside a journaled call: call it from inside a "
             "registered function or invokable that runs as part of a run."
         )
-    run_id = getattr(frame.sink, "run_id", None)
+    # The run's sink with per-call durability; its hooks also with durability="end".
+    run_id = getattr(frame.sink, "run_id", None) or getattr(frame.hooks, "run_id", None)
     if not isinstance(run_id, str):
         raise InvocationError(
-            "enact.call_key() is called in a call that is not part of a run with per-call "
-            "durability (durability='end', or a store that keeps no names): its call "
-            "path would not identify it across processes. Use durability='call'."
+            "enact.call_key() is called in a call that is not part of a run (the store "
+            f"{frame.store.backend!r} keeps no names, or no run was started for this "
+            "invocation), so there is no run id to make a key that holds across processes. "
+            "Run it with enact.invoke or enact.submit on a store that keeps runs (SQLite, "
+            "PostgreSQL, a directory)."
         )
     path = ".".join(map(str, frame.path)) or "root"
     key = f"{run_id}/{path}"
@@ -163,3 +173,54 @@ def retry_policy(invokable: Any) -> Retries | None:
     """The retries `invokable` declares, or None."""
     policy = getattr(invokable, RETRIES_ATTRIBUTE, None)
     return policy if isinstance(policy, Retries) else None
+
+
+def requeue_copied_runs(
+    source: Store, target: Store, run_ids: Iterable[str], *, limits: bool = False
+) -> int:
+    """Puts runs copied from `source` in `target`'s ready queue; returns how many.
+
+    ``enact copy`` copies a run's names (its head and journal), not the
+    source's ready queue, which is no object: without this, workers on the
+    target would never see the runs that wait for one. A run is put in the
+    same queue as in the source if the source's queue holds it (queued,
+    answered, retried, or held by a worker: claims are not copied, the
+    target's workers look at the head), or else if its head is ``queued``
+    or ``answered`` (a source without a ready queue: in the queue it was
+    submitted to, else ``default``). Items are visible at once: a worker
+    that finds nothing to do for a run drops its item.
+
+    Args:
+        source: The store the runs were copied from.
+        target: The store they were copied to (one without a ready queue: 0).
+        run_ids: The copied runs.
+        limits: Also copy the source's queue limits the target lacks.
+    """
+    into = queue_of(target)
+    if into is None:
+        return 0
+    wanted = list(dict.fromkeys(run_ids))
+    origin = queue_of(source)
+    queued = origin.ready_queues_of(wanted) if origin is not None and wanted else {}
+    put = 0
+    for run_id in wanted:
+        ref = target.get_name(RUN_PREFIX + run_id)
+        if ref is None:
+            continue
+        queue = queued.get(run_id)
+        if queue is None:
+            try:
+                state = get_run(check_run_id(run_id), store=target).state
+            except EnactError:  # not a run's head (a name of the user's under runs/)
+                continue
+            if state.status not in ("queued", "answered"):
+                continue
+            queue = state.queue or DEFAULT_QUEUE
+        into.ready_put(run_id, queue)
+        put += 1
+    if limits and origin is not None:
+        present = into.ready_limits()
+        for queue, limit in origin.ready_limits().items():
+            if queue not in present:
+                into.ready_set_limit(queue, limit)
+    return put

@@ -28,7 +28,12 @@ from enact.errors import EnactError, RunConflictError, RunNotFoundError
 from enact.invocations.runs._api import RESUMABLE, run_claimed
 from enact.invocations.runs._claims import RunHandle, _compare_and_set, claim
 from enact.invocations.runs._lookup import Run, get_run
-from enact.invocations.runs._ready import DEFAULT_QUEUE, check_queue_name, require_queue
+from enact.invocations.runs._ready import (
+    DEFAULT_QUEUE,
+    check_queue_limit,
+    check_queue_name,
+    require_queue,
+)
 from enact.invocations.runs._state import LEASE_SECONDS, process_owner
 from enact.invocations.runs._submit import retry_policy
 from enact.stores.ready import ReadyItem, Waiter
@@ -67,6 +72,9 @@ class Worker:
         queues: The queues to serve, in order of preference; or a mapping
             from queue to the most runs of it this worker runs at once.
         concurrency: How many runs this worker runs at once (threads).
+        queue_limits: Global limits to record in the store when the worker
+            starts (see `enact.set_queue_limit`): the most runs of each queue
+            that all workers sharing the store run at once.
         lease_seconds: How long a claim holds without renewal (renewed every
             third of it while a run runs); another worker continues a run
             whose worker died once its lease is over (at once on the same
@@ -85,6 +93,7 @@ class Worker:
         *,
         queues: Sequence[str] | Mapping[str, int] = (DEFAULT_QUEUE,),
         concurrency: int = 1,
+        queue_limits: Mapping[str, int] | None = None,
         lease_seconds: float = LEASE_SECONDS,
         grace: float = 30.0,
     ) -> None:
@@ -109,6 +118,10 @@ class Worker:
                 raise ValueError(f"The limit of queue {name!r} must be an int >= 1, not {limit!r}.")
         self.queues = list(limits)
         self.limits = {name: min(limit, concurrency) for name, limit in limits.items()}
+        self.queue_limits = dict(queue_limits or {})
+        for name, limit in self.queue_limits.items():
+            check_queue_name(name)
+            check_queue_limit(name, limit)
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.grace = grace
@@ -121,11 +134,14 @@ class Worker:
         self._in_flight: dict[str, int] = dict.fromkeys(self.limits, 0)
         self._busy = 0
         self._stopping = threading.Event()
+        self._threads_done = threading.Event()
         self._interrupting = False
         self._in_code: dict[int, bool] = {}  # thread ident -> running a run's code
         self._max_runs: int | None = None
         self._until_idle = False
         self._waiter: Waiter | None = None
+        self._held: dict[int, ReadyItem] = {}  # thread ident -> the item its run came from
+        self._takes = 0  # items taken so far (the main loop backs off when it stays put)
 
     # Running -----------------------------------------------------------------------
 
@@ -142,21 +158,32 @@ class Worker:
         """
         self._max_runs = max_runs
         self._until_idle = until_idle
+        self._threads_done.clear()
+        for name, limit in self.queue_limits.items():
+            self._ready.ready_set_limit(name, limit)
         previous = self._install_signals()
         waiter = self._waiter = self._ready.ready_waiter()
         threads = [
             threading.Thread(target=self._loop, name=f"enact-worker-{i}", daemon=True)
             for i in range(self.concurrency)
         ]
+        renewer = threading.Thread(target=self._renew_loop, name="enact-worker-renew", daemon=True)
+        global_limits = {q: n for q, n in self._ready.ready_limits().items() if q in self.limits}
         log.info(
-            "enact worker %s: serving %s with %d thread(s) on %r",
+            "enact worker %s: serving %s with %d thread(s) on %r%s",
             self._owner,
             ", ".join(self.queues),
             self.concurrency,
             self.store.backend,
+            "".join(
+                f"; queue {q}: at most {n} run(s) at once in all workers"
+                for q, n in global_limits.items()
+            ),
         )
         for thread in threads:
             thread.start()
+        renewer.start()
+        took = -1
         try:
             while not self._stopping.is_set():
                 # One query per wake-up (a notification, or the time the next
@@ -166,7 +193,11 @@ class Worker:
                 if until_idle and pending is None and self._idle():
                     break
                 if pending is not None and pending <= 0:
-                    waiter.reset()
+                    # Visible items: look again soon if the last wake-up took one;
+                    # if none was taken (all busy, or a full limited queue), back off.
+                    if self._takes != took:
+                        waiter.reset()
+                    took = self._takes
                     with self._wake:
                         self._wake.notify_all()
                     timeout = 1.0  # busy threads take the next item themselves
@@ -183,6 +214,8 @@ class Worker:
             with self._wake:
                 self._wake.notify_all()
             self._shut_down(threads)
+            self._threads_done.set()  # the runs are finished or released: stop renewing
+            renewer.join()
             waiter.close()
             self._restore_signals(previous)
             if self._owns_store:
@@ -216,12 +249,14 @@ class Worker:
                             self._wake.wait(5.0)
                     continue
                 worked = True
+                ident = threading.get_ident()
                 try:
                     self.process(item)
                 except Exception:  # a store failure: the item comes back after its lease
                     log.exception("enact worker %s: run %s failed", self._owner, item.run_id)
                 finally:
                     with self._lock:
+                        self._held.pop(ident, None)
                         self._in_flight[item.queue] = self._in_flight.get(item.queue, 1) - 1
                         self._busy -= 1
                     if self._until_idle:
@@ -244,9 +279,28 @@ class Worker:
             item = self._ready.ready_take(allowed, self._owner, self.lease_seconds)
             if item is not None:
                 with self._lock:
+                    self._held[threading.get_ident()] = item
                     self._in_flight[item.queue] = self._in_flight.get(item.queue, 0) + 1
                     self._busy += 1
+                    self._takes += 1
             return item
+
+    def _renew_loop(self) -> None:
+        """Renews the claims of the items whose runs run here, every third of the lease.
+
+        A claim counts against its queue's global limit while it holds: one
+        renewed as long as the run runs keeps counting; one whose worker died
+        stops counting when its lease ends (and its run is taken again).
+        """
+        # Until the threads are done, not only until stopping: runs finishing in
+        # the grace period keep their claims (and their queue's slots).
+        while not self._threads_done.wait(self.lease_seconds / 3):
+            with self._lock:
+                held = list(self._held.values())
+            try:
+                self._ready.ready_renew(held, self._owner, self.lease_seconds)
+            except EnactError as err:  # the next renewal tries again
+                log.warning("enact worker %s: cannot renew its claims: %s", self._owner, err)
 
     # One item ----------------------------------------------------------------------
 
@@ -472,6 +526,7 @@ def run_worker(
     *,
     queues: Sequence[str] | Mapping[str, int] = (DEFAULT_QUEUE,),
     concurrency: int = 1,
+    queue_limits: Mapping[str, int] | None = None,
     lease_seconds: float = LEASE_SECONDS,
     grace: float = 30.0,
     until_idle: bool = False,
@@ -479,6 +534,11 @@ def run_worker(
 ) -> WorkerStats:
     """``Worker(store, ...).run(...)``: serves the queues until stopped; see `Worker`."""
     worker = Worker(
-        store, queues=queues, concurrency=concurrency, lease_seconds=lease_seconds, grace=grace
+        store,
+        queues=queues,
+        concurrency=concurrency,
+        queue_limits=queue_limits,
+        lease_seconds=lease_seconds,
+        grace=grace,
     )
     return worker.run(until_idle=until_idle, max_runs=max_runs)
