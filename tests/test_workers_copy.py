@@ -47,7 +47,8 @@ def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.P
 
 
 def enact_copy(source: str, target: str, *refs: str) -> str:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HELPERS), os.environ["PYTHONPATH"]]))
+    paths = [str(HELPERS), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     done = subprocess.run(
         [sys.executable, "-m", "enact", "--store", source, "copy", "--to", target, *refs],
         env=env,
