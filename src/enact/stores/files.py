@@ -28,6 +28,7 @@ from enact.digests import is_digest
 from enact.errors import StorageError
 from enact.stores.base import ANY, PackedResource, StorageBackend, name_conflict
 from enact.stores.store import Store
+from enact.stores.verified import intact
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -119,7 +120,9 @@ class FileBackend(StorageBackend):
                 # Already stored: freshen the time so that a running gc treats it as
                 # new. If gc deleted it just now, fall through and write it again.
                 os.utime(path)
-                return None
+                if self._stored_intact(path, packed_resource):
+                    return None
+                # Its stored bytes do not verify: the commit repairs it (below).
             except FileNotFoundError:
                 pass
             except PermissionError:
@@ -132,6 +135,19 @@ class FileBackend(StorageBackend):
             raise StorageError(
                 f"Cannot write object {packed_resource.digest} to {path}: {err}"
             ) from err
+
+    def _stored_intact(self, path: Path, packed: PackedResource) -> bool:
+        """Whether the file at `path` holds `packed` (the same bytes, or others that
+        verify): if not, committing `packed` replaces it."""
+        try:
+            with open(path, "rb") as source:
+                stored = source.read(len(packed.data) + 1)
+                if stored == packed.data:
+                    return True
+                stored += source.read()
+        except FileNotFoundError:
+            return False  # deleted (by gc) meanwhile: write it again
+        return intact(PackedResource(packed.digest, stored), self.locate)
 
     def _fsync_directories(self, directories: set[Path]) -> None:
         for directory in directories:

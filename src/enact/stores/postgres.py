@@ -44,6 +44,7 @@ from enact.stores.base import (
     name_conflict,
 )
 from enact.stores.store import Store, check_name
+from enact.stores.verified import intact
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -253,14 +254,25 @@ class PostgresBackend(StorageBackend):
         def render(template: str) -> bytes:
             return sql.SQL(template).format(**names).as_bytes(conn)
 
+        # Inserting objects returns the digests that were stored already with other
+        # bytes (the SELECT sees the table as it was before the INSERT): the
+        # commit checks those and replaces the ones that do not verify. Objects
+        # stored with the same bytes cost a comparison on the server, no transfer.
+        upsert = (
+            "stored AS (INSERT INTO {objects} (digest, data) SELECT digest, data FROM incoming "
+            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()) "
+            "SELECT o.digest FROM {objects} o JOIN incoming i ON o.digest = i.digest "
+            "WHERE o.data <> i.data"
+        )
         self._q_insert = render(
-            "INSERT INTO {objects} (digest, data) VALUES (%b, %b) "
-            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
+            f"WITH incoming (digest, data) AS (VALUES (%b::bytea, %b::bytea)), {upsert}"
         )
         self._q_insert_many = render(
-            "INSERT INTO {objects} (digest, data) "
-            "SELECT * FROM unnest(%b::bytea[], %b::bytea[]) "
-            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
+            "WITH incoming (digest, data) AS (SELECT * FROM unnest(%b::bytea[], %b::bytea[])), "
+            + upsert
+        )
+        self._q_repair = render(
+            "UPDATE {objects} SET data = %b, committed_at = now() WHERE digest = %b AND data = %b"
         )
         self._q_copy = render("COPY {objects} (digest, data) FROM STDIN (FORMAT BINARY)")
         self._q_has = render("SELECT 1 FROM {objects} WHERE digest = %b")
@@ -402,7 +414,9 @@ class PostgresBackend(StorageBackend):
         query = self._q_insert
 
         def work(conn: _Connection) -> None:
-            conn.execute(query, params)
+            differing = conn.execute(query, params).fetchall()
+            if differing:
+                self._repair(conn, [params])
 
         self._run(f"Committing {packed_resource.digest}", work)
 
@@ -425,9 +439,21 @@ class PostgresBackend(StorageBackend):
             if len(chunks) > 1:
                 stack.enter_context(conn.transaction())
             for chunk in chunks:
-                conn.execute(
+                differing = conn.execute(
                     self._q_insert_many, ([d for d, _ in chunk], [data for _, data in chunk])
-                )
+                ).fetchall()
+                if differing:
+                    keys = {bytes(row[0]) for row in differing}
+                    self._repair(conn, [row for row in chunk if row[0] in keys])
+
+    def _repair(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
+        """Replaces the stored bytes of `rows` (digest, new bytes) where they do not verify."""
+        new = dict(rows)
+        stored = conn.execute(self._q_get_many, (list(new),), binary=True).fetchall()
+        for key, data in stored:
+            digest = bytes(key).hex()
+            if not intact(PackedResource(digest, bytes(data)), self.locate):
+                conn.execute(self._q_repair, (new[bytes(key)], bytes(key), data))
 
     def _copy(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
         """Writes a large batch: COPY for the new objects, one upsert for the others."""

@@ -639,6 +639,26 @@ class BackendConformance:
         assert store.checkout(ref) == {"repaired": True}
         assert verify(store).ok
 
+    def test_hostile_a_recommit_repairs_a_damaged_object(self, store: Store) -> None:
+        """Committing an object whose stored bytes do not verify replaces them; committing
+        other bytes onto an intact object keeps what is stored."""
+        one, two = {"repaired": 1}, {"repaired": 2, "pad": "x" * 300}  # (two compresses)
+        refs: list[Ref[Any]] = [store.commit(one), store.commit(two), store.commit("single")]
+        tampered = [PackedResource(ref.digest, b"s'tampered'") for ref in refs]
+        supported(lambda: store.backend.replace_many(tampered))
+        for ref in refs:
+            with pytest.raises(CorruptObjectError):
+                Store(store.backend).checkout(ref)
+        with store.batch():  # commit_many
+            assert [store.commit(one), store.commit(two)] == refs[:2]
+        assert store.commit("single") == refs[2]  # commit
+        fresh = Store(store.backend)
+        assert [fresh.checkout(ref) for ref in refs] == [one, two, "single"]
+        store.backend.commit(tampered[0])  # a forgery never replaces intact bytes
+        store.backend.commit_many(tampered[1:])
+        fresh = Store(store.backend)
+        assert [fresh.checkout(ref) for ref in refs] == [one, two, "single"]
+
     def test_hostile_gc_ignores_a_lying_link_index(self, store: Store) -> None:
         """A parent recorded with no links must not let gc delete the child it holds."""
         supported(lambda: list(store.backend.iter_names()))
