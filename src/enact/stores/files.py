@@ -192,25 +192,41 @@ class FileBackend(StorageBackend):
         return old
 
     def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
-        # The time check and the unlink are two steps: a re-commit landing between
-        # them is lost. gc re-checks times right before deleting, so the window is
-        # a few microseconds per object.
         deleted = 0
         for digest in digests:
             path = self._path(digest)
             try:
-                if (
-                    committed_before is not None
-                    and os.stat(path).st_mtime >= committed_before - _CLOCK_SLACK
-                ):
-                    continue
-                os.unlink(path)
-                deleted += 1
+                if committed_before is None:
+                    os.unlink(path)
+                    deleted += 1
+                elif self._delete_if_old(path, committed_before - _CLOCK_SLACK):
+                    deleted += 1
             except FileNotFoundError:
                 continue
             except OSError as err:
                 raise StorageError(f"Cannot delete {path}: {err}") from err
         return deleted
+
+    def _delete_if_old(self, path: Path, cutoff: float) -> bool:
+        """Deletes the object at `path` unless it was (re-)committed at or after `cutoff`.
+
+        The time check and the deletion cannot be one system call, so the file is
+        first renamed out of the way (a commit from then on finds no object and
+        writes it again), then its time is checked once more: if a re-commit
+        touched it before the rename, it is put back.
+        """
+        if os.stat(path).st_mtime >= cutoff:
+            return False
+        doomed = path.with_name(f"{_TMP_PREFIX}gc-{path.name}")
+        os.rename(path, doomed)
+        try:
+            if os.stat(doomed).st_mtime < cutoff:
+                return True
+            with contextlib.suppress(FileExistsError):  # (written again meanwhile)
+                os.link(doomed, path)
+            return False
+        finally:
+            os.unlink(doomed)
 
     def remove_stale_temporaries(self, older_than: float = 3600.0) -> int:
         """Deletes temporary files left by crashed writers; returns how many."""
