@@ -227,6 +227,80 @@ def test_copy_replaces_a_damaged_object(tmp_path: pathlib.Path, kind: str) -> No
     assert fresh.checkout(child) == {"child": "lost"}
 
 
+@pytest.mark.parametrize(
+    ("kind", "how"), [("sqlite", "garbage"), ("sqlite", "text"), ("files", "garbage")]
+)
+def test_a_commit_replaces_a_damaged_object(tmp_path: pathlib.Path, kind: str, how: str) -> None:
+    """Committing an object again repairs stored bytes that do not verify (in SQLite, also
+    a data column edited to hold TEXT); intact bytes are never overwritten."""
+    where = tmp_path / ("s.db" if kind == "sqlite" else "files")
+    store = enact.SQLiteStore(where) if kind == "sqlite" else enact.FileStore(where)
+    value = {"repaired": "x" * 200}
+    ref = store.commit(value)
+    if how == "text":
+        tamper(
+            where, "UPDATE objects SET data = 'text' WHERE digest = ?", bytes.fromhex(ref.digest)
+        )
+    else:
+        damage(store, where, ref)
+    fresh = enact.SQLiteStore(where) if kind == "sqlite" else enact.FileStore(where)
+    with pytest.raises(enact.CorruptObjectError, match=ref.digest):
+        fresh.checkout(ref)
+    assert fresh.commit(value) == ref
+    again = enact.SQLiteStore(where) if kind == "sqlite" else enact.FileStore(where)
+    assert again.checkout(ref) == value
+    assert enact.verify(again).ok
+
+
+def test_copy_repairs_a_row_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
+    """A target row whose data column holds TEXT cannot even be read: copy replaces it."""
+    good = enact.SQLiteStore(tmp_path / "good.db")
+    ref = good.commit({"good": True})
+    path = tmp_path / "bad.db"
+    bad = enact.SQLiteStore(path)
+    enact.copy(ref, good, bad)
+    tamper(path, "UPDATE objects SET data = 'text' WHERE digest = ?", bytes.fromhex(ref.digest))
+    assert enact.copy(ref, good, bad).sent == 1
+    assert enact.SQLiteStore(path).checkout(ref) == {"good": True}
+
+
+def hand_built(kind: str, root: pathlib.Path) -> tuple[enact.Store, str]:
+    """A store of `kind` holding a hand-built object packed with a packing nobody
+    defines (its header lists a real child); returns the store and the object's digest."""
+    store = enact.SQLiteStore(root / "s.db") if kind == "sqlite" else enact.FileStore(root / "f")
+    child = store.commit("the child its header names")
+    header = json.dumps({"links": [child.digest], "packing": "nobody-defines-it"}, sort_keys=True)
+    data = b"pack:" + header.encode() + b"\n" + b"\x00 opaque bytes"
+    digest = hashlib.sha256(b"whatever it claims to be").hexdigest()
+    if kind == "sqlite":
+        tamper(
+            root / "s.db",
+            "INSERT INTO objects VALUES (?, ?, NULL, 0)",
+            bytes.fromhex(digest),
+            data,
+        )
+    else:
+        path = root / "f" / "objects" / digest[:2] / digest[2:]
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    return store, digest
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "files"])
+def test_copy_refuses_an_object_of_an_unknown_packing(tmp_path: pathlib.Path, kind: str) -> None:
+    """Not copied "unverified": an error naming the object, the store and the fix; the
+    target is left as it was."""
+    source, digest = hand_built(kind, tmp_path)
+    target = enact.SQLiteStore(tmp_path / "target.db")
+    with pytest.raises(enact.UnknownTypeError) as caught:
+        enact.copy(digest, source, target)
+    message = str(caught.value)
+    assert digest in message and "nobody-defines-it" in message
+    assert str(tmp_path / ("s.db" if kind == "sqlite" else "f")) in message
+    assert "--import" in message and "Nothing was written" in message
+    assert len(target.backend) == 0
+
+
 # ---- opening things that are not stores, and bad URLs ------------------------------------
 
 

@@ -134,9 +134,9 @@ def test_deep_chains_need_no_recursion(tmp_path: pathlib.Path) -> None:
     target.close()
 
 
-def test_copy_sends_unknown_packings_unverified() -> None:
-    """Objects packed with a packing unknown here (encryption without key) are still copied,
-    with what their header says they link to."""
+def test_copy_refuses_unknown_packings() -> None:
+    """An object packed with a packing unknown here (encryption without its key) cannot be
+    hash-checked, so copy refuses it (naming it) instead of trusting its header's links."""
     source = enact.InMemoryStore()
     child = source.commit("child of the sealed object")
     header = json.dumps({"links": [child.digest], "packing": "sealed-here"}, sort_keys=True)
@@ -144,11 +144,10 @@ def test_copy_sends_unknown_packings_unverified() -> None:
     sealed = enact.PackedResource(hashlib.sha256(b"whatever it was").hexdigest(), data)
     source.backend.commit(sealed)
     target = enact.InMemoryStore()
-    report = enact.copy(sealed.digest, source, target)
-    assert (report.sent, report.unverified) == (2, 1)
-    assert target.has(child)
-    verified = enact.verify(target)
-    assert verified.ok and [p.digest for p in verified.unverifiable] == [sealed.digest]
+    with pytest.raises(enact.UnknownTypeError, match=sealed.digest) as caught:
+        enact.copy(sealed.digest, source, target)
+    assert caught.value.type_name == "sealed-here"
+    assert len(target.backend) == 0
 
 
 def test_copy_roots_are_refs_or_digests() -> None:

@@ -93,23 +93,49 @@ def int_to_decimal(value: int) -> str:
     return head + "".join(str(chunk).zfill(chunk_digits) for chunk in reversed(chunks[:-1]))
 
 
+_DECIMAL_CHUNK = 600  # digits int() converts at once (below the lowest int-to-str limit, 640)
+
+
 def decimal_to_int(digits: str) -> int:
-    """Parses decimal digits of any length (the inverse of `int_to_decimal`)."""
-    try:
+    """Parses decimal digits of any length (the inverse of `int_to_decimal`).
+
+    Long inputs are split in halves and joined by multiplication (Karatsuba in
+    CPython): a 3,000,000-digit int takes seconds, where ``int()`` of the text
+    is quadratic and takes minutes.
+    """
+    if len(digits) <= _DECIMAL_CHUNK:
         return int(digits)
-    except ValueError:
-        pass
     negative = digits.startswith("-")
     if negative:
         digits = digits[1:]
-    if not digits.isdigit():
+    if not digits.isdigit() or not digits.isascii():
         raise ValueError(f"not a decimal integer: {digits[:40]!r}")
-    chunk_digits = 1000
-    head_len = len(digits) % chunk_digits or chunk_digits
-    value = int(digits[:head_len])
-    base = 10**chunk_digits
-    for start in range(head_len, len(digits), chunk_digits):
-        value = value * base + int(digits[start : start + chunk_digits])
+    powers: dict[int, int] = {}
+    # (lo, hi, False): convert digits[lo:hi]; (0, shift, True): join the last two values.
+    stack: list[tuple[int, int, bool]] = [(0, len(digits), False)]
+    values: list[int] = []
+    while stack:
+        lo, hi, combine = stack.pop()
+        if combine:
+            low_value = values.pop()
+            high_value = values.pop()
+            power = powers.get(hi)
+            if power is None:
+                power = powers[hi] = 10**hi
+            values.append(high_value * power + low_value)
+            continue
+        size = hi - lo
+        if size <= _DECIMAL_CHUNK:
+            values.append(int(digits[lo:hi]))
+            continue
+        low = _DECIMAL_CHUNK  # the low part: a power-of-two multiple, so powers repeat
+        while low * 2 < size:
+            low *= 2
+        middle = hi - low
+        stack.append((0, low, True))
+        stack.append((middle, hi, False))
+        stack.append((lo, middle, False))
+    (value,) = values
     return -value if negative else value
 
 

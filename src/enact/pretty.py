@@ -102,8 +102,55 @@ class _Leave:
         self.key = key
 
 
+_BIG_INT_BITS = 13_000
+"""Ints of more bits (about 3,900 digits) are shown shortened (`int_text`): converting
+an int to decimal takes time quadratic in its length (minutes for millions of digits)."""
+
+
+def int_text(value: int) -> str:
+    """``repr(value)`` for an int, or for a huge one its digit count and ends.
+
+    ``<int of 3,000,000 digits: 123456789012…890123456789>``, computed without
+    converting the whole int to decimal (a few seconds for millions of digits).
+    """
+    if value.bit_length() <= _BIG_INT_BITS:
+        return repr(value)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    count = int(value.bit_length() * 0.30102999566398120) + 1  # digits, or one more
+    if value < 10 ** (count - 1):
+        count -= 1
+    last = str(value % 10**12).zfill(12)
+    first = str(value // 10 ** (count - 12))
+    return f"<int of {count:,} digits: {sign}{first}…{last}>"
+
+
+def _holds_big_int(value: Any) -> bool:
+    """Whether `value` is or holds (not through refs) an int that `int_text` shortens."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if type(item) is int:
+            if item.bit_length() > _BIG_INT_BITS:
+                return True
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+        stack.extend(_children(item))
+    return False
+
+
 def _repr(value: Any) -> str:
-    """``repr(value)``; a value nested too deeply for it is shown by `deep_repr`."""
+    """``repr(value)``; a value nested too deeply for it is shown by `deep_repr`, and
+    huge ints inside it as `int_text` (linear time, where repr is quadratic)."""
+    if type(value) is int:
+        return int_text(value)
+    if _children(value) and _holds_big_int(value):
+        return deep_repr(value)
     try:
         return repr(value)
     except RecursionError:
@@ -132,6 +179,9 @@ def deep_repr(value: Any) -> str:
             continue
         if type(item) is _Leave:
             path.discard(item.key)
+            continue
+        if type(item) is int:
+            parts.append(int_text(item))
             continue
         opened = _open(item)
         if opened is None:
@@ -328,6 +378,8 @@ def safe_repr(value: Any, limit: int | None = None) -> str:
             # Not a dataclass: show its type and fields, not a memory address.
             fields = ", ".join(f"{name}={field!r}" for name, field in value.field_items())
             text = f"{type(value).__qualname__}({fields})"
+        elif type(value) is int or (_children(value) and _holds_big_int(value)):
+            text = deep_repr(value)  # huge ints shortened (their repr is quadratic)
         else:
             text = repr(value)
     except RecursionError:

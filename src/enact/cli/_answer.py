@@ -51,10 +51,10 @@ def parse_answer(text: str, request: InputRequest) -> Any:
         if problems:
             listed = "; ".join(f"{path}: {problem}" for path, problem in problems)
             raise AnswerError(
-                f"{text!r} is not a valid {request.requested_label}: {listed}"
+                f"{text!r} is not a valid {clean(request.requested_label)}: {clean(listed)}"
             ) from err
-        label = request.requested_label
-        raise AnswerError(f"{text!r} is not of type {label}: {_clause(err)}") from err
+        label = clean(request.requested_label)
+        raise AnswerError(f"{text!r} is not of type {label}: {clean(_clause(err))}") from err
 
 
 def _clause(err: Exception) -> str:
@@ -106,7 +106,7 @@ def _show_request(
         )
     )
     rows = [("context", _context_text(request)), ("for", _for_value_text(request))]
-    rows.append(("type", request.requested_label))
+    rows.append(("type", clean(request.requested_label)))  # a stored class name
     rows.append(("answer", _json_hint(request)))
     room = max(out.width - _LABEL_WIDTH, 20)
     for label, value in rows:
@@ -123,7 +123,7 @@ _LABEL_WIDTH: Final = 11
 
 def _prompt(request: InputRequest) -> Any:
     """Asks on the terminal until the answer fits the requested type."""
-    label = request.requested_label
+    label = clean(request.requested_label)  # click writes it as it is: escape it here
     while True:
         text = click.prompt(
             f"Answer ({label})", default="" if label == "None" else None, show_default=False
@@ -133,7 +133,8 @@ def _prompt(request: InputRequest) -> Any:
         try:
             return parse_answer(text, request)
         except AnswerError as err:
-            click.secho(f"Not a valid answer: {_clause(err)}. Try again.", fg="red", err=True)
+            message = clean(f"Not a valid answer: {_clause(err)}. Try again.")
+            click.secho(message, fg="red", err=True)
 
 
 @click.command(name="answer", short_help="Answer the input requests a run waits for; continue it.")

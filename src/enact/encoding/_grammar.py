@@ -34,7 +34,10 @@ FLAT_PRIMITIVE: Final = (
 
 def parse_int(digits: bytes) -> int:
     """The int of an ``i`` token's digits, also beyond the int-to-str digit limit."""
-    try:
-        return int(digits)
-    except ValueError:
-        return decimal_to_int(digits.decode("ascii"))
+    if len(digits) <= 4000:
+        try:
+            return int(digits)
+        except ValueError:  # beyond a lowered int-to-str limit
+            pass
+    # Longer: int() is quadratic (and refused beyond Python's int-to-str limit).
+    return decimal_to_int(digits.decode("ascii"))

@@ -16,6 +16,7 @@ from enact.maintenance._common import (
     missing_error,
     root_digests,
 )
+from enact.refs import Ref
 from enact.stores.base import PackedResource
 from enact.stores.store import Store
 from enact.stores.verified import open_verified, packed_links
@@ -33,8 +34,9 @@ class CopyReport:
         skipped: Objects the target already held (with everything they link to,
             which was therefore not walked).
         bytes_sent: Stored bytes written to the target.
-        unverified: Objects sent without a hash check because they are packed
-            with a packing (e.g. encryption) whose Ref class is not defined here.
+        unverified: Always 0: copy refuses an object it cannot hash-check (one
+            packed with a packing whose Ref class is not defined here) instead
+            of sending it unverified. Kept so that existing callers still work.
     """
 
     sent: int
@@ -74,12 +76,16 @@ def copy(
             written.
         CorruptObjectError: An object of the source does not hash to its digest;
             nothing is written.
+        UnknownTypeError: An object of the source is packed with a packing (e.g.
+            encryption) whose Ref class is not defined in this process, so
+            neither its bytes nor its links can be checked; nothing is written.
+            Import the module that defines it (with its key) and copy again.
     """
     start = root_digests(roots)
     graph: dict[str, tuple[str, ...]] = {}
     kept: dict[str, PackedResource] = {}
     kept_bytes = 0
-    skipped = unverified = walked = 0
+    skipped = walked = 0
     repair: set[str] = set()  # held by the target, but its stored bytes do not verify
     seen = set(start)
     frontier = [(digest, "") for digest in dict.fromkeys(start)]
@@ -98,9 +104,6 @@ def copy(
                 if packed is None:
                     raise missing_error(source, digest, parent, "copy")
                 links = _verified_links(source, packed)
-                if links is None:
-                    unverified += 1
-                    links = packed_links(packed, source.backend.locate)
                 packed.links = links
                 graph[digest] = links
                 if kept_bytes < COPY_MEMORY:
@@ -139,7 +142,7 @@ def copy(
         bytes_sent += sum(len(packed.data) for packed in batch)
         if progress is not None:
             progress("copy: send", sent, len(order))
-    return CopyReport(sent=sent, skipped=skipped, bytes_sent=bytes_sent, unverified=unverified)
+    return CopyReport(sent=sent, skipped=skipped, bytes_sent=bytes_sent, unverified=0)
 
 
 def _damaged(store: Store, digests: set[str]) -> set[str]:
@@ -148,7 +151,19 @@ def _damaged(store: Store, digests: set[str]) -> set[str]:
     damaged: set[str] = set()
     if not digests:
         return damaged
-    for digest, packed in store.backend.get_many(digests).items():
+    try:
+        stored = store.backend.get_many(digests)
+    except CorruptObjectError:  # a row too damaged to read (one by one, to find it)
+        stored = {}
+        for digest in digests:
+            try:
+                packed = store.backend.get(Ref._unchecked(digest))
+            except CorruptObjectError:
+                damaged.add(digest)
+                continue
+            if packed is not None:
+                stored[digest] = packed
+    for digest, packed in stored.items():
         try:
             open_verified(packed, store.backend.locate, links=True)
         except UnknownTypeError:
@@ -158,14 +173,27 @@ def _damaged(store: Store, digests: set[str]) -> set[str]:
     return damaged
 
 
-def _verified_links(store: Store, packed: PackedResource) -> tuple[str, ...] | None:
-    """Returns the links of `packed`, read from its verified bytes; None if it is packed
-    with a packing unknown in this process (it cannot be checked here, only sent).
+def _verified_links(store: Store, packed: PackedResource) -> tuple[str, ...]:
+    """Returns the links of `packed`, read from its verified bytes.
 
     Raises:
         CorruptObjectError: The object fails the check of `open_verified`.
+        UnknownTypeError: It is packed with a packing unknown in this process: its
+            hash cannot be checked, so neither it nor the links its header lists
+            are trusted (a hand-built header could name anything).
     """
     try:
-        return open_verified(packed, store.backend.locate, links=True).links
-    except UnknownTypeError:
-        return None
+        links = open_verified(packed, store.backend.locate, links=True).links
+    except UnknownTypeError as err:
+        packed_links(packed, store.backend.locate)  # a header listing non-digests is corrupt
+        packing = err.type_name
+        raise UnknownTypeError(
+            f"Cannot copy object {packed.digest} from {store.backend.locate(packed.digest)}: "
+            f"it is packed with {packing!r}, and no Ref subclass with packing = {packing!r} "
+            "is defined in this process, so its bytes cannot be hash-checked nor its links "
+            "trusted. Import the module that defines that Ref subclass (with its key, for "
+            "encryption: enact --import MODULE copy ...) and copy again. Nothing was written.",
+            type_name=packing,
+        ) from None
+    assert links is not None  # (asked for)
+    return links

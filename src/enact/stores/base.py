@@ -97,7 +97,9 @@ class StorageBackend(abc.ABC):
 
     Subclasses implement `commit`, `has` and `get`. A backend must make
     `commit` atomic (a reader sees the whole object or nothing) and idempotent
-    (committing an existing digest again is harmless). It must raise
+    (committing an existing digest again is harmless), and should let a commit
+    repair: an object stored with other bytes than the commit brings, bytes
+    that do not verify (`enact.stores.verified.intact`), is replaced. It must raise
     `enact.StorageError` (with the driver's error as ``__cause__``) rather than
     raw driver errors.
     """
@@ -114,7 +116,11 @@ class StorageBackend(abc.ABC):
 
     @abc.abstractmethod
     def commit(self, packed_resource: PackedResource) -> None:
-        """Stores a packed resource (a no-op if its digest is already stored)."""
+        """Stores a packed resource.
+
+        A no-op if its digest is already stored intact (the same bytes, or
+        other bytes that verify); stored bytes that do not verify are replaced.
+        """
 
     @abc.abstractmethod
     def has(self, ref: Ref[Any]) -> bool:

@@ -28,6 +28,7 @@ from enact.digests import is_digest
 from enact.errors import StorageError
 from enact.stores.base import ANY, PackedResource, StorageBackend, name_conflict
 from enact.stores.store import Store
+from enact.stores.verified import intact
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -119,7 +120,9 @@ class FileBackend(StorageBackend):
                 # Already stored: freshen the time so that a running gc treats it as
                 # new. If gc deleted it just now, fall through and write it again.
                 os.utime(path)
-                return None
+                if self._stored_intact(path, packed_resource):
+                    return None
+                # Its stored bytes do not verify: the commit repairs it (below).
             except FileNotFoundError:
                 pass
             except PermissionError:
@@ -132,6 +135,19 @@ class FileBackend(StorageBackend):
             raise StorageError(
                 f"Cannot write object {packed_resource.digest} to {path}: {err}"
             ) from err
+
+    def _stored_intact(self, path: Path, packed: PackedResource) -> bool:
+        """Whether the file at `path` holds `packed` (the same bytes, or others that
+        verify): if not, committing `packed` replaces it."""
+        try:
+            with open(path, "rb") as source:
+                stored = source.read(len(packed.data) + 1)
+                if stored == packed.data:
+                    return True
+                stored += source.read()
+        except FileNotFoundError:
+            return False  # deleted (by gc) meanwhile: write it again
+        return intact(PackedResource(packed.digest, stored), self.locate)
 
     def _fsync_directories(self, directories: set[Path]) -> None:
         for directory in directories:
@@ -176,25 +192,41 @@ class FileBackend(StorageBackend):
         return old
 
     def delete_many(self, digests: Iterable[str], *, committed_before: float | None = None) -> int:
-        # The time check and the unlink are two steps: a re-commit landing between
-        # them is lost. gc re-checks times right before deleting, so the window is
-        # a few microseconds per object.
         deleted = 0
         for digest in digests:
             path = self._path(digest)
             try:
-                if (
-                    committed_before is not None
-                    and os.stat(path).st_mtime >= committed_before - _CLOCK_SLACK
-                ):
-                    continue
-                os.unlink(path)
-                deleted += 1
+                if committed_before is None:
+                    os.unlink(path)
+                    deleted += 1
+                elif self._delete_if_old(path, committed_before - _CLOCK_SLACK):
+                    deleted += 1
             except FileNotFoundError:
                 continue
             except OSError as err:
                 raise StorageError(f"Cannot delete {path}: {err}") from err
         return deleted
+
+    def _delete_if_old(self, path: Path, cutoff: float) -> bool:
+        """Deletes the object at `path` unless it was (re-)committed at or after `cutoff`.
+
+        The time check and the deletion cannot be one system call, so the file is
+        first renamed out of the way (a commit from then on finds no object and
+        writes it again), then its time is checked once more: if a re-commit
+        touched it before the rename, it is put back.
+        """
+        if os.stat(path).st_mtime >= cutoff:
+            return False
+        doomed = path.with_name(f"{_TMP_PREFIX}gc-{path.name}")
+        os.rename(path, doomed)
+        try:
+            if os.stat(doomed).st_mtime < cutoff:
+                return True
+            with contextlib.suppress(FileExistsError):  # (written again meanwhile)
+                os.link(doomed, path)
+            return False
+        finally:
+            os.unlink(doomed)
 
     def remove_stale_temporaries(self, older_than: float = 3600.0) -> int:
         """Deletes temporary files left by crashed writers; returns how many."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from enact.stores.base import ANY, NameTable, PackedResource, StorageBackend
 from enact.stores.store import Store
+from enact.stores.verified import intact
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -31,10 +32,7 @@ class InMemoryBackend(StorageBackend):
         self._names = NameTable()
 
     def commit(self, packed_resource: PackedResource) -> None:
-        key = bytes.fromhex(packed_resource.digest)
-        with self._lock:
-            self._objects.setdefault(key, packed_resource.data)
-            self._committed_at[key] = time.time()
+        self.commit_many((packed_resource,))
 
     def commit_many(self, packed_resources: Iterable[PackedResource]) -> None:
         rows = [(bytes.fromhex(packed.digest), packed.data) for packed in packed_resources]
@@ -43,8 +41,22 @@ class InMemoryBackend(StorageBackend):
         with self._lock:
             now = time.time()
             for key, data in rows:
-                setdefault(key, data)
+                stored = setdefault(key, data)
+                # Already stored, differently: keep it if it verifies, else repair it.
+                if stored is not data and stored != data and not self._intact(key, stored):
+                    self._objects[key] = data
                 committed_at[key] = now
+
+    def _intact(self, key: bytes, stored: bytes) -> bool:
+        return intact(PackedResource(key.hex(), stored), self.locate)
+
+    def replace_many(self, packed_resources: Iterable[PackedResource]) -> None:
+        rows = [(bytes.fromhex(packed.digest), packed.data) for packed in packed_resources]
+        with self._lock:
+            now = time.time()
+            for key, data in rows:
+                self._objects[key] = data
+                self._committed_at[key] = now
 
     def has(self, ref: Ref[Any]) -> bool:
         return bytes.fromhex(ref.digest) in self._objects

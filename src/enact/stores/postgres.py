@@ -44,6 +44,7 @@ from enact.stores.base import (
     name_conflict,
 )
 from enact.stores.store import Store, check_name
+from enact.stores.verified import intact
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -51,8 +52,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _Connection = psycopg.Connection[TupleRow]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """The version of the tables this module creates and expects."""
+
+_NAME_HEAD: Final = 512
+"""Characters of a name in the index that orders names (at most 2 KB of UTF-8, within
+the size of a btree entry, which a whole 1,000-character name can exceed)."""
 
 _OBJECTS: Final = "enact_objects"
 _NAMES: Final = "enact_names"
@@ -77,6 +82,21 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TABLE {ready} (run_id text PRIMARY KEY, queue text NOT NULL, "
         "ready_at timestamptz NOT NULL, token bigint NOT NULL, owner text)",
         "CREATE INDEX enact_ready_by_queue ON {ready} (queue, ready_at)",
+    ),
+    # Version 4: names of any script up to the documented 1,000 characters. A btree
+    # entry holds at most about 2.7 KB, which 900 CJK characters of UTF-8 exceed:
+    # names are keyed by the SHA-256 of their UTF-8 (computed by the client), and
+    # ordered for range scans by an index on their first characters (queries
+    # bound that prefix, then compare whole names). Each step may run again.
+    (
+        "ALTER TABLE {names} ADD COLUMN IF NOT EXISTS key bytea",
+        "UPDATE {names} SET key = sha256(convert_to(name, 'UTF8')) WHERE key IS NULL",
+        "ALTER TABLE {names} ALTER COLUMN key SET NOT NULL, ALTER COLUMN name SET NOT NULL",
+        "ALTER TABLE {names} DROP CONSTRAINT IF EXISTS enact_names_pkey",
+        "ALTER TABLE {names} ADD CONSTRAINT enact_names_pkey PRIMARY KEY (key)",
+        "DROP INDEX IF EXISTS {names_by_code_point}",
+        "CREATE INDEX IF NOT EXISTS enact_names_by_head ON {names} "
+        f'((left(name, {_NAME_HEAD})) COLLATE "C")',
     ),
 )
 
@@ -244,6 +264,7 @@ class PostgresBackend(StorageBackend):
             "objects": sql.Identifier(schema, _OBJECTS),
             "names": sql.Identifier(schema, _NAMES),
             "ready": sql.Identifier(schema, _READY),
+            "names_by_code_point": sql.Identifier(schema, "enact_names_by_code_point"),
         }
 
     def _prepare_queries(self, conn: _Connection) -> None:
@@ -253,14 +274,25 @@ class PostgresBackend(StorageBackend):
         def render(template: str) -> bytes:
             return sql.SQL(template).format(**names).as_bytes(conn)
 
+        # Inserting objects returns the digests that were stored already with other
+        # bytes (the SELECT sees the table as it was before the INSERT): the
+        # commit checks those and replaces the ones that do not verify. Objects
+        # stored with the same bytes cost a comparison on the server, no transfer.
+        upsert = (
+            "stored AS (INSERT INTO {objects} (digest, data) SELECT digest, data FROM incoming "
+            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()) "
+            "SELECT o.digest FROM {objects} o JOIN incoming i ON o.digest = i.digest "
+            "WHERE o.data <> i.data"
+        )
         self._q_insert = render(
-            "INSERT INTO {objects} (digest, data) VALUES (%b, %b) "
-            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
+            f"WITH incoming (digest, data) AS (VALUES (%b::bytea, %b::bytea)), {upsert}"
         )
         self._q_insert_many = render(
-            "INSERT INTO {objects} (digest, data) "
-            "SELECT * FROM unnest(%b::bytea[], %b::bytea[]) "
-            "ON CONFLICT (digest) DO UPDATE SET committed_at = now()"
+            "WITH incoming (digest, data) AS (SELECT * FROM unnest(%b::bytea[], %b::bytea[])), "
+            + upsert
+        )
+        self._q_repair = render(
+            "UPDATE {objects} SET data = %b, committed_at = now() WHERE digest = %b AND data = %b"
         )
         self._q_copy = render("COPY {objects} (digest, data) FROM STDIN (FORMAT BINARY)")
         self._q_has = render("SELECT 1 FROM {objects} WHERE digest = %b")
@@ -284,32 +316,45 @@ class PostgresBackend(StorageBackend):
         self._q_delete_before = render(
             "DELETE FROM {objects} WHERE digest = ANY(%b) AND committed_at < to_timestamp(%s)"
         )
-        self._q_get_name = render("SELECT digest FROM {names} WHERE name = %s")
+        # Names are found by `key` (SHA-256 of the name's UTF-8, see _name_key) and
+        # listed through the index of their first _NAME_HEAD characters: every
+        # range on whole names is also given as the (inclusive) range of their heads.
+        self._q_get_name = render("SELECT digest FROM {names} WHERE key = %b")
         self._q_put_name = render(
-            "INSERT INTO {names} (name, digest) VALUES (%s, %b) ON CONFLICT (name) "
+            "INSERT INTO {names} (key, name, digest) VALUES (%b, %s, %b) ON CONFLICT (key) "
             "DO UPDATE SET digest = excluded.digest, updated_at = now()"
         )
         self._q_add_name = render(
-            "INSERT INTO {names} (name, digest) VALUES (%s, %b) ON CONFLICT (name) DO NOTHING"
+            "INSERT INTO {names} (key, name, digest) VALUES (%b, %s, %b) "
+            "ON CONFLICT (key) DO NOTHING"
         )
         self._q_swap_name = render(
-            "UPDATE {names} SET digest = %b, updated_at = now() WHERE name = %s AND digest = %b"
+            "UPDATE {names} SET digest = %b, updated_at = now() WHERE key = %b AND digest = %b"
         )
-        self._q_drop_name = render("DELETE FROM {names} WHERE name = %s")
-        self._q_drop_name_if = render("DELETE FROM {names} WHERE name = %s AND digest = %b")
-        self._q_names = render("SELECT name, digest FROM {names} ORDER BY name")
+        self._q_drop_name = render("DELETE FROM {names} WHERE key = %b")
+        self._q_drop_name_if = render("DELETE FROM {names} WHERE key = %b AND digest = %b")
+        self._q_names = render('SELECT name, digest FROM {names} ORDER BY name COLLATE "C"')
+        head = f'left(name, {_NAME_HEAD}) COLLATE "C"'
         in_range = (
-            'WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s '
-            'AND name COLLATE "C" > %s AND name COLLATE "C" < %s'
+            f"WHERE {head} >= left(%(low)s, {_NAME_HEAD}) "
+            f"AND {head} <= left(%(high)s, {_NAME_HEAD}) "
+            f"AND {head} >= left(%(after)s, {_NAME_HEAD}) "
+            f"AND {head} <= left(%(before)s, {_NAME_HEAD}) "
+            'AND name COLLATE "C" >= %(low)s AND name COLLATE "C" < %(high)s '
+            'AND name COLLATE "C" > %(after)s AND name COLLATE "C" < %(before)s'
         )
         self._q_names_range = render(
-            f'SELECT name, digest FROM {{names}} {in_range} ORDER BY name COLLATE "C" LIMIT %s'
+            f"SELECT name, digest FROM {{names}} {in_range} "
+            f'ORDER BY {head}, name COLLATE "C" LIMIT %(limit)s'
         )
         self._q_names_range_desc = render(
-            f'SELECT name, digest FROM {{names}} {in_range} ORDER BY name COLLATE "C" DESC LIMIT %s'
+            f"SELECT name, digest FROM {{names}} {in_range} "
+            f'ORDER BY {head} DESC, name COLLATE "C" DESC LIMIT %(limit)s'
         )
         self._q_drop_names = render(
-            'DELETE FROM {names} WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s'
+            f"DELETE FROM {{names}} WHERE {head} >= left(%(low)s, {_NAME_HEAD}) "
+            f"AND {head} <= left(%(high)s, {_NAME_HEAD}) "
+            'AND name COLLATE "C" >= %(low)s AND name COLLATE "C" < %(high)s'
         )
         # The ready queue. Putting an item and waking the workers is one statement
         # (NOTIFY is delivered when it commits); taking one skips the rows other
@@ -458,7 +503,9 @@ class PostgresBackend(StorageBackend):
         query = self._q_insert
 
         def work(conn: _Connection) -> None:
-            conn.execute(query, params)
+            differing = conn.execute(query, params).fetchall()
+            if differing:
+                self._repair(conn, [params])
 
         self._run(f"Committing {packed_resource.digest}", work)
 
@@ -481,9 +528,21 @@ class PostgresBackend(StorageBackend):
             if len(chunks) > 1:
                 stack.enter_context(conn.transaction())
             for chunk in chunks:
-                conn.execute(
+                differing = conn.execute(
                     self._q_insert_many, ([d for d, _ in chunk], [data for _, data in chunk])
-                )
+                ).fetchall()
+                if differing:
+                    keys = {bytes(row[0]) for row in differing}
+                    self._repair(conn, [row for row in chunk if row[0] in keys])
+
+    def _repair(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
+        """Replaces the stored bytes of `rows` (digest, new bytes) where they do not verify."""
+        new = dict(rows)
+        stored = conn.execute(self._q_get_many, (list(new),), binary=True).fetchall()
+        for key, data in stored:
+            digest = bytes(key).hex()
+            if not intact(PackedResource(digest, bytes(data)), self.locate):
+                conn.execute(self._q_repair, (new[bytes(key)], bytes(key), data))
 
     def _copy(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
         """Writes a large batch: COPY for the new objects, one upsert for the others."""
@@ -613,8 +672,10 @@ class PostgresBackend(StorageBackend):
     def get_name(self, name: str) -> str | None:
         check_name(name)
 
+        key = _name_key(name)
+
         def work(conn: _Connection) -> str | None:
-            row = conn.execute(self._q_get_name, (name,)).fetchone()
+            row = conn.execute(self._q_get_name, (key,)).fetchone()
             return None if row is None else bytes(row[0]).hex()
 
         return self._run(f"Reading name {name!r}", work)
@@ -623,6 +684,7 @@ class PostgresBackend(StorageBackend):
         check_name(name)
         new = None if digest is None else bytes.fromhex(digest)
         old = None if expected is ANY or expected is None else bytes.fromhex(expected)
+        key = _name_key(name)
 
         # Each case is one statement, so the compare and the set are atomic: a
         # conditional UPDATE or DELETE re-checks its condition on the newest
@@ -630,17 +692,17 @@ class PostgresBackend(StorageBackend):
         def work(conn: _Connection) -> bool:
             if expected is ANY:
                 if new is None:
-                    conn.execute(self._q_drop_name, (name,))
+                    conn.execute(self._q_drop_name, (key,))
                 else:
-                    conn.execute(self._q_put_name, (name, new))
+                    conn.execute(self._q_put_name, (key, name, new))
                 return True
             if expected is None:
                 if new is None:
-                    return conn.execute(self._q_get_name, (name,)).fetchone() is None
-                return conn.execute(self._q_add_name, (name, new)).rowcount == 1
+                    return conn.execute(self._q_get_name, (key,)).fetchone() is None
+                return conn.execute(self._q_add_name, (key, name, new)).rowcount == 1
             if new is None:
-                return conn.execute(self._q_drop_name_if, (name, old)).rowcount == 1
-            return conn.execute(self._q_swap_name, (new, name, old)).rowcount == 1
+                return conn.execute(self._q_drop_name_if, (key, old)).rowcount == 1
+            return conn.execute(self._q_swap_name, (new, key, old)).rowcount == 1
 
         if self._run(f"Updating name {name!r}", work, retry=False):
             return
@@ -656,7 +718,13 @@ class PostgresBackend(StorageBackend):
 
     def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
         end = query.end
-        params = (query.prefix, end, query.after or "", query.before or end, query.limit)
+        params = {
+            "low": query.prefix,
+            "high": end,
+            "after": query.after or "",
+            "before": query.before or end,
+            "limit": query.limit,
+        }
         sql_query = self._q_names_range_desc if query.reverse else self._q_names_range
         return self._run(
             f"Listing the names under {query.prefix!r}",
@@ -664,7 +732,7 @@ class PostgresBackend(StorageBackend):
         )
 
     def delete_names(self, prefix: str) -> int:
-        params = (prefix, NameQuery(prefix).end)
+        params = {"low": prefix, "high": NameQuery(prefix).end}
         return self._run(
             f"Deleting the names under {prefix!r}",
             lambda conn: int(conn.execute(self._q_drop_names, params).rowcount),
@@ -687,16 +755,17 @@ class PostgresBackend(StorageBackend):
                 if rows:
                     self._upsert(conn, rows=rows)
                 for name, new in name_rows:
+                    key = _name_key(name)
                     if name not in checks:
-                        conn.execute(self._q_put_name, (name, new))
+                        conn.execute(self._q_put_name, (key, name, new))
                         continue
                     # One conditional statement per name, as in set_name: the compare
                     # and the set are atomic; a failed one rolls the whole transaction back.
                     wanted = checks[name]
                     if wanted is None:
-                        done = conn.execute(self._q_add_name, (name, new)).rowcount == 1
+                        done = conn.execute(self._q_add_name, (key, name, new)).rowcount == 1
                     else:
-                        swap = (new, name, bytes.fromhex(wanted))
+                        swap = (new, key, bytes.fromhex(wanted))
                         done = conn.execute(self._q_swap_name, swap).rowcount == 1
                     if not done:
                         raise _NameRaced(name, wanted)
@@ -926,6 +995,11 @@ class PostgresStore(Store):
 
 def _item(row: Sequence[Any]) -> _ready.ReadyItem:
     return _ready.ReadyItem(str(row[0]), str(row[1]), int(row[2]))
+
+
+def _name_key(name: str) -> bytes:
+    """The key of a name's row: the SHA-256 of its UTF-8."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
 
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:

@@ -36,6 +36,7 @@ from enact.stores.base import (
     name_conflict,
 )
 from enact.stores.store import Store
+from enact.stores.verified import intact
 
 if TYPE_CHECKING:
     from enact.refs import Ref
@@ -62,10 +63,20 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS names ("
     " name TEXT PRIMARY KEY, digest TEXT NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID",
 )
+# A re-commit refreshes the commit time and keeps the stored bytes, unless they
+# differ from the new ones and do not verify (enact_intact, a Python function of
+# each connection, runs only then): so committing an object again, or copying it
+# from a good store, repairs it, and a re-commit of intact bytes costs a memcmp.
+_KEEP: Final = (
+    "CASE WHEN objects.data IS excluded.data THEN 1 "
+    "ELSE enact_intact(objects.digest, objects.data, objects.links) END"
+)
 _UPSERT: Final = (
     "INSERT INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET committed_at = excluded.committed_at, "
-    "links = coalesce(objects.links, excluded.links)"
+    f"links = CASE WHEN {_KEEP} THEN coalesce(objects.links, excluded.links) "
+    "ELSE excluded.links END, "
+    f"data = CASE WHEN {_KEEP} THEN objects.data ELSE excluded.data END"
 )
 _REPLACE: Final = (
     "INSERT OR REPLACE INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?)"
@@ -165,6 +176,7 @@ class SQLiteBackend(StorageBackend):
                 check_same_thread=False,  # only close() touches another thread's connection
             )
             conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
+            conn.create_function("enact_intact", 3, self._intact, deterministic=True)
         except sqlite3.Error as err:
             raise StorageError(f"Cannot open the SQLite store {self.path}: {err}") from err
         holder = _Connection(conn, _fork_generation)
@@ -325,6 +337,17 @@ class SQLiteBackend(StorageBackend):
                 conn.executemany(sql, rows)
 
         self._run(f"{verb} {len(rows)} object(s)", write)
+
+    def _intact(self, key: object, data: object, links: object) -> int:
+        """enact_intact(digest, data, links) in SQL: 1 if a stored row verifies (or
+        cannot be checked here), 0 if a commit should replace it. Never raises."""
+        if not isinstance(key, bytes) or len(key) != 32:
+            return 1
+        try:
+            packed = self._packed(key.hex(), data, links)
+        except CorruptObjectError:
+            return 0
+        return int(intact(packed, self.locate))
 
     def has(self, ref: Ref[Any]) -> bool:
         sql = "SELECT 1 FROM objects WHERE digest = ?"

@@ -395,6 +395,50 @@ class BackendConformance:
         assert dict(backend.iter_names()) == dict.fromkeys(names, packed.digest)
         assert [backend.get_name(name) for name in names] == [packed.digest] * len(names)
 
+    def test_names_of_1000_characters_in_any_script(self, backend: StorageBackend) -> None:
+        """Names of the documented 1,000 characters work whatever their UTF-8 size (3 bytes a
+        CJK character, 4 an emoji): set, get, listed by prefix and range, compared-and-set,
+        deleted, also when they share their first 600 characters."""
+        a, b = raw("long a"), raw("long b")
+        backend.commit_many([a, b])
+        # Varied characters: a repeated one would compress below a database's index limit.
+        cjk = "".join(chr(0x4E00 + i * 7919 % 20000) for i in range(1000))
+        emoji = "".join(chr(0x1F300 + i * 31 % 700) for i in range(1000))
+        shared = "".join(chr(0x4E00 + i * 104729 % 20000) for i in range(600))
+        close = [shared + "x" * 400, shared + "y" * 400, shared + "y" * 399 + "z", shared]
+        names = [cjk, emoji, *close]
+        for name in names:
+            supported(functools.partial(backend.set_name, name, a.digest))
+        assert [backend.get_name(name) for name in names] == [a.digest] * len(names)
+        assert [name for name, _ in backend.iter_names()] == sorted(names)
+        listed = [name for name, _ in backend.list_names(NameQuery(shared))]
+        assert listed == sorted(close)
+        longest_prefix = shared + "y" * 300
+        assert [n for n, _ in backend.list_names(NameQuery(longest_prefix))] == sorted(close[1:3])
+        assert [n for n, _ in backend.list_names(NameQuery(shared, reverse=True, limit=2))] == [
+            close[2],
+            close[1],
+        ]
+        bounded = backend.list_names(NameQuery(shared, after=close[0], before=close[2]))
+        assert [n for n, _ in bounded] == [close[1]]
+        assert [n for n, _ in backend.list_names(NameQuery(cjk[:999]))] == [cjk]
+        backend.set_name(cjk, b.digest, expected=a.digest)
+        with pytest.raises(NameConflictError):
+            backend.set_name(cjk, a.digest, expected=a.digest)
+        with pytest.raises(NameConflictError):
+            backend.set_name(emoji, b.digest, expected=None)
+        assert (backend.get_name(cjk), backend.get_name(emoji)) == (b.digest, a.digest)
+        backend.commit_with_names([], [(emoji, b.digest)], expected={emoji: a.digest})
+        assert backend.get_name(emoji) == b.digest
+        backend.set_name(emoji, None, expected=b.digest)
+        backend.set_name(cjk, None)
+        assert backend.get_name(cjk) is None and backend.get_name(emoji) is None
+        assert backend.delete_names(shared + "y") == 2
+        assert [name for name, _ in backend.iter_names()] == sorted([close[0], close[3]])
+        store = Store(backend)
+        store.set_name(cjk, Ref.from_digest(a.digest))
+        assert store.get_name(cjk) == Ref.from_digest(a.digest)
+
     def test_compare_and_set_from_threads(self, backend: StorageBackend) -> None:
         """Four threads incrementing a counter by compare-and-set lose no increment."""
         values = [raw(f"count {i}") for i in range(101)]
@@ -638,6 +682,26 @@ class BackendConformance:
         assert supported(lambda: copy(ref, good, store)).sent == 1
         assert store.checkout(ref) == {"repaired": True}
         assert verify(store).ok
+
+    def test_hostile_a_recommit_repairs_a_damaged_object(self, store: Store) -> None:
+        """Committing an object whose stored bytes do not verify replaces them; committing
+        other bytes onto an intact object keeps what is stored."""
+        one, two = {"repaired": 1}, {"repaired": 2, "pad": "x" * 300}  # (two compresses)
+        refs: list[Ref[Any]] = [store.commit(one), store.commit(two), store.commit("single")]
+        tampered = [PackedResource(ref.digest, b"s'tampered'") for ref in refs]
+        supported(lambda: store.backend.replace_many(tampered))
+        for ref in refs:
+            with pytest.raises(CorruptObjectError):
+                Store(store.backend).checkout(ref)
+        with store.batch():  # commit_many
+            assert [store.commit(one), store.commit(two)] == refs[:2]
+        assert store.commit("single") == refs[2]  # commit
+        fresh = Store(store.backend)
+        assert [fresh.checkout(ref) for ref in refs] == [one, two, "single"]
+        store.backend.commit(tampered[0])  # a forgery never replaces intact bytes
+        store.backend.commit_many(tampered[1:])
+        fresh = Store(store.backend)
+        assert [fresh.checkout(ref) for ref in refs] == [one, two, "single"]
 
     def test_hostile_gc_ignores_a_lying_link_index(self, store: Store) -> None:
         """A parent recorded with no links must not let gc delete the child it holds."""
