@@ -13,6 +13,7 @@ deletion (for gc and verify), and named refs.
 from __future__ import annotations
 
 import abc
+import bisect
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -401,11 +402,14 @@ def name_conflict(
 class NameTable:
     """A thread-safe in-process name -> digest map with compare-and-set.
 
-    Shared by backends that keep names in memory.
+    Shared by backends that keep names in memory. The names are also kept
+    sorted, so a range query (a run's journal, a page of runs) bisects to its
+    range instead of filtering every name.
     """
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
+        self._sorted: list[str] = []
         self._lock = threading.Lock()
 
     def get(self, name: str) -> str | None:
@@ -417,9 +421,37 @@ class NameTable:
             if expected is not ANY and expected != actual:
                 raise name_conflict(name, "", expected, actual)
             if digest is None:
-                self._names.pop(name, None)
+                if actual is not None:
+                    del self._names[name]
+                    del self._sorted[bisect.bisect_left(self._sorted, name)]
             else:
+                if actual is None:
+                    bisect.insort(self._sorted, name)
                 self._names[name] = digest
 
     def items(self) -> Iterator[tuple[str, str]]:
-        return iter(sorted(self._names.items()))
+        with self._lock:
+            names = self._names
+            return iter([(name, names[name]) for name in self._sorted])
+
+    def select(self, query: NameQuery) -> list[tuple[str, str]]:
+        """The names `query` selects, sorted (largest first with ``reverse``)."""
+        with self._lock:
+            keys, names, prefix = self._sorted, self._names, query.prefix
+            low = bisect.bisect_left(keys, prefix)
+            if query.after is not None:
+                low = max(low, bisect.bisect_right(keys, query.after))
+            high = len(keys)
+            if prefix and ord(prefix[-1]) < 0x10FFFF:
+                high = bisect.bisect_left(keys, query.end)
+            else:  # no string bounds the prefix's names from above: find their end
+                while high > low and not keys[high - 1].startswith(prefix):
+                    high -= 1
+            if query.before is not None:
+                high = min(high, bisect.bisect_left(keys, query.before))
+            selected = keys[low:high] if high > low else []
+            if query.reverse:
+                selected.reverse()
+            if query.limit is not None:
+                selected = selected[: query.limit]
+            return [(name, names[name]) for name in selected]

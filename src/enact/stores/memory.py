@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from enact.stores.base import ANY, NameTable, PackedResource, StorageBackend
+from enact.stores.base import ANY, NameQuery, NameTable, PackedResource, StorageBackend
 from enact.stores.store import Store
 from enact.stores.verified import intact
 
@@ -114,6 +114,9 @@ class InMemoryBackend(StorageBackend):
 
     def iter_names(self) -> Iterator[tuple[str, str]]:
         return self._names.items()
+
+    def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
+        return self._names.select(query)
 
     def locate(self, digest: str) -> str:
         return f"in-memory store object {digest}"
