@@ -84,12 +84,10 @@ def _created_ns(index_name: str) -> int:
 def walk_runs(
     store: Store,
     *,
-    status: str | None = None,
-    function: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
     before: str | None = None,
+    until: float | None = None,
     unreadable: list[str] | None = None,
+    **filters: Any,
 ) -> Iterator[tuple[int, runs.Run]]:
     """Yields ``(N, run)`` newest first, for the runs the filters select; N is its @N.
 
@@ -98,7 +96,9 @@ def walk_runs(
 
     Args:
         before: A run's `cursor`: start after that run (the next page).
+        until: Only runs started before this `time.time()`.
         unreadable: Collects the runs whose head cannot be read (id and why).
+        filters: ``status``, ``function`` and ``since``, as for `enact.list_runs`.
     """
     legacy = sorted(row.time_ns for row in _refs.legacy_rows(store))
     position = 0
@@ -106,15 +106,9 @@ def walk_runs(
     if upper is not None:  # the runs newer than the page count towards @N
         position = len(store.list_names(NameQuery(runs.INDEX_PREFIX, after=upper)))
         position += 1 if store.get_name(upper) is not None else 0
+    skipped = unreadable if unreadable is not None else []
     found = runs.scan_runs(
-        store,
-        status=status,
-        function=function,
-        since=since,
-        until=until,
-        before=before,
-        unreadable=unreadable if unreadable is not None else [],
-        page=_PAGE,
+        store, before=before, until=until, unreadable=skipped, page=_PAGE, **filters
     )
     for offset, run in found:
         newer_legacy = len(legacy) - bisect.bisect_right(legacy, _created_ns(run.cursor or ""))
