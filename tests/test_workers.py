@@ -29,35 +29,24 @@ HELPERS = pathlib.Path(__file__).parent / "helpers"
 sys.path.insert(0, str(HELPERS))  # the agent is `worker_agent` here and in the workers
 
 import worker_agent as agent  # noqa: E402
+from worker_stores import ledger_file, opened, store_url  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
     """A new, empty store that keeps a ready queue."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store.db"
-        return
-    dsn = postgres_dsn()
-    with fresh_schema(dsn) as schema:
-        yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    with store_url(request.param, tmp_path) as new:
+        yield new
 
 
 @pytest.fixture
 def store(url: str) -> Iterator[enact.Store]:
-    store = enact.open_store(url)
-    try:
-        with store:
-            yield store
-    finally:
-        store.close()
+    yield from opened(url)
 
 
 @pytest.fixture
 def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    path = tmp_path / "ledger.txt"
-    path.touch()
-    monkeypatch.setenv(agent.LEDGER_VARIABLE, str(path))
-    return path
+    return ledger_file(tmp_path, monkeypatch)
 
 
 def lines(ledger: pathlib.Path, event: str = "run") -> list[str]:

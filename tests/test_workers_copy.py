@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers.postgres import fresh_schema, postgres_dsn
 
 import enact
 from enact.invocations.runs import Worker
@@ -26,24 +25,18 @@ HELPERS = pathlib.Path(__file__).parent / "helpers"
 sys.path.insert(0, str(HELPERS))  # the agent is `worker_agent` here
 
 import worker_agent as agent  # noqa: E402
+from worker_stores import ledger_file, store_url  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def target_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/target.db"
-        return
-    dsn = postgres_dsn()
-    with fresh_schema(dsn) as schema:
-        yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    with store_url(request.param, tmp_path, "target.db") as new:
+        yield new
 
 
 @pytest.fixture
 def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    path = tmp_path / "ledger.txt"
-    path.touch()
-    monkeypatch.setenv(agent.LEDGER_VARIABLE, str(path))
-    return path
+    return ledger_file(tmp_path, monkeypatch)
 
 
 def enact_copy(source: str, target: str, *refs: str) -> str:

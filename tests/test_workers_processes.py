@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers.postgres import fresh_schema, postgres_dsn
 
 import enact
 
@@ -31,21 +30,18 @@ POOL = HELPERS / "worker_pool.py"
 sys.path.insert(0, str(HELPERS))  # the agent is `worker_agent` here and in the workers
 
 import worker_agent as agent  # noqa: E402
+from worker_stores import ledger_file, postgres_url, stop_all  # noqa: E402
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    dsn = postgres_dsn()
-    with fresh_schema(dsn) as schema:
-        yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    with postgres_url() as url:
+        yield url
 
 
 @pytest.fixture
 def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    path = tmp_path / "ledger.txt"
-    path.touch()
-    monkeypatch.setenv(agent.LEDGER_VARIABLE, str(path))
-    return path
+    return ledger_file(tmp_path, monkeypatch)
 
 
 @contextlib.contextmanager
@@ -96,11 +92,7 @@ _started: list[subprocess.Popen[bytes]] = []
 @pytest.fixture(autouse=True)
 def _no_worker_outlives_its_test() -> Iterator[None]:
     yield
-    while _started:
-        process = _started.pop()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    stop_all(_started)
 
 
 def ledger_lines(ledger: pathlib.Path) -> list[tuple[str, str, int]]:
