@@ -12,17 +12,16 @@ import json
 import os
 import pathlib
 import re
-import select
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from helpers.cli_hostile import EVIL, LETTER, approve, explode
 from helpers.cli_types import RollDie, confirm_rolls, fail, roll_dice
+from helpers.terminal import run_in_terminal
 
 import enact
 from enact.digests import type_id_for
@@ -77,45 +76,10 @@ def one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) ->
 
 def in_terminal(store: str, *args: str, columns: int = 80, typed: str = "") -> str:
     """Runs the command in a pseudo-terminal `columns` wide; returns what it wrote."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    fd, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    process = subprocess.Popen(
-        [*_command(), "--store", store, *args],
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env=_env(TERM="xterm-256color"),
-        start_new_session=True,
+    command = [*_command(), "--store", store, *args]
+    seen = run_in_terminal(
+        command, _env(TERM="xterm-256color"), columns=columns, typed=typed.encode()
     )
-    os.close(child)
-    if typed:
-        os.write(fd, typed.encode())
-    seen = b""
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: the command ended
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(fd)
-        if process.poll() is None:
-            process.kill()
-        process.wait()
     return seen.decode("utf-8", "replace")
 
 

@@ -10,12 +10,11 @@ import hashlib
 import os
 import pathlib
 import re
-import select
 import subprocess
 import sys
-import time
 
 from helpers.cli_hostile_label import ask
+from helpers.terminal import run_in_terminal
 
 import enact
 from enact.stores.base import PackedResource
@@ -43,43 +42,8 @@ def enact_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 def in_terminal(*args: str, typed: bytes) -> bytes:
     """Runs the command in a pseudo-terminal, types `typed`; returns every byte it wrote."""
-    import pty
-
-    fd, child = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "enact", *args],
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env=_env(),
-        start_new_session=True,
-    )
-    os.close(child)
-    seen = b""
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: the command ended
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if typed and b"Answer (" in seen:
-                os.write(fd, typed)
-                typed = b""
-    finally:
-        os.close(fd)
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    return seen
+    command = [sys.executable, "-m", "enact", *args]
+    return run_in_terminal(command, _env(), typed=typed, type_after=b"Answer (")
 
 
 def test_the_answer_prompt_escapes_the_requested_class_name(tmp_path: pathlib.Path) -> None:

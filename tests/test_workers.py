@@ -41,7 +41,8 @@ def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]
 
 @pytest.fixture
 def store(url: str) -> Iterator[enact.Store]:
-    yield from opened(url)
+    with opened(url) as store:
+        yield store
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import json
 import os
 import pathlib
@@ -30,7 +29,7 @@ POOL = HELPERS / "worker_pool.py"
 sys.path.insert(0, str(HELPERS))  # the agent is `worker_agent` here and in the workers
 
 import worker_agent as agent  # noqa: E402
-from worker_stores import ledger_file, postgres_url, stop_all  # noqa: E402
+from worker_stores import ledger_file, opened, postgres_url, stop_all  # noqa: E402
 
 
 @pytest.fixture
@@ -42,16 +41,6 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     return ledger_file(tmp_path, monkeypatch)
-
-
-@contextlib.contextmanager
-def opened(url: str) -> Iterator[enact.Store]:
-    store = enact.open_store(url)
-    try:
-        with store:
-            yield store
-    finally:
-        store.close()
 
 
 def worker_env(ledger: pathlib.Path, **extra: str) -> dict[str, str]:

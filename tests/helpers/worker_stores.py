@@ -36,6 +36,7 @@ def store_url(kind: str, tmp_path: pathlib.Path, file: str = "store.db") -> Iter
         yield url
 
 
+@contextlib.contextmanager
 def opened(url: str) -> Iterator[enact.Store]:
     """The store at `url`, active while the test runs, closed afterwards."""
     store = enact.open_store(url)
