@@ -29,6 +29,7 @@ from enact.invocations.engine import (
     is_async_invokable,
     replay_plan,
 )
+from enact.invocations.exceptions import describe_exception
 from enact.invocations.providers import NewCalls
 from enact.pretty import pformat
 from enact.refs import Ref
@@ -317,7 +318,7 @@ def check_raised(store: Store, invocation: Invocation, run_id: str | None, state
         return
     raised = invocation.response().raised
     exception = None if raised is None else raised()
-    summary = "an exception" if raised is None else _render.describe_exception(exception)
+    summary = "an exception" if raised is None else describe_exception(exception)
     where = _render.raised_at(exception)
     summary += f" ({where})" if where else ""
     what = f"Run {run_id!r}" if run_id is not None else "The invocation"

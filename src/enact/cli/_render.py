@@ -17,7 +17,12 @@ from enact.cli._safe import clean
 from enact.errors import UnknownTypeError
 from enact.invocations import requested_types
 from enact.invocations.engine import Invocation
-from enact.invocations.exceptions import TracedException, format_traceback, last_frames
+from enact.invocations.exceptions import (
+    TracedException,
+    describe_exception,
+    format_traceback,
+    last_frames,
+)
 from enact.invocations.inputs import InputRequest, RequestInput
 from enact.invocations.records import CallArgs, RecordedException
 from enact.pretty import safe_repr, shorten
@@ -108,18 +113,6 @@ def format_call(invokable: Any, input_value: Any, limit: int | None) -> str:
     else:
         arguments = "" if input_value is None else safe_repr(input_value)
     return f"{describe_invokable(invokable, limit)}({shorten(arguments, limit)})"
-
-
-def describe_exception(exception: Any) -> str:
-    """``Type: message`` for a recorded exception."""
-    if isinstance(exception, RecordedException):
-        module, _, name = exception.type_name.rpartition(".")
-        shown = name if module == "builtins" else exception.type_name
-        return f"{shown}: {exception.message}" if exception.message else shown
-    if isinstance(exception, BaseException):
-        message = str(exception)
-        return f"{type(exception).__qualname__}: {message}" if message else type(exception).__name__
-    return safe_repr(exception)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from enact.invocations.records import RecordedException
+from enact.pretty import safe_repr
 from enact.resources import Resource, register_resource_class
 
 MAX_FRAMES: Final = 60
@@ -396,3 +397,20 @@ def _format_one(record: RecordedException) -> list[str]:
 
 for _cls in (TracebackFrame, TracedException):
     register_resource_class(_cls)
+
+
+def describe_exception(exception: Any) -> str:
+    """``Type: message`` for a recorded exception (as the CLI and the web UI show it).
+
+    A `RecordedException` shows its type without ``builtins.``; an exception
+    object its class; anything else (an exception that is a resource, read
+    without its class) its safe repr.
+    """
+    if isinstance(exception, RecordedException):
+        module, _, name = exception.type_name.rpartition(".")
+        shown = name if module == "builtins" else exception.type_name
+        return f"{shown}: {exception.message}" if exception.message else shown
+    if isinstance(exception, BaseException):
+        message = str(exception)
+        return f"{type(exception).__qualname__}: {message}" if message else type(exception).__name__
+    return safe_repr(exception)

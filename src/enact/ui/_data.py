@@ -20,9 +20,10 @@ from typing import Any, Final
 from enact import pretty, registry
 from enact.encoding import RawRef, RawResource, RawType, decode_raw
 from enact.errors import EnactError, InvalidNameError, RunNotFoundError
+from enact.invocations import exceptions
 from enact.invocations.engine import Invocation
 from enact.invocations.inputs import InputRequest, RequestInput, run_input_requests
-from enact.invocations.records import CallArgs, RecordedException
+from enact.invocations.records import CallArgs
 from enact.invocations.requested_types import type_label as requested_type_label
 from enact.invocations.runs import (
     INDEX_PREFIX as INDEX_PREFIX,
@@ -385,17 +386,10 @@ def format_call(invokable: Any, input_value: Any, limit: int | None = VALUE_LIMI
 
 
 def describe_exception(exception: Any) -> str:
-    """``Type: message`` of a recorded exception."""
-    if isinstance(exception, RecordedException):
-        module, _, name = exception.type_name.rpartition(".")
-        shown = name if module == "builtins" else exception.type_name
-        return f"{shown}: {exception.message}" if exception.message else shown
+    """``Type: message`` of a recorded exception; an input request shows what it asks."""
     if isinstance(exception, InputRequest):
         return str(exception)
-    if isinstance(exception, BaseException):
-        message = str(exception)
-        return f"{type(exception).__qualname__}: {message}" if message else type(exception).__name__
-    return safe_repr(exception)
+    return exceptions.describe_exception(exception)
 
 
 @dataclasses.dataclass
