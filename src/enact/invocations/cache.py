@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from enact.invocations.providers import CallSite
@@ -168,20 +168,11 @@ def cached_calls(run_id: str, *, store: Store | None = None) -> list[CachedCall]
     call that came from the journal did not ask the cache.
     """
     store = store or current_store()
-    found = []
-    for prefix, served in ((HITS_PREFIX, True), (MISSES_PREFIX, False)):
-        run_prefix = f"{prefix}{run_id}/"
-        for name, ref in store.list_names(run_prefix):
-            entry = store.checkout(ref)
-            if not isinstance(entry, CacheEntry):
-                continue
-            text = name[len(run_prefix) :]
-            path = () if text == "root" else tuple(int(part) for part in text.split("."))
-            found.append(
-                CachedCall(
-                    path, served, entry.run_id, entry.recorded_at, entry.request, entry.response
-                )
-            )
+    found = [
+        CachedCall(path, served, entry.run_id, entry.recorded_at, entry.request, entry.response)
+        for prefix, served in ((HITS_PREFIX, True), (MISSES_PREFIX, False))
+        for path, entry in _marks(store, prefix, run_id)
+    ]
     return sorted(found, key=lambda call: call.path)
 
 
@@ -193,16 +184,17 @@ def served_calls(run_id: str, *, store: Store | None = None) -> dict[tuple[int, 
     run maps to "".
     """
     store = store or current_store()
-    run_prefix = f"{HITS_PREFIX}{run_id}/"
-    found: dict[tuple[int, ...], str] = {}
+    return {path: entry.run_id for path, entry in _marks(store, HITS_PREFIX, run_id)}
+
+
+def _marks(store: Store, prefix: str, run_id: str) -> Iterator[tuple[tuple[int, ...], CacheEntry]]:
+    """The cache marks (hits or misses, by `prefix`) of run `run_id`: call path and entry."""
+    run_prefix = f"{prefix}{run_id}/"
     for name, ref in store.list_names(run_prefix):
         entry = store.checkout(ref)
-        if not isinstance(entry, CacheEntry):
-            continue
-        text = name[len(run_prefix) :]
-        path = () if text == "root" else tuple(int(part) for part in text.split("."))
-        found[path] = entry.run_id
-    return found
+        if isinstance(entry, CacheEntry):
+            text = name[len(run_prefix) :]
+            yield () if text == "root" else tuple(int(part) for part in text.split(".")), entry
 
 
 def _mark(prefix: str, run_id: str, path: tuple[int, ...]) -> str:
