@@ -234,6 +234,32 @@ def test_replayed_outputs_are_fresh_copies(store: enact.Store) -> None:
     assert replayed.get_child(0).get_output() == [1, 2]
 
 
+def test_equal_replayed_outputs_are_copies_of_their_own(store: enact.Store) -> None:
+    """Two calls replayed from one recorded response each get a copy: changing the first,
+    nested parts included, leaves the second as recorded."""
+
+    @enact.register
+    def make_table() -> dict[str, list[int]]:
+        return {"b": [1], "a": [2]}
+
+    @enact.register
+    def twice() -> list[Any]:
+        first = make_table()
+        first["b"].append(9)
+        first["c"] = []
+        second = make_table()
+        return [first, second, list(second)]
+
+    invocation = enact.invoke(twice)
+    replayed = invocation.rewind(0).replay()
+    assert replayed.get_output() == invocation.get_output()
+    assert replayed.get_output() == [
+        {"b": [1, 9], "a": [2], "c": []},
+        {"b": [1], "a": [2]},
+        ["a", "b"],
+    ]
+
+
 # Rewind ---------------------------------------------------------------------------------
 
 

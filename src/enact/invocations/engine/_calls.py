@@ -31,6 +31,7 @@ from enact.invocations.engine._invocation import ExceptionOverride, Invocation, 
 from enact.invocations.engine._matching import (
     convert_answer,
     new_call_error,
+    own_copy,
     recorded_ref,
     served_value,
     upgrades_to,
@@ -323,11 +324,7 @@ class ChildCall:
             response = read_response(frame.store, recorded.response)
         if response.output is not None:
             frame.slots[self.index] = recorded
-            value = response.output.value
-            if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
-                fresh = frame.store.checkout(recorded.response).output
-                assert fresh is not None  # the same response, read again
-                value = fresh.value
+            value = own_copy(frame.store, recorded.response, response.output.value)
             self.output = value
             if frame.timer is not None:
                 frame.timer.reused(frame.path, self.index, self.digest, self.invokable, value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from enact.encoding import encode
+from enact.encoding import DECODE, encode, read_back
 from enact.errors import EnactError, UnrecordedCallError
 from enact.invocations import providers
 from enact.invocations.diagnostics import describe_request
@@ -44,12 +44,20 @@ def served_value(store: Store, served: Ref[Response]) -> Any:
     """The output of a response that a provider serves (a copy, if it could be changed)."""
     response = read_response(store, served)
     assert response.output is not None, "providers serve responses with an output"
-    value = response.output.value
-    if type(value) not in IMMUTABLE_TYPES:  # the caller gets a copy of its own
-        fresh = store.checkout(served).output
-        assert fresh is not None
-        value = fresh.value
-    return value
+    return own_copy(store, served, response.output.value)
+
+
+def own_copy(store: Store, response: Ref[Response], value: Any) -> Any:
+    """A recorded output `value` (of `response`) for a caller to keep: a fresh copy, unless
+    it cannot be changed. Copied without the decoder where `read_back` can; else read again."""
+    if type(value) in IMMUTABLE_TYPES:
+        return value
+    copied = read_back(value)
+    if copied is not DECODE:
+        return copied
+    fresh = store.checkout(response).output
+    assert fresh is not None  # the same response, read again
+    return fresh.value
 
 
 def new_call_error(
