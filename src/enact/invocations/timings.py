@@ -103,14 +103,13 @@ class RunTimings(Resource):
         (a ``|`` in a host name) or the record refers to an earlier attempt
         (a ref in a text would not keep that record alive).
         """
-        if self.previous is not None or "|" in self.host or not self.host.isascii():
+        if self.previous is not None:
             return None
-        usage = ";".join([",".join(map(str, row)) for row in self.usage])
-        return (
-            f"{_TEXT_HEAD}|{self.run_id}|{self.event}|{self.status}|{self.host}|{self.pid}|"
-            f"{self.started}|{self.ended}|{self.clock}|{self.count}|{self.reused}|"
-            f"{self.parents}|{self.calls}|{self.requests}|{usage}"
-        )
+        return _text(
+            self.run_id, self.event, self.status, self.host, self.pid, self.started, self.ended,
+            self.clock, self.count, self.reused, self.parents, self.calls, self.requests,
+            self.usage,
+        )  # fmt: skip
 
     @classmethod
     def from_text(cls, text: str) -> RunTimings | None:
@@ -137,6 +136,21 @@ class RunTimings(Resource):
 
 
 register_resource_class(RunTimings)
+
+
+def _text(
+    run_id: str, event: str, status: str, host: str, pid: int, started: int, ended: int,
+    clock: int, count: int, reused: int, parents: str, calls: str, requests: str,
+    usage: list[list[int]],
+) -> str | None:  # fmt: skip
+    """`RunTimings.to_text` of these fields (None: a host name that text cannot hold)."""
+    if "|" in host or not host.isascii():
+        return None
+    rows = ";".join([",".join(map(str, row)) for row in usage])
+    return (
+        f"{_TEXT_HEAD}|{run_id}|{event}|{status}|{host}|{pid}|{started}|{ended}|{clock}|"
+        f"{count}|{reused}|{parents}|{calls}|{requests}|{rows}"
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -400,17 +414,12 @@ class CallTimer:
             return None
         count, parents, calls, requests = self._columns()
         host, pid = _process_known[0] if _process_known else _process()
-        if "|" in host or not host.isascii():
-            return None
         started = self.started
-        ended = started + (_clock() - self._clock_origin)
-        usage = (
-            ";".join([",".join(map(str, row)) for row in self._usage_rows()]) if self._usage else ""
-        )
-        return (
-            f"{_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{host}|{pid}|{started}|{ended}|"
-            f"{self._clock_origin}|{count}|{self.reused_calls}|{parents}|{calls}|{requests}|{usage}"
-        )
+        return _text(
+            self.run_id, self.event, status, host, pid, started,
+            started + (_clock() - self._clock_origin), self._clock_origin, count,
+            self.reused_calls, parents, calls, requests, self._usage_rows() if self._usage else [],
+        )  # fmt: skip
 
     def _columns(self) -> tuple[int, str, str, str]:
         """`RunTimings.count`, `parents`, `calls` and `requests` of the calls so far."""
