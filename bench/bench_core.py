@@ -372,6 +372,12 @@ CASES = [
 # --- the baseline subprocess ------------------------------------------------------
 
 
+def baseline_env() -> dict[str, str]:
+    """This process's environment without PYTHONPATH: run with ``PYTHONPATH=src`` (a
+    checkout or worktree), the baseline's interpreter would import this enact, not 0.4.12."""
+    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+
 def ensure_baseline(log: Callable[[str], None]) -> str | None:
     """Returns None if the baseline venv is usable, else why it is not."""
     if os.path.exists(BASELINE_PYTHON):
@@ -379,7 +385,12 @@ def ensure_baseline(log: Callable[[str], None]) -> str | None:
     log("bench: baseline venv missing, running bench/setup_baseline.sh ...")
     try:
         proc = subprocess.run(
-            ["bash", SETUP_SCRIPT], capture_output=True, text=True, timeout=900, check=False
+            ["bash", SETUP_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+            env=baseline_env(),
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"setup_baseline.sh could not run: {err}"
@@ -398,6 +409,7 @@ def run_baseline(workload: str, size: int, repeats: int) -> dict[str, Any]:
         text=True,
         cwd=os.path.dirname(HERE),
         check=False,
+        env=baseline_env(),
     )
     if proc.returncode != 0:
         raise RuntimeError(
