@@ -103,10 +103,11 @@ class RunTimings(Resource):
         (a ``|`` in a host name) or the record refers to an earlier attempt
         (a ref in a text would not keep that record alive).
         """
-        if self.previous is not None:
+        process = _process_text_of(self.host, self.pid)
+        if self.previous is not None or process is None:
             return None
         return _text(
-            self.run_id, self.event, self.status, self.host, self.pid, self.started, self.ended,
+            self.run_id, self.event, self.status, process, self.started, self.ended,
             self.clock, self.count, self.reused, self.parents, self.calls, self.requests,
             self.usage,
         )  # fmt: skip
@@ -139,18 +140,21 @@ register_resource_class(RunTimings)
 
 
 def _text(
-    run_id: str, event: str, status: str, host: str, pid: int, started: int, ended: int,
+    run_id: str, event: str, status: str, process: str, started: int, ended: int,
     clock: int, count: int, reused: int, parents: str, calls: str, requests: str,
     usage: list[list[int]],
-) -> str | None:  # fmt: skip
-    """`RunTimings.to_text` of these fields (None: a host name that text cannot hold)."""
-    if "|" in host or not host.isascii():
-        return None
-    rows = ";".join([",".join(map(str, row)) for row in usage])
+) -> str:  # fmt: skip
+    """`RunTimings.to_text` of these fields (`process`: `_process_text_of` host and pid)."""
+    rows = ";".join([",".join(map(str, row)) for row in usage]) if usage else ""
     return (
-        f"{_TEXT_HEAD}|{run_id}|{event}|{status}|{host}|{pid}|{started}|{ended}|{clock}|"
+        f"{_TEXT_HEAD}|{run_id}|{event}|{status}|{process}|{started}|{ended}|{clock}|"
         f"{count}|{reused}|{parents}|{calls}|{requests}|{rows}"
     )
+
+
+def _process_text_of(host: str, pid: int) -> str | None:
+    """``host|pid`` as `_text` writes them, or None for a host name that text cannot hold."""
+    return None if "|" in host or not host.isascii() else f"{host}|{pid}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -246,6 +250,9 @@ class CallTimer:
         observers: tuple[CallObserver, ...] = (),
         on_error: Any = None,
     ) -> None:
+        # A run of one call makes one timer: this is on its path, kept to plain stores.
+        self._clock_origin = _clock()
+        self.started = time.time_ns()
         self.run_id = run_id
         self.event = event
         self.record = record
@@ -253,13 +260,13 @@ class CallTimer:
         self.plain = record and not observers
         """Only timings are recorded (no observers): the engine appends to `calls` itself."""
         self._notify = on_error
-        self._clock_origin = _clock()
-        self.started = time.time_ns()
         self.calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
         """Per call that ran: its parent's path, its index (-1: the root), its
         request digest, its start and its end (``time.perf_counter_ns()``)."""
         self._usage: list[tuple[int, TokenUsage]] = []
-        self.below: set[tuple[int, ...]] = set()
+        self.below: set[tuple[int, ...]] = _NOTHING_BELOW
+        """The paths of calls with a child that reported token usage (`_attribute`);
+        a shared empty set until the first one (`_below` makes this timer's own)."""
         self.reused_calls = 0
 
     # Called by the engine ---------------------------------------------------------
@@ -324,7 +331,7 @@ class CallTimer:
         """A replay took the output of child `index` of the call at `parent` from the journal."""
         self.reused_calls += 1
         if token_usage(output) is not None:
-            self.below.add(parent)  # the parent's copy of the usage is not new spend
+            self._below().add(parent)  # the parent's copy of the usage is not new spend
         if self.observers:
             now = _clock()
             path = (*parent, index)
@@ -337,11 +344,16 @@ class CallTimer:
         A call whose children reported usage (a wrapper returning the model's
         response) reports a copy; it is not counted again.
         """
-        below = self.below
-        own = None if path in below else usage
+        own = None if path in self.below else usage
         if path:
-            below.add(path[:-1])
+            self._below().add(path[:-1])
         return own
+
+    def _below(self) -> set[tuple[int, ...]]:
+        """`below`, made this timer's own set first if it is still the shared empty one."""
+        if self.below is _NOTHING_BELOW:
+            self.below = set()
+        return self.below
 
     def _event(
         self,
@@ -412,13 +424,14 @@ class CallTimer:
         """
         if not self.record or len(self.calls) > INLINE_TIMINGS:
             return None
-        count, parents, calls, requests = self._columns()
-        host, pid = _process_known[0] if _process_known else _process()
-        started = self.started
+        process = _process_text[0] if _process_text else _process_field()
+        if process is None:
+            return None
+        count, parents, packed, requests = self._columns()
+        origin, started = self._clock_origin, self.started
         return _text(
-            self.run_id, self.event, status, host, pid, started,
-            started + (_clock() - self._clock_origin), self._clock_origin, count,
-            self.reused_calls, parents, calls, requests, self._usage_rows() if self._usage else [],
+            self.run_id, self.event, status, process, started, started + (_clock() - origin),
+            origin, count, self.reused_calls, parents, packed, requests, self._usage_rows(),
         )  # fmt: skip
 
     def _columns(self) -> tuple[int, str, str, str]:
@@ -430,17 +443,20 @@ class CallTimer:
             packed = _ROOT_ONLY.pack(0, -1, start, end)
             return 1, "", binascii.b2a_base64(packed, newline=False).decode("ascii"), request[:16]
         paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
-        parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
-        if len(parent_ids) == 1:  # one parent (the root's children, and the root): all zeros
-            packed = bytes(8 * count) + struct.pack(f"<{3 * count}q", *indexes, *starts, *ends)
+        columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
+        if count < 64:
+            _COLUMNS[count] = columns
+        if paths.count(paths[0] if paths else ()) == count:
+            # One parent (a run of a root and its children): no table to build.
+            parents = ".".join(map(str, paths[0])) if paths else ""
+            packed = columns.pack(*(0,) * count, *indexes, *starts, *ends)
         else:
-            columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
-            if count < 64:
-                _COLUMNS[count] = columns
+            parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
+            parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
             packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
         return (
             count,
-            " ".join([".".join(map(str, parent)) for parent in parent_ids]),
+            parents,
             binascii.b2a_base64(packed, newline=False).decode("ascii"),
             _prefixes(digests),
         )
@@ -459,8 +475,10 @@ def _prefixes(digests: tuple[str, ...]) -> str:
     `array` on 8-byte units, in C: slicing a thousand strings one by one
     costs a third of packing a run's timings.
     """
+    if len(digests) < 8:  # a small run: slicing costs less than joining first
+        return "".join([digest[:_DIGEST_CHARS] for digest in digests])
     joined = "".join(digests)
-    if len(joined) != 64 * len(digests) or not joined.isascii() or len(digests) < 8:
+    if len(joined) != 64 * len(digests) or not joined.isascii():
         return "".join([digest[:_DIGEST_CHARS] for digest in digests])
     units = array.array("Q", joined.encode("ascii"))
     prefixes = array.array("Q", bytes(_DIGEST_CHARS * len(digests)))
@@ -477,6 +495,11 @@ _NONE: Final[tuple[tuple[Any, ...], ...]] = ((),) * 5
 
 
 _process_known: list[tuple[str, int]] = []
+_process_text: list[str | None] = []
+"""``host|pid`` as `RunTimings.to_text` writes them (None: a host name text cannot hold)."""
+
+_NOTHING_BELOW: Final[set[tuple[int, ...]]] = set()
+"""`CallTimer.below` of every timer until a call reports token usage (never added to)."""
 
 
 def _process() -> tuple[str, int]:
@@ -486,8 +509,20 @@ def _process() -> tuple[str, int]:
     return _process_known[0]
 
 
+def _process_field() -> str | None:
+    """`_process_text_of` this process (asked once, again after a fork)."""
+    if not _process_text:
+        _process_text.append(_process_text_of(*_process()))
+    return _process_text[0]
+
+
+def _forgotten_process() -> None:
+    _process_known.clear()
+    _process_text.clear()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_process_known.clear)
+    os.register_at_fork(after_in_child=_forgotten_process)
 
 
 def _status_of(error: BaseException) -> str:
