@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
@@ -86,11 +86,8 @@ class Store:
         self._pending: ContextVar[dict[str, PackedResource] | None] = ContextVar(
             f"enact_store_batch_{id(self)}", default=None
         )
-        self._pending_logs: ContextVar[list[tuple[str, str]] | None] = ContextVar(
-            f"enact_store_batch_logs_{id(self)}", default=None
-        )
-        self._pending_expected: ContextVar[dict[str, str | None] | None] = ContextVar(
-            f"enact_store_batch_expected_{id(self)}", default=None
+        self._pending_names: ContextVar[_PendingNames | None] = ContextVar(
+            f"enact_store_batch_names_{id(self)}", default=None
         )
 
     def memo(self, key: str) -> dict[str, Any]:
@@ -183,8 +180,7 @@ class Store:
         with self._committing:
             self._backend.commit_many(packed)
 
-    @contextlib.contextmanager
-    def batch(self, *, keep_on_exception: bool = False) -> Iterator[None]:
+    def batch(self, *, keep_on_exception: bool = False) -> contextlib.AbstractContextManager[None]:
         """Collects the commits of this thread or task and writes them at the end.
 
         One backend call (one transaction, one round trip) for the whole block.
@@ -199,32 +195,7 @@ class Store:
                 (KeyboardInterrupt, SystemExit, cancellation) still writes
                 nothing.
         """
-        if self._pending.get() is not None:
-            yield
-            return
-        pending: dict[str, PackedResource] = {}
-        logs: list[tuple[str, str]] = []
-        expected: dict[str, str | None] = {}
-        token = self._pending.set(pending)
-        logs_token = self._pending_logs.set(logs)
-        expected_token = self._pending_expected.set(expected)
-        failure: Exception | None = None
-        try:
-            yield
-        except Exception as error:
-            if not keep_on_exception:
-                raise
-            failure = error
-        finally:
-            self._pending_expected.reset(expected_token)
-            self._pending_logs.reset(logs_token)
-            self._pending.reset(token)
-        if logs:
-            self._write_with_names(list(pending.values()), logs, expected)
-        elif pending:
-            self._write(list(pending.values()))
-        if failure is not None:
-            raise failure
+        return _Batch(self, keep_on_exception)
 
     def _write_with_names(
         self,
@@ -276,11 +247,10 @@ class Store:
         of the block is written (on backends that write names in one
         transaction; see `StorageBackend.commit_with_names`).
         """
-        logs = self._pending_logs.get()
-        if logs is not None:
+        names = self._pending_names.get()
+        if names is not None:
+            logs, wanted = names
             if expected is not ANY:
-                wanted = self._pending_expected.get()
-                assert wanted is not None  # set together with the logs
                 wanted[name] = None if expected is None else expected.digest
             logs.append((name, digest))
             return
@@ -547,3 +517,44 @@ def checkout(ref: Ref[T]) -> T:
     """Checks `ref` out of the active store (same as ``ref()``)."""
     result: T = current_store().checkout(ref)
     return result
+
+
+_PendingNames = tuple[list[tuple[str, str]], dict[str, str | None]]
+"""What a batch logs: names and digests to set; expected digests of compare-and-set names."""
+
+
+class _Batch:
+    """`Store.batch`'s block (a class, not a generator: every journaled call enters one)."""
+
+    __slots__ = ("keep", "names", "names_token", "pending", "store", "token")
+
+    def __init__(self, store: Store, keep_on_exception: bool) -> None:
+        self.store = store
+        self.keep = keep_on_exception
+        self.pending: dict[str, PackedResource] | None = None
+
+    def __enter__(self) -> None:
+        store = self.store
+        if store._pending.get() is not None:
+            return  # nested: the outer block writes
+        pending: dict[str, PackedResource] = {}
+        self.pending = pending
+        self.names: _PendingNames = ([], {})
+        self.token = store._pending.set(pending)
+        self.names_token = store._pending_names.set(self.names)
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        store = self.store
+        store._pending_names.reset(self.names_token)
+        store._pending.reset(self.token)
+        if error is not None and not (self.keep and isinstance(error, Exception)):
+            return  # nothing of the block is written; the error goes on
+        logs, expected = self.names
+        if logs:
+            store._write_with_names(list(pending.values()), logs, expected)
+        elif pending:
+            store._write(list(pending.values()))
