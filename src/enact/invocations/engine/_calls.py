@@ -80,14 +80,9 @@ class CallSink(Protocol):
         ...
 
 
-class _Pending:
-    """Placeholder for a child call that has started but not finished."""
-
-    __slots__ = ("input", "invokable")
-
-    def __init__(self, invokable: Any, input_value: Any) -> None:
-        self.invokable = invokable
-        self.input = input_value
+_slots_lock: Final = threading.Lock()
+"""Guards reserving a slot in a frame (calls made from worker threads reserve them
+concurrently); one lock for all frames, held for an append, instead of one made per call."""
 
 
 class Frame:
@@ -98,7 +93,6 @@ class Frame:
         "child_errors",
         "closed",
         "hooks",
-        "lock",
         "override",
         "parent",
         "path",
@@ -150,15 +144,14 @@ class Frame:
                 for recorded in template
                 if isinstance(recorded, Invocation) and recorded.response.digest not in responses
             )
-        # Calls made from worker threads reserve slots concurrently.
-        self.lock = threading.Lock()
 
     def children(self) -> list[Invocation]:
         return [slot for slot in self.slots if isinstance(slot, Invocation)]
 
-    def first_incomplete(self) -> tuple[int, _Pending] | None:
+    def first_incomplete(self) -> tuple[int, ChildCall] | None:
+        """The first child call that started and has not finished, and its index."""
         for index, slot in enumerate(self.slots):
-            if isinstance(slot, _Pending):
+            if slot.__class__ is ChildCall:
                 return index, slot
         return None
 
@@ -268,10 +261,9 @@ class ChildCall:
         self.frame = frame
         self.invokable = invokable
         self.input = input_value
-        pending = _Pending(invokable, input_value)
-        with frame.lock:
+        with _slots_lock:  # the call holds its slot until it has a record
             self.index = index = len(frame.slots)
-            frame.slots.append(pending)
+            frame.slots.append(self)
         try:
             tokens, links = encode(Request(invokable, input_value))
             self.digest = digest = hashlib.sha256(tokens).hexdigest()
@@ -309,8 +301,8 @@ class ChildCall:
             # The call never started (its input cannot be stored, or an answer has the
             # wrong type): free its slot, so the caller sees this error and not a
             # pending child.
-            with frame.lock:
-                if frame.slots and frame.slots[-1] is pending:
+            with _slots_lock:
+                if frame.slots and frame.slots[-1] is self:
                     frame.slots.pop()
                 else:
                     frame.slots[index] = None
@@ -494,7 +486,7 @@ class ChildCall:
             # Journaling the exception failed too (e.g. a RecursionError that the
             # record's own encoding hits again): give up the slot, so the caller
             # sees the call's own exception rather than a pending child.
-            if self.frame.slots[self.index].__class__ is _Pending:
+            if self.frame.slots[self.index] is self:
                 self.frame.slots[self.index] = None
 
     def succeed(self, child: Frame, token: Any, output: Any) -> Any:

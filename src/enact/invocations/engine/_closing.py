@@ -122,10 +122,17 @@ def is_frozen(invokable: Any, input_value: Any) -> bool:
     if registry.function_info(invokable) is None:
         return False
     if type(input_value) is CallArgs:
+        # Loops, not all() over generators: this runs for every journaled call.
         immutable = IMMUTABLE_TYPES
-        return all(type(arg) in immutable for arg in input_value.args) and all(
-            type(arg) in immutable for arg in input_value.kwargs.values()
-        )
+        for arg in input_value.args:
+            if type(arg) not in immutable:
+                return False
+        kwargs = input_value.kwargs
+        if kwargs:
+            for arg in kwargs.values():
+                if type(arg) not in immutable:
+                    return False
+        return True
     return type(input_value) in IMMUTABLE_TYPES
 
 
