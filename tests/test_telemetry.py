@@ -90,6 +90,31 @@ def test_timings_live_beside_the_journal_and_leave_digests_alone(store: enact.St
     assert RunTimings.from_text(record.to_text() or "") == record
 
 
+@enact.register
+def lone(x: int) -> int:
+    return x * 2
+
+
+def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store) -> None:
+    enact.invoke(lone, (4,), run_id="lone")
+    run = enact.get_run("lone")
+    inline = run.state.timings
+    assert isinstance(inline, str) and inline.startswith("enact-timings-r1|lone|")
+    record = RunTimings.from_text(inline)
+    assert record is not None and record.count == 1 and record.parents == ""
+    assert record.requests == run.state.request.digest[:16]
+    root = run.timings().get((), run.state.request.digest)
+    assert root is not None and 0 <= root.duration < 60
+    attempt = run.timings().attempts[0]
+    assert attempt.start <= root.start <= root.end <= attempt.end
+    # The long form of the same record reads back to it, and damage reads as nothing.
+    assert RunTimings.from_text(record.to_text() or "") == record
+    fields = inline.split("|")
+    for position, bad in ((5, "pid"), (9, str(1 << 64)), (11, "x|y")):
+        damaged = "|".join([*fields[:position], bad, *fields[position + 1 :]])
+        assert RunTimings.from_text(damaged) is None
+
+
 def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
     store: enact.Store,
 ) -> None:

@@ -77,9 +77,7 @@ def new_timer(run_id: str, event: str) -> CallTimer | None:
         observers = (*observers, _LogObserver(logger.isEnabledFor(logging.DEBUG)))
     if not _record_timings and not observers:
         return None
-    return CallTimer(
-        run_id, event, record=_record_timings, observers=observers, on_error=_observer_failed
-    )
+    return CallTimer(run_id, event, _record_timings, observers, _observer_failed)
 
 
 def cache_hit(invokable: Any, request_digest: str, source_run: str | None = None) -> None:

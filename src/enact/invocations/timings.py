@@ -11,8 +11,10 @@ written in the same backend call as the run's next state, which refers to
 it; each `RunTimings` refers to the attempt before it. So timings cost no
 store write per call, and one small object per attempt. The first attempt of
 a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
-its record in the state itself, as one line of text (`RunTimings.to_text`),
-with no object of its own; the next attempt makes that an object.
+its record in the state itself, as one line of text (`RunTimings.to_text`; an
+attempt that ran only the root call, a shorter line of offsets, see
+`CallTimer.close_text`), with no object of its own; the next attempt makes that
+an object.
 
 A call that a replay took from the journal has no entry in the attempt
 that replayed it: `Timings.ran` tells the two apart.
@@ -45,6 +47,10 @@ INLINE_TIMINGS: Final = 16
 
 _TEXT_HEAD: Final = "enact-timings-1"
 """The first field of `RunTimings.to_text`: the version of that form."""
+
+_ROOT_TEXT_HEAD: Final = "enact-timings-r1"
+"""The first field of the shorter text of a first attempt that ran only the root call
+(`CallTimer.close_text`): its times as offsets on the attempt's clock, no packed columns."""
 
 
 @dataclasses.dataclass
@@ -116,6 +122,8 @@ class RunTimings(Resource):
     def from_text(cls, text: str) -> RunTimings | None:
         """The record `to_text` wrote, or None if `text` is not one."""
         fields = text.split("|")
+        if len(fields) == 12 and fields[0] == _ROOT_TEXT_HEAD:
+            return cls._from_root_text(fields)
         if len(fields) != 15 or fields[0] != _TEXT_HEAD:
             return None
         try:
@@ -133,6 +141,21 @@ class RunTimings(Resource):
         return cls(
             run_id, event, status, host, pid, started, ended, clock, count, parents, calls,
             requests, usage, reused,
+        )  # fmt: skip
+
+    @classmethod
+    def _from_root_text(cls, fields: list[str]) -> RunTimings | None:
+        """The record of `_ROOT_TEXT_HEAD` text (see `CallTimer.close_text`), or None."""
+        try:
+            pid, started, clock, ended, start, end = [int(field) for field in fields[5:11]]
+            packed = _ROOT_ONLY.pack(0, -1, clock + start, clock + end)
+        except (ValueError, struct.error):  # not numbers, or beyond 64 bits
+            return None
+        run_id, event, status, host = fields[1:5]
+        calls = binascii.b2a_base64(packed, newline=False).decode("ascii")
+        return cls(
+            run_id, event, status, host, pid, started, started + ended, clock, 1, "", calls,
+            fields[11], [], 0,
         )  # fmt: skip
 
 
@@ -245,7 +268,6 @@ class CallTimer:
         self,
         run_id: str,
         event: str,
-        *,
         record: bool = True,
         observers: tuple[CallObserver, ...] = (),
         on_error: Any = None,
@@ -419,6 +441,11 @@ class CallTimer:
     def close_text(self, status: str) -> str | None:
         """`close` as `RunTimings.to_text` writes it, for a first attempt of a few calls.
 
+        An attempt that ran only the root call (no token usage, nothing
+        reused) gets a shorter line: ``enact-timings-r1``, run id, event,
+        status, host, pid, started, clock, then the attempt's end and the root
+        call's start and end as offsets on the clock, and the root's request
+        digest prefix, separated by ``|``. `RunTimings.from_text` reads both.
         None if timings are not recorded, the attempt ran more than
         `INLINE_TIMINGS` calls, or the record cannot be text (then `close`).
         """
@@ -427,8 +454,17 @@ class CallTimer:
         process = _process_text[0] if _process_text else _process_field()
         if process is None:
             return None
+        calls, origin = self.calls, self._clock_origin
+        if len(calls) == 1 and calls[0][1] == -1 and not self._usage and not self.reused_calls:
+            # Only the root call ran (a run of one call: the most common run).
+            _, _, request, start, end = calls[0]
+            return (
+                f"{_ROOT_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{process}|"
+                f"{self.started}|{origin}|{_clock() - origin}|{start - origin}|{end - origin}|"
+                f"{request[:_DIGEST_CHARS]}"
+            )
         count, parents, packed, requests = self._columns()
-        origin, started = self._clock_origin, self.started
+        started = self.started
         return _text(
             self.run_id, self.event, status, process, started, started + (_clock() - origin),
             origin, count, self.reused_calls, parents, packed, requests, self._usage_rows(),
