@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from enact.errors import EnactError, RunConflictError, RunNotFoundError
 from enact.invocations.runs._api import RESUMABLE, run_claimed
@@ -331,11 +331,10 @@ class Worker:
         except RunConflictError:  # another process moved it first: look again soon
             ready.ready_defer(item, 0.5)
             return
-        with self._lock:
-            self.stats.claimed += 1
-        log.info(
-            "enact worker %s: claimed run %s (%s, %s, queue %s)",
-            self._owner,
+        self._count(
+            "claimed",
+            logging.INFO,
+            "claimed run %s (%s, %s, queue %s)",
             run.id,
             run.function,
             status,
@@ -352,13 +351,8 @@ class Worker:
             # it for a person (enact resume), without retrying it in a loop.
             self._release(handle, item, None)
             ready.ready_drop(item)
-            with self._lock:
-                self.stats.failed += 1
-            log.warning(
-                "enact worker %s: failed run %s: it cannot be continued: %s",
-                self._owner,
-                run.id,
-                err,
+            self._count(
+                "failed", logging.WARNING, "failed run %s: it cannot be continued: %s", run.id, err
             )
             return
         # The handle holds the head it moved last: no need to read it again.
@@ -401,11 +395,10 @@ class Worker:
                     return
                 delay = policy.delay(done + 1)
                 ready.ready_put(run.id, item.queue, delay)
-                with self._lock:
-                    self.stats.retried += 1
-                log.warning(
-                    "enact worker %s: failed run %s (%s); retry %d of %d in %.3g s",
-                    self._owner,
+                self._count(
+                    "retried",
+                    logging.WARNING,
+                    "failed run %s (%s); retry %d of %d in %.3g s",
                     run.id,
                     _raised_text(run),
                     done + 1,
@@ -414,35 +407,22 @@ class Worker:
                 )
                 return
             ready.ready_drop(item)
-            with self._lock:
-                self.stats.failed += 1
-            log.warning(
-                "enact worker %s: failed run %s in %.3f s: %s",
-                self._owner,
-                run.id,
-                seconds,
+            self._count(
+                "failed", logging.WARNING, "failed run %s in %.3f s: %s", run.id, seconds,
                 _raised_text(run),
-            )
+            )  # fmt: skip
             return
         if status in ("complete", "waiting"):
             ready.ready_drop(item)
-            with self._lock:
-                if status == "complete":
-                    self.stats.finished += 1
-                else:
-                    self.stats.waiting += 1
-            log.info(
-                "enact worker %s: finished run %s in %.3f s: %s",
-                self._owner,
-                run.id,
-                seconds,
-                "complete" if status == "complete" else "waiting for input",
-            )
+            complete = status == "complete"
+            self._count(
+                "finished" if complete else "waiting", logging.INFO,
+                "finished run %s in %.3f s: %s", run.id, seconds,
+                "complete" if complete else "waiting for input",
+            )  # fmt: skip
             return
         ready.ready_defer(item, 0)  # interrupted: another worker may continue it
-        with self._lock:
-            self.stats.released += 1
-        log.info("enact worker %s: released run %s (%s)", self._owner, run.id, status)
+        self._count("released", logging.INFO, "released run %s (%s)", run.id, status)
 
     def _release(self, handle: RunHandle, item: ReadyItem, reason: str | None) -> None:
         """Marks a run this worker holds as interrupted (if its code did not) and puts it back."""
@@ -452,9 +432,13 @@ class Worker:
         if reason is None:
             return
         self._ready.ready_defer(item, 0)
+        self._count("released", logging.INFO, "released run %s (%s)", item.run_id, reason)
+
+    def _count(self, counter: str, level: int, message: str, *args: Any) -> None:
+        """Adds one to ``stats.<counter>`` and logs `message` at `level`, after the owner."""
         with self._lock:
-            self.stats.released += 1
-        log.info("enact worker %s: released run %s (%s)", self._owner, item.run_id, reason)
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        log.log(level, "enact worker %s: " + message, self._owner, *args)
 
     # Stopping ----------------------------------------------------------------------
 
@@ -521,24 +505,23 @@ def _raised_text(run: Run) -> str:
         return f"raised (unreadable: {err})"
 
 
+class WorkerOptions(TypedDict, total=False):
+    """The keyword arguments of `Worker` that `run_worker` passes on (see `Worker`)."""
+
+    queues: Sequence[str] | Mapping[str, int]
+    concurrency: int
+    queue_limits: Mapping[str, int] | None
+    lease_seconds: float
+    grace: float
+
+
 def run_worker(
     store: Store | str | None = None,
     *,
-    queues: Sequence[str] | Mapping[str, int] = (DEFAULT_QUEUE,),
-    concurrency: int = 1,
-    queue_limits: Mapping[str, int] | None = None,
-    lease_seconds: float = LEASE_SECONDS,
-    grace: float = 30.0,
     until_idle: bool = False,
     max_runs: int | None = None,
+    **options: Unpack[WorkerOptions],
 ) -> WorkerStats:
-    """``Worker(store, ...).run(...)``: serves the queues until stopped; see `Worker`."""
-    worker = Worker(
-        store,
-        queues=queues,
-        concurrency=concurrency,
-        queue_limits=queue_limits,
-        lease_seconds=lease_seconds,
-        grace=grace,
-    )
-    return worker.run(until_idle=until_idle, max_runs=max_runs)
+    """``Worker(store, **options).run(until_idle=..., max_runs=...)``: serves the queues
+    until stopped; `Worker` describes the options, `Worker.run` the rest."""
+    return Worker(store, **options).run(until_idle=until_idle, max_runs=max_runs)
