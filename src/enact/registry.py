@@ -25,7 +25,6 @@ KIND_RESOURCE: Final = 0
 KIND_REF: Final = 1
 KIND_WRAPPER: Final = 2
 KIND_FUNCTION: Final = 3
-KIND_BUILTIN_WRAPPER: Final = 4
 KIND_STALE: Final = 5
 """A stored type id of an older version of a registered class (see `stale_info`)."""
 

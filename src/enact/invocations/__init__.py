@@ -13,7 +13,6 @@ from enact.invocations.inputs import (
 from enact.invocations.invokables import (
     AsyncInvokable,
     Invokable,
-    register_function,
     typed_invokable,
 )
 from enact.invocations.records import CallArgs, Output, RecordedException, Request, Response
@@ -79,7 +78,6 @@ __all__ = [
     "list_runs",
     "pending_input_requests",
     "queue_limits",
-    "register_function",
     "remove_call_observer",
     "request_input",
     "resume",
