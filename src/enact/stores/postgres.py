@@ -23,7 +23,7 @@ import random
 import select
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, Unpack
 
 import psycopg
 import psycopg_pool
@@ -968,29 +968,27 @@ class _Listener:
                 os.close(fd)
 
 
+class PostgresOptions(TypedDict, total=False):
+    """The keyword arguments of `PostgresBackend` that `PostgresStore` passes on."""
+
+    schema: str | None
+    pool_size: int
+    timeout: float
+
+
 class PostgresStore(Store):
-    """A store in a PostgreSQL database: ``Store(PostgresBackend(dsn))``.
+    """A store in a PostgreSQL database: ``Store(PostgresBackend(dsn, **options))``.
 
     Args:
         dsn: A libpq connection string or URL, e.g. ``postgresql://user@host/db``.
-        schema: See `PostgresBackend`.
-        pool_size: See `PostgresBackend`.
-        timeout: See `PostgresBackend`.
+        durability: See `Store`.
+        options: ``schema``, ``pool_size`` and ``timeout``: see `PostgresBackend`.
     """
 
     def __init__(
-        self,
-        dsn: str,
-        *,
-        schema: str | None = None,
-        pool_size: int = 4,
-        timeout: float = 30.0,
-        durability: str = "call",
+        self, dsn: str, *, durability: str = "call", **options: Unpack[PostgresOptions]
     ) -> None:
-        super().__init__(
-            PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout),
-            durability=durability,
-        )
+        super().__init__(PostgresBackend(dsn, **options), durability=durability)
 
 
 def _item(row: Sequence[Any]) -> _ready.ReadyItem:
