@@ -144,23 +144,46 @@ def _make_speller(info: registry.ClassInfo) -> Speller:
     if not all(attr.isidentifier() and not keyword.iskeyword(attr) for attr in attrs):
         return functools.partial(_spell_fields, info)
     lines = ["def speller(v, links, depth):", "    append = links.append"]
+    expected = _expected_kinds(info)
     for index, (attr, qname) in enumerate(zip(attrs, info.qnames, strict=True)):
+        branches = {
+            "str": [
+                "if t is str and x.isascii():",
+                f"    s{index} = {qname + 's'!r} + repr(x)",
+            ],
+            "int": [
+                "if t is int and -big < x < big:",
+                f"    s{index} = {qname + 'i'!r} + str(x)",
+            ],
+            "none": ["if x is None:", f"    s{index} = {qname + 'n'!r}"],
+            "empty": [
+                "if (t is list or t is dict) and not x:",
+                f"    s{index} = {qname!r} + ('seq[]' if t is list else 'map[]')",
+            ],
+            "ref": [
+                "if t is ref:",
+                "    append(x.digest)",
+                f'    s{index} = {qname + declared.ref_head!r} + x.digest + "\']"',
+            ],
+            "function": [
+                "if t is function and (f := function_info(x)) is not None:",
+                f"    s{index} = {qname!r} + f.prefix + ']'",
+            ],
+            "bool": [
+                "if t is bool:",
+                f"    s{index} = {qname!r} + ('T' if x else 'F')",
+            ],
+        }
+        # The branches exclude each other (by type), so their order changes only
+        # how fast a field is matched: the kind its annotation names is tried first.
+        first = expected.get(attr, ())
+        order = [*first, *(kind for kind in branches if kind != "bool" or kind in first)]
+        lines += ["    x = v." + attr, "    t = type(x)"]
+        for number, kind in enumerate(dict.fromkeys(order)):
+            head, *body = branches[kind]
+            lines.append(("    " if number == 0 else "    el") + head)
+            lines += ["    " + line for line in body]
         lines += [
-            f"    x = v.{attr}",
-            "    t = type(x)",
-            "    if t is str and x.isascii():",
-            f"        s{index} = {qname + 's'!r} + repr(x)",
-            "    elif t is int and -big < x < big:",
-            f"        s{index} = {qname + 'i'!r} + str(x)",
-            "    elif x is None:",
-            f"        s{index} = {qname + 'n'!r}",
-            "    elif (t is list or t is dict) and not x:",
-            f"        s{index} = {qname!r} + ('seq[]' if t is list else 'map[]')",
-            "    elif t is ref:",
-            "        append(x.digest)",
-            f'        s{index} = {qname + declared.ref_head!r} + x.digest + "\']"',
-            "    elif t is function and (f := function_info(x)) is not None:",
-            f"        s{index} = {qname!r} + f.prefix + ']'",
             "    else:",
             "        x = spell(x, links, depth)",
             "        if x is None:",
@@ -183,6 +206,29 @@ def _make_speller(info: registry.ClassInfo) -> Speller:
     exec(compile(source, filename, "exec"), namespace)
     speller: Speller = namespace["speller"]
     return speller
+
+
+def _expected_kinds(info: registry.ClassInfo) -> dict[str, tuple[str, ...]]:
+    """Per field, the branches of its speller to try first, from its annotation.
+
+    A field annotated ``Ref[...]`` (or ``Ref[...] | None``) holds a Ref, one
+    annotated ``bool`` a bool. Annotations are read as text (modules with
+    ``from __future__ import annotations`` keep them so); anything else keeps
+    the default order.
+    """
+    fields = getattr(info.cls, "__dataclass_fields__", None)
+    if not isinstance(fields, dict):
+        return {}
+    kinds: dict[str, tuple[str, ...]] = {}
+    for name, field in fields.items():
+        text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+        if text.startswith("Ref[") or text == "Ref":
+            kinds[name] = ("ref", "none")
+        elif text == "bool":
+            kinds[name] = ("bool",)  # a bool has no branch of its own otherwise
+        elif text.startswith(("list[", "dict[")):
+            kinds[name] = ("empty",)
+    return kinds
 
 
 def _spell_fields(info: registry.ClassInfo, v: Any, links: list[str], depth: int) -> str | None:
