@@ -99,7 +99,7 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     enact.invoke(lone, (4,), run_id="lone")
     run = enact.get_run("lone")
     inline = run.state.timings
-    assert isinstance(inline, str) and inline.startswith("enact-timings-r1|lone|")
+    assert isinstance(inline, str) and inline.startswith("enact-timings-s1|lone|")
     record = RunTimings.from_text(inline)
     assert record is not None and record.count == 1 and record.parents == ""
     assert record.requests == run.state.request.digest[:16]
@@ -110,9 +110,26 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     # The long form of the same record reads back to it, and damage reads as nothing.
     assert RunTimings.from_text(record.to_text() or "") == record
     fields = inline.split("|")
-    for position, bad in ((5, "pid"), (9, str(1 << 64)), (11, "x|y")):
+    for position, bad in ((5, "pid"), (10, f"-1,0,{1 << 64}"), (10, "-1,0"), (11, "x|y")):
         damaged = "|".join([*fields[:position], bad, *fields[position + 1 :]])
         assert RunTimings.from_text(damaged) is None
+
+
+@enact.register
+def pair(x: int) -> int:
+    return lone(x) + lone(x + 1)
+
+
+def test_a_root_and_its_children_keep_their_timings_as_a_short_line(store: enact.Store) -> None:
+    invocation = enact.invoke(pair, (1,), run_id="pair")
+    run = enact.get_run("pair")
+    assert isinstance(run.state.timings, str) and run.state.timings.startswith("enact-timings-s1")
+    timings = run.timings()
+    assert set(timings.calls) == {(), (0,), (1,)} == set(_paths(invocation))
+    root, first, second = timings.calls[()], timings.calls[(0,)], timings.calls[(1,)]
+    assert root.start <= first.start <= first.end <= second.start <= second.end <= root.end
+    record = RunTimings.from_text(run.state.timings)
+    assert record is not None and RunTimings.from_text(record.to_text() or "") == record
 
 
 def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(

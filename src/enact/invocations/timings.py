@@ -12,7 +12,7 @@ it; each `RunTimings` refers to the attempt before it. So timings cost no
 store write per call, and one small object per attempt. The first attempt of
 a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
 its record in the state itself, as one line of text (`RunTimings.to_text`; an
-attempt that ran only the root call, a shorter line of offsets, see
+attempt whose calls have one parent, a shorter line of offsets, see
 `CallTimer.close_text`), with no object of its own; the next attempt makes that
 an object.
 
@@ -48,9 +48,9 @@ INLINE_TIMINGS: Final = 16
 _TEXT_HEAD: Final = "enact-timings-1"
 """The first field of `RunTimings.to_text`: the version of that form."""
 
-_ROOT_TEXT_HEAD: Final = "enact-timings-r1"
-"""The first field of the shorter text of a first attempt that ran only the root call
-(`CallTimer.close_text`): its times as offsets on the attempt's clock, no packed columns."""
+_SHORT_TEXT_HEAD: Final = "enact-timings-s1"
+"""The first field of the shorter text of a first attempt whose calls have one parent
+(`CallTimer.close_text`): times as offsets on the attempt's clock, no packed columns."""
 
 
 @dataclasses.dataclass
@@ -122,8 +122,8 @@ class RunTimings(Resource):
     def from_text(cls, text: str) -> RunTimings | None:
         """The record `to_text` wrote, or None if `text` is not one."""
         fields = text.split("|")
-        if len(fields) == 12 and fields[0] == _ROOT_TEXT_HEAD:
-            return cls._from_root_text(fields)
+        if len(fields) == 12 and fields[0] == _SHORT_TEXT_HEAD:
+            return cls._from_short_text(fields)
         if len(fields) != 15 or fields[0] != _TEXT_HEAD:
             return None
         try:
@@ -144,18 +144,27 @@ class RunTimings(Resource):
         )  # fmt: skip
 
     @classmethod
-    def _from_root_text(cls, fields: list[str]) -> RunTimings | None:
-        """The record of `_ROOT_TEXT_HEAD` text (see `CallTimer.close_text`), or None."""
+    def _from_short_text(cls, fields: list[str]) -> RunTimings | None:
+        """The record of `_SHORT_TEXT_HEAD` text (see `CallTimer.close_text`), or None."""
+        run_id, event, status, host, _, _, _, _, parent, rows, requests = fields[1:]
         try:
-            pid, started, clock, ended, start, end = [int(field) for field in fields[5:11]]
-            packed = _ROOT_ONLY.pack(0, -1, clock + start, clock + end)
+            pid, started, clock, ended = [int(field) for field in fields[5:9]]
+            calls = [[int(part) for part in row.split(",")] for row in rows.split(";") if row]
+            if any(len(call) != 3 for call in calls) or len(requests) != 16 * len(calls):
+                return None
+            count = len(calls)
+            packed = struct.pack(
+                f"<{4 * count}q",
+                *(0,) * count,
+                *[call[0] for call in calls],
+                *[clock + call[1] for call in calls],
+                *[clock + call[2] for call in calls],
+            )
         except (ValueError, struct.error):  # not numbers, or beyond 64 bits
             return None
-        run_id, event, status, host = fields[1:5]
-        calls = binascii.b2a_base64(packed, newline=False).decode("ascii")
         return cls(
-            run_id, event, status, host, pid, started, started + ended, clock, 1, "", calls,
-            fields[11], [], 0,
+            run_id, event, status, host, pid, started, started + ended, clock, count, parent,
+            binascii.b2a_base64(packed, newline=False).decode("ascii"), requests, [], 0,
         )  # fmt: skip
 
 
@@ -441,11 +450,13 @@ class CallTimer:
     def close_text(self, status: str) -> str | None:
         """`close` as `RunTimings.to_text` writes it, for a first attempt of a few calls.
 
-        An attempt that ran only the root call (no token usage, nothing
-        reused) gets a shorter line: ``enact-timings-r1``, run id, event,
-        status, host, pid, started, clock, then the attempt's end and the root
-        call's start and end as offsets on the clock, and the root's request
-        digest prefix, separated by ``|``. `RunTimings.from_text` reads both.
+        An attempt whose calls all have one parent (a run of one call, or of
+        a root and its children), with no token usage and nothing reused,
+        gets a shorter line: ``enact-timings-s1``, run id, event, status,
+        host, pid, started, clock, the attempt's end as an offset on the
+        clock, the parent's dotted path, per call ``index,start,end`` (offsets
+        on the clock) separated by ``;``, and the request digest prefixes,
+        separated by ``|``. `RunTimings.from_text` reads both forms.
         None if timings are not recorded, the attempt ran more than
         `INLINE_TIMINGS` calls, or the record cannot be text (then `close`).
         """
@@ -455,13 +466,24 @@ class CallTimer:
         if process is None:
             return None
         calls, origin = self.calls, self._clock_origin
-        if len(calls) == 1 and calls[0][1] == -1 and not self._usage and not self.reused_calls:
-            # Only the root call ran (a run of one call: the most common run).
-            _, _, request, start, end = calls[0]
+        first = calls[0][0] if calls else ()
+        if (
+            not self._usage
+            and not self.reused_calls
+            and (len(calls) == 1 or all([call[0] == first for call in calls]))
+        ):
+            # One parent (a run of one call, or of a root and its children: most
+            # runs). This runs once per run: few steps, short numbers.
+            parent = ".".join(map(str, first)) if first else ""
+            if len(calls) == 1:  # the root alone, most often
+                _, index, request, start, end = calls[0]
+                rows, requests = f"{index},{start - origin},{end - origin}", request[:16]
+            else:
+                rows = ";".join([f"{c[1]},{c[3] - origin},{c[4] - origin}" for c in calls])
+                requests = "".join([c[2][:_DIGEST_CHARS] for c in calls])
             return (
-                f"{_ROOT_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{process}|"
-                f"{self.started}|{origin}|{_clock() - origin}|{start - origin}|{end - origin}|"
-                f"{request[:_DIGEST_CHARS]}"
+                f"{_SHORT_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{process}|"
+                f"{self.started}|{origin}|{_clock() - origin}|{parent}|{rows}|{requests}"
             )
         count, parents, packed, requests = self._columns()
         started = self.started

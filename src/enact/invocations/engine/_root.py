@@ -31,6 +31,7 @@ from enact.invocations.records import CallArgs, Output, Request, Response
 from enact.invocations.responses import read_response
 from enact.invocations.timings import CallTimer
 from enact.invocations.timings import _clock as _timing_clock
+from enact.invocations.usage import NO_USAGE
 from enact.refs import Ref
 from enact.stores.store import current_store
 
@@ -233,8 +234,12 @@ class _Root:
         if not self.plan.durable_calls:
             self._batch = self.store.batch()
             self._batch.__enter__()
-        if self.timer is not None:
-            self.started = self.timer.start((), None, self.request_ref.digest, self.plan.invokable)
+        timer = self.timer
+        if timer is not None:
+            if timer.plain:  # no observers: only the time is needed (as for a child call)
+                self.started = _timing_clock()
+            else:
+                self.started = timer.start((), None, self.request_ref.digest, self.plan.invokable)
         self._token = set_frame(self.frame)
         return self
 
@@ -266,11 +271,16 @@ class _Root:
 
     def _timed(self, ended: int, output: Output | None, error: BaseException | None) -> None:
         """Tells the run's timer that the root call ended."""
-        if self.timer is not None:
+        timer = self.timer
+        if timer is not None:
             value = None if output is None else output.value
             digest = self.request_ref.digest
+            if timer.plain and not timer.below and type(value) in NO_USAGE:
+                # The common case, inlined as for a child call: one tuple.
+                timer.calls.append(((), -1, digest, self.started, ended))
+                return
             invokable = self.plan.invokable
-            self.timer.finish((), None, digest, invokable, self.started, ended, value, error)
+            timer.finish((), None, digest, invokable, self.started, ended, value, error)
 
     def _end_batch(self, error: BaseException | None) -> None:
         batch, self._batch = self._batch, None
