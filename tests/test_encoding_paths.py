@@ -37,7 +37,12 @@ class Node(enact.Resource):
 text = st.text(st.characters(exclude_categories=()), max_size=8)
 ascii_text = st.text(st.characters(max_codepoint=0x7E, min_codepoint=0x20), max_size=8)
 refs = st.text("0123456789abcdef", min_size=64, max_size=64).map(enact.Ref.from_digest)
-leaves = st.none() | st.booleans() | st.integers() | st.floats() | text | ascii_text | refs
+# Registered classes as values (an input request holds its requested type): a resource
+# class and wrapper classes.
+classes = st.sampled_from([Node, enact.TupleWrapper, enact.SetWrapper, enact.FrozenSetWrapper])
+leaves = (
+    st.none() | st.booleans() | st.integers() | st.floats() | text | ascii_text | refs | classes
+)
 homogeneous_lists = (
     st.lists(st.integers(), min_size=9, max_size=40)
     | st.lists(st.floats(), min_size=9, max_size=40)

@@ -24,6 +24,9 @@ from ._grammar import BIG_INT, REF_FIELD
 
 _lookup_class: Final = registry.lookup_class
 _KIND_REF: Final = registry.KIND_REF
+_CLASS_KINDS: Final = frozenset({registry.KIND_RESOURCE, registry.KIND_WRAPPER})
+"""Kinds of registered classes that are stored as values (``type[...]``): resources and
+wrappers (both Resource subclasses, as the general walk requires)."""
 _SPELL_DEPTH: Final = 8
 _FLAT_MIN: Final = 8
 """Containers longer than this try the flat paths first."""
@@ -93,6 +96,11 @@ def spell(v: Any, links: list[str], depth: int) -> str | None:
         return "".join(parts)
     info = _lookup_class(t)
     if info is None:
+        if isinstance(v, type):  # a class as a value: an input request's requested type
+            named = _lookup_class(v)
+            if named is None or named.kind not in _CLASS_KINDS:
+                return None  # the general walk registers it, or reports it
+            return "type[" + named.type_id + "]"
         function = registry.function_info(v)
         return None if function is None else function.prefix + "]"
     if info.kind == _KIND_REF:
