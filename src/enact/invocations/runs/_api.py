@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -352,13 +351,10 @@ def record_answer(run: Run, path: tuple[int, ...], request_digest: str, value: A
     ready, queue = queue_of(store), run.state.queue or DEFAULT_QUEUE
     if ready is not None:
         ready.ready_put(run.id, queue, PUT_GRACE)
-    now = time.time()
-    state = dataclasses.replace(
-        run.state,
-        status="answered",
-        event="answered",
-        updated=now,
-        previous=run.head,
+    state = run.state.moved(
+        run.head,
+        "answered",
+        "answered",
         answer_path=list(path),
         answer_request=request_digest,
         answer=response,

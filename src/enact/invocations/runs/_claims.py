@@ -213,14 +213,13 @@ class RunHandle:
             response = commit_response(self.store, Response(Output(value), None, False, []))
             answered.append(response)
             now = time.time()
-            state = dataclasses.replace(
-                self.state,
-                status="running",
-                event="answered",
+            state = self.state.moved(
+                self.head,
+                "running",
+                "answered",
                 updated=now,
                 owner=process_owner(),
                 lease_until=now + self.lease_seconds,
-                previous=self.head,
                 journal_to=next(self._seq),
                 answer_path=list(path),
                 answer_request=request_digest,
@@ -331,20 +330,11 @@ class RunHandle:
     # Head moves ---------------------------------------------------------------
 
     def _next(self, status: str, event: str, **changes: Any) -> RunState:
-        now = time.time()
+        """The state this process leaves the run in: not owned, no answer pending."""
         changes.setdefault("answer_path", None)
         changes.setdefault("answer_request", None)
         changes.setdefault("answer", None)
-        return dataclasses.replace(
-            self.state,
-            status=status,
-            event=event,
-            updated=now,
-            owner=None,
-            lease_until=None,
-            previous=self.head,
-            **changes,
-        )
+        return self.state.moved(self.head, status, event, owner=None, lease_until=None, **changes)
 
     def _move(self, new: RunState) -> None:
         """Moves the head from this process's state to `new`; ends the lease."""
@@ -596,23 +586,21 @@ def claim(
             head=current.head.digest,
         )
     now = time.time()
-    entries_to = _journal_end(current)
-    state = dataclasses.replace(
-        current.state,
-        status="running",
-        event=event,
-        updated=now,
-        owner=process_owner(),
-        lease_until=now + lease_seconds,
-        previous=current.head,
-        journal_to=entries_to,
-    )
+    answered: dict[str, Any] = {}
     if answer is not None:
         path, request_digest, value = answer
         response = commit_response(current.store, Response(Output(value), None, False, []))
-        state = dataclasses.replace(
-            state, answer_path=list(path), answer_request=request_digest, answer=response
-        )
+        answered = {"answer_path": list(path), "answer_request": request_digest, "answer": response}
+    state = current.state.moved(
+        current.head,
+        "running",
+        event,
+        updated=now,
+        owner=process_owner(),
+        lease_until=now + lease_seconds,
+        journal_to=_journal_end(current),
+        **answered,
+    )
     head = _compare_and_set(current.store, current.head, state)
     handle = RunHandle(current.store, state, head, lease_seconds=lease_seconds, trees=trees)
     if state.answer is not None and state.answer_path is not None and state.answer_request:

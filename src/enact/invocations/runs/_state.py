@@ -123,6 +123,12 @@ class RunState(Resource):
             return "interrupted"
         return self.status
 
+    def moved(self, head: Ref[RunState], status: str, event: str, **changes: Any) -> RunState:
+        """The run's next state after this one (stored at `head`): every head move's one
+        way to make it. `updated` is now unless `changes` give it."""
+        changes.setdefault("updated", time.time())
+        return dataclasses.replace(self, status=status, event=event, previous=head, **changes)
+
 
 register_resource_class(RunState)
 

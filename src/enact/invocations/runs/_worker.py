@@ -379,14 +379,8 @@ class Worker:
             policy = retry_policy(request.invokable)
             done = _retries_so_far(run)
             if policy is not None and done < policy.attempts:
-                queued = dataclasses.replace(
-                    run.state,
-                    status="queued",
-                    event="retried",
-                    updated=time.time(),
-                    owner=None,
-                    lease_until=None,
-                    previous=run.head,
+                queued = run.state.moved(
+                    run.head, "queued", "retried", owner=None, lease_until=None
                 )
                 try:
                     _compare_and_set(self.store, run.head, queued)
