@@ -57,6 +57,43 @@ def test_gathered_requests_are_answered_one_by_one_in_the_same_run(tmp_path: Pat
     assert sorted(LEDGER) == [0, 1, 2]
 
 
+def test_gathered_requests_can_all_be_answered_before_the_run_continues_once(
+    tmp_path: Path,
+) -> None:
+    """Answers recorded without running add up; one resume continues with all of them."""
+    LEDGER.clear()
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        asyncio.run(CrowdRoll().invoke(run_id="crowd"))
+        assert LEDGER == []
+        run = enact.answer("crowd", 6, (1, 0))
+        assert run.status == "answered"
+        assert [path for path, _ in enact.pending_input_requests(run)] == [(0, 0), (2, 0)]
+        with pytest.raises(
+            enact.InvocationError, match=r"no pending input request at child path \[1, 0\]"
+        ):
+            enact.answer("crowd", 1, (1, 0))  # answered already: refused, nothing recorded
+        run = enact.answer("crowd", 4)  # the first pending one: (0, 0)
+        run = enact.answer(run, 5)
+        assert enact.pending_input_requests(run) == []
+        with pytest.raises(enact.InvocationError, match="no pending input request"):
+            enact.answer("crowd", 7)
+        assert LEDGER == []  # nothing of the program ran while answers were recorded
+        assert [state.status for _, state in run.history()][:4] == ["answered"] * 3 + ["waiting"]
+
+        async def go() -> enact.Run:
+            return await enact.resume_async("crowd")
+
+        done = asyncio.run(go())
+        assert done.status == "complete"
+        assert done.invocation().get_output() == 15  # type: ignore[union-attr]
+        statuses = [state.status for _, state in done.history()]
+        assert statuses.count("waiting") == 1  # it never waited again
+        assert sorted(LEDGER) == [0, 1, 2]
+        # The journal holds each answer once, where its request was.
+        replayed = asyncio.run(done.invocation().replay_async())  # type: ignore[union-attr]
+        assert replayed.get_output() == 15
+
+
 def test_resume_async_continues_an_answered_run_in_the_running_loop(tmp_path: Path) -> None:
     """An answer recorded without running is continued by resume_async inside a loop."""
     with enact.SQLiteStore(tmp_path / "store.db"):

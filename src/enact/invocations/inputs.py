@@ -33,6 +33,7 @@ from enact.invocations.runs import (
     claim,
     get_run,
     record_answer,
+    recorded_answers,
     run_claimed,
     run_conflict,
 )
@@ -344,9 +345,11 @@ def run_input_requests(run: Run) -> list[tuple[tuple[int, ...], InputRequest, st
     found: list[tuple[tuple[int, ...], InputRequest, str]] = []
     if run.state.status not in ("waiting", "answered", "interrupted", "running"):
         return found
-    answered = tuple(run.state.answer_path) if run.state.answer_path is not None else None
+    answered = {path for path, _, _ in recorded_answers(run)}
+    if run.state.answer_path is not None:
+        answered.add(tuple(run.state.answer_path))
     _collect(run.store, run.template_root(), (), found)
-    return [item for item in found if item[0] != answered]
+    return [item for item in found if item[0] not in answered]
 
 
 def _collect(
@@ -410,7 +413,7 @@ def answer_run(
             `enact.invocations.answers`); nothing is recorded.
     """
     current = get_run(run) if isinstance(run, str) else run
-    if current.state.status != "waiting":
+    if current.state.status not in ("waiting", "answered"):
         raise run_conflict(
             current,
             f"Run {current.id!r} is {current.status}, not waiting for input (head "

@@ -151,6 +151,9 @@ from enact.invocations.runs._lookup import (
     list_runs as list_runs,
 )
 from enact.invocations.runs._lookup import (
+    recorded_answers as recorded_answers,
+)
+from enact.invocations.runs._lookup import (
     scan_runs as scan_runs,
 )
 from enact.invocations.runs._lookup import (

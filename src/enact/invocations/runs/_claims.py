@@ -29,6 +29,7 @@ from enact.invocations.runs._lookup import (
     Run,
     _read_state,
     get_run,
+    recorded_answers,
 )
 from enact.invocations.runs._state import (
     LEASE_SECONDS,
@@ -603,10 +604,15 @@ def claim(
     )
     head = _compare_and_set(current.store, current.head, state)
     handle = RunHandle(current.store, state, head, lease_seconds=lease_seconds, trees=trees)
-    if state.answer is not None and state.answer_path is not None and state.answer_request:
-        # Written under the claim, so two answerers can never both reach the journal.
-        name = handle.entry_name(tuple(state.answer_path), state.answer_request)
-        handle.store.log_name(name, state.answer.digest)
+    # Written under the claim, so two answerers can never both reach the journal: this
+    # answer, and those recorded since the run last waited (gathered requests).
+    answers = recorded_answers(current) if current.status == "answered" else []
+    own = state.answer is not None and state.answer_path is not None and state.answer_request
+    if own and (answer is not None or not answers):
+        assert state.answer is not None and state.answer_path is not None
+        answers.insert(0, (tuple(state.answer_path), str(state.answer_request), state.answer))
+    for path, request_digest, response_ref in reversed(answers):
+        handle.store.log_name(handle.entry_name(path, request_digest), response_ref.digest)
     return handle, current
 
 

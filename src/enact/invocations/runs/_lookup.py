@@ -214,6 +214,25 @@ def wait(run_id: str, *, timeout: float | None = None, store: Store | None = Non
         delay = min(delay * 1.5, 0.2)
 
 
+def recorded_answers(run: Run) -> list[tuple[tuple[int, ...], str, Ref[Any]]]:
+    """The answers recorded since the run last waited, newest first: path, request call
+    digest and answer of its head and each ``answered`` state right before it.
+
+    Several requests of one waiting state (gathered calls) can each be answered
+    (`enact.answer` without ``run_now``) before the run continues once with all of them.
+    """
+    found: list[tuple[tuple[int, ...], str, Ref[Any]]] = []
+    state, seen = run.state, {run.head.digest}
+    while state.status == "answered":
+        if state.answer is not None and state.answer_path is not None and state.answer_request:
+            found.append((tuple(state.answer_path), state.answer_request, state.answer))
+        if state.previous is None or state.previous.digest in seen:
+            break
+        seen.add(state.previous.digest)
+        state = _read_state(run.store, run.id, state.previous)
+    return found
+
+
 def _read_state(store: Store, run_id: str, ref: Ref[Any]) -> RunState:
     try:
         state = store.checkout(ref)
