@@ -13,7 +13,7 @@ import datetime
 import pathlib
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -488,6 +488,15 @@ def _query(shown: dict[str, str]) -> str:
     return urllib.parse.urlencode({key: value for key, value in shown.items() if value})
 
 
+_Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _page_with_json(path: str, page: _Endpoint, as_json: _Endpoint) -> tuple[Route, Route]:
+    """The routes of a page and of its JSON form (``path.json``), the JSON one first:
+    ``{run_id}`` also matches ``x.json``, so the page's route would take its requests."""
+    return Route(f"{path}.json", as_json), Route(path, page)
+
+
 def create_app(store: Store, *, token: str | None = None, host: str = "127.0.0.1") -> Any:
     """The ASGI application of ``enact ui`` for `store`.
 
@@ -503,12 +512,10 @@ def create_app(store: Store, *, token: str | None = None, host: str = "127.0.0.1
         Route("/health", ui.health),
         Route("/runs", ui.runs),
         Route("/runs/live", ui.live),
-        Route("/runs/{run_id}.json", ui.run_json),
-        Route("/runs/{run_id}", ui.run),
+        *_page_with_json("/runs/{run_id}", ui.run, ui.run_json),
         Route("/runs/{run_id}/answer", ui.answer_form, methods=["GET"]),
         Route("/runs/{run_id}/answer", ui.answer_post, methods=["POST"]),
-        Route("/tree/{digest}.json", ui.tree_json),
-        Route("/tree/{digest}", ui.subtree),
+        *_page_with_json("/tree/{digest}", ui.subtree, ui.tree_json),
         Route("/inbox", ui.inbox),
         Route("/diff", ui.diff),
         Route("/objects", ui.objects),
