@@ -23,7 +23,7 @@ import random
 import select
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, Unpack
 
 import psycopg
 import psycopg_pool
@@ -968,6 +968,15 @@ class _Listener:
                 os.close(fd)
 
 
+class _BackendOptions(TypedDict, total=False):
+    """The keyword arguments of `PostgresBackend`, which `PostgresStore` passes on (their
+    defaults live there only)."""
+
+    schema: str | None
+    pool_size: int
+    timeout: float
+
+
 class PostgresStore(Store):
     """A store in a PostgreSQL database: ``Store(PostgresBackend(dsn))``.
 
@@ -979,18 +988,9 @@ class PostgresStore(Store):
     """
 
     def __init__(
-        self,
-        dsn: str,
-        *,
-        schema: str | None = None,
-        pool_size: int = 4,
-        timeout: float = 30.0,
-        durability: str = "call",
+        self, dsn: str, *, durability: str = "call", **options: Unpack[_BackendOptions]
     ) -> None:
-        super().__init__(
-            PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout),
-            durability=durability,
-        )
+        super().__init__(PostgresBackend(dsn, **options), durability=durability)
 
 
 def _item(row: Sequence[Any]) -> _ready.ReadyItem:
