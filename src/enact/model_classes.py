@@ -30,7 +30,7 @@ from enact.resources import custom_builders, unfaithful_namespace
 
 def is_model_class(cls: type) -> bool:
     """Whether `cls` is a pydantic model class or an attrs class (decorated itself)."""
-    return is_pydantic_model(cls) or "__attrs_attrs__" in cls.__dict__
+    return _is_pydantic_model(cls) or "__attrs_attrs__" in cls.__dict__
 
 
 def register_model_class(cls: type) -> registry.ClassInfo:
@@ -42,7 +42,7 @@ def register_model_class(cls: type) -> registry.ClassInfo:
     existing = registry.lookup_class(cls)
     if existing is not None:
         return existing
-    if is_pydantic_model(cls):
+    if _is_pydantic_model(cls):
         _check_pydantic(cls)
         custom_builders[cls] = _pydantic_builder(cls)
     else:
@@ -50,8 +50,7 @@ def register_model_class(cls: type) -> registry.ClassInfo:
     return registry.register_class(cls, registry.KIND_RESOURCE)
 
 
-def is_pydantic_model(cls: object) -> bool:
-    """Whether `cls` is a pydantic model class (never true when pydantic is not imported)."""
+def _is_pydantic_model(cls: type) -> bool:
     pydantic = sys.modules.get("pydantic")
     return (
         pydantic is not None

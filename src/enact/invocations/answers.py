@@ -51,7 +51,6 @@ from typing import Any, Final
 
 from enact.errors import AnswerError
 from enact.invocations.requested_types import type_label
-from enact.model_classes import is_pydantic_model
 from enact.refs import Ref
 from enact.resources import Resource
 
@@ -247,7 +246,7 @@ def _convert(value: Any, expected: Any, path: str, problems: _Problems) -> Any:
     if expected in (list, set, frozenset, tuple, dict):
         return _convert_form(value, expected[Any] if expected is not dict else dict[str, Any],
                              expected, path, problems)  # fmt: skip
-    if is_pydantic_model(expected):
+    if _is_pydantic(expected):
         return _convert_pydantic(value, expected, path, problems)
     fields = _class_fields(expected)
     if fields is not None:
@@ -524,7 +523,7 @@ def _class_fields(cls: type) -> _FieldSpec | None:
             for attribute in cls.__attrs_attrs__  # type: ignore[attr-defined]
             if attribute.init
         }  # fmt: skip
-    elif is_pydantic_model(cls):
+    elif _is_pydantic(cls):
         found = {
             name: (field.annotation, not field.is_required())
             for name, field in cls.model_fields.items()  # type: ignore[attr-defined]
@@ -589,6 +588,16 @@ def _convert_class(
     except Exception as err:  # the class's own checks (__post_init__, validators)
         problems.add(path, f"{cls.__qualname__}(...) refused the fields: {err}")
         raise _INVALID from err
+
+
+def _is_pydantic(cls: Any) -> bool:
+    pydantic = sys.modules.get("pydantic")
+    return (
+        pydantic is not None
+        and isinstance(cls, type)
+        and issubclass(cls, pydantic.BaseModel)
+        and cls is not pydantic.BaseModel
+    )
 
 
 _adapters: dict[type, Any] = {}

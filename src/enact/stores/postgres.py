@@ -23,7 +23,7 @@ import random
 import select
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -968,15 +968,6 @@ class _Listener:
                 os.close(fd)
 
 
-class _BackendOptions(TypedDict, total=False):
-    """The keyword arguments of `PostgresBackend`, which `PostgresStore` passes on (their
-    defaults live there only)."""
-
-    schema: str | None
-    pool_size: int
-    timeout: float
-
-
 class PostgresStore(Store):
     """A store in a PostgreSQL database: ``Store(PostgresBackend(dsn))``.
 
@@ -988,9 +979,18 @@ class PostgresStore(Store):
     """
 
     def __init__(
-        self, dsn: str, *, durability: str = "call", **options: Unpack[_BackendOptions]
+        self,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 4,
+        timeout: float = 30.0,
+        durability: str = "call",
     ) -> None:
-        super().__init__(PostgresBackend(dsn, **options), durability=durability)
+        super().__init__(
+            PostgresBackend(dsn, schema=schema, pool_size=pool_size, timeout=timeout),
+            durability=durability,
+        )
 
 
 def _item(row: Sequence[Any]) -> _ready.ReadyItem:
