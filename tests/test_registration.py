@@ -145,3 +145,9 @@ def test_a_registered_wrapper_is_checked_too() -> None:
 
     with pytest.raises(enact.RegistrationError, match="BadWrapper"):
         enact.register(BadWrapper)
+
+
+def test_register_refuses_an_unknown_keyword() -> None:
+    """A misspelt option of enact.register raises TypeError naming it, as for any function."""
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nme'"):
+        enact.register(nme="myapp.Thing")  # type: ignore[call-overload]

@@ -473,3 +473,14 @@ def test_enact_ui_token_file_must_hold_a_token(store_url: str, tmp_path: pathlib
         timeout=60,
     )
     assert both.returncode == 1 and "not both" in both.stderr
+
+
+def test_indentation_styles_cover_every_depth_the_pages_use(client: TestClient) -> None:
+    """Every page links /indent.css, which styles depth-0 to depth-12 (the cap the pages use)."""
+    assert '<link rel="stylesheet" href="/indent.css">' in client.get("/runs").text
+    styles = client.get("/indent.css")
+    assert styles.status_code == 200
+    assert styles.headers["content-type"].startswith("text/css")
+    assert ".depth-0 { padding-left: 0.0rem; }" in styles.text
+    assert ".depth-12 { padding-left: 14.4rem; }" in styles.text
+    assert ".depth-13" not in styles.text

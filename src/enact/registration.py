@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from enact import registry
 from enact.errors import RegistrationError
@@ -14,31 +14,25 @@ from enact.resources import Resource, register_resource_class
 T = TypeVar("T")
 
 
+class _Options(TypedDict, total=False):
+    """The keyword arguments of `register` (described there), declared once for both of
+    its forms; unset ones mean no name, no aliases, no cache, not external."""
+
+    name: str | None
+    aliases: Iterable[str]
+    cache: Any
+    external: bool
+
+
 @overload
 def register(obj: T, /) -> T: ...
 
 
 @overload
-def register(
-    obj: None = None,
-    /,
-    *,
-    name: str | None = None,
-    aliases: Iterable[str] = (),
-    cache: Any = None,
-    external: bool = False,
-) -> Callable[[T], T]: ...
+def register(obj: None = None, /, **options: Unpack[_Options]) -> Callable[[T], T]: ...
 
 
-def register(
-    obj: Any = None,
-    /,
-    *,
-    name: str | None = None,
-    aliases: Iterable[str] = (),
-    cache: Any = None,
-    external: bool = False,
-) -> Any:
+def register(obj: Any = None, /, **options: Unpack[_Options]) -> Any:
     """Registers a resource class, an enum, or a plain function or method as an invokable.
 
     ``@enact.register(cache=..., external=...)`` registers an invokable (a
@@ -90,6 +84,11 @@ def register(
             not in its fields, or a name is empty or holds braces, or an
             invokable whose ``call`` takes more than one argument besides ``self``.
     """
+    unknown = sorted(options.keys() - _Options.__optional_keys__)
+    if unknown:
+        raise TypeError(f"register() got an unexpected keyword argument {unknown[0]!r}")
+    name, aliases = options.get("name"), options.get("aliases", ())
+    cache, external = options.get("cache"), options.get("external", False)
     if isinstance(aliases, str):
         raise RegistrationError(
             f"aliases must be a list or tuple of type names, not the str {aliases!r}: "

@@ -97,7 +97,31 @@ def _zone(value: datetime.datetime | datetime.time) -> str | None:
 
 
 @dataclasses.dataclass
-class DateTimeWrapper(_ExactWrapper):
+class _ZonedWrapper(_ExactWrapper):
+    """Base of the datetime and time wrappers: the ISO text and the zone key (see `_zone`)."""
+
+    value_type: ClassVar[type[datetime.datetime] | type[datetime.time]]
+
+    iso: str
+    zone: str | None
+
+    @classmethod
+    def fields_of(cls, value: datetime.datetime | datetime.time) -> tuple[Any, ...]:
+        return value.isoformat(), _zone(value)
+
+    def unwrap(self) -> Any:
+        parsed = self.value_type.fromisoformat(self.iso)
+        if self.zone is None:
+            return parsed
+        return self.in_zone(parsed, _zone_info(self.zone))
+
+    def in_zone(self, parsed: Any, tz: datetime.tzinfo) -> Any:
+        """`parsed` (read from the ISO text) placed in its stored zone `tz`."""
+        raise NotImplementedError
+
+
+@dataclasses.dataclass
+class DateTimeWrapper(_ZonedWrapper):
     """Stores a datetime as its ISO text (offset included when aware) and its zone key.
 
     Naive and aware datetimes, and datetimes in different zones, are different
@@ -106,20 +130,9 @@ class DateTimeWrapper(_ExactWrapper):
     """
 
     __enact_type_name__ = "enact.wrappers.DateTimeWrapper"
-    value_type: ClassVar[type] = datetime.datetime
+    value_type = datetime.datetime
 
-    iso: str
-    zone: str | None
-
-    @classmethod
-    def fields_of(cls, value: datetime.datetime) -> tuple[Any, ...]:
-        return value.isoformat(), _zone(value)
-
-    def unwrap(self) -> datetime.datetime:
-        parsed = datetime.datetime.fromisoformat(self.iso)
-        if self.zone is None:
-            return parsed
-        tz = _zone_info(self.zone)
+    def in_zone(self, parsed: datetime.datetime, tz: datetime.tzinfo) -> datetime.datetime:
         for fold in (0, 1):
             candidate = parsed.replace(tzinfo=tz, fold=fold)
             if candidate.isoformat() == self.iso:
@@ -145,24 +158,14 @@ class DateWrapper(_ExactWrapper):
 
 
 @dataclasses.dataclass
-class TimeWrapper(_ExactWrapper):
+class TimeWrapper(_ZonedWrapper):
     """Stores a time of day as its ISO text (offset included when fixed) and its zone key."""
 
     __enact_type_name__ = "enact.wrappers.TimeWrapper"
-    value_type: ClassVar[type] = datetime.time
+    value_type = datetime.time
 
-    iso: str
-    zone: str | None
-
-    @classmethod
-    def fields_of(cls, value: datetime.time) -> tuple[Any, ...]:
-        return value.isoformat(), _zone(value)
-
-    def unwrap(self) -> datetime.time:
-        parsed = datetime.time.fromisoformat(self.iso)
-        if self.zone is None:
-            return parsed
-        return parsed.replace(tzinfo=_zone_info(self.zone))
+    def in_zone(self, parsed: datetime.time, tz: datetime.tzinfo) -> datetime.time:
+        return parsed.replace(tzinfo=tz)
 
 
 @dataclasses.dataclass

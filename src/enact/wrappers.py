@@ -20,7 +20,7 @@ import itertools
 import operator
 import threading
 import uuid
-from typing import Any, Final
+from typing import Any, Final, Self, TypeVar
 
 from enact import encoding, registry
 from enact.errors import CycleError, DecodeError, UnsupportedValueError
@@ -99,8 +99,25 @@ class TupleWrapper(ResourceWrapper[tuple[Any, ...]]):
         return tuple(self.items)
 
 
+_Set = TypeVar("_Set", set[Any], frozenset[Any])
+
+
 @dataclasses.dataclass
-class SetWrapper(ResourceWrapper[set[Any]]):
+class _SetKindWrapper(ResourceWrapper[_Set]):
+    """Base of the set and frozenset wrappers: the items as a list in canonical order."""
+
+    items: list[Any]
+
+    @classmethod
+    def wrap(cls, value: _Set) -> Self:
+        return cls(_canonical_order(value))
+
+    def unwrap(self) -> _Set:
+        return self.wrapped_type()(self.items)
+
+
+@dataclasses.dataclass
+class SetWrapper(_SetKindWrapper[set[Any]]):
     """Stores a set as a list in canonical order (sorted by token stream).
 
     Sorting by the encoded items makes the digest independent of hash seeds and
@@ -109,38 +126,20 @@ class SetWrapper(ResourceWrapper[set[Any]]):
 
     __enact_type_name__ = "enact.wrappers.SetWrapper"
 
-    items: list[Any]
-
     @classmethod
     def wrapped_type(cls) -> type[set[Any]]:
         return set
 
-    @classmethod
-    def wrap(cls, value: set[Any]) -> SetWrapper:
-        return cls(_canonical_order(value))
-
-    def unwrap(self) -> set[Any]:
-        return set(self.items)
-
 
 @dataclasses.dataclass
-class FrozenSetWrapper(ResourceWrapper[frozenset[Any]]):
+class FrozenSetWrapper(_SetKindWrapper[frozenset[Any]]):
     """Stores a frozenset as a list in canonical order."""
 
     __enact_type_name__ = "enact.wrappers.FrozenSetWrapper"
 
-    items: list[Any]
-
     @classmethod
     def wrapped_type(cls) -> type[frozenset[Any]]:
         return frozenset
-
-    @classmethod
-    def wrap(cls, value: frozenset[Any]) -> FrozenSetWrapper:
-        return cls(_canonical_order(value))
-
-    def unwrap(self) -> frozenset[Any]:
-        return frozenset(self.items)
 
 
 def _canonical_order(items: set[Any] | frozenset[Any]) -> list[Any]:

@@ -193,7 +193,7 @@ def tree(
     if raw:
         tokens = _refs.invocation_tokens(store, resolved)
         try:
-            shown = _render.raw_invocation_tree(
+            shown = _render.invocation_tree(
                 store,
                 _raw.parse(tokens),
                 depth=depth,

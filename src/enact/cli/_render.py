@@ -240,7 +240,7 @@ def _tree(
 
 def invocation_tree(
     store: Store,
-    invocation: Invocation,
+    invocation: Invocation | _raw.RawResource,
     *,
     depth: int | None,
     limit: int | None,
@@ -252,8 +252,9 @@ def invocation_tree(
     Calls at the paths in `cached` are marked as served by the call cache.
 
     A call whose objects hold types not registered here (or not compatible
-    with the classes here) is shown as stored, like `raw_invocation_tree`
-    does, and so are its children: inspecting never needs the program.
+    with the classes here) is shown as stored, and so are its children:
+    inspecting never needs the program. `invocation` may also be one read with
+    `_raw.parse` (`enact tree --raw`): then every call is shown as stored.
     """
 
     def read(current: Any) -> Call:
@@ -330,21 +331,6 @@ def as_raw_invocation(invocation: Invocation) -> _raw.RawResource:
             "request": _raw.RawRef(invocation.request.digest),
             "response": _raw.RawRef(invocation.response.digest),
         },
-    )
-
-
-def raw_invocation_tree(
-    store: Store,
-    invocation: Any,
-    *,
-    depth: int | None,
-    limit: int | None,
-    annotate: Annotate | None = None,
-    cached: Mapping[tuple[int, ...], str] | None = None,
-) -> Tree:
-    """Like `invocation_tree`, for an invocation read with `_raw.parse`: needs no types."""
-    return _tree(
-        invocation, lambda current: read_raw_call(store, current, limit), depth, annotate, cached
     )
 
 

@@ -10,6 +10,7 @@ import re
 from typing import Final
 
 from enact.digests import decimal_to_int
+from enact.errors import DecodeError
 
 INT_RE: Final = re.compile(rb"-?[0-9]+")
 FLOAT_RE: Final = re.compile(rb"-?(?:inf|nan|[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?)")
@@ -30,6 +31,22 @@ FLAT_PRIMITIVE: Final = (
     rb"|f-?(?:inf|nan|[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?)"
 )
 """A primitive token without escapes, or an empty list or dict."""
+
+
+def read_bytes(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
+    """The value of the ``b<length>:`` token at `pos` and the position after it.
+
+    Raises:
+        DecodeError: The length is malformed, or the value runs past `end`.
+    """
+    match = BYTES_LEN_RE.match(data, pos + 1)
+    if match is None:
+        raise DecodeError(f"malformed bytes at byte {pos}")
+    start = match.end()
+    stop = start + int(match.group(1))
+    if stop > end:
+        raise DecodeError(f"bytes value at byte {pos} runs past the end")
+    return data[start:stop], stop
 
 
 def parse_int(digits: bytes) -> int:

@@ -17,7 +17,7 @@ from enact import registry
 from enact.digests import decimal_to_int, unquote_body
 from enact.errors import DecodeError
 
-from ._grammar import BYTES_LEN_RE, FLOAT_RE, INT_RE, QUOTED, REF_FIELD
+from ._grammar import FLOAT_RE, INT_RE, QUOTED, REF_FIELD, read_bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -199,14 +199,8 @@ def _token(data: bytes, pos: int, int_digits: int | None) -> tuple[Any, int, _Op
             raise DecodeError(f"unterminated string at byte {pos}")
         return unquote_body(match.group(1).decode("utf-8")), match.end(), None
     if c == 0x62:  # b
-        match = BYTES_LEN_RE.match(data, pos + 1)
-        if match is None:
-            raise DecodeError(f"malformed bytes at byte {pos}")
-        start = match.end()
-        stop = start + int(match.group(1))
-        if stop > len(data):
-            raise DecodeError(f"bytes at byte {pos} run past the end")
-        return data[start:stop], stop, None
+        value, stop = read_bytes(data, pos, len(data))
+        return value, stop, None
     raise DecodeError(f"unknown token {chr(c)!r} at byte {pos}")
 
 

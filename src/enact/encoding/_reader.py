@@ -18,7 +18,6 @@ from ._compat import check_fields, finish_stale, orphan_info
 from ._declared import declared
 from ._flat import finish_flat, flat_pattern
 from ._grammar import (
-    BYTES_LEN_RE,
     DQ_RE,
     FLOAT_RE,
     INT_LIST_RE,
@@ -26,6 +25,7 @@ from ._grammar import (
     REF_FIELD,
     SQ_RE,
     parse_int,
+    read_bytes,
 )
 
 _KIND_FUNCTION: Final = registry.KIND_FUNCTION
@@ -151,15 +151,7 @@ def _decode(data: bytes) -> Any:
             val = float(m.group())  # type: ignore[union-attr]
             pos = m.end()  # type: ignore[union-attr]
         elif c == 0x62:  # b
-            m = BYTES_LEN_RE.match(data, pos + 1)
-            if m is None:
-                raise DecodeError(f"malformed bytes at byte {pos}")
-            start = m.end()
-            stop = start + int(m.group(1))
-            if stop > end:
-                raise DecodeError(f"bytes value at byte {pos} runs past the end")
-            val = data[start:stop]
-            pos = stop
+            val, pos = read_bytes(data, pos, end)
         elif c == 0x6E:  # n
             val = None
             pos += 1

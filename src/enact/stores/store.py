@@ -301,12 +301,11 @@ class Store:
             with self._failing(f"read object {digest}"):
                 packed = self._backend.get(ref)
         if packed is None:
-            location = self._backend.locate(digest)
-            raise NotFoundError(
-                f"Object {digest} is not in the store ({location}). It may have been "
-                "committed to another store: copy it here, or enter the store that holds it.",
-                digest=digest,
-                location=location,
+            raise self._not_found(
+                digest,
+                f"Object {digest}",
+                "It may have been committed to another store: copy it here, or enter the "
+                "store that holds it.",
             )
         if packed.digest != digest:  # a backend's mistake must not pass the check
             packed = PackedResource(digest, packed.data, packed.links)
@@ -387,12 +386,10 @@ class Store:
             digest = ref.digest
             self._flush_pending()
             if not self.has(ref):
-                location = self._backend.locate(digest)
-                raise NotFoundError(
-                    f"Cannot point name {name!r} at {digest}: the object is not in the store "
-                    f"({location}). Commit or copy it here first.",
-                    digest=digest,
-                    location=location,
+                raise self._not_found(
+                    digest,
+                    f"Cannot point name {name!r} at {digest}: the object",
+                    "Commit or copy it here first.",
                 )
         wanted = expected if expected is ANY or expected is None else expected.digest
         with self._failing(f"update name {name!r}"):
@@ -419,6 +416,13 @@ class Store:
         if pending:
             self._write(list(pending.values()))
             pending.clear()
+
+    def _not_found(self, digest: str, subject: str, fix: str) -> NotFoundError:
+        """The error for object `digest` missing here; `subject` names it, `fix` ends it."""
+        location = self._backend.locate(digest)
+        return NotFoundError(
+            f"{subject} is not in the store ({location}). {fix}", digest=digest, location=location
+        )
 
     def _failing(self, action: str) -> DriverErrors:
         return DriverErrors(action, self._backend)

@@ -13,7 +13,7 @@ import datetime
 import pathlib
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -39,6 +39,15 @@ HERE: Final = pathlib.Path(__file__).parent
 T = TypeVar("T")
 
 
+MAX_INDENT: Final = 12
+"""The deepest indentation a line of an object or a row of a diff gets (deeper ones too)."""
+
+_INDENT_CSS: Final = "".join(
+    f".depth-{depth} {{ padding-left: {depth * 1.2:.1f}rem; }}\n" for depth in range(MAX_INDENT + 1)
+)
+"""The ``depth-N`` classes of the templates: a step of 1.2rem a level, up to `MAX_INDENT`."""
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -50,6 +59,7 @@ def _environment() -> Environment:
         format_time=_data.format_time,
         format_age=_data.format_age,
         statuses=STATUSES,
+        max_indent=MAX_INDENT,
         quote=lambda text: urllib.parse.quote(str(text), safe=""),
     )
     env.filters["status_class"] = lambda status: "st-" + str(status).replace(" ", "-")
@@ -479,6 +489,9 @@ class UI:
     async def index(self, request: Request) -> Response:
         return RedirectResponse("/runs", status_code=307)
 
+    async def indent_css(self, request: Request) -> Response:
+        return Response(_INDENT_CSS, media_type="text/css")
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "time": time.time()})
 
@@ -486,6 +499,15 @@ class UI:
 def _query(shown: dict[str, str]) -> str:
     """The filters as a query string (for paging links and live updates)."""
     return urllib.parse.urlencode({key: value for key, value in shown.items() if value})
+
+
+_Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _page_with_json(path: str, page: _Endpoint, as_json: _Endpoint) -> tuple[Route, Route]:
+    """The routes of a page and of its JSON form (``path.json``), the JSON one first:
+    ``{run_id}`` also matches ``x.json``, so the page's route would take its requests."""
+    return Route(f"{path}.json", as_json), Route(path, page)
 
 
 def create_app(store: Store, *, token: str | None = None, host: str = "127.0.0.1") -> Any:
@@ -501,14 +523,13 @@ def create_app(store: Store, *, token: str | None = None, host: str = "127.0.0.1
     routes = [
         Route("/", ui.index),
         Route("/health", ui.health),
+        Route("/indent.css", ui.indent_css),
         Route("/runs", ui.runs),
         Route("/runs/live", ui.live),
-        Route("/runs/{run_id}.json", ui.run_json),
-        Route("/runs/{run_id}", ui.run),
+        *_page_with_json("/runs/{run_id}", ui.run, ui.run_json),
         Route("/runs/{run_id}/answer", ui.answer_form, methods=["GET"]),
         Route("/runs/{run_id}/answer", ui.answer_post, methods=["POST"]),
-        Route("/tree/{digest}.json", ui.tree_json),
-        Route("/tree/{digest}", ui.subtree),
+        *_page_with_json("/tree/{digest}", ui.subtree, ui.tree_json),
         Route("/inbox", ui.inbox),
         Route("/diff", ui.diff),
         Route("/objects", ui.objects),
