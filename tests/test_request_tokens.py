@@ -97,3 +97,27 @@ def test_a_replay_still_stops_at_a_changed_argument() -> None:
             recorded.rewind(0).replay()
         calls["y"] = 2
         assert recorded.rewind(0).replay().get_output() == 4
+
+
+@enact.register
+@dataclasses.dataclass
+class Blob(enact.Resource):
+    data: Any
+
+
+def test_long_lists_of_one_resource_class_spell_as_the_general_walk() -> None:
+    from enact.encoding._writer import walk
+
+    with enact.InMemoryStore():
+        ref = enact.commit(Box(9))
+        values: list[Any] = [
+            [Box(i) for i in range(20)],
+            [Blob(ref) for _ in range(12)],
+            [Blob(b"raw") for _ in range(12)],  # bytes: the general walk
+            [Blob([Box(i)]) for i in range(12)],
+            [Box(1)] * 9 + [Blob(1)],  # two classes
+            [ref] * 12,  # refs
+        ]
+        for value in values:
+            assert encode(value) == walk(value)
+            assert encode(Blob(value)) == walk(Blob(value))
