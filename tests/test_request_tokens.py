@@ -83,11 +83,11 @@ def test_a_replay_still_stops_at_a_changed_argument() -> None:
     def add(x: int, y: int) -> int:
         return x + y
 
-    calls = {"y": 2}
+    calls: dict[str, Any] = {"y": 2, "flag": True}
 
     @enact.register
     def program() -> int:
-        return add(1, calls["y"]) + add(True, 0)
+        return add(1, calls["y"]) + add(calls["flag"], 0)
 
     with enact.InMemoryStore():
         recorded = enact.invoke(program)
@@ -96,6 +96,10 @@ def test_a_replay_still_stops_at_a_changed_argument() -> None:
         with pytest.raises(enact.ReplayError):
             recorded.rewind(0).replay()
         calls["y"] = 2
+        calls["flag"] = 1  # equal to True in Python, another request for enact
+        with pytest.raises(enact.ReplayError):
+            recorded.rewind(0).replay()
+        calls["flag"] = True
         assert recorded.rewind(0).replay().get_output() == 4
 
 
