@@ -61,6 +61,8 @@ def spell(v: Any, links: list[str], depth: int) -> str | None:
             return "seq[]"
         if len(v) > _FLAT_MIN:
             flat = flat_list(v)
+            if flat is None:
+                flat = _flat_resources(v, links, depth)
             if flat is not None:
                 return flat
         parts = ["seq["]
@@ -247,6 +249,29 @@ def _spell_fields(info: registry.ClassInfo, v: Any, links: list[str], depth: int
             return None
         parts.append(qname + spelled)
     parts.append("]")
+    return "".join(parts)
+
+
+def _flat_resources(items: list[Any], links: list[str], depth: int) -> str | None:
+    """Token stream of a long list of resources of one class (a call's children),
+    each spelled by its class's speller without `spell`'s dispatch per item."""
+    item_types = set(map(type, items))
+    if len(item_types) != 1:
+        return None
+    info = _lookup_class(item_types.pop())
+    if info is None or info.kind == _KIND_REF:
+        return None
+    speller = _spellers.get(info)
+    if speller is None:
+        speller = speller_for(info)
+    parts = ["seq["]
+    append = parts.append
+    for item in items:
+        spelled = speller(item, links, depth)
+        if spelled is None:
+            return None
+        append(spelled)
+    append("]")
     return "".join(parts)
 
 

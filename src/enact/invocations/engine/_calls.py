@@ -17,7 +17,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Final, Protocol, TypeVar
 
-from enact.encoding import encode
 from enact.errors import IncompleteSubinvocationError, ReplayError
 from enact.invocations import providers
 from enact.invocations.diagnostics import (
@@ -33,6 +32,7 @@ from enact.invocations.engine._matching import (
     new_call_error,
     own_copy,
     recorded_ref,
+    request_tokens,
     served_value,
     upgrades_to,
 )
@@ -265,7 +265,7 @@ class ChildCall:
             self.index = index = len(frame.slots)
             frame.slots.append(self)
         try:
-            tokens, links = encode(Request(invokable, input_value))
+            tokens, links = request_tokens(invokable, input_value)
             self.digest = digest = hashlib.sha256(tokens).hexdigest()
             self.request_tokens: bytes = tokens
             self.links = links

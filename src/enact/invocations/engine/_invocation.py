@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 from enact.invocations.providers import NewCalls
 from enact.invocations.records import Request, Response
-from enact.invocations.responses import commit_response, read_response
+from enact.invocations.responses import (
+    IMMUTABLE_TYPES,
+    commit_response,
+    read_response,
+    response_memo,
+)
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 from enact.stores.store import current_store
@@ -91,6 +96,9 @@ class Invocation(Resource, Generic[OutputT]):
 
     def has_output(self) -> bool:
         """Returns whether an output is recorded (a recorded None counts)."""
+        known = response_memo(current_store()).get(self.response.digest)
+        if known is not None:  # decoded by the engine already (never changed)
+            return known.output is not None
         return self.response().output is not None
 
     def is_complete(self) -> bool:
@@ -99,6 +107,11 @@ class Invocation(Resource, Generic[OutputT]):
 
     def get_output(self) -> OutputT | None:
         """Returns the recorded output, or None if there is none."""
+        known = response_memo(current_store()).get(self.response.digest)
+        if known is not None and (
+            known.output is None or type(known.output.value) in IMMUTABLE_TYPES
+        ):  # decoded by the engine already, and nothing in it can be changed
+            return None if known.output is None else known.output.value
         output = self.response().output
         return None if output is None else output.value
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from enact import registry
-from enact.encoding import encode
 from enact.errors import IncompleteSubinvocationError, InputTypeError, InvocationError, ReplayError
 from enact.invocations import providers
 from enact.invocations.diagnostics import describe
@@ -26,7 +25,7 @@ from enact.invocations.engine._invocation import (
     Invocation,
     install_replayers,
 )
-from enact.invocations.engine._matching import served_value
+from enact.invocations.engine._matching import request_tokens, served_value
 from enact.invocations.records import CallArgs, Output, Request, Response
 from enact.invocations.responses import read_response
 from enact.invocations.timings import CallTimer
@@ -173,7 +172,7 @@ class _Root:
     def __init__(self, plan: RootPlan) -> None:
         self.plan = plan
         self.store = store = current_store()
-        tokens, links = encode(Request(plan.invokable, plan.input))
+        tokens, links = request_tokens(plan.invokable, plan.input)
         self.request_tokens = tokens
         self.input = plan.input
         if plan.template is None and not is_frozen(plan.invokable, plan.input):
