@@ -40,6 +40,7 @@ from ._plain import DECODE, read_back
 from ._problems import find_problem
 from ._raw import RawInt, RawRef, RawResource, RawType, decode_raw, stored_type_name
 from ._reader import decode
+from ._spell import spell_primitive
 from ._writer import encode
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "find_problem",
     "read_back",
     "scan_links",
+    "spell_primitive",
     "stored_type_name",
     "upgrading",
 ]

@@ -34,14 +34,12 @@ _spellers: Final = declared.spellers
 _generated: Final = itertools.count(1)
 
 
-def spell(v: Any, links: list[str], depth: int) -> str | None:
-    """Token stream of a small value, or None if it needs the general walk.
+_PRIMITIVES: Final = frozenset({str, int, type(None), bool, float})
 
-    Journals are made of small resources holding primitives, refs, registered
-    functions and short lists and dicts; spelling those out recursively (to a
-    bounded depth, so neither deep nesting nor cycles can recurse far) is
-    several times faster than the general walk's bookkeeping.
-    """
+
+def spell_primitive(v: Any) -> str | None:
+    """The tokens of a str, int, None, bool or float; None for anything else, and for an
+    int too long for ``str`` (the general walk spells it)."""
     t = type(v)
     if t is str:
         return "s" + (repr(v) if v.isascii() else quote(v))
@@ -53,6 +51,20 @@ def spell(v: Any, links: list[str], depth: int) -> str | None:
         return "T" if v else "F"
     if t is float:
         return "f" + repr(v)
+    return None
+
+
+def spell(v: Any, links: list[str], depth: int) -> str | None:
+    """Token stream of a small value, or None if it needs the general walk.
+
+    Journals are made of small resources holding primitives, refs, registered
+    functions and short lists and dicts; spelling those out recursively (to a
+    bounded depth, so neither deep nesting nor cycles can recurse far) is
+    several times faster than the general walk's bookkeeping.
+    """
+    t = type(v)
+    if t in _PRIMITIVES:
+        return spell_primitive(v)
     if depth > _SPELL_DEPTH:
         return None
     depth += 1

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from enact import registry
 from enact.digests import quote
-from enact.encoding import DECODE, encode, read_back
+from enact.encoding import DECODE, encode, read_back, spell_primitive
 from enact.errors import EnactError, UnrecordedCallError
 from enact.invocations import providers
 from enact.invocations.diagnostics import describe_request
@@ -22,7 +22,6 @@ from enact.invocations.responses import IMMUTABLE_TYPES, read_response
 from enact.refs import Ref
 from enact.stores.store import Store
 
-_BIG: Final = 10**4000  # below Python's default int-to-str digit limit, as the encoder's
 _NOT_SEEN: Final = ("", "", "")
 _frames: dict[Any, tuple[str, str, str]] = {}
 """Per registered function: its request's tokens around the args and the kwargs."""
@@ -66,27 +65,12 @@ def _frame_of(invokable: Any) -> tuple[str, str, str] | None:
     return head + "'args'seq[", "]'kwargs'map[", "]" + tail
 
 
-def _spell(value: Any) -> str | None:
-    t = type(value)
-    if t is str:
-        return "s" + (repr(value) if value.isascii() else quote(value))
-    if t is int:
-        return "i" + str(value) if -_BIG < value < _BIG else None
-    if t is bool:
-        return "T" if value else "F"
-    if value is None:
-        return "n"
-    if t is float:
-        return "f" + repr(value)
-    return None
-
-
 def _spelled_args(args: Any) -> str | None:
     if type(args) is not list:
         return None
     parts = []
     for value in args:
-        spelled = _spell(value)
+        spelled = spell_primitive(value)
         if spelled is None:
             return None
         parts.append(spelled)
@@ -101,7 +85,7 @@ def _spelled_kwargs(kwargs: Any) -> str | None:
             return None  # stored as the wrapper of a dict with other keys
     parts = []
     for key in sorted(kwargs) if len(kwargs) > 1 else kwargs:
-        spelled = _spell(kwargs[key])
+        spelled = spell_primitive(kwargs[key])
         if spelled is None:
             return None
         parts.append((repr(key) if key.isascii() else quote(key)) + spelled)
