@@ -347,6 +347,32 @@ def test_ascii_quoting_is_python_repr() -> None:
         assert reference_quote(text) == repr(text)
 
 
+def _with_one(text: str, char: str, where: int) -> str:
+    where %= len(text) + 1
+    return text[:where] + char + text[where:]
+
+
+# Plain long text (digests, base64), alone or with one character that needs quoting
+# otherwise, anywhere in it.
+long_ascii = st.builds(
+    _with_one,
+    st.text("abcXYZ019+/=-_ .,:;", min_size=256, max_size=2000),
+    st.sampled_from(["", "'", '"', "\\", "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "'\""]),
+    st.integers(0, 2000),
+)
+
+
+@settings(max_examples=200)
+@given(long_ascii)
+def test_long_ascii_strings_follow_the_format(text: str) -> None:
+    """Long ASCII text (quoted without repr's scan when nothing needs escaping) is spelled
+    as FORMAT.md says, alone, in a dict and in a resource field."""
+    assert digest_of(text) == reference_commit_digest(text)
+    assert digest_of({"k": text}) == reference_commit_digest({"k": text})
+    node = golden_vectors.LinkedList(text, None)
+    assert digest_of(node) == hashlib.sha256(reference_resource_tokens(node)).hexdigest()
+
+
 cross_process_values = st.lists(
     field_values
     | st.sets(all_text, max_size=6)

@@ -20,7 +20,7 @@ from enact.resources import Resource, class_info
 from ._declared import declared
 from ._grammar import REF_FIELD
 from ._problems import find_problem, raise_problem
-from ._spell import _FLAT_MIN, flat_dict, flat_list, spell, speller_for
+from ._spell import _FLAT_MIN, ascii_literal, flat_dict, flat_list, spell, speller_for
 
 _lookup_class: Final = registry.lookup_class
 _EMPTY_PREFIXES: Final = itertools.repeat("")
@@ -75,7 +75,7 @@ def walk(value: Any) -> tuple[bytes, list[str]]:
                 app(prefix)
             t = type(v)
             if t is str:
-                app("s" + (repr(v) if v.isascii() else quote(v)))
+                app("s" + (ascii_literal(v) if v.isascii() else quote(v)))
                 continue
             if t is int:
                 try:
