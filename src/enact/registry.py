@@ -21,12 +21,10 @@ from typing import Any, Final
 from enact.digests import builtin_type_id, quote, type_id_for
 from enact.errors import RegistrationError, UnknownTypeError
 
-KIND_RESOURCE: Final = 0
-KIND_REF: Final = 1
-KIND_WRAPPER: Final = 2
-KIND_FUNCTION: Final = 3
-KIND_STALE: Final = 5
-"""A stored type id of an older version of a registered class (see `stale_info`)."""
+# What a `ClassInfo` stands for: a resource class, a ref class, a wrapper, a registered
+# function, or (KIND_STALE) a stored type id of an older version of a registered class
+# (see `stale_info`). Kinds live in memory only (never stored), so their numbers are free.
+KIND_RESOURCE, KIND_REF, KIND_WRAPPER, KIND_FUNCTION, KIND_STALE = range(5)
 
 
 class ClassInfo:

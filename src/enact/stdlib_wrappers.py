@@ -97,12 +97,25 @@ def _zone(value: datetime.datetime | datetime.time) -> str | None:
 
 
 @dataclasses.dataclass
-class _ZonedWrapper(_ExactWrapper):
-    """Base of the datetime and time wrappers: the ISO text and the zone key (see `_zone`)."""
+class _IsoWrapper(_ExactWrapper):
+    """Base of the date, datetime and time wrappers: the value's ISO text (``iso``)."""
 
-    value_type: ClassVar[type[datetime.datetime] | type[datetime.time]]
+    value_type: ClassVar[type[datetime.date] | type[datetime.time]]
 
     iso: str
+
+    @classmethod
+    def fields_of(cls, value: Any) -> tuple[Any, ...]:
+        return (value.isoformat(),)
+
+    def unwrap(self) -> Any:
+        return self.value_type.fromisoformat(self.iso)
+
+
+@dataclasses.dataclass
+class _ZonedWrapper(_IsoWrapper):
+    """Base of the datetime and time wrappers: the ISO text and the zone key (see `_zone`)."""
+
     zone: str | None
 
     @classmethod
@@ -110,7 +123,7 @@ class _ZonedWrapper(_ExactWrapper):
         return value.isoformat(), _zone(value)
 
     def unwrap(self) -> Any:
-        parsed = self.value_type.fromisoformat(self.iso)
+        parsed = super().unwrap()
         if self.zone is None:
             return parsed
         return self.in_zone(parsed, _zone_info(self.zone))
@@ -141,20 +154,11 @@ class DateTimeWrapper(_ZonedWrapper):
 
 
 @dataclasses.dataclass
-class DateWrapper(_ExactWrapper):
+class DateWrapper(_IsoWrapper):
     """Stores a date as its ISO text (``YYYY-MM-DD``)."""
 
     __enact_type_name__ = "enact.wrappers.DateWrapper"
-    value_type: ClassVar[type] = datetime.date
-
-    iso: str
-
-    @classmethod
-    def fields_of(cls, value: datetime.date) -> tuple[Any, ...]:
-        return (value.isoformat(),)
-
-    def unwrap(self) -> datetime.date:
-        return datetime.date.fromisoformat(self.iso)
+    value_type = datetime.date
 
 
 @dataclasses.dataclass
@@ -188,27 +192,32 @@ class TimeDeltaWrapper(_ExactWrapper):
 
 
 @dataclasses.dataclass
-class UUIDWrapper(_ExactWrapper):
-    """Stores a UUID as its canonical lower-case hyphenated text."""
-
-    __enact_type_name__ = "enact.wrappers.UUIDWrapper"
-    value_type: ClassVar[type] = uuid.UUID
+class _TextWrapper(_ExactWrapper):
+    """Base of the wrappers that store a value as its ``str`` (``text``), read back by its type."""
 
     text: str
 
     @classmethod
-    def fields_of(cls, value: uuid.UUID) -> tuple[Any, ...]:
+    def fields_of(cls, value: Any) -> tuple[Any, ...]:
         return (str(value),)
 
-    def unwrap(self) -> uuid.UUID:
-        return uuid.UUID(self.text)
+    def unwrap(self) -> Any:
+        return self.value_type(self.text)
+
+
+@dataclasses.dataclass
+class UUIDWrapper(_TextWrapper):
+    """Stores a UUID as its canonical lower-case hyphenated text."""
+
+    __enact_type_name__ = "enact.wrappers.UUIDWrapper"
+    value_type = uuid.UUID
 
 
 _DECIMAL_TEXT_CONTEXT: Final = decimal.Context(capitals=1)
 
 
 @dataclasses.dataclass
-class DecimalWrapper(_ExactWrapper):
+class DecimalWrapper(_TextWrapper):
     """Stores a Decimal as its exact text: sign, digits and exponent are all kept.
 
     ``Decimal('1.0')`` and ``Decimal('1.00')`` are equal but different values,
@@ -218,17 +227,12 @@ class DecimalWrapper(_ExactWrapper):
     """
 
     __enact_type_name__ = "enact.wrappers.DecimalWrapper"
-    value_type: ClassVar[type] = decimal.Decimal
-
-    text: str
+    value_type = decimal.Decimal  # reads the text exactly: construction does not round
 
     @classmethod
     def fields_of(cls, value: decimal.Decimal) -> tuple[Any, ...]:
         with decimal.localcontext(_DECIMAL_TEXT_CONTEXT):
             return (str(value),)
-
-    def unwrap(self) -> decimal.Decimal:
-        return decimal.Decimal(self.text)  # exact: construction does not round
 
 
 _PATH_KINDS: Final[dict[str, type[pathlib.PurePath]]] = {

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 import click
 
-from enact.cli._app import CLIError, Session, command_options
+from enact.cli._app import CLIError, F, Session, command_options
 from enact.errors import UnsupportedOperationError
 from enact.invocations.runs import LEASE_SECONDS, Worker, set_queue_limit
 
 pass_session = click.make_pass_decorator(Session)
+
+
+def _seconds_option(*names: str, default: float, least: float, help: str) -> Callable[[F], F]:
+    """An option that takes a duration in SECONDS (at least `least`), its default shown."""
+    return click.option(
+        *names,
+        default=default,
+        show_default=True,
+        type=click.FloatRange(min=least),
+        metavar="SECONDS",
+        help=help,
+    )
 
 
 @click.command(short_help="Continue submitted, answered and interrupted runs.")
@@ -38,21 +51,17 @@ pass_session = click.make_pass_decorator(Session)
     type=click.IntRange(min=1),
     help="How many runs this worker runs at once.",
 )
-@click.option(
+@_seconds_option(
     "--lease",
     "lease_seconds",
     default=LEASE_SECONDS,
-    show_default=True,
-    type=click.FloatRange(min=0.5),
-    metavar="SECONDS",
+    least=0.5,
     help="How long a claim holds without renewal (renewed every third of it).",
 )
-@click.option(
+@_seconds_option(
     "--grace",
     default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
+    least=0,
     help="On SIGTERM, how long the runs in progress may finish before they are "
     "interrupted and put back in the queue.",
 )

@@ -24,21 +24,6 @@ from enact.encoding import RawRef, RawResource, RawType
 MAX_DIFFERENCES: Final = 8
 """Differing fields shown in full; more are counted."""
 
-CONTEXT: Final = 30
-"""Characters shown on each side of a change in a long string."""
-
-LONG: Final = 60
-"""Strings longer than this (or of several lines) are diffed rather than shown whole."""
-
-MAX_CHANGES: Final = 4
-"""Changed stretches of one string that are shown; more are counted."""
-
-MAX_DIFF_LINES: Final = 30
-"""Lines of a unified diff of a multi-line string that are shown."""
-
-VALUE_LIMIT: Final = 200
-"""Characters of a differing value (not a string) that are shown."""
-
 _MAX_NODES: Final = 100_000
 _MAX_REF_HOPS: Final = 3
 
@@ -134,6 +119,10 @@ def _same_leaf(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+VALUE_LIMIT: Final = 200
+"""Characters of a differing value (not a string) that are shown."""
+
+
 def show(value: Any, limit: int | None = VALUE_LIMIT) -> str:
     """A raw-decoded value as a difference shows it (a registered function by its name)."""
     if isinstance(value, RawResource) and not value.fields:
@@ -201,6 +190,10 @@ def render(difference: Difference, indent: str = "") -> list[str]:
     ]
 
 
+LONG: Final = 60
+"""Strings longer than this (or of several lines) are diffed rather than shown whole."""
+
+
 def _is_long(a: str, b: str) -> bool:
     return len(a) > LONG or len(b) > LONG or "\n" in a or "\n" in b
 
@@ -210,6 +203,10 @@ def _lines(text: str) -> str:
     return f"{count} line{'s' if count != 1 else ''}"
 
 
+MAX_DIFF_LINES: Final = 30
+"""Lines of a unified diff of a multi-line string that are shown."""
+
+
 def _line_diff(a: str, b: str) -> list[str]:
     lines = list(
         difflib.unified_diff(a.splitlines(), b.splitlines(), "recorded", "new", n=2, lineterm="")
@@ -217,6 +214,13 @@ def _line_diff(a: str, b: str) -> list[str]:
     if len(lines) > MAX_DIFF_LINES:
         lines = [*lines[:MAX_DIFF_LINES], f"… {len(lines) - MAX_DIFF_LINES} more diff lines"]
     return lines
+
+
+CONTEXT: Final = 30
+"""Characters shown on each side of a change in a long string."""
+
+MAX_CHANGES: Final = 4
+"""Changed stretches of one string that are shown; more are counted."""
 
 
 def _char_diff(a: str, b: str) -> list[str]:

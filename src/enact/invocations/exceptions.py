@@ -29,6 +29,7 @@ import traceback
 from types import TracebackType
 from typing import Any, Final
 
+from enact.errors import SourceLocation
 from enact.invocations.records import RecordedException
 from enact.pretty import safe_repr
 from enact.resources import Resource, register_resource_class
@@ -66,8 +67,8 @@ class TracebackFrame(Resource):
     line: str
 
     def location(self) -> str:
-        """``file:line in function``."""
-        return f"{self.filename}:{self.lineno} in {self.name}"
+        """``file:line in function``, as `enact.SourceLocation` writes it."""
+        return str(SourceLocation(self.filename, self.lineno, self.name, self.line))
 
 
 @dataclasses.dataclass(eq=False, repr=False)

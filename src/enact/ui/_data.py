@@ -46,31 +46,11 @@ from enact.refs import Ref
 from enact.stores.base import NameQuery, UnsupportedOperationError
 from enact.stores.store import Store
 
-PAGE_SIZE: Final = 50
-"""Runs on one page of the run list."""
-
-INBOX_RUNS: Final = 20
-"""Waiting runs on one page of the inbox (each one's requests are read)."""
-
-SCAN_LIMIT: Final = 5000
-"""Index entries one filtered page reads at most before it offers to go on."""
-
-SCAN_SECONDS: Final = 0.08
-"""How long one filtered page reads the run index before it offers to go on."""
-
 VALUE_LIMIT: Final = 300
 """Characters of a value in a tree line (the node's details show up to `DETAIL_LIMIT`)."""
 
 DETAIL_LIMIT: Final = 20_000
-
-TREE_BUDGET: Final = 200
-"""Calls a tree page (or one opened subtree) renders before the rest is loaded on demand."""
-
-DIFF_LIMIT: Final = 2000
-"""Call pairs a diff compares at most."""
-
-HISTORY_LIMIT: Final = 200
-"""States of a run's history shown on its page."""
+"""Characters of a value in a call's details and on an object's page."""
 
 
 def format_time(seconds: float | None) -> str:
@@ -96,6 +76,16 @@ def safe_repr(value: Any, limit: int | None = VALUE_LIMIT) -> str:
 
 
 # Runs ----------------------------------------------------------------------------------
+
+
+PAGE_SIZE: Final = 50
+"""Runs on one page of the run list."""
+
+SCAN_LIMIT: Final = 5000
+"""Index entries one filtered page reads at most before it offers to go on."""
+
+SCAN_SECONDS: Final = 0.08
+"""How long one filtered page reads the run index before it offers to go on."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,6 +282,10 @@ def find_run(store: Store, run_id: str) -> Run | None:
         return None
 
 
+HISTORY_LIMIT: Final = 200
+"""States of a run's history shown on its page."""
+
+
 def history(
     run: Run, limit: int = HISTORY_LIMIT
 ) -> tuple[list[tuple[Ref[RunState], RunState]], bool]:
@@ -330,6 +324,10 @@ class Pending:
     @property
     def type_label(self) -> str:
         return "" if self.request is None else requested_label(self.request.requested)
+
+
+INBOX_RUNS: Final = 20
+"""Waiting runs on one page of the inbox (each one's requests are read)."""
 
 
 def inbox(store: Store, before: str | None = None) -> tuple[list[Pending], RunPage]:
@@ -475,6 +473,10 @@ def read_node(
     return node, children
 
 
+TREE_BUDGET: Final = 200
+"""Calls a tree page (or one opened subtree) renders before the rest is loaded on demand."""
+
+
 def read_tree(
     store: Store,
     invocation: Invocation,
@@ -563,6 +565,10 @@ def _count_calls(store: Store, invocation: Invocation, limit: int) -> int:
         count += 1
         stack.extend(store.checkout(current.response).children)
     return count
+
+
+DIFF_LIMIT: Final = 2000
+"""Call pairs a diff compares at most."""
 
 
 def diff_trees(store: Store, left: Invocation, right: Invocation, limit: int = DIFF_LIMIT) -> Diff:

@@ -120,23 +120,27 @@ class Frame:
         timer: CallTimer | None = None,
         rerun_raised: bool = False,
     ) -> None:
-        self.store = store
+        # Where the frame is in its tree, and its children so far.
         self.parent = parent
         self.call = call
+        self.path = path
+        self.closed = False
         self.slots: list[Any] = []
+        self.child_errors: list[BaseException] = []
+        # How its children replay: against `template` (None for a new call), and by
+        # settings of the whole tree that `child` passes on. With `rerun_raised`,
+        # recorded calls that raised run again instead of raising their record
+        # again (a worker's retry of a failed run).
         self.template = template
         self.strict = strict
         self.override = override
-        # Recorded calls that raised run again instead of raising their record
-        # again (a worker's retry of a failed run).
         self.rerun_raised = rerun_raised
-        self.path = path
+        # Where they are recorded and read back (settings of the whole tree too).
+        self.store = store
+        self.responses = responses = response_memo(store)
         self.sink = sink
         self.hooks = hooks
         self.timer = timer  # the run's timings and observers (enact.invocations.timings)
-        self.child_errors: list[BaseException] = []
-        self.closed = False
-        self.responses = responses = response_memo(store)
         if template is not None and len(template) > 1:
             # A replay reads every recorded child's response: one backend call for all.
             store.prefetch(
