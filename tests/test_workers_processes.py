@@ -388,6 +388,52 @@ def test_sigterm_after_the_grace_period_releases_the_run_for_another_worker(
 # SQLite -------------------------------------------------------------------------------
 
 
+def test_a_killed_worker_keeps_its_call_timings_up_to_its_last_lease_renewal(
+    ledger: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """kill -9 mid-run: the calls timed before the last renewal keep their timings."""
+    url = f"sqlite:///{tmp_path}/store.db"
+    with opened(url):
+        enact.submit(agent.paced_job, (60, 0.05), run_id="paced")
+    killed = start_worker(url, ledger, tmp_path / "killed.log", "--lease", "0.9")
+    # 30 calls of 50 ms: 1.5 s, about four renewals (every 0.3 s).
+    wait_for(lambda: len(ledger_lines(ledger)) >= 30, "30 calls")
+    killed.kill()
+    killed.wait(timeout=60)
+    ran_before_kill = {key for _, key, pid in ledger_lines(ledger) if pid == killed.pid}
+    with opened(url):
+        timings = enact.get_run("paced").timings()
+    (attempt,) = timings.attempts
+    assert (attempt.status, attempt.pid, attempt.event) == ("running", killed.pid, "claimed")
+    kept = sorted(timing.path for timing in timings)
+    assert len(kept) >= 10, kept
+    assert kept == [(index,) for index in range(len(kept))]  # the first calls, in order
+    for path in kept:
+        timing = timings.get(path)
+        assert timing is not None and timing.pid == killed.pid and timing.attempt == 0
+        assert 0.045 < timing.duration < 5, timing
+        assert f"paced/{path[0]}" in ran_before_kill
+
+    again = start_worker(url, ledger, tmp_path / "again.log", "--until-idle")
+    assert again.wait(timeout=60) == 0
+    with opened(url):
+        run = enact.get_run("paced")
+        assert run.result() == sum(range(60))
+        timings = run.timings()
+    assert [attempt.status for attempt in timings.attempts] == ["running", "complete"]
+    assert [attempt.pid for attempt in timings.attempts] == [killed.pid, again.pid]
+    ran_again = {key for _, key, pid in ledger_lines(ledger) if pid == again.pid}
+    resumed = {(int(key.split("/")[1]),) for key in ran_again}
+    # Calls that ended between the last renewal and the kill are in the journal
+    # without a timing: the one thing the kill loses.
+    assert {timing.path for timing in timings} == {(), *kept, *resumed}
+    for path in kept:  # taken from the journal by the second attempt: the first one's timing
+        timing = timings.get(path)
+        assert timing is not None and timing.attempt == 0 and not timings.ran(path)
+    root = timings.get(())
+    assert root is not None and root.attempt == 1 and timings.ran(())
+
+
 def test_worker_processes_share_an_sqlite_file(
     ledger: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:

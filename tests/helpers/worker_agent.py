@@ -65,6 +65,20 @@ def slow_job(seconds: float) -> str:
 
 
 @enact.register
+def paced(i: int, seconds: float) -> int:
+    """A call that takes `seconds` (as a model call would), then notes itself."""
+    time.sleep(seconds)
+    note("run", enact.call_key())
+    return i
+
+
+@enact.register
+def paced_job(n: int, seconds: float) -> int:
+    """`n` paced calls one after the other; returns the sum of their indexes."""
+    return sum(paced(i, seconds) for i in range(n))
+
+
+@enact.register
 def approval(order: str) -> str:
     """Prepares an order, asks for approval, then ships it."""
     effect(1)

@@ -18,6 +18,13 @@ an object.
 
 A call that a replay took from the journal has no entry in the attempt
 that replayed it: `Timings.ran` tells the two apart.
+
+A process killed mid-run (``kill -9``, a lost machine) writes no record at
+its end. So that its calls keep their timings, each lease renewal of a run
+with per-call durability (every third of the lease: 10 s by default) also
+writes the calls so far as a record of status ``running``, in the state that
+renews the lease; the next attempt refers to it, and the attempt's own
+record replaces it when the attempt ends.
 """
 
 from __future__ import annotations
@@ -424,10 +431,17 @@ class CallTimer:
     # Called by the run ------------------------------------------------------------
 
     def close(self, status: str, previous: Ref[RunTimings] | None) -> RunTimings | None:
-        """The stored record of this attempt (None if timings are not recorded)."""
+        """The stored record of this attempt (None if timings are not recorded).
+
+        Also made while the attempt goes on, by another thread (the lease
+        renewal of `enact.runs` keeps the calls so far, status ``running``):
+        it reads copies of the lists the engine appends to, usage first, so
+        each usage row it reads refers to a call it reads.
+        """
         if not self.record:
             return None
-        count, parents, calls, requests = self._columns()
+        usage = self._usage[:]
+        count, parents, calls, requests = _columns(self.calls[:])
         host, pid = _process_known[0] if _process_known else _process()
         return RunTimings(
             self.run_id,
@@ -442,7 +456,7 @@ class CallTimer:
             parents,
             calls,
             requests,
-            self._usage_rows(),
+            _usage_rows(usage),
             self.reused_calls,
             previous,
         )
@@ -485,45 +499,46 @@ class CallTimer:
                 f"{_SHORT_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{process}|"
                 f"{self.started}|{origin}|{_clock() - origin}|{parent}|{rows}|{requests}"
             )
-        count, parents, packed, requests = self._columns()
+        count, parents, packed, requests = _columns(calls)
         started = self.started
         return _text(
             self.run_id, self.event, status, process, started, started + (_clock() - origin),
-            origin, count, self.reused_calls, parents, packed, requests, self._usage_rows(),
+            origin, count, self.reused_calls, parents, packed, requests, _usage_rows(self._usage),
         )  # fmt: skip
 
-    def _columns(self) -> tuple[int, str, str, str]:
-        """`RunTimings.count`, `parents`, `calls` and `requests` of the calls so far."""
-        calls = self.calls
-        count = len(calls)
-        if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
-            _, _, request, start, end = calls[0]
-            packed = _ROOT_ONLY.pack(0, -1, start, end)
-            return 1, "", binascii.b2a_base64(packed, newline=False).decode("ascii"), request[:16]
-        paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
-        columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
-        if count < 64:
-            _COLUMNS[count] = columns
-        if paths.count(paths[0] if paths else ()) == count:
-            # One parent (a run of a root and its children): no table to build.
-            parents = ".".join(map(str, paths[0])) if paths else ""
-            packed = columns.pack(*(0,) * count, *indexes, *starts, *ends)
-        else:
-            parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
-            parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
-            packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
-        return (
-            count,
-            parents,
-            binascii.b2a_base64(packed, newline=False).decode("ascii"),
-            _prefixes(digests),
-        )
 
-    def _usage_rows(self) -> list[list[int]]:
-        return [
-            [index, usage.input_tokens, usage.output_tokens, usage.total_tokens]
-            for index, usage in self._usage
-        ]
+def _columns(calls: list[tuple[tuple[int, ...], int, str, int, int]]) -> tuple[int, str, str, str]:
+    """`RunTimings.count`, `parents`, `calls` and `requests` of `CallTimer.calls`."""
+    count = len(calls)
+    if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
+        _, _, request, start, end = calls[0]
+        packed = _ROOT_ONLY.pack(0, -1, start, end)
+        return 1, "", binascii.b2a_base64(packed, newline=False).decode("ascii"), request[:16]
+    paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
+    columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
+    if count < 64:
+        _COLUMNS[count] = columns
+    if paths.count(paths[0] if paths else ()) == count:
+        # One parent (a run of a root and its children): no table to build.
+        parents = ".".join(map(str, paths[0])) if paths else ""
+        packed = columns.pack(*(0,) * count, *indexes, *starts, *ends)
+    else:
+        parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
+        parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
+        packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
+    return (
+        count,
+        parents,
+        binascii.b2a_base64(packed, newline=False).decode("ascii"),
+        _prefixes(digests),
+    )
+
+
+def _usage_rows(usage: list[tuple[int, TokenUsage]]) -> list[list[int]]:
+    return [
+        [index, counts.input_tokens, counts.output_tokens, counts.total_tokens]
+        for index, counts in usage
+    ]
 
 
 def _prefixes(digests: tuple[str, ...]) -> str:
@@ -633,7 +648,8 @@ class Attempt:
 
     Attributes:
         event: What started it (``started``, ``resumed``, ``claimed``, ...).
-        status: How it ended.
+        status: How it ended; ``running`` for an attempt still running, or one
+            whose process was killed: its calls up to its last lease renewal.
         host: The host name of the process.
         pid: The process id.
         start: When it started (seconds since the epoch).

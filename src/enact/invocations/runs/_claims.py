@@ -135,6 +135,10 @@ class RunHandle:
         self.renew_at = time.time() + lease_seconds / 3
         self.timer = new_timer(self.run_id, state.event)
         """Times this attempt's calls (`enact.invocations.timings`); None when off."""
+        self._earlier_timings = state.timings
+        """The timings of the attempts before this one (the state's may then be this one's
+        calls so far, kept at each lease renewal)."""
+        self._kept_calls = 0
         if not deferred:
             _leases.add(self)
 
@@ -312,20 +316,43 @@ class RunHandle:
         if timer is None:
             return {}
         try:
-            previous = self.state.timings
-            if previous is None:
+            if self._earlier_timings is None:
                 text = timer.close_text(status)
                 if text is not None:
                     return {"timings": text}
-            elif isinstance(previous, str):
-                earlier = RunTimings.from_text(previous)
-                previous = None if earlier is None else self.store.commit(earlier)
-            record = timer.close(status, previous)
+            record = timer.close(status, self._earlier_record())
             if record is None:
                 return {}
             return {"timings": self.store.commit(record)}
         except Exception as err:  # timings are not worth failing a finished run for
             logger.warning("run %s: its timings were not recorded: %s", self.run_id, err)
+            return {}
+
+    def _earlier_record(self) -> Ref[RunTimings] | None:
+        """The record of the attempts before this one, as an object (a line becomes one)."""
+        earlier = self._earlier_timings
+        if isinstance(earlier, str):
+            record = RunTimings.from_text(earlier)
+            earlier = self._earlier_timings = None if record is None else self.store.commit(record)
+        return earlier
+
+    def _timings_so_far(self) -> dict[str, Any]:
+        """The ``timings`` change that keeps the calls so far (at a lease renewal).
+
+        A process killed mid-run (``kill -9``, a lost machine) writes no final
+        record; what its attempt ran until its last renewal is then kept, as
+        an attempt of status ``running`` that the next attempt refers to.
+        Nothing when no call finished since the last renewal.
+        """
+        timer = self.timer
+        if timer is None or len(timer.calls) == self._kept_calls:
+            return {}
+        try:
+            self._kept_calls = len(timer.calls)
+            record = timer.close("running", self._earlier_record())
+            return {} if record is None else {"timings": self.store.commit(record)}
+        except Exception as err:  # the lease matters more
+            logger.warning("run %s: its timings so far were not kept: %s", self.run_id, err)
             return {}
 
     # Head moves ---------------------------------------------------------------
@@ -356,7 +383,10 @@ class RunHandle:
                 return
             now = time.time()
             renewed = dataclasses.replace(
-                self.state, lease_until=now + self.lease_seconds, updated=now
+                self.state,
+                lease_until=now + self.lease_seconds,
+                updated=now,
+                **self._timings_so_far(),
             )
             try:
                 self.head, self.state = _compare_and_set(self.store, self.head, renewed), renewed
