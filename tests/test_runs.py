@@ -241,6 +241,21 @@ def test_an_invalid_run_id_is_refused_before_the_call_runs(store: enact.Store, b
     assert enact.list_runs() == []
 
 
+def test_a_misspelt_keyword_is_refused_naming_the_function(store: enact.Store) -> None:
+    """invoke, invoke_async and answer raise TypeError for a misspelt keyword; nothing runs."""
+    with pytest.raises(TypeError, match=r"^invoke\(\) got an unexpected keyword argument 'runid'"):
+        enact.invoke(total, (2,), runid="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^invoke_async\(\) got an unexpected keyword argument"):
+        asyncio.run(enact.invoke_async(async_pair, (2,), runid="x"))  # type: ignore[call-overload]
+    assert calls == {}
+    assert enact.list_runs() == []
+    enact.invoke(ask, (3,), run_id="a")
+    waiting = enact.get_run("a")
+    with pytest.raises(TypeError, match=r"^answer\(\) got an unexpected keyword argument 'run_nw'"):
+        answer(waiting, "yes", run_nw=True)  # type: ignore[call-overload]
+    assert enact.get_run("a").head == waiting.head
+
+
 def test_nested_invokes_are_not_runs(store: enact.Store) -> None:
     """An invoke inside a running invocation is part of that run: no run of its own."""
 

@@ -196,6 +196,7 @@ def use_invoke() -> None:
     assert_type(enact.invoke(shout, ("a",)).replay(), enact.Invocation[str])
     assert_type(enact.invoke(Greet("Hi"), ("Ada",)), enact.Invocation[str])
     assert_type(enact.invoke(Ask()), enact.Invocation[Any])
+    assert_type(enact.invoke(shout, ("a",), run_id=None, durability="call"), enact.Invocation[str])
     resource = MyResource("a", 1)
     assert_type(enact.invoke(resource_label, (resource,)), enact.Invocation[str])
     assert invocation.get_output() == "AA"
@@ -214,6 +215,9 @@ async def use_invoke_async() -> None:
     counted = await enact.invoke_async(CountLater(), ("abc",))
     assert_type(counted, enact.Invocation[int])
     assert_type(await enact.invoke_async(repeat, ("a",)), enact.Invocation[str])
+    assert_type(
+        await enact.invoke_async(shout_later, ("a",), durability="end"), enact.Invocation[str]
+    )
     assert_type(await enact.invoke_async(Greet("Hi"), ("Ada",)), enact.Invocation[str])
     assert (later.get_output(), counted.get_output()) == ("A", 3)
 

@@ -13,7 +13,7 @@ import inspect
 import linecache
 import os
 import sys
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from enact import registry
 from enact.encoding import RawRef, RawResource, decode_raw
@@ -56,11 +56,15 @@ HEAD_LIMIT: Final = 200
 """Characters of each input shown in a ReplayError's first line (the diff shows the rest);
 long strings in it show their first characters only."""
 
+_Recorded: TypeAlias = Ref[Request] | None
+"""The request the journal recorded for the call a replay expected there (None: the journal
+holds the call without it, as for a call still running when the journal was written)."""
+
 
 def replay_error(
     parent_path: tuple[int, ...],
     index: int,
-    recorded: Ref[Request] | None,
+    recorded: _Recorded,
     store: Store,
     invokable: Any,
     input_value: Any,
@@ -128,11 +132,7 @@ def replay_error(
 
 
 def missing_call_error(
-    parent_path: tuple[int, ...],
-    position: int,
-    recorded: Ref[Request] | None,
-    store: Store,
-    parent: Any,
+    parent_path: tuple[int, ...], position: int, recorded: _Recorded, store: Store, parent: Any
 ) -> ReplayError:
     """The error for a call that returned without making its recorded child `position`."""
     path = (*parent_path, position)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from enact.errors import InvocationError
 from enact.invocations.answers import convert_answer, parse_answer
@@ -221,6 +221,14 @@ def first_pending_path(invocation: Invocation) -> tuple[int, ...] | None:
     return tuple(path) if raised is not None and isinstance(raised(), InputRequest) else None
 
 
+class _AnswerOptions(TypedDict, total=False):
+    """The keyword arguments of `answer` for a run, which it passes on to `answer_run`
+    (described there); unset, `strict` is True and (unlike there) `run_now` is False."""
+
+    run_now: bool
+    strict: bool
+
+
 @typing.overload
 def answer(
     invocation: Invocation, value: Any, path: tuple[int, ...] | None = None
@@ -232,9 +240,7 @@ def answer(
     invocation: Run | str,
     value: Any,
     path: tuple[int, ...] | None = None,
-    *,
-    run_now: bool = False,
-    strict: bool = True,
+    **options: Unpack[_AnswerOptions],
 ) -> Run: ...
 
 
@@ -242,16 +248,14 @@ def answer(
     invocation: Invocation | Run | str,
     value: Any,
     path: tuple[int, ...] | None = None,
-    *,
-    run_now: bool = False,
-    strict: bool = True,
+    **options: Unpack[_AnswerOptions],
 ) -> Invocation | Run:
     """Answers an input request with `value`.
 
     For a run (or run id): the answer is recorded and the run's head moves
-    to ``answered``; with `run_now` the run also continues here (see
-    `answer_run`); otherwise `enact.resume` or a worker continues it later.
-    Returns the run.
+    to ``answered``; with ``run_now=True`` the run also continues here (see
+    `answer_run`, which also takes `strict`); otherwise `enact.resume` or a
+    worker continues it later. Returns the run.
 
     For an invocation: returns a copy in which the request is answered; the
     copy has no output, so replaying it continues the journal.
@@ -270,8 +274,12 @@ def answer(
             `enact.invocations.answers`); nothing is recorded.
         RunConflictError: The run is not waiting, or another process holds it.
     """
+    unknown = sorted(options.keys() - _AnswerOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"answer() got an unexpected keyword argument {unknown[0]!r}")
     if not isinstance(invocation, Invocation):
-        return answer_run(invocation, value, path, strict=strict, run_now=run_now)
+        options.setdefault("run_now", False)
+        return answer_run(invocation, value, path, **options)
     if path is None:
         path = first_pending_path(invocation)
         if path is None:

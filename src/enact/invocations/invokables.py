@@ -347,39 +347,29 @@ def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
     if registry.function_info(function) is not None:
         return function
     name = f"{function.__module__}.{function.__qualname__}"
-    wrapper: Callable[..., Any]
-    if inspect.iscoroutinefunction(function):
+    is_async = inspect.iscoroutinefunction(function)
 
-        @functools.wraps(function)
-        def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            frame = current_frame()
-            if frame is None:
-                return function(*args, **kwargs)
-            call = ChildCall(frame, async_wrapper, CallArgs(list(args), dict(kwargs)))
+    # One wrapper for both kinds: they differ only in how the journaled call runs.
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        frame = current_frame()
+        if frame is None:
+            return function(*args, **kwargs)
+        call = ChildCall(frame, wrapper, CallArgs(list(args), dict(kwargs)))
+        if is_async:  # the awaitable runs the call when it is awaited
             return call.run_async(function, *args, **kwargs)
+        # ChildCall.run, inlined: two frames per journaled call keep deep
+        # journaled recursion possible.
+        if call.output is not MISSING:
+            return call.replayed()
+        child, token = call.start()
+        try:
+            output = function(*args, **kwargs)
+        except Exception as error:
+            call.fail(child, token, error)
+            raise
+        return call.succeed(child, token, output)
 
-        wrapper = async_wrapper
-    else:
-
-        @functools.wraps(function)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            frame = current_frame()
-            if frame is None:
-                return function(*args, **kwargs)
-            # ChildCall.run, inlined: two frames per journaled call keep deep
-            # journaled recursion possible.
-            call = ChildCall(frame, sync_wrapper, CallArgs(list(args), dict(kwargs)))
-            if call.output is not MISSING:
-                return call.replayed()
-            child, token = call.start()
-            try:
-                output = function(*args, **kwargs)
-            except Exception as error:
-                call.fail(child, token, error)
-                raise
-            return call.succeed(child, token, output)
-
-        wrapper = sync_wrapper
     registry.register_function(wrapper, name)
     return wrapper
 

@@ -17,7 +17,7 @@ import bisect
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 from enact.errors import EnactError, InvalidDigestError, NameConflictError, StorageError
 from enact.errors import UnsupportedOperationError as UnsupportedOperationError  # re-exported
@@ -91,6 +91,15 @@ class _Any:
 
 ANY: Final[Any] = _Any()
 """Sentinel for `StorageBackend.set_name`: update the name whatever it holds."""
+
+# The types of `StorageBackend.commit_with_names`, named once for the backends that
+# override it.
+NamePairs: TypeAlias = list[tuple[str, str]]
+"""``(name, digest)`` pairs: each name is to point at its digest."""
+
+Expected: TypeAlias = Mapping[str, str | None] | None
+"""For some names, the digest each must point at now (None: the name must not exist);
+None: no name is checked."""
 
 
 class StorageBackend(abc.ABC):
@@ -242,11 +251,7 @@ class StorageBackend(abc.ABC):
         return len(names)
 
     def commit_with_names(
-        self,
-        packed_resources: list[PackedResource],
-        names: list[tuple[str, str]],
-        *,
-        expected: Mapping[str, str | None] | None = None,
+        self, packed_resources: list[PackedResource], names: NamePairs, *, expected: Expected = None
     ) -> None:
         """Stores objects, then points names at digests: in one transaction where possible.
 
@@ -315,6 +320,16 @@ def check_prefix(prefix: str) -> str:
             "hexadecimal characters (the start of what `print(ref)` shows)."
         )
     return prefix
+
+
+def digest_range(prefix: str) -> tuple[bytes, bytes]:
+    """The lowest and the highest raw digest starting with `prefix` (checked by `check_prefix`).
+
+    Every digest with the prefix lies between the two, so a database backend
+    answers `StorageBackend.digests_with_prefix` with one range scan of its index.
+    """
+    check_prefix(prefix)
+    return bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f"))
 
 
 def batches(

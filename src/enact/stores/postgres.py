@@ -22,7 +22,7 @@ import os
 import random
 import select
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, Unpack
 
 import psycopg
@@ -33,16 +33,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from enact.errors import StorageError
+from enact.stores import base
 from enact.stores import ready as _ready
-from enact.stores.base import (
-    ANY,
-    NameQuery,
-    PackedResource,
-    StorageBackend,
-    batches,
-    check_prefix,
-    name_conflict,
-)
+from enact.stores.base import ANY, Expected, NamePairs, NameQuery, PackedResource, StorageBackend
 from enact.stores.store import Store, check_name
 from enact.stores.verified import intact
 
@@ -631,9 +624,7 @@ class PostgresBackend(StorageBackend):
         return [row[0] for row in conn.execute(self._q_page, (after,))]
 
     def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
-        check_prefix(prefix)
-        # Every digest with the prefix lies between the prefix padded with 0s and with fs.
-        low, high = bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f"))
+        low, high = base.digest_range(prefix)
 
         def work(conn: _Connection) -> list[str]:
             rows = conn.execute(self._q_prefix, (low, high, limit))
@@ -707,7 +698,7 @@ class PostgresBackend(StorageBackend):
         if self._run(f"Updating name {name!r}", work, retry=False):
             return
         where = f"{self._address} schema {self._schema!r}"
-        raise name_conflict(name, where, expected, self.get_name(name))
+        raise base.name_conflict(name, where, expected, self.get_name(name))
 
     def iter_names(self) -> Iterator[tuple[str, str]]:
         rows = self._run(
@@ -739,11 +730,7 @@ class PostgresBackend(StorageBackend):
         )
 
     def commit_with_names(
-        self,
-        packed_resources: list[PackedResource],
-        names: list[tuple[str, str]],
-        *,
-        expected: Mapping[str, str | None] | None = None,
+        self, packed_resources: list[PackedResource], names: NamePairs, *, expected: Expected = None
     ) -> None:
         unique = {bytes.fromhex(p.digest): p.data for p in packed_resources}
         rows = sorted(unique.items(), key=operator.itemgetter(0))
@@ -778,7 +765,7 @@ class PostgresBackend(StorageBackend):
             )
         except _NameRaced as raced:
             where = f"{self._address} schema {self._schema!r}"
-            raise name_conflict(
+            raise base.name_conflict(
                 raced.name, where, raced.wanted, self.get_name(raced.name)
             ) from None
 
@@ -1002,7 +989,7 @@ def _name_key(name: str) -> bytes:
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
     """Splits rows into runs small enough for one statement's parameters."""
-    return batches(rows, _CHUNK_OBJECTS, size=_data_size, max_size=_CHUNK_BYTES)
+    return base.batches(rows, _CHUNK_OBJECTS, size=_data_size, max_size=_CHUNK_BYTES)
 
 
 def _data_size(row: tuple[bytes, bytes]) -> int:

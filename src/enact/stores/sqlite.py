@@ -20,21 +20,14 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from enact.errors import CorruptObjectError, EnactError, StorageError
+from enact.stores import base
 from enact.stores import ready as _ready
-from enact.stores.base import (
-    ANY,
-    NameQuery,
-    PackedResource,
-    StorageBackend,
-    batches,
-    check_prefix,
-    name_conflict,
-)
+from enact.stores.base import ANY, Expected, NamePairs, NameQuery, PackedResource, StorageBackend
 from enact.stores.store import Store
 from enact.stores.verified import intact
 
@@ -430,9 +423,7 @@ class SQLiteBackend(StorageBackend):
             )
 
     def digests_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
-        check_prefix(prefix)
-        # Every digest with the prefix lies between the prefix padded with 0s and with fs.
-        low, high = bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f"))
+        low, high = base.digest_range(prefix)
         sql = "SELECT digest FROM objects WHERE digest BETWEEN ? AND ? ORDER BY digest LIMIT ?"
         rows = self._query(
             f"look up prefix {prefix}", sql, (low, high, -1 if limit is None else limit)
@@ -489,7 +480,7 @@ class SQLiteBackend(StorageBackend):
                     ).fetchone()
                     actual = None if row is None else str(row[0])
                     if actual != expected:
-                        raise name_conflict(name, str(self.path), expected, actual)
+                        raise base.name_conflict(name, str(self.path), expected, actual)
                 if digest is None:
                     conn.execute("DELETE FROM names WHERE name = ?", (name,))
                 else:
@@ -526,11 +517,7 @@ class SQLiteBackend(StorageBackend):
         return self._run(f"delete names under {prefix!r}", delete)
 
     def commit_with_names(
-        self,
-        packed_resources: list[PackedResource],
-        names: list[tuple[str, str]],
-        *,
-        expected: Mapping[str, str | None] | None = None,
+        self, packed_resources: list[PackedResource], names: NamePairs, *, expected: Expected = None
     ) -> None:
         rows = [
             [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
@@ -544,7 +531,7 @@ class SQLiteBackend(StorageBackend):
                     found = row.fetchone()
                     actual = None if found is None else str(found[0])
                     if actual != wanted:  # raised inside the transaction: nothing is written
-                        raise name_conflict(name, str(self.path), wanted, actual)
+                        raise base.name_conflict(name, str(self.path), wanted, actual)
                 _stamp(rows)
                 _stamp(name_rows)
                 if rows:
@@ -815,4 +802,4 @@ def _unpack_links(blob: bytes | None) -> tuple[str, ...] | None:
 
 
 def _chunks(digests: Iterable[str]) -> Iterator[list[bytes]]:
-    return batches((bytes.fromhex(digest) for digest in digests), _CHUNK)
+    return base.batches((bytes.fromhex(digest) for digest in digests), _CHUNK)

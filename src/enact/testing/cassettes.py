@@ -41,7 +41,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias, TypeVar
+from typing import Any, Final, Literal, TypeAlias, TypedDict, TypeVar, Unpack
 
 from enact import registry
 from enact.errors import CassetteError, NoActiveStoreError, UnrecordedCallError
@@ -63,6 +63,17 @@ again (the external calls run). ``replay``: the cassette must exist."""
 CALLS_PREFIX: Final = "cassette/calls/"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Options(TypedDict, total=False):
+    """The keyword arguments of `cassette` (described there), which it passes on to
+    `Cassette`: their defaults live there only."""
+
+    external: Iterable[Any]
+    directory: str | os.PathLike[str] | None
+    mode: Mode | None
+    allow_unused: bool
+
 
 _default_mode: list[Mode] = ["auto"]
 _test_case: list[str | None] = [None]
@@ -490,14 +501,7 @@ def _call_number(name: str) -> tuple[int, str]:
     return (int(suffix), suffix) if suffix.isdigit() else (-1, suffix)
 
 
-def cassette(
-    name: str,
-    *,
-    external: Iterable[Any] = (),
-    directory: str | os.PathLike[str] | None = None,
-    mode: Mode | None = None,
-    allow_unused: bool = False,
-) -> Cassette:
+def cassette(name: str, **options: Unpack[_Options]) -> Cassette:
     """A cassette: records a test's external calls once, then replays them offline.
 
     Use it as a decorator of a test function (the cassette is then
@@ -523,6 +527,4 @@ def cassette(
             cassette lacks (also when the program caught it), or did not
             make a recorded one.
     """
-    return Cassette(
-        name, external=external, directory=directory, mode=mode, allow_unused=allow_unused
-    )
+    return Cassette(name, **options)

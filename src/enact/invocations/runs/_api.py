@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar, overload
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, TypedDict, TypeVar, Unpack, overload
 
 from enact.errors import (
     InvocationError,
@@ -57,6 +57,14 @@ from enact.stores.store import Store, current_store
 R = TypeVar("R")
 
 
+class _RunOptions(TypedDict, total=False):
+    """The keyword arguments of `invoke` and `invoke_async` (described at `invoke`), declared
+    once for all their forms; unset ones mean a new run id and the store's durability."""
+
+    run_id: str | None
+    durability: Durability | None
+
+
 def continue_plan(
     handle: RunHandle, before: Run, *, strict: bool, entries: list[JournalEntry] | None = None
 ) -> RootPlan:
@@ -82,17 +90,10 @@ def continue_plan(
 
 
 def run_plan(
-    invokable: Any,
-    input_value: Any,
-    *,
-    run_id: str | None,
-    durability: Durability | None,
-    trees: bool = True,
+    invokable: Any, input_value: Any, *, trees: bool = True, **options: Unpack[_RunOptions]
 ) -> RootPlan:
     """The plan for a new top-level call: a new run, unless this call is nested in one."""
-    return prepare_root(
-        RootPlan(invokable, input_value), run_id=run_id, durability=durability, trees=trees
-    )
+    return prepare_root(RootPlan(invokable, input_value), trees=trees, **options)
 
 
 def prepare_root(
@@ -130,9 +131,7 @@ def invoke(
     invokable: Callable[..., R],
     args: Any = (),
     kwargs: dict[str, Any] | None = None,
-    *,
-    run_id: str | None = None,
-    durability: Durability | None = None,
+    **options: Unpack[_RunOptions],
 ) -> Invocation[R]:
     """Calls `invokable` and journals the call tree in the active store, as a new run.
 
@@ -158,13 +157,14 @@ def invoke(
         ReplayError, IncompleteSubinvocationError: The call could not be journaled.
         KeyboardInterrupt, SystemExit: Re-raised after the run is marked interrupted.
     """
+    _check_options("invoke", options)
     target, input_value = _call_input(invokable, args, kwargs)
     if is_async_invokable(target):  # checked before a run is recorded
         raise InvocationError(
             f"{describe(target)} is asynchronous: use `await enact.invoke_async(...)` "
             "or `await invokable.invoke(...)`."
         )
-    plan = run_plan(target, input_value, run_id=run_id, durability=durability)
+    plan = run_plan(target, input_value, **options)
     return _tree(invoke_root(plan))
 
 
@@ -173,9 +173,7 @@ async def invoke_async(
     invokable: Callable[..., Awaitable[R]],
     args: Any = (),
     kwargs: dict[str, Any] | None = None,
-    *,
-    run_id: str | None = None,
-    durability: Durability | None = None,
+    **options: Unpack[_RunOptions],
 ) -> Invocation[R]: ...
 
 
@@ -184,9 +182,7 @@ async def invoke_async(
     invokable: Callable[..., R],
     args: Any = (),
     kwargs: dict[str, Any] | None = None,
-    *,
-    run_id: str | None = None,
-    durability: Durability | None = None,
+    **options: Unpack[_RunOptions],
 ) -> Invocation[R]: ...
 
 
@@ -194,21 +190,27 @@ async def invoke_async(
     invokable: Callable[..., Any],
     args: Any = (),
     kwargs: dict[str, Any] | None = None,
-    *,
-    run_id: str | None = None,
-    durability: Durability | None = None,
+    **options: Unpack[_RunOptions],
 ) -> Invocation[Any]:
     """Like `invoke`, for asynchronous invokables and ``async def`` registered functions.
 
     The invocation is typed by what the call's coroutine returns (or, for a
     synchronous invokable, by what the call returns).
     """
+    _check_options("invoke_async", options)
     target, input_value = _call_input(invokable, args, kwargs)
-    plan = run_plan(target, input_value, run_id=run_id, durability=durability)
+    plan = run_plan(target, input_value, **options)
     return _tree(await invoke_root_async(plan))
 
 
 set_root_preparer(prepare_root)
+
+
+def _check_options(function: str, options: Mapping[str, object]) -> None:
+    """Refuses a misspelt keyword as Python does, naming the function the user called."""
+    unknown = sorted(options.keys() - _RunOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
 
 
 def _call_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> tuple[Any, Any]:

@@ -122,8 +122,8 @@ class RunHandle:
         deferred: bool = False,
     ) -> None:
         self.store = store
-        self.state = state
-        self.head = head
+        # `head` is the ref of `state`: the two always move together.
+        self.head, self.state = head, state
         self.run_id = state.run_id
         self.lease_seconds = lease_seconds
         self.trees = trees
