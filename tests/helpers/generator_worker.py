@@ -17,6 +17,7 @@ times each one really ran across processes.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -57,6 +58,9 @@ def review(topics: list[str]) -> int:
 
 
 def main() -> None:
+    # Ctrl-C raises KeyboardInterrupt here even when the test runner was started in the
+    # background, whose children inherit an ignored SIGINT (Python then keeps it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     url, run_id, command = sys.argv[1], sys.argv[2], sys.argv[4]
     with enact.open_store(url):
         if command == "drive":

@@ -165,6 +165,9 @@ def _outcome(run: enact.Run) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     global _ledger_fd, _kill_at
+    # Ctrl-C raises KeyboardInterrupt here even when the test runner was started in the
+    # background, whose children inherit an ignored SIGINT (Python then keeps it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     command, url, run_id, ledger, *rest = argv
     _ledger_fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     store = enact.open_store(url)
