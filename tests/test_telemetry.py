@@ -17,7 +17,13 @@ import pytest
 
 import enact
 from enact.invocations import telemetry
-from enact.invocations.timings import INLINE_TIMINGS, CallEvent, RunTimings
+from enact.invocations.timings import (
+    INLINE_TIMINGS,
+    CallEvent,
+    CallTimer,
+    RunTimings,
+    read_timings,
+)
 
 TESTS = pathlib.Path(__file__).parent
 sys.path.insert(0, str(TESTS / "helpers"))
@@ -494,3 +500,36 @@ def test_an_interrupted_run_records_the_calls_that_finished(store: enact.Store) 
     timings = run.timings()
     assert [attempt.status for attempt in timings.attempts] == ["interrupted"]
     assert {timing.path for timing in timings} == {(), (0,)}
+
+
+def test_records_kept_at_renewals_read_as_one_attempt(store: enact.Store) -> None:
+    """What a lease renewal keeps (the calls since the last one, chained) reads as one
+    attempt, token usage included; the attempt after it reads as its own."""
+    timer = CallTimer("kept", "claimed")
+    digests = [f"{index:064x}" for index in range(5)]
+
+    def call(index: int, output: Any) -> None:
+        started = timer.start((), index, digests[index], None)
+        timer.finish((), index, digests[index], None, started, started + 1000, output, None)
+
+    call(0, "plain")
+    call(1, {"usage": {"input_tokens": 2, "output_tokens": 3}})
+    first = timer.close("running", None)
+    assert first is not None and first.count == 2
+    call(2, "plain")
+    call(3, {"usage": {"input_tokens": 5, "output_tokens": 1}})
+    timer.reused((), 4, digests[4], None, "from the journal")
+    second = timer.close("running", store.commit(first), since=2)
+    assert second is not None and (second.count, second.reused) == (2, 1)
+    assert second.usage == [[1, 5, 1, 6]]  # its own second call
+    later = CallTimer("kept", "resumed").close("complete", store.commit(second))
+    assert later is not None
+    timings = read_timings(store, store.commit(later))
+    kept, resumed = timings.attempts
+    assert (kept.event, kept.status, kept.ran, kept.reused) == ("claimed", "running", 4, 1)
+    assert (kept.usage.input_tokens, kept.usage.output_tokens) == (7, 4)
+    assert (resumed.event, resumed.status) == ("resumed", "complete")
+    assert sorted(timing.path for timing in timings) == [(0,), (1,), (2,), (3,)]
+    assert {timing.attempt for timing in timings} == {0}
+    usage = timings.get((3,))
+    assert usage is not None and usage.usage is not None and usage.usage.total_tokens == 6

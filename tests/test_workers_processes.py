@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import enact
+from enact.invocations.timings import RunTimings
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
 POOL = HELPERS / "worker_pool.py"
@@ -401,12 +402,24 @@ def test_a_killed_worker_keeps_its_call_timings_up_to_its_last_lease_renewal(
     killed.kill()
     killed.wait(timeout=60)
     ran_before_kill = {key for _, key, pid in ledger_lines(ledger) if pid == killed.pid}
-    with opened(url):
-        timings = enact.get_run("paced").timings()
-    (attempt,) = timings.attempts
+    with opened(url) as store:
+        run = enact.get_run("paced")
+        timings = run.timings()
+        # One record per renewal that saw new calls, each of those calls only (so a
+        # long run's records grow with its calls, not with its renewals), chained.
+        records, ref = [], run.state.timings
+        while ref is not None:
+            assert isinstance(ref, enact.Ref)
+            record = store.checkout(ref)
+            assert isinstance(record, RunTimings) and record.status == "running"
+            records.append(record)
+            ref = record.previous
+    (attempt,) = timings.attempts  # the records of one attempt read as one
     assert (attempt.status, attempt.pid, attempt.event) == ("running", killed.pid, "claimed")
     kept = sorted(timing.path for timing in timings)
     assert len(kept) >= 10, kept
+    assert len(records) >= 2 and sum(record.count for record in records) == len(kept)
+    assert attempt.ran == len(kept)
     assert kept == [(index,) for index in range(len(kept))]  # the first calls, in order
     for path in kept:
         timing = timings.get(path)

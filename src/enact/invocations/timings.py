@@ -22,9 +22,12 @@ that replayed it: `Timings.ran` tells the two apart.
 A process killed mid-run (``kill -9``, a lost machine) writes no record at
 its end. So that its calls keep their timings, each lease renewal of a run
 with per-call durability (every third of the lease: 10 s by default) also
-writes the calls so far as a record of status ``running``, in the state that
-renews the lease; the next attempt refers to it, and the attempt's own
-record replaces it when the attempt ends.
+writes the calls since the last renewal as a record of status ``running``
+that refers to the one before, in the state that renews the lease (so each
+call is in one of them: a long run's records grow with its calls, not with
+its renewals). `read_timings` reads such records of one attempt as one; the
+next attempt refers to the last of them, and the attempt's own record, of
+all its calls, takes their place when the attempt ends.
 """
 
 from __future__ import annotations
@@ -430,18 +433,27 @@ class CallTimer:
 
     # Called by the run ------------------------------------------------------------
 
-    def close(self, status: str, previous: Ref[RunTimings] | None) -> RunTimings | None:
+    def close(
+        self,
+        status: str,
+        previous: Ref[RunTimings] | None,
+        since: int = 0,
+        reused_since: int = 0,
+    ) -> RunTimings | None:
         """The stored record of this attempt (None if timings are not recorded).
 
-        Also made while the attempt goes on, by another thread (the lease
-        renewal of `enact.runs` keeps the calls so far, status ``running``):
-        it reads copies of the lists the engine appends to, usage first, so
-        each usage row it reads refers to a call it reads.
+        Also made while the attempt goes on, by another thread: the lease
+        renewal of `enact.runs` keeps the calls since its last renewal (from
+        call `since`; `reused_since` calls were reused before) as a record
+        of status ``running`` that continues the one before (`read_timings`
+        reads the records of one attempt as one). It reads copies of the
+        lists the engine appends to, usage first, so each usage row it reads
+        refers to a call it reads.
         """
         if not self.record:
             return None
-        usage = self._usage[:]
-        count, parents, calls, requests = _columns(self.calls[:])
+        usage = [(index - since, counts) for index, counts in self._usage[:] if index >= since]
+        count, parents, calls, requests = _columns(self.calls[since:])
         host, pid = _process_known[0] if _process_known else _process()
         return RunTimings(
             self.run_id,
@@ -457,7 +469,7 @@ class CallTimer:
             calls,
             requests,
             _usage_rows(usage),
-            self.reused_calls,
+            self.reused_calls - reused_since,
             previous,
         )
 
@@ -744,27 +756,45 @@ def read_timings(store: Store, head: Ref[RunTimings] | str | None) -> Timings:
         records.append(record)
         ref = record.previous
     records.reverse()
+    # The records an attempt kept at its lease renewals, in a row, are one attempt:
+    # the same process, started at the same moment on the same clock.
+    groups: list[list[RunTimings]] = []
+    for record in records:
+        if groups and _attempt_key(groups[-1][-1]) == _attempt_key(record):
+            groups[-1].append(record)
+        else:
+            groups.append([record])
     attempts: list[Attempt] = []
     calls: dict[tuple[int, ...], CallTiming] = {}
-    for number, record in enumerate(records):
-        attempt_calls, usage = _calls_of(record, number)
-        for timing in attempt_calls:
-            calls[timing.path] = timing
+    for number, group in enumerate(groups):
+        ran, reused, usage = 0, 0, TokenUsage()
+        for record in group:
+            record_calls, record_usage = _calls_of(record, number)
+            for timing in record_calls:
+                calls[timing.path] = timing
+            ran += len(record_calls)
+            reused += record.reused
+            usage += record_usage
+        first, last = group[0], group[-1]
         attempts.append(
             Attempt(
-                record.run_id,
-                record.event,
-                record.status,
-                record.host,
-                record.pid,
-                record.started / 1e9,
-                record.ended / 1e9,
-                len(attempt_calls),
-                record.reused,
+                first.run_id,
+                first.event,
+                last.status,
+                first.host,
+                first.pid,
+                first.started / 1e9,
+                last.ended / 1e9,
+                ran,
+                reused,
                 usage,
             )
         )
     return Timings(attempts, calls)
+
+
+def _attempt_key(record: RunTimings) -> tuple[str, str, int, int, int]:
+    return (record.run_id, record.host, record.pid, record.started, record.clock)
 
 
 def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenUsage]:

@@ -138,7 +138,10 @@ class RunHandle:
         self._earlier_timings = state.timings
         """The timings of the attempts before this one (the state's may then be this one's
         calls so far, kept at each lease renewal)."""
+        self._kept: Ref[RunTimings] | None = None
+        """The last record of this attempt's calls kept at a lease renewal."""
         self._kept_calls = 0
+        self._kept_reused = 0
         if not deferred:
             _leases.add(self)
 
@@ -337,20 +340,26 @@ class RunHandle:
         return earlier
 
     def _timings_so_far(self) -> dict[str, Any]:
-        """The ``timings`` change that keeps the calls so far (at a lease renewal).
+        """The ``timings`` change that keeps the calls timed since the last renewal.
 
         A process killed mid-run (``kill -9``, a lost machine) writes no final
         record; what its attempt ran until its last renewal is then kept, as
-        an attempt of status ``running`` that the next attempt refers to.
-        Nothing when no call finished since the last renewal.
+        records of status ``running`` (each of the calls since the one
+        before, which it refers to) that the next attempt refers to. Nothing
+        when no call finished since the last renewal.
         """
         timer = self.timer
         if timer is None or len(timer.calls) == self._kept_calls:
             return {}
         try:
-            self._kept_calls = len(timer.calls)
-            record = timer.close("running", self._earlier_record())
-            return {} if record is None else {"timings": self.store.commit(record)}
+            previous = self._kept or self._earlier_record()
+            record = timer.close("running", previous, self._kept_calls, self._kept_reused)
+            if record is None:
+                return {}
+            self._kept = self.store.commit(record)
+            self._kept_calls += record.count
+            self._kept_reused += record.reused
+            return {"timings": self._kept}
         except Exception as err:  # the lease matters more
             logger.warning("run %s: its timings so far were not kept: %s", self.run_id, err)
             return {}
