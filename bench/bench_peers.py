@@ -34,10 +34,15 @@ PEERS = ("dbos", "langgraph")
 SIDES = ("enact", *PEERS)
 
 
-def _python(side: str) -> str:
-    if side == "enact":
+def _python(side: str, fresh_process: bool = False) -> str:
+    """The interpreter of `side`: the peers' virtualenvs; for enact this process's
+    interpreter, or for fresh processes (cold start) its clean virtualenv, so that no
+    side's startup runs what the bench machine's own site-packages add (a ``.pth`` file
+    that imports certifi costs this machine's interpreter 30 ms at every start)."""
+    venv = os.path.join(HERE, ".peers-venv", side, "bin", "python")
+    if side == "enact" and not (fresh_process and os.path.exists(venv)):
         return sys.executable
-    return os.path.join(HERE, ".peers-venv", side, "bin", "python")
+    return venv
 
 
 def _script(side: str) -> str:
@@ -60,7 +65,8 @@ def ensure_peers(log: Any) -> None:
 
 def run_side(side: str, workload: str, size: int, repeats: int) -> dict[str, Any]:
     if workload == "cold_start":
-        res = peer_common.cold_start([_python(side), _script(side), "cold_one"], repeats, _env())
+        command = [_python(side, fresh_process=True), _script(side), "cold_one"]
+        res = peer_common.cold_start(command, repeats, _env())
         return {"side": side, **res}
     if side == "enact":
         return peer_common.run(enact_workloads, workload, size, repeats)

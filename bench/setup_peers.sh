@@ -2,7 +2,10 @@
 # Creates the peer virtualenvs used only by bench/bench_peers.py:
 #   bench/.peers-venv/dbos       dbos (SQLite system database)
 #   bench/.peers-venv/langgraph  langgraph + langgraph-checkpoint-sqlite
-# Neither is a dependency of enact. Idempotent: an existing venv with the pinned
+#   bench/.peers-venv/enact      enact's own dependencies only (the checkout's src/ is put
+#                                on PYTHONPATH): enact's cold-start processes start from a
+#                                clean virtualenv of the same interpreter, as the peers' do
+# Neither peer is a dependency of enact. Idempotent: an existing venv with the pinned
 # versions is kept. Usage: bash bench/setup_peers.sh [--force]
 # Env: PYTHON=/path/to/python3.11 to choose the interpreter.
 set -euo pipefail
@@ -11,6 +14,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$HERE/.peers-venv"
 DBOS_PINS=("dbos==3.4.0")
 LANGGRAPH_PINS=("langgraph==1.2.24" "langgraph-checkpoint-sqlite==3.1.2")
+ENACT_PINS=("click==8.4.0" "rich==15.0.0")  # pyproject.toml's dependencies, as tested
 
 if [[ "${1:-}" == "--force" ]]; then rm -rf "$ROOT"; fi
 PY="${PYTHON:-}"
@@ -49,3 +53,4 @@ make_venv dbos "from dbos import DBOS, SetWorkflowID" "${DBOS_PINS[@]}"
 make_venv langgraph \
   "from langgraph.checkpoint.sqlite import SqliteSaver; from langgraph.types import interrupt" \
   "${LANGGRAPH_PINS[@]}"
+make_venv enact "import click, rich" "${ENACT_PINS[@]}"
