@@ -40,6 +40,7 @@ available as attributes so that nobody needs to parse a message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 
@@ -392,3 +393,18 @@ class CassetteError(EnactError):
 
 class RunTimeoutError(RunError, TimeoutError):
     """`enact.wait` (or `Run.result`) gave up before the run ended."""
+
+
+def check_keywords(function: str, given: Mapping[str, object], accepted: Any) -> None:
+    """Refuses a keyword that `function` does not take, as Python itself would.
+
+    For functions that take their options as ``**options: Unpack[Options]``:
+    type checkers hold callers to `accepted` (the TypedDict ``Options``), but
+    Python accepts any keyword there.
+
+    Raises:
+        TypeError: ``function() got an unexpected keyword argument 'name'``.
+    """
+    unknown = sorted(given.keys() - accepted.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")

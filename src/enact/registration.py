@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from enact import registry
-from enact.errors import RegistrationError
+from enact.errors import RegistrationError, check_keywords
 from enact.model_classes import is_model_class, register_model_class
 from enact.resources import Resource, register_resource_class
 
@@ -84,9 +84,7 @@ def register(obj: Any = None, /, **options: Unpack[_Options]) -> Any:
             not in its fields, or a name is empty or holds braces, or an
             invokable whose ``call`` takes more than one argument besides ``self``.
     """
-    unknown = sorted(options.keys() - _Options.__optional_keys__)
-    if unknown:
-        raise TypeError(f"register() got an unexpected keyword argument {unknown[0]!r}")
+    check_keywords("register", options, _Options)
     name, aliases = options.get("name"), options.get("aliases", ())
     cache, external = options.get("cache"), options.get("external", False)
     if isinstance(aliases, str):

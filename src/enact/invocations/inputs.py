@@ -15,7 +15,7 @@ import dataclasses
 import typing
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from enact.errors import InvocationError
+from enact.errors import InvocationError, check_keywords
 from enact.invocations.answers import convert_answer, parse_answer
 from enact.invocations.engine import (
     Invocation,
@@ -274,9 +274,7 @@ def answer(
             `enact.invocations.answers`); nothing is recorded.
         RunConflictError: The run is not waiting, or another process holds it.
     """
-    unknown = sorted(options.keys() - _AnswerOptions.__optional_keys__)
-    if unknown:
-        raise TypeError(f"answer() got an unexpected keyword argument {unknown[0]!r}")
+    check_keywords("answer", options, _AnswerOptions)
     if not isinstance(invocation, Invocation):
         options.setdefault("run_now", False)
         return answer_run(invocation, value, path, **options)

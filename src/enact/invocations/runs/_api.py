@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypedDict, TypeVar, Unpack, overload
 
 from enact.errors import (
     InvocationError,
+    check_keywords,
 )
 from enact.invocations.diagnostics import describe
 from enact.invocations.engine import (
@@ -157,7 +158,7 @@ def invoke(
         ReplayError, IncompleteSubinvocationError: The call could not be journaled.
         KeyboardInterrupt, SystemExit: Re-raised after the run is marked interrupted.
     """
-    _check_options("invoke", options)
+    check_keywords("invoke", options, _RunOptions)
     target, input_value = _call_input(invokable, args, kwargs)
     if is_async_invokable(target):  # checked before a run is recorded
         raise InvocationError(
@@ -197,20 +198,13 @@ async def invoke_async(
     The invocation is typed by what the call's coroutine returns (or, for a
     synchronous invokable, by what the call returns).
     """
-    _check_options("invoke_async", options)
+    check_keywords("invoke_async", options, _RunOptions)
     target, input_value = _call_input(invokable, args, kwargs)
     plan = run_plan(target, input_value, **options)
     return _tree(await invoke_root_async(plan))
 
 
 set_root_preparer(prepare_root)
-
-
-def _check_options(function: str, options: Mapping[str, object]) -> None:
-    """Refuses a misspelt keyword as Python does, naming the function the user called."""
-    unknown = sorted(options.keys() - _RunOptions.__optional_keys__)
-    if unknown:
-        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
 
 
 def _call_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> tuple[Any, Any]:
