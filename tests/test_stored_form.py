@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import re
 import sqlite3
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import enact
+from enact.stores import InMemoryBackend
 from enact.stores.stored_form import (
     COMPRESSED_PREFIX,
     DICTIONARY,
+    PLAIN_MIN_SIZE,
     Z2_DICTIONARY,
     Z2_PREFIX,
     compress,
@@ -61,6 +65,36 @@ def test_sqlite_stores_long_objects_compressed_and_short_ones_plain(tmp_path: Pa
     assert len(rows[long_ref.digest]) < len(tokens) / 3
     with enact.SQLiteStore(path) as store:
         assert long_ref() == ["journal"] * 50
+        assert enact.verify(store).problems == ()
+
+
+@enact.register
+@dataclasses.dataclass
+class _Note(enact.Resource):
+    text: str
+    parent: enact.Ref[Any] | None = None
+
+
+def test_small_user_resources_are_stored_plain_unless_they_name_an_enact_type(
+    tmp_path: Path,
+) -> None:
+    """Under PLAIN_MIN_SIZE bytes, a resource of the user's own types is stored as its
+    tokens (compressing it would cost more than it saves); one that holds a Ref (an
+    enact type the dictionary knows) and a long one are compressed; all check out."""
+    path = tmp_path / "store.db"
+    with enact.SQLiteStore(path):
+        small = enact.commit(_Note("buy milk"))
+        linked = enact.commit(_Note("and bread", parent=small))
+        long = enact.commit(_Note("a long note " * 30))
+    rows = _rows(path)
+    assert len(rows[small.digest]) < PLAIN_MIN_SIZE
+    assert rows[small.digest].startswith(b"res[")
+    assert len(decompress(rows[linked.digest])) < PLAIN_MIN_SIZE
+    assert rows[linked.digest].startswith(Z2_PREFIX)
+    assert rows[long.digest].startswith(Z2_PREFIX)
+    with enact.SQLiteStore(path) as store:
+        assert linked().parent() == _Note("buy milk")
+        assert long().text == "a long note " * 30
         assert enact.verify(store).problems == ()
 
 
@@ -242,3 +276,14 @@ def test_a_version_1_file_is_upgraded_and_its_z1_objects_still_read(tmp_path: Pa
 def test_compress_names_an_unknown_form() -> None:
     with pytest.raises(ValueError, match="'z9'"):
         compress(b"res[" + b"x" * 100 + b"]", "z9")
+
+
+def test_a_backend_asking_for_an_unknown_form_is_refused_when_opened() -> None:
+    """The form is checked once, when a Store is made, not per commit."""
+
+    class Misconfigured(InMemoryBackend):
+        compresses = True
+        compressed_form = "z9"
+
+    with pytest.raises(ValueError, match=r"Misconfigured.compressed_form is 'z9'.*z1, z2"):
+        enact.Store(Misconfigured())

@@ -318,18 +318,15 @@ class SQLiteBackend(StorageBackend):
         self, verb: str, sql: str, packed_resources: Iterable[PackedResource]
     ) -> None:
         """Writes objects with `sql` in one transaction, stamped once the lock is held."""
-        rows = [
-            [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
-        ]
-        if not rows:
+        packed = list(packed_resources)
+        if not packed:
             return
 
         def write() -> None:
             with self._transaction() as conn:
-                _stamp(rows)
-                conn.executemany(sql, rows)
+                conn.executemany(sql, _object_rows(packed, time.time()))
 
-        self._run(f"{verb} {len(rows)} object(s)", write)
+        self._run(f"{verb} {len(packed)} object(s)", write)
 
     def _intact(self, key: object, data: object, links: object) -> int:
         """enact_intact(digest, data, links) in SQL: 1 if a stored row verifies (or
@@ -519,11 +516,6 @@ class SQLiteBackend(StorageBackend):
     def commit_with_names(
         self, packed_resources: list[PackedResource], names: NamePairs, *, expected: Expected = None
     ) -> None:
-        rows = [
-            [bytes.fromhex(packed.digest), packed.data, None, 0.0] for packed in packed_resources
-        ]
-        name_rows = [[name, digest, 0.0] for name, digest in names]
-
         def write() -> None:
             with self._transaction() as conn:
                 for name, wanted in (expected or {}).items():
@@ -532,13 +524,12 @@ class SQLiteBackend(StorageBackend):
                     actual = None if found is None else str(found[0])
                     if actual != wanted:  # raised inside the transaction: nothing is written
                         raise base.name_conflict(name, str(self.path), wanted, actual)
-                _stamp(rows)
-                _stamp(name_rows)
-                if rows:
-                    conn.executemany(_UPSERT, rows)
-                conn.executemany(_SET_NAME, name_rows)
+                now = time.time()
+                if packed_resources:
+                    conn.executemany(_UPSERT, _object_rows(packed_resources, now))
+                conn.executemany(_SET_NAME, [(name, digest, now) for name, digest in names])
 
-        self._run(f"commit {len(rows)} object(s) and {len(names)} name(s)", write)
+        self._run(f"commit {len(packed_resources)} object(s) and {len(names)} name(s)", write)
 
     # The ready queue (see enact.stores.ready) -------------------------------------
 
@@ -780,13 +771,16 @@ def _name_range(query: NameQuery) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _stamp(rows: list[list[Any]]) -> None:
-    """Sets the last column of `rows` to now: called once the write lock is held, so
-    a commit that queued behind another writer is not stamped older than it lands
-    (gc compares these times with its cutoff)."""
-    now = time.time()
-    for row in rows:
-        row[-1] = now
+def _object_rows(
+    packed_resources: list[PackedResource], now: float
+) -> list[tuple[bytes, bytes, None, float]]:
+    """The rows of the objects table for `packed_resources`, committed at `now`.
+
+    Callers read `now` once the write lock is held, so that a commit that queued
+    behind another writer is not stamped older than it lands (gc compares these
+    times with its cutoff).
+    """
+    return [(bytes.fromhex(packed.digest), packed.data, None, now) for packed in packed_resources]
 
 
 def _is_busy(err: sqlite3.OperationalError) -> bool:

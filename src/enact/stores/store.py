@@ -40,7 +40,13 @@ from enact.stores.base import (
     UnsupportedOperationError,
     checked_name_digest,
 )
-from enact.stores.stored_form import compress, stored_tokens
+from enact.stores.stored_form import (
+    COMPRESSED_FORMS,
+    ENACT_TYPE_AT,
+    PLAIN_MIN_SIZE,
+    compress,
+    stored_tokens,
+)
 from enact.stores.verified import open_verified, packed_links
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
@@ -79,6 +85,11 @@ class Store:
         self._committing = DriverErrors("commit objects", backend)
         self._compresses = bool(getattr(backend, "compresses", False))
         self._compressed_form = str(getattr(backend, "compressed_form", "z1"))
+        if self._compresses and self._compressed_form not in COMPRESSED_FORMS:
+            raise ValueError(
+                f"{type(backend).__name__}.compressed_form is {self._compressed_form!r}: "
+                f"a backend that compresses is handed one of {', '.join(COMPRESSED_FORMS)}."
+            )
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -163,7 +174,11 @@ class Store:
             digest = hashlib.sha256(tokens).hexdigest()
         if ref_type.packing is not None:
             data = ref_type.seal(tokens, links)
-        elif self._compresses:
+        elif self._compresses and (
+            # Only where it pays (stored_form.PLAIN_MIN_SIZE). Inline: a call here
+            # would add 3% to a small commit.
+            links or len(tokens) >= PLAIN_MIN_SIZE or tokens[ENACT_TYPE_AT] == b"enact."
+        ):
             data = compress(tokens, self._compressed_form) or tokens
         else:
             data = tokens
