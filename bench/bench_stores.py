@@ -200,7 +200,8 @@ def sqlite_against_raw(size: int, repeats: int) -> tuple[float, float]:
         # In commit order, as enact writes them: the table is WITHOUT ROWID, so it
         # reads back sorted by digest, and sorted keys are cheaper to insert.
         data = {bytes(digest): bytes(value) for digest, value in stored}
-        rows = [(bytes.fromhex(ref.digest), data[bytes.fromhex(ref.digest)]) for ref in refs]
+        keys = [bytes.fromhex(ref.digest) for ref in refs]
+        rows = [(key, data[key]) for key in keys]
         assert len(rows) == size == len(data)
 
     def enact_run() -> float:

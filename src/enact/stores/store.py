@@ -176,7 +176,7 @@ class Store:
             data = ref_type.seal(tokens, links)
         elif self._compresses and (
             # Only where it pays (stored_form.PLAIN_MIN_SIZE). Inline: a call here
-            # would add 3% to a small commit.
+            # would add 2% to a small commit.
             links or len(tokens) >= PLAIN_MIN_SIZE or tokens[ENACT_TYPE_AT] == b"enact."
         ):
             data = compress(tokens, self._compressed_form) or tokens
