@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import os
 import pathlib
 import re
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,9 +93,9 @@ def test_timings_live_beside_the_journal_and_leave_digests_alone(store: enact.St
     # The record of a first attempt of a few calls is kept in the run's state, as text.
     inline = enact.get_run("on").state.timings
     assert isinstance(inline, str)
-    record = RunTimings.from_text(inline)
+    record = RunTimings.from_text(inline, "on")
     assert record is not None and record.run_id == "on" and record.count == 5
-    assert RunTimings.from_text(record.to_text() or "") == record
+    assert RunTimings.from_text(record.to_text() or "", "on") == record
 
 
 @enact.register
@@ -105,18 +107,26 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     enact.invoke(lone, (4,), run_id="lone")
     run = enact.get_run("lone")
     inline = run.state.timings
-    assert isinstance(inline, str) and inline.startswith("enact-timings-s1|lone|")
-    record = RunTimings.from_text(inline)
+    assert isinstance(inline, str) and inline.startswith("enact-timings-s2|started|complete|")
+    assert "lone" not in inline  # the state names the run
+    record = RunTimings.from_text(inline, "lone")
     assert record is not None and record.count == 1 and record.parents == ""
-    assert record.requests == run.state.request.digest[:16]
+    assert record.run_id == "lone"
+    assert record.requests == bytes.fromhex(run.state.request.digest[:16])
     root = run.timings().get((), run.state.request.digest)
     assert root is not None and 0 <= root.duration < 60
     attempt = run.timings().attempts[0]
     assert attempt.start <= root.start <= root.end <= attempt.end
     # The long form of the same record reads back to it, and damage reads as nothing.
-    assert RunTimings.from_text(record.to_text() or "") == record
+    assert RunTimings.from_text(record.to_text() or "", "lone") == record
     fields = inline.split("|")
-    for position, bad in ((5, "pid"), (10, f"-1,0,{1 << 64}"), (10, "-1,0"), (11, "x|y")):
+    for position, bad in (
+        (4, "pid"),
+        (9, f"-1,0,{1 << 64}"),
+        (9, "-1,0"),
+        (10, "x|y"),
+        (10, "x" * 16),
+    ):
         damaged = "|".join([*fields[:position], bad, *fields[position + 1 :]])
         assert RunTimings.from_text(damaged) is None
 
@@ -129,13 +139,13 @@ def pair(x: int) -> int:
 def test_a_root_and_its_children_keep_their_timings_as_a_short_line(store: enact.Store) -> None:
     invocation = enact.invoke(pair, (1,), run_id="pair")
     run = enact.get_run("pair")
-    assert isinstance(run.state.timings, str) and run.state.timings.startswith("enact-timings-s1")
+    assert isinstance(run.state.timings, str) and run.state.timings.startswith("enact-timings-s2")
     timings = run.timings()
     assert set(timings.calls) == {(), (0,), (1,)} == set(_paths(invocation))
     root, first, second = timings.calls[()], timings.calls[(0,)], timings.calls[(1,)]
     assert root.start <= first.start <= first.end <= second.start <= second.end <= root.end
-    record = RunTimings.from_text(run.state.timings)
-    assert record is not None and RunTimings.from_text(record.to_text() or "") == record
+    record = RunTimings.from_text(run.state.timings, "pair")
+    assert record is not None and RunTimings.from_text(record.to_text() or "", "pair") == record
 
 
 def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
@@ -146,6 +156,16 @@ def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
     assert isinstance(ref, enact.Ref)
     record = store.checkout(ref)
     assert isinstance(record, RunTimings) and record.count == INLINE_TIMINGS + 1
+    # Stored packed: 24 bytes a call (two 32-bit and two 64-bit columns), 8 bytes of
+    # each request digest.
+    count = record.count
+    assert isinstance(record.calls, bytes) and len(record.calls) == 24 * count
+    columns = struct.unpack(f"<{2 * count}i{2 * count}q", record.calls)
+    assert columns[count - 1] == 0 and columns[2 * count - 1] == -1  # the root finished last
+    assert sorted(columns[count : 2 * count - 1]) == list(range(INLINE_TIMINGS))  # its children
+    starts, ends = columns[2 * count : 3 * count], columns[3 * count :]
+    assert all(start <= end for start, end in zip(starts, ends, strict=True))
+    assert isinstance(record.requests, bytes) and len(record.requests) == 8 * count
     timings = enact.get_run("larger").timings()
     assert len(timings.calls) == INLINE_TIMINGS + 1
     tree = enact.get_run("larger").invocation()
@@ -153,6 +173,34 @@ def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
     for index, child in enumerate(tree.get_children()):
         assert timings.get((index,), child.request.digest) is not None  # each its own request
     assert timings.get((0,), tree.get_child(1).request.digest) is None
+
+
+def test_timings_stored_in_the_older_forms_are_still_read(store: enact.Store) -> None:
+    """Stores written before the 24-byte layout keep their timings: the text forms that
+    named the run, and objects whose columns are base64 text of 64-bit numbers."""
+    enact.invoke(lone, (1,), run_id="old")
+    run = enact.get_run("old")
+    request = run.state.request.digest
+    started, clock = 1_700_000_000_000_000_000, 5_000
+    short = f"enact-timings-s1|old|started|complete|h|7|{started}|{clock}|900||-1,100,800|"
+    long_columns = base64.b64encode(struct.pack("<4q", 0, -1, clock + 100, clock + 800))
+    long = (
+        f"enact-timings-1|old|started|complete|h|7|{started}|{started + 900}|{clock}|1|0||"
+        f"{long_columns.decode()}|{request[:16]}|"
+    )
+    stored = RunTimings(
+        "old", "started", "complete", "h", 7, started, started + 900, clock, 1, "",
+        long_columns.decode(), request[:16], [], 0,
+    )  # fmt: skip
+    for kept in (short + request[:16], long, store.commit(stored)):
+        state = dataclasses.replace(run.state, timings=kept)
+        store.set_name("runs/old", store.commit(state))
+        timings = enact.get_run("old").timings()
+        root = timings.get((), request)
+        assert root is not None and (root.host, root.pid) == ("h", 7)
+        assert (root.start_ns, root.end_ns) == (started + 100, started + 800)
+        (attempt,) = timings.attempts
+        assert (attempt.run_id, attempt.status, attempt.ran) == ("old", "complete", 1)
 
 
 def test_timings_recorded_by_another_process_are_read_from_the_store(
@@ -247,10 +295,11 @@ def test_damaged_timings_show_calls_without_timings(store: enact.Store) -> None:
     enact.invoke(agents.nested, (1,), run_id="damaged")
     run = enact.get_run("damaged")
     assert isinstance(run.state.timings, str)
-    record = RunTimings.from_text(run.state.timings)
+    record = RunTimings.from_text(run.state.timings, "damaged")
     assert record is not None
-    broken = dataclasses.replace(record, calls="not base64!", usage=[[1, "x"]])
-    for kept in (broken.to_text(), store.commit(broken)):  # in the state, or an object
+    broken = dataclasses.replace(record, calls=b"\x00" * 25, usage=[[1, "x"]])
+    older = dataclasses.replace(broken, calls="not base64!")  # the older, base64 form
+    for kept in (broken.to_text(), store.commit(broken), store.commit(older)):
         state = dataclasses.replace(run.state, timings=kept)
         store.set_name("runs/damaged", store.commit(state))
         timings = enact.get_run("damaged").timings()

@@ -9,7 +9,10 @@ call that ran: its path in the tree, its request digest, its start and end
 reports. When the attempt ends, the timer becomes one `RunTimings` object,
 written in the same backend call as the run's next state, which refers to
 it; each `RunTimings` refers to the attempt before it. So timings cost no
-store write per call, and one small object per attempt. The first attempt of
+store write per call, and one small object per attempt, which keeps each
+call's numbers and request digest prefix as raw bytes (32 a call: as base64
+and hex text they were twice the bytes to encode and hash, a third of what
+timings cost a run of many calls). The first attempt of
 a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
 its record in the state itself, as one line of text (`RunTimings.to_text`; an
 attempt whose calls have one parent, a shorter line of offsets, see
@@ -39,7 +42,6 @@ import dataclasses
 import os
 import socket
 import struct
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any, Final, Protocol
@@ -55,12 +57,17 @@ _DIGEST_CHARS: Final = 16
 INLINE_TIMINGS: Final = 16
 """A run's first attempt of at most this many calls keeps its timings in its state, as text."""
 
-_TEXT_HEAD: Final = "enact-timings-1"
+_TEXT_HEAD: Final = "enact-timings-2"
 """The first field of `RunTimings.to_text`: the version of that form."""
 
-_SHORT_TEXT_HEAD: Final = "enact-timings-s1"
+_SHORT_TEXT_HEAD: Final = "enact-timings-s2"
 """The first field of the shorter text of a first attempt whose calls have one parent
 (`CallTimer.close_text`): times as offsets on the attempt's clock, no packed columns."""
+
+_OLD_TEXT_HEAD: Final = "enact-timings-1"
+_OLD_SHORT_TEXT_HEAD: Final = "enact-timings-s1"
+"""The older text forms (with the run id; the long one with `calls` in the wide layout
+of `_calls_of`): read, no longer written."""
 
 
 @dataclasses.dataclass
@@ -79,14 +86,17 @@ class RunTimings(Resource):
         count: How many calls ran (the root included).
         parents: The paths of the calls' parents, dotted (``0.2``; the root's
             children have the empty path), separated by spaces.
-        calls: Per call that ran, in the order they finished, four signed
-            64-bit integers, stored column by column (all parents, then all
-            indexes, then all starts, then all ends), little-endian, in base64:
-            the index of its parent's path in `parents`, its index among its
-            parent's children (-1 for the root call), and its start
-            and end on `clock`. Packed, because the numbers of a thousand calls
-            encode in microseconds this way, and in milliseconds as lists.
-        requests: The first 16 hex digits of each call's request digest, concatenated.
+        calls: Per call that ran, in the order they finished: the index of its
+            parent's path in `parents` and its index among its parent's
+            children (-1 for the root call), as signed 32-bit integers, then
+            its start and end on `clock`, as signed 64-bit integers; stored
+            column by column (all parents, all indexes, all starts, all ends),
+            little-endian: 24 bytes a call. Packed, because the numbers of a
+            thousand calls encode in microseconds this way, and in
+            milliseconds as lists. (Older records have a str here: the
+            base64 of the same columns, all of 64 bits.)
+        requests: The first 8 bytes of each call's request digest (16 hex
+            digits), concatenated. (Older records: the hex digits, a str.)
         usage: ``[call, input tokens, output tokens, total tokens]`` for the calls
             whose output reported token usage (``call``: its position in `calls`).
         reused: How many calls were taken from the journal instead of running.
@@ -105,8 +115,8 @@ class RunTimings(Resource):
     clock: int
     count: int
     parents: str
-    calls: str
-    requests: str
+    calls: bytes | str
+    requests: bytes | str
     usage: list[list[int]]
     reused: int
     previous: Ref[RunTimings] | None = None
@@ -114,27 +124,40 @@ class RunTimings(Resource):
     def to_text(self) -> str | None:
         """This record as one line of text (what a small run keeps in its state), or None.
 
-        The fields in order, separated by ``|`` (`usage` as ``call,in,out,total``
-        rows separated by ``;``); None when a field could not be read back
-        (a ``|`` in a host name) or the record refers to an earlier attempt
-        (a ref in a text would not keep that record alive).
+        The fields in order but the run id (the state has it), separated by
+        ``|``: `calls` in base64, `requests` in hex, `usage` as
+        ``call,in,out,total`` rows separated by ``;``. None when a field could
+        not be read back (a ``|`` in a host name), the record refers to an
+        earlier attempt (a ref in a text would not keep that record alive) or
+        it is an older record (`calls` a str).
         """
         process = _process_text_of(self.host, self.pid)
-        if self.previous is not None or process is None:
+        calls, requests = self.calls, self.requests
+        if self.previous is not None or process is None or type(calls) is not bytes:
+            return None
+        if type(requests) is not bytes:
             return None
         return _text(
-            self.run_id, self.event, self.status, process, self.started, self.ended,
-            self.clock, self.count, self.reused, self.parents, self.calls, self.requests,
-            self.usage,
+            self.event, self.status, process, self.started, self.ended, self.clock,
+            self.count, self.reused, self.parents, calls, requests, self.usage,
         )  # fmt: skip
 
     @classmethod
-    def from_text(cls, text: str) -> RunTimings | None:
-        """The record `to_text` wrote, or None if `text` is not one."""
+    def from_text(cls, text: str, run_id: str = "") -> RunTimings | None:
+        """The record `to_text` or `CallTimer.close_text` wrote, or None if `text` is not one.
+
+        `run_id`: the run whose state holds `text` (the text does not repeat
+        it). Also reads the older forms, which named the run.
+        """
         fields = text.split("|")
-        if len(fields) == 12 and fields[0] == _SHORT_TEXT_HEAD:
-            return cls._from_short_text(fields)
-        if len(fields) != 15 or fields[0] != _TEXT_HEAD:
+        head = fields[0]
+        if head == _SHORT_TEXT_HEAD and len(fields) == 11:
+            return cls._from_short_text(run_id, fields[1:])
+        if head == _OLD_SHORT_TEXT_HEAD and len(fields) == 12:
+            return cls._from_short_text(fields[1], fields[2:])
+        if head == _TEXT_HEAD and len(fields) == 14:
+            fields.insert(1, run_id)
+        elif head != _OLD_TEXT_HEAD or len(fields) != 15:
             return None
         try:
             numbers = [int(field) for field in fields[5:11]]
@@ -148,33 +171,48 @@ class RunTimings(Resource):
         pid, started, ended, clock, count, reused = numbers
         run_id, event, status, host = fields[1:5]
         parents, calls, requests = fields[11:14]
+        if head == _OLD_TEXT_HEAD:  # the columns stay in their old form, as stored
+            return cls(
+                run_id, event, status, host, pid, started, ended, clock, count, parents,
+                calls, requests, usage, reused,
+            )  # fmt: skip
+        try:
+            packed = base64.b64decode(calls, validate=True)
+            prefixes = bytes.fromhex(requests)
+        except ValueError:
+            return None
         return cls(
-            run_id, event, status, host, pid, started, ended, clock, count, parents, calls,
-            requests, usage, reused,
+            run_id, event, status, host, pid, started, ended, clock, count, parents, packed,
+            prefixes, usage, reused,
         )  # fmt: skip
 
     @classmethod
-    def _from_short_text(cls, fields: list[str]) -> RunTimings | None:
-        """The record of `_SHORT_TEXT_HEAD` text (see `CallTimer.close_text`), or None."""
-        run_id, event, status, host, _, _, _, _, parent, rows, requests = fields[1:]
+    def _from_short_text(cls, run_id: str, fields: list[str]) -> RunTimings | None:
+        """The record of `_SHORT_TEXT_HEAD` text (see `CallTimer.close_text`), or None.
+
+        `fields`: the text's fields after its head (and after the run id, in
+        the older form).
+        """
+        event, status, host, _, _, _, _, parent, rows, requests = fields
         try:
-            pid, started, clock, ended = [int(field) for field in fields[5:9]]
+            pid, started, clock, ended = [int(field) for field in fields[3:7]]
             calls = [[int(part) for part in row.split(",")] for row in rows.split(";") if row]
             if any(len(call) != 3 for call in calls) or len(requests) != 16 * len(calls):
                 return None
             count = len(calls)
             packed = struct.pack(
-                f"<{4 * count}q",
+                f"<{2 * count}i{2 * count}q",
                 *(0,) * count,
                 *[call[0] for call in calls],
                 *[clock + call[1] for call in calls],
                 *[clock + call[2] for call in calls],
             )
-        except (ValueError, struct.error):  # not numbers, or beyond 64 bits
+            prefixes = bytes.fromhex(requests)
+        except (ValueError, struct.error):  # not numbers, or beyond their bits
             return None
         return cls(
             run_id, event, status, host, pid, started, started + ended, clock, count, parent,
-            binascii.b2a_base64(packed, newline=False).decode("ascii"), requests, [], 0,
+            packed, prefixes, [], 0,
         )  # fmt: skip
 
 
@@ -182,15 +220,16 @@ register_resource_class(RunTimings)
 
 
 def _text(
-    run_id: str, event: str, status: str, process: str, started: int, ended: int,
-    clock: int, count: int, reused: int, parents: str, calls: str, requests: str,
+    event: str, status: str, process: str, started: int, ended: int, clock: int,
+    count: int, reused: int, parents: str, calls: bytes, requests: bytes,
     usage: list[list[int]],
 ) -> str:  # fmt: skip
     """`RunTimings.to_text` of these fields (`process`: `_process_text_of` host and pid)."""
     rows = ";".join([",".join(map(str, row)) for row in usage]) if usage else ""
+    packed = binascii.b2a_base64(calls, newline=False).decode("ascii")
     return (
-        f"{_TEXT_HEAD}|{run_id}|{event}|{status}|{process}|{started}|{ended}|{clock}|"
-        f"{count}|{reused}|{parents}|{calls}|{requests}|{rows}"
+        f"{_TEXT_HEAD}|{event}|{status}|{process}|{started}|{ended}|{clock}|"
+        f"{count}|{reused}|{parents}|{packed}|{requests.hex()}|{rows}"
     )
 
 
@@ -478,56 +517,63 @@ class CallTimer:
 
         An attempt whose calls all have one parent (a run of one call, or of
         a root and its children), with no token usage and nothing reused,
-        gets a shorter line: ``enact-timings-s1``, run id, event, status,
-        host, pid, started, clock, the attempt's end as an offset on the
-        clock, the parent's dotted path, per call ``index,start,end`` (offsets
-        on the clock) separated by ``;``, and the request digest prefixes,
-        separated by ``|``. `RunTimings.from_text` reads both forms.
-        None if timings are not recorded, the attempt ran more than
-        `INLINE_TIMINGS` calls, or the record cannot be text (then `close`).
+        gets a shorter line: ``enact-timings-s2``, event, status, host, pid,
+        started, clock, the attempt's end as an offset on the clock, the
+        parent's dotted path, per call ``index,start,end`` (offsets on the
+        clock) separated by ``;``, and the request digest prefixes (hex),
+        separated by ``|``. The run id is not repeated: the state has it.
+        `RunTimings.from_text` reads both forms. None if timings are not
+        recorded, the attempt ran more than `INLINE_TIMINGS` calls, or the
+        record cannot be text (then `close`).
         """
-        if not self.record or len(self.calls) > INLINE_TIMINGS:
+        calls = self.calls
+        if not self.record or len(calls) > INLINE_TIMINGS:
             return None
         process = _process_text[0] if _process_text else _process_field()
         if process is None:
             return None
-        calls, origin = self.calls, self._clock_origin
-        first = calls[0][0] if calls else ()
-        if (
-            not self._usage
-            and not self.reused_calls
-            and (len(calls) == 1 or all([call[0] == first for call in calls]))
-        ):
-            # One parent (a run of one call, or of a root and its children: most
-            # runs). This runs once per run: few steps, short numbers.
-            parent = ".".join(map(str, first)) if first else ""
+        origin = self._clock_origin
+        if calls and not self._usage and not self.reused_calls:
+            # This runs once per run, most often for a run of one call or of a root
+            # and its children: one loop and one f-string, no packed columns.
+            first = calls[0][0]
             if len(calls) == 1:  # the root alone, most often
                 _, index, request, start, end = calls[0]
-                rows, requests = f"{index},{start - origin},{end - origin}", request[:16]
+                return (
+                    f"{_SHORT_TEXT_HEAD}|{self.event}|{status}|{process}|{self.started}|"
+                    f"{origin}|{_clock() - origin}|{'.'.join(map(str, first))}|"
+                    f"{index},{start - origin},{end - origin}|{request[:_DIGEST_CHARS]}"
+                )
+            rows, requests = [], []
+            for parent, index, request, start, end in calls:
+                if parent != first:
+                    break
+                rows.append(f"{index},{start - origin},{end - origin}")
+                requests.append(request[:_DIGEST_CHARS])
             else:
-                rows = ";".join([f"{c[1]},{c[3] - origin},{c[4] - origin}" for c in calls])
-                requests = "".join([c[2][:_DIGEST_CHARS] for c in calls])
-            return (
-                f"{_SHORT_TEXT_HEAD}|{self.run_id}|{self.event}|{status}|{process}|"
-                f"{self.started}|{origin}|{_clock() - origin}|{parent}|{rows}|{requests}"
-            )
-        count, parents, packed, requests = _columns(calls)
+                return (
+                    f"{_SHORT_TEXT_HEAD}|{self.event}|{status}|{process}|{self.started}|"
+                    f"{origin}|{_clock() - origin}|{'.'.join(map(str, first))}|"
+                    f"{';'.join(rows)}|{''.join(requests)}"
+                )
+        count, parents, packed, prefixes = _columns(calls)
         started = self.started
         return _text(
-            self.run_id, self.event, status, process, started, started + (_clock() - origin),
-            origin, count, self.reused_calls, parents, packed, requests, _usage_rows(self._usage),
+            self.event, status, process, started, started + (_clock() - origin), origin,
+            count, self.reused_calls, parents, packed, prefixes, _usage_rows(self._usage),
         )  # fmt: skip
 
 
-def _columns(calls: list[tuple[tuple[int, ...], int, str, int, int]]) -> tuple[int, str, str, str]:
+def _columns(
+    calls: list[tuple[tuple[int, ...], int, str, int, int]],
+) -> tuple[int, str, bytes, bytes]:
     """`RunTimings.count`, `parents`, `calls` and `requests` of `CallTimer.calls`."""
     count = len(calls)
     if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
         _, _, request, start, end = calls[0]
-        packed = _ROOT_ONLY.pack(0, -1, start, end)
-        return 1, "", binascii.b2a_base64(packed, newline=False).decode("ascii"), request[:16]
+        return 1, "", _ROOT_ONLY.pack(0, -1, start, end), bytes.fromhex(request[:_DIGEST_CHARS])
     paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
-    columns = _COLUMNS.get(count) or struct.Struct(f"<{4 * count}q")
+    columns = _COLUMNS.get(count) or struct.Struct(f"<{2 * count}i{2 * count}q")
     if count < 64:
         _COLUMNS[count] = columns
     if paths.count(paths[0] if paths else ()) == count:
@@ -538,12 +584,7 @@ def _columns(calls: list[tuple[tuple[int, ...], int, str, int, int]]) -> tuple[i
         parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
         parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
         packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
-    return (
-        count,
-        parents,
-        binascii.b2a_base64(packed, newline=False).decode("ascii"),
-        _prefixes(digests),
-    )
+    return count, parents, packed, bytes.fromhex(_prefixes(digests))
 
 
 def _usage_rows(usage: list[tuple[int, TokenUsage]]) -> list[list[int]]:
@@ -575,7 +616,7 @@ def _prefixes(digests: tuple[str, ...]) -> str:
 _COLUMNS: Final[dict[int, struct.Struct]] = {}
 """The packers of `RunTimings.calls` for small call counts, made once each."""
 
-_ROOT_ONLY: Final = struct.Struct("<4q")
+_ROOT_ONLY: Final = struct.Struct("<2i2q")
 _NONE: Final[tuple[tuple[Any, ...], ...]] = ((),) * 5
 
 
@@ -737,13 +778,16 @@ class Timings:
         return iter(self.calls.values())
 
 
-def read_timings(store: Store, head: Ref[RunTimings] | str | None) -> Timings:
-    """The `Timings` of the attempts chained from `head` (the newest; a ref, or a text)."""
+def read_timings(store: Store, head: Ref[RunTimings] | str | None, run_id: str = "") -> Timings:
+    """The `Timings` of the attempts chained from `head` (the newest; a ref, or a text).
+
+    `run_id`: the run whose state holds `head` (a text does not name it).
+    """
     records: list[RunTimings] = []
     seen: set[str] = set()
     ref: Ref[RunTimings] | None
     if isinstance(head, str):
-        inline = RunTimings.from_text(head)
+        inline = RunTimings.from_text(head, run_id)
         records.extend([] if inline is None else [inline])
         ref = None
     else:
@@ -806,19 +850,16 @@ def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenU
     for usage in usages.values():
         total += usage
     count = record.count
-    columns = array.array("q")
     try:
         parents = [
             tuple(int(part) for part in dotted.split(".")) if dotted else ()
             for dotted in record.parents.split(" ")
         ]
-        columns.frombytes(base64.b64decode(record.calls, validate=True))
-    except (ValueError, TypeError):
+        columns = _columns_of(record.calls, count)
+        kept = record.requests
+        requests = kept.hex() if isinstance(kept, bytes) else kept
+    except (ValueError, TypeError, struct.error):
         return [], total  # damaged: the calls show without timings
-    if sys.byteorder == "big":
-        columns.byteswap()
-    if count < 0 or len(columns) != 4 * count:
-        return [], total
     origin = record.started - record.clock
     found = []
     for call in range(count):
@@ -834,7 +875,7 @@ def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenU
         found.append(
             CallTiming(
                 path,
-                record.requests[call * _DIGEST_CHARS : (call + 1) * _DIGEST_CHARS],
+                requests[call * _DIGEST_CHARS : (call + 1) * _DIGEST_CHARS],
                 start_ns / 1e9,
                 end_ns / 1e9,
                 record.host,
@@ -846,3 +887,18 @@ def _calls_of(record: RunTimings, number: int) -> tuple[list[CallTiming], TokenU
             )
         )
     return found, total
+
+
+def _columns_of(calls: bytes | str, count: int) -> tuple[int, ...]:
+    """The four columns of `RunTimings.calls`, one after the other (see `RunTimings`).
+
+    Raises ValueError (or struct.error) for columns that do not hold `count` calls.
+    An older record's str is the base64 of the wide layout: all four columns
+    of 64 bits.
+    """
+    if count < 0:
+        raise ValueError(f"a record of {count} calls")
+    if type(calls) is bytes:
+        return struct.unpack(f"<{2 * count}i{2 * count}q", calls)
+    wide = base64.b64decode(calls, validate=True)
+    return struct.unpack(f"<{4 * count}q", wide)

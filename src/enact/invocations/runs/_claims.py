@@ -335,7 +335,7 @@ class RunHandle:
         """The record of the attempts before this one, as an object (a line becomes one)."""
         earlier = self._earlier_timings
         if isinstance(earlier, str):
-            record = RunTimings.from_text(earlier)
+            record = RunTimings.from_text(earlier, self.run_id)
             earlier = self._earlier_timings = None if record is None else self.store.commit(record)
         return earlier
 

@@ -141,7 +141,7 @@ class Run:
         `enact.invocations.timings`); a call that the latest attempt took from
         the journal shows ``timings.ran(path) == False``.
         """
-        return read_timings(self.store, self.state.timings)
+        return read_timings(self.store, self.state.timings, self.state.run_id)
 
     def template_root(self) -> _Node:
         tree = None if self.state.tree is None else self.store.checkout(self.state.tree)
