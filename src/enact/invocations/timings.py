@@ -133,9 +133,12 @@ class RunTimings(Resource):
         """
         process = _process_text_of(self.host, self.pid)
         calls, requests = self.calls, self.requests
-        if self.previous is not None or process is None or type(calls) is not bytes:
-            return None
-        if type(requests) is not bytes:
+        if (
+            self.previous is not None
+            or process is None
+            or type(calls) is not bytes
+            or type(requests) is not bytes
+        ):
             return None
         return _text(
             self.event, self.status, process, self.started, self.ended, self.clock,
@@ -533,29 +536,24 @@ class CallTimer:
         if process is None:
             return None
         origin = self._clock_origin
-        if calls and not self._usage and not self.reused_calls:
-            # This runs once per run, most often for a run of one call or of a root
-            # and its children: one loop and one f-string, no packed columns.
-            first = calls[0][0]
+        first = calls[0][0] if calls else ()
+        if (
+            not self._usage
+            and not self.reused_calls
+            and (len(calls) == 1 or all([call[0] == first for call in calls]))
+        ):
+            # One parent (a run of one call, or of a root and its children: most
+            # runs). This runs once per run: few steps, short numbers.
             if len(calls) == 1:  # the root alone, most often
                 _, index, request, start, end = calls[0]
-                return (
-                    f"{_SHORT_TEXT_HEAD}|{self.event}|{status}|{process}|{self.started}|"
-                    f"{origin}|{_clock() - origin}|{'.'.join(map(str, first))}|"
-                    f"{index},{start - origin},{end - origin}|{request[:_DIGEST_CHARS]}"
-                )
-            rows, requests = [], []
-            for parent, index, request, start, end in calls:
-                if parent != first:
-                    break
-                rows.append(f"{index},{start - origin},{end - origin}")
-                requests.append(request[:_DIGEST_CHARS])
+                rows, requests = f"{index},{start - origin},{end - origin}", request[:16]
             else:
-                return (
-                    f"{_SHORT_TEXT_HEAD}|{self.event}|{status}|{process}|{self.started}|"
-                    f"{origin}|{_clock() - origin}|{'.'.join(map(str, first))}|"
-                    f"{';'.join(rows)}|{''.join(requests)}"
-                )
+                rows = ";".join([f"{c[1]},{c[3] - origin},{c[4] - origin}" for c in calls])
+                requests = "".join([c[2][:_DIGEST_CHARS] for c in calls])
+            return (
+                f"{_SHORT_TEXT_HEAD}|{self.event}|{status}|{process}|{self.started}|"
+                f"{origin}|{_clock() - origin}|{'.'.join(map(str, first))}|{rows}|{requests}"
+            )
         count, parents, packed, prefixes = _columns(calls)
         started = self.started
         return _text(
@@ -584,7 +582,7 @@ def _columns(
         parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
         parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
         packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
-    return count, parents, packed, bytes.fromhex(_prefixes(digests))
+    return count, parents, packed, _prefixes(digests)
 
 
 def _usage_rows(usage: list[tuple[int, TokenUsage]]) -> list[list[int]]:
@@ -594,23 +592,23 @@ def _usage_rows(usage: list[tuple[int, TokenUsage]]) -> list[list[int]]:
     ]
 
 
-def _prefixes(digests: tuple[str, ...]) -> str:
-    """The first `_DIGEST_CHARS` characters of each digest, concatenated.
+def _prefixes(digests: tuple[str, ...]) -> bytes:
+    """The bytes the first `_DIGEST_CHARS` hex digits of each digest spell, concatenated.
 
     For SHA-256 hex digests (64 characters each) the slicing is done by
     `array` on 8-byte units, in C: slicing a thousand strings one by one
     costs a third of packing a run's timings.
     """
     if len(digests) < 8:  # a small run: slicing costs less than joining first
-        return "".join([digest[:_DIGEST_CHARS] for digest in digests])
+        return bytes.fromhex("".join([digest[:_DIGEST_CHARS] for digest in digests]))
     joined = "".join(digests)
     if len(joined) != 64 * len(digests) or not joined.isascii():
-        return "".join([digest[:_DIGEST_CHARS] for digest in digests])
+        return bytes.fromhex("".join([digest[:_DIGEST_CHARS] for digest in digests]))
     units = array.array("Q", joined.encode("ascii"))
     prefixes = array.array("Q", bytes(_DIGEST_CHARS * len(digests)))
     prefixes[0::2] = units[0::8]
     prefixes[1::2] = units[1::8]
-    return prefixes.tobytes().decode("ascii")
+    return binascii.unhexlify(prefixes.tobytes())
 
 
 _COLUMNS: Final[dict[int, struct.Struct]] = {}
