@@ -27,6 +27,7 @@ from helpers.workload import item
 
 import enact
 from enact.stores.base import PackedResource
+from enact.stores.stored_form import compress
 
 WORKER = pathlib.Path(__file__).parent / "helpers" / "pg_worker.py"
 
@@ -125,6 +126,35 @@ def test_single_commit_freshens(backend: Any) -> None:
     time.sleep(0.02)
     backend.commit(first)
     assert backend.committed_before([first.digest, second.digest], cutoff) == {second.digest}
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["commit", "commit_many"])
+def test_recommit_of_other_valid_bytes_keeps_them_and_freshens(
+    backend: Any, dsn: str, many: bool
+) -> None:
+    """An object stored in another valid form (plain, where this commit sends it
+    compressed) keeps its bytes, and the commit still refreshes its time so gc spares
+    it."""
+    tokens = b"s'" + b"x" * 400 + b"'"
+    digest = hashlib.sha256(tokens).hexdigest()
+    compressed = compress(tokens)
+    assert compressed is not None and compressed != tokens
+    plain, other = PackedResource(digest, tokens), PackedResource(digest, compressed)
+    backend.commit(plain)
+    time.sleep(0.02)
+    cutoff = time.time()
+    time.sleep(0.02)
+    fresh = packed(f"fresh {many}")
+    if many:
+        backend.commit_many([other, fresh])
+    else:
+        backend.commit(other)
+        backend.commit(fresh)
+    assert backend.get(enact.Ref.from_digest(digest)).data == tokens
+    assert backend.committed_before([digest, fresh.digest], cutoff) == set()
+    table = f"{backend.schema}.enact_objects"
+    stored = sql(dsn, f"SELECT data FROM {table} WHERE digest = %s", bytes.fromhex(digest))
+    assert [bytes(row[0]) for row in stored] == [tokens]
 
 
 def test_batch_of_large_objects(store: enact.Store) -> None:
