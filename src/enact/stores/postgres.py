@@ -267,19 +267,22 @@ class PostgresBackend(StorageBackend):
         def render(template: str) -> bytes:
             return sql.SQL(template).format(**names).as_bytes(conn)
 
-        # Inserting objects returns the digests it inserted or found stored with the
-        # same bytes: the update's WHERE skips the others, so what is not returned is
-        # stored already with other bytes, and the commit checks those and replaces
-        # the ones that do not verify. Equal bytes cost a comparison on the server, no
-        # transfer. (A join against the table to find them instead cost 2-3x a batch
-        # of 10: psycopg's prepared generic plan for it degrades as the table grows.)
+        # Inserting objects counts the rows it inserted or found stored with the same
+        # bytes: the update's WHERE skips the others. A count short of the rows sent
+        # means some are stored already with other bytes, and the commit checks
+        # those and replaces the ones that do not verify. Equal bytes cost a
+        # comparison on the server, no transfer. (A join against the table to find
+        # them instead cost 2-3x a batch of 10: psycopg's prepared generic plan for
+        # it degrades as the table grows.)
         upsert = (
             "ON CONFLICT (digest) DO UPDATE SET committed_at = now() "
-            "WHERE {objects}.data = excluded.data RETURNING digest"
+            "WHERE {objects}.data = excluded.data RETURNING 1) SELECT count(*) FROM written"
         )
-        self._q_insert = render(f"INSERT INTO {{objects}} (digest, data) VALUES (%b, %b) {upsert}")
+        self._q_insert = render(
+            f"WITH written AS (INSERT INTO {{objects}} (digest, data) VALUES (%b, %b) {upsert}"
+        )
         self._q_insert_many = render(
-            "INSERT INTO {objects} (digest, data) "
+            "WITH written AS (INSERT INTO {objects} (digest, data) "
             f"SELECT * FROM unnest(%b::bytea[], %b::bytea[]) {upsert}"
         )
         self._q_repair = render(
@@ -494,7 +497,7 @@ class PostgresBackend(StorageBackend):
         query = self._q_insert
 
         def work(conn: _Connection) -> None:
-            if conn.execute(query, params).fetchone() is None:
+            if _count(conn.execute(query, params).fetchone()) == 0:
                 self._repair(conn, [params])
 
         self._run(f"Committing {packed_resource.digest}", work)
@@ -520,13 +523,13 @@ class PostgresBackend(StorageBackend):
             for chunk in chunks:
                 written = conn.execute(
                     self._q_insert_many, ([d for d, _ in chunk], [data for _, data in chunk])
-                ).fetchall()
-                if len(written) < len(chunk):
-                    keys = {bytes(row[0]) for row in written}
-                    self._repair(conn, [row for row in chunk if row[0] not in keys])
+                ).fetchone()
+                if _count(written) < len(chunk):
+                    self._repair(conn, chunk)
 
     def _repair(self, conn: _Connection, rows: list[tuple[bytes, bytes]]) -> None:
-        """Settles `rows` (digest, new bytes) that the upsert found stored with other bytes.
+        """Settles `rows` (digest, new bytes), of which the upsert found some stored with
+        other bytes.
 
         Stored bytes that verify are kept; the others are replaced. Either way the
         commit time is refreshed, as the upsert does for equal bytes, so that gc
@@ -537,6 +540,8 @@ class PostgresBackend(StorageBackend):
         stored = {bytes(key): bytes(data) for key, data in found}
         for key, data in new.items():
             old = stored.get(key)
+            if old == data:
+                continue  # the upsert refreshed it
             if old is None:
                 conn.execute(self._q_insert, (key, data))
             elif intact(PackedResource(key.hex(), old), self.locate):
@@ -992,6 +997,12 @@ def _item(row: Sequence[Any]) -> _ready.ReadyItem:
 def _name_key(name: str) -> bytes:
     """The key of a name's row: the SHA-256 of its UTF-8."""
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
+
+
+def _count(row: tuple[Any, ...] | None) -> int:
+    """The number in the one row of a ``SELECT count(*)``."""
+    assert row is not None
+    return int(row[0])
 
 
 def _chunks(rows: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
