@@ -34,6 +34,16 @@ class Node(enact.Resource):
     child: enact.FieldValue
 
 
+@enact.register
+@dataclasses.dataclass
+class Scored(enact.Resource):
+    """Fields whose annotation gives their speller a branch of its own (bool, float)."""
+
+    flag: bool
+    maybe: float | None
+    score: float
+
+
 text = st.text(st.characters(exclude_categories=()), max_size=8)
 ascii_text = st.text(st.characters(max_codepoint=0x7E, min_codepoint=0x20), max_size=8)
 refs = st.text("0123456789abcdef", min_size=64, max_size=64).map(enact.Ref.from_digest)
@@ -58,6 +68,7 @@ values = st.recursive(
         st.lists(children, max_size=12)
         | st.dictionaries(text, children, max_size=12)
         | st.builds(Node, children, children)
+        | st.builds(Scored, st.booleans(), st.floats() | st.none(), st.floats())
     ),
     max_leaves=60,
 )
@@ -84,6 +95,18 @@ deep_values = st.builds(nest, values, st.integers(0, 40), st.integers(0, 2))
 def test_fast_writers_give_the_bytes_of_the_general_walk(value: Any) -> None:
     """encode (fast paths first) and the general walk give identical bytes and links."""
     assert encode(value) == walk(value)
+
+
+@settings(max_examples=200)
+@given(values, values, values)
+def test_fields_holding_other_than_their_annotation_are_written_alike(
+    flag: Any, maybe: Any, score: Any
+) -> None:
+    """A field annotated bool or float that holds something else (an int, a list, a
+    resource) takes the other branches of the generated speller, with the same bytes."""
+    value = Scored(flag, maybe, score)
+    assert encode(value) == walk(value)
+    assert encode(Scored(1, 2, [-0.0, float("nan")])) == walk(Scored(1, 2, [-0.0, float("nan")]))
 
 
 @settings(max_examples=300)

@@ -182,7 +182,8 @@ def _make_speller(info: registry.ClassInfo) -> Speller:
     """Generates the `spell` step for one resource class, with its fields unrolled.
 
     Fields holding ASCII str, int, None, a plain Ref or a registered function
-    are spelled inline; anything else goes through `spell`. Generated once per
+    are spelled inline, and so are bools and floats in fields annotated so;
+    anything else goes through `spell`. Generated once per
     class, like dataclasses' ``__init__``; only identifiers (field names) and
     ``repr`` literals go into the source, which is registered with `linecache`
     so that tracebacks show it.
@@ -220,11 +221,12 @@ def _make_speller(info: registry.ClassInfo) -> Speller:
                 "if t is bool:",
                 f"    s{index} = {qname!r} + ('T' if x else 'F')",
             ],
+            "float": ["if t is float:", f"    s{index} = {qname + 'f'!r} + repr(x)"],
         }
         # The branches exclude each other (by type), so their order changes only
         # how fast a field is matched: the kind its annotation names is tried first.
         first = expected.get(attr, ())
-        order = [*first, *(kind for kind in branches if kind != "bool" or kind in first)]
+        order = [*first, *(kind for kind in branches if kind not in _DECLARED_ONLY)]
         lines += ["    x = v." + attr, "    t = type(x)"]
         for number, kind in enumerate(dict.fromkeys(order)):
             head, *body = branches[kind]
@@ -257,6 +259,11 @@ def _make_speller(info: registry.ClassInfo) -> Speller:
     return speller
 
 
+_DECLARED_ONLY: Final = frozenset({"bool", "float"})
+"""Branches a speller has only for fields annotated with their type (`_expected_kinds`):
+other fields holding such a value take `spell`."""
+
+
 def _expected_kinds(info: registry.ClassInfo) -> dict[str, tuple[str, ...]]:
     """Per field, the branches of its speller to try first, from its annotation.
 
@@ -275,6 +282,8 @@ def _expected_kinds(info: registry.ClassInfo) -> dict[str, tuple[str, ...]]:
             kinds[name] = ("ref", "none")
         elif text == "bool":
             kinds[name] = ("bool",)  # a bool has no branch of its own otherwise
+        elif text in ("float", "float | None"):
+            kinds[name] = ("float", "none")  # nor has a float (times, scores)
         elif text.startswith(("list[", "dict[")):
             kinds[name] = ("empty",)
     return kinds
