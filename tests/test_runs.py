@@ -320,6 +320,22 @@ def test_a_running_run_is_held_by_its_process_with_a_lease(store: enact.Store) -
     assert enact.get_run("held").status == "complete"
 
 
+def test_a_moved_state_is_a_new_state_with_the_changes(store: enact.Store) -> None:
+    """`RunState.moved` gives what dataclasses.replace would, leaves the old state as it
+    was, and names a field that does not exist."""
+    enact.invoke(ask, (4,), run_id="mv")
+    run = enact.get_run("mv")
+    before = dataclasses.replace(run.state)
+    moved = run.state.moved(run.head, "queued", "claimed", owner=None, updated=5.0)
+    assert moved == dataclasses.replace(
+        before, status="queued", event="claimed", previous=run.head, owner=None, updated=5.0
+    )
+    assert run.state == before and moved is not run.state
+    assert moved.previous == run.head and store.checkout(store.commit(moved)) == moved
+    with pytest.raises(TypeError, match="RunState has no field ownr"):
+        run.state.moved(run.head, "queued", "claimed", ownr=None)
+
+
 def test_history_lists_the_states_of_one_run_newest_first(store: enact.Store) -> None:
     """Starting, waiting, answering and resuming one run make one chain of states."""
     enact.invoke(ask, (4,), run_id="h")

@@ -127,10 +127,21 @@ class RunState(Resource):
         """The run's next state after this one (stored at `head`): every head move's one
         way to make it. `updated` is now unless `changes` give it."""
         changes.setdefault("updated", time.time())
-        return dataclasses.replace(self, status=status, event=event, previous=head, **changes)
+        if not changes.keys() <= _FIELDS:
+            unknown = sorted(changes.keys() - _FIELDS)
+            raise TypeError(f"RunState has no field {', '.join(unknown)}")
+        # A copy of the fields (all a RunState's __dict__ holds, as on checkout), not
+        # dataclasses.replace: that costs a run of one call 2% (7 µs against 3 here).
+        state = object.__new__(RunState)
+        fields = state.__dict__
+        fields.update(self.__dict__)
+        fields.update(changes, status=status, event=event, previous=head)
+        return state
 
 
 register_resource_class(RunState)
+
+_FIELDS: Final = frozenset(field.name for field in dataclasses.fields(RunState))
 
 
 def check_run_id(run_id: str) -> str:
