@@ -408,8 +408,16 @@ class RunHandle:
             self.renew_at = now + self.lease_seconds / 3
 
 
-def _compare_and_set(store: Store, expected: Ref[RunState] | None, new: RunState) -> Ref[RunState]:
-    ref: Ref[RunState] = store.commit(new)
+def _compare_and_set(
+    store: Store,
+    expected: Ref[RunState] | None,
+    new: RunState,
+    ref: Ref[RunState] | None = None,
+) -> Ref[RunState]:
+    """Commits `new` (unless `ref`, its ref, says it is stored) and moves the run's head
+    to it from `expected`."""
+    if ref is None:
+        ref = store.commit(new)
     try:
         store.set_name(RUN_PREFIX + new.run_id, ref, expected=expected)
     except NameConflictError as err:
@@ -470,7 +478,7 @@ def create_run(store: Store, state: RunState) -> Ref[RunState]:
     ref: Ref[RunState] = store.commit(state)
     store.set_name(index_name, ref)
     try:
-        return _compare_and_set(store, None, state)
+        return _compare_and_set(store, None, state, ref)
     except RunConflictError:
         store.set_name(index_name, None)
         raise
