@@ -107,8 +107,12 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     enact.invoke(lone, (4,), run_id="lone")
     run = enact.get_run("lone")
     inline = run.state.timings
-    assert isinstance(inline, str) and inline.startswith("enact-timings-s2|started|complete|")
+    assert isinstance(inline, str) and inline.startswith("enact-ts3|started|complete|")
     assert "lone" not in inline  # the state names the run
+    # Times are offsets from the attempt's start: no clock origin in the line.
+    head, _, _, _, _, started, ended, parent, rows, requests = inline.split("|")
+    index, start, end = map(int, rows.split(","))
+    assert (index, parent) == (-1, "") and 0 <= start <= end <= int(ended) < 60 * 10**9
     record = RunTimings.from_text(inline, "lone")
     assert record is not None and record.count == 1 and record.parents == ""
     assert record.run_id == "lone"
@@ -122,10 +126,11 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     fields = inline.split("|")
     for position, bad in (
         (4, "pid"),
-        (9, f"-1,0,{1 << 64}"),
-        (9, "-1,0"),
-        (10, "x|y"),
-        (10, "x" * 16),
+        (6, "end"),
+        (8, f"-1,0,{1 << 64}"),
+        (8, "-1,0"),
+        (9, "x|y"),
+        (9, "x" * 16),
     ):
         damaged = "|".join([*fields[:position], bad, *fields[position + 1 :]])
         assert RunTimings.from_text(damaged) is None
@@ -139,7 +144,7 @@ def pair(x: int) -> int:
 def test_a_root_and_its_children_keep_their_timings_as_a_short_line(store: enact.Store) -> None:
     invocation = enact.invoke(pair, (1,), run_id="pair")
     run = enact.get_run("pair")
-    assert isinstance(run.state.timings, str) and run.state.timings.startswith("enact-timings-s2")
+    assert isinstance(run.state.timings, str) and run.state.timings.startswith("enact-ts3|")
     timings = run.timings()
     assert set(timings.calls) == {(), (0,), (1,)} == set(_paths(invocation))
     root, first, second = timings.calls[()], timings.calls[(0,)], timings.calls[(1,)]
@@ -177,12 +182,14 @@ def test_the_timings_of_a_larger_attempt_are_an_object_of_their_own(
 
 def test_timings_stored_in_the_older_forms_are_still_read(store: enact.Store) -> None:
     """Stores written before the 24-byte layout keep their timings: the text forms that
-    named the run, and objects whose columns are base64 text of 64-bit numbers."""
+    named the run or gave the clock origin, and objects whose columns are base64 text of
+    64-bit numbers."""
     enact.invoke(lone, (1,), run_id="old")
     run = enact.get_run("old")
     request = run.state.request.digest
     started, clock = 1_700_000_000_000_000_000, 5_000
     short = f"enact-timings-s1|old|started|complete|h|7|{started}|{clock}|900||-1,100,800|"
+    s2 = f"enact-timings-s2|started|complete|h|7|{started}|{clock}|900||-1,100,800|"
     long_columns = base64.b64encode(struct.pack("<4q", 0, -1, clock + 100, clock + 800))
     long = (
         f"enact-timings-1|old|started|complete|h|7|{started}|{started + 900}|{clock}|1|0||"
@@ -192,7 +199,7 @@ def test_timings_stored_in_the_older_forms_are_still_read(store: enact.Store) ->
         "old", "started", "complete", "h", 7, started, started + 900, clock, 1, "",
         long_columns.decode(), request[:16], [], 0,
     )  # fmt: skip
-    for kept in (short + request[:16], long, store.commit(stored)):
+    for kept in (short + request[:16], s2 + request[:16], long, store.commit(stored)):
         state = dataclasses.replace(run.state, timings=kept)
         store.set_name("runs/old", store.commit(state))
         timings = enact.get_run("old").timings()

@@ -15,8 +15,8 @@ and hex text they were twice the bytes to encode and hash, a third of what
 timings cost a run of many calls). The first attempt of
 a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
 its record in the state itself, as one line of text (`RunTimings.to_text`; an
-attempt whose calls have one parent, a shorter line of offsets, see
-`CallTimer.close_text`), with no object of its own; the next attempt makes that
+attempt whose calls have one parent, a shorter line of offsets from the
+attempt's start, see `CallTimer.close_text`), with no object of its own; the next attempt makes that
 an object.
 
 A call that a replay took from the journal has no entry in the attempt
@@ -60,14 +60,16 @@ INLINE_TIMINGS: Final = 16
 _TEXT_HEAD: Final = "enact-timings-2"
 """The first field of `RunTimings.to_text`: the version of that form."""
 
-_SHORT_TEXT_HEAD: Final = "enact-timings-s2"
+_SHORT_TEXT_HEAD: Final = "enact-ts3"
 """The first field of the shorter text of a first attempt whose calls have one parent
-(`CallTimer.close_text`): times as offsets on the attempt's clock, no packed columns."""
+(`CallTimer.close_text`): times as offsets from the attempt's start, no packed columns."""
 
 _OLD_TEXT_HEAD: Final = "enact-timings-1"
 _OLD_SHORT_TEXT_HEAD: Final = "enact-timings-s1"
-"""The older text forms (with the run id; the long one with `calls` in the wide layout
-of `_calls_of`): read, no longer written."""
+_S2_SHORT_TEXT_HEAD: Final = "enact-timings-s2"
+"""The older text forms (``-1`` and ``-s1`` with the run id, the long one with `calls` in
+the wide layout of `_calls_of`; ``-s2`` with the attempt's clock origin): read, no longer
+written."""
 
 
 @dataclasses.dataclass
@@ -154,7 +156,10 @@ class RunTimings(Resource):
         """
         fields = text.split("|")
         head = fields[0]
-        if head == _SHORT_TEXT_HEAD and len(fields) == 11:
+        if head == _SHORT_TEXT_HEAD and len(fields) == 10:
+            fields.insert(6, "0")  # no clock origin: times are offsets from the start
+            return cls._from_short_text(run_id, fields[1:])
+        if head == _S2_SHORT_TEXT_HEAD and len(fields) == 11:
             return cls._from_short_text(run_id, fields[1:])
         if head == _OLD_SHORT_TEXT_HEAD and len(fields) == 12:
             return cls._from_short_text(fields[1], fields[2:])
@@ -191,10 +196,11 @@ class RunTimings(Resource):
 
     @classmethod
     def _from_short_text(cls, run_id: str, fields: list[str]) -> RunTimings | None:
-        """The record of `_SHORT_TEXT_HEAD` text (see `CallTimer.close_text`), or None.
+        """The record of a short line (see `CallTimer.close_text`), or None.
 
-        `fields`: the text's fields after its head (and after the run id, in
-        the older form).
+        `fields`: the line's fields after its head (and after the run id, in
+        the ``-s1`` form), with the clock origin after `started` (``0`` for a
+        line that has none: its times are offsets from `started`).
         """
         event, status, host, _, _, _, _, parent, rows, requests = fields
         try:
@@ -520,20 +526,17 @@ class CallTimer:
 
         An attempt whose calls all have one parent (a run of one call, or of
         a root and its children), with no token usage and nothing reused,
-        gets a shorter line: ``enact-timings-s2``, event, status, host, pid,
-        started, clock, the attempt's end as an offset on the clock, the
-        parent's dotted path, per call ``index,start,end`` (offsets on the
-        clock) separated by ``;``, and the request digest prefixes (hex),
-        separated by ``|``. The run id is not repeated: the state has it.
+        gets a shorter line: ``enact-ts3``, event, status, host, pid,
+        started, the attempt's end, the parent's dotted path, per call
+        ``index,start,end`` separated by ``;``, and the request digest
+        prefixes (hex), separated by ``|``; every time but `started` is in
+        nanoseconds from `started`. The run id is not repeated: the state has it.
         `RunTimings.from_text` reads both forms. None if timings are not
         recorded, the attempt ran more than `INLINE_TIMINGS` calls, or the
         record cannot be text (then `close`).
         """
         calls = self.calls
         if not self.record or len(calls) > INLINE_TIMINGS:
-            return None
-        process = _process_text[0] if _process_text else _process_field()
-        if process is None:
             return None
         origin = self._clock_origin
         first = calls[0][0] if calls else ()
@@ -543,17 +546,21 @@ class CallTimer:
             and (len(calls) == 1 or all([call[0] == first for call in calls]))
         ):
             # One parent (a run of one call, or of a root and its children: most
-            # runs). This runs once per run: few steps, short numbers.
-            if len(calls) == 1:  # the root alone, most often
-                _, index, request, start, end = calls[0]
-                rows, requests = f"{index},{start - origin},{end - origin}", request[:16]
-            else:
-                rows = ";".join([f"{c[1]},{c[3] - origin},{c[4] - origin}" for c in calls])
-                requests = "".join([c[2][:_DIGEST_CHARS] for c in calls])
-            return (
-                f"{_SHORT_TEXT_HEAD}|{self.event}|{status}|{process}|{self.started}|"
-                f"{origin}|{_clock() - origin}|{'.'.join(map(str, first))}|{rows}|{requests}"
-            )
+            # runs). This runs once per run: few steps, short numbers, and the
+            # line's head up to `started` made once per process.
+            head = _short_heads.get((self.event, status)) or _short_head(self.event, status)
+            if head is not None:
+                if len(calls) == 1:  # the root alone, most often
+                    _, index, request, start, end = calls[0]
+                    rows, requests = f"{index},{start - origin},{end - origin}", request[:16]
+                else:
+                    rows = ";".join([f"{c[1]},{c[3] - origin},{c[4] - origin}" for c in calls])
+                    requests = "".join([c[2][:_DIGEST_CHARS] for c in calls])
+                parent = ".".join(map(str, first)) if first else ""
+                return f"{head}{self.started}|{_clock() - origin}|{parent}|{rows}|{requests}"
+        process = _process_text[0] if _process_text else _process_field()
+        if process is None:
+            return None
         count, parents, packed, prefixes = _columns(calls)
         started = self.started
         return _text(
@@ -640,9 +647,24 @@ def _process_field() -> str | None:
     return _process_text[0]
 
 
+def _short_head(event: str, status: str) -> str | None:
+    """The start of a short line up to `started`, made once per event and status (None
+    if this process's host name cannot be in text)."""
+    process = _process_text[0] if _process_text else _process_field()
+    if process is None:
+        return None
+    head = _short_heads[(event, status)] = f"{_SHORT_TEXT_HEAD}|{event}|{status}|{process}|"
+    return head
+
+
+_short_heads: Final[dict[tuple[str, str], str]] = {}
+"""`_short_head` by event and status (this process's own: cleared after a fork)."""
+
+
 def _forgotten_process() -> None:
     _process_known.clear()
     _process_text.clear()
+    _short_heads.clear()
 
 
 if hasattr(os, "register_at_fork"):
