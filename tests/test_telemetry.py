@@ -110,9 +110,11 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     assert isinstance(inline, str) and inline.startswith("enact-ts3|started|complete|")
     assert "lone" not in inline  # the state names the run
     # Times are offsets from the attempt's start: no clock origin in the line.
-    head, _, _, _, _, started, ended, parent, rows, requests = inline.split("|")
+    *_, started, ended, parent, rows, requests = inline.split("|")
     index, start, end = map(int, rows.split(","))
     assert (index, parent) == (-1, "") and 0 <= start <= end <= int(ended) < 60 * 10**9
+    assert requests == run.state.request.digest[:16]
+    assert abs(int(started) / 1e9 - run.state.created) < 60
     record = RunTimings.from_text(inline, "lone")
     assert record is not None and record.count == 1 and record.parents == ""
     assert record.run_id == "lone"
