@@ -17,6 +17,7 @@ ratios are peer / enact, so > 1 means enact is faster or smaller.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import subprocess
@@ -56,6 +57,19 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _compile_sources() -> None:
+    """Writes the bytecode of enact's sources, which the cold start imports from src.
+
+    The peers' packages were byte-compiled when pip installed them, as enact's are
+    when a user installs it. Without this, in a shell with ``PYTHONDONTWRITEBYTECODE=1``,
+    every source changed since its last import is compiled at every start: about 40 ms
+    for six changed modules, 200 ms with none compiled (450 ms against 220 ms a start
+    here), which the peers never pay."""
+    src = os.path.join(os.path.dirname(HERE), "src")
+    if not compileall.compile_dir(src, quiet=1):
+        raise RuntimeError(f"could not byte-compile {src}")
+
+
 def ensure_peers(log: Any) -> None:
     if all(os.path.exists(_python(p)) for p in PEERS):
         return
@@ -65,6 +79,8 @@ def ensure_peers(log: Any) -> None:
 
 def run_side(side: str, workload: str, size: int, repeats: int) -> dict[str, Any]:
     if workload == "cold_start":
+        if side == "enact":
+            _compile_sources()
         command = [_python(side, fresh_process=True), _script(side), "cold_one"]
         res = peer_common.cold_start(command, repeats, _env())
         return {"side": side, **res}
