@@ -539,25 +539,30 @@ class CallTimer:
         if not self.record or len(calls) > INLINE_TIMINGS:
             return None
         origin = self._clock_origin
-        first = calls[0][0] if calls else ()
-        if (
-            not self._usage
-            and not self.reused_calls
-            and (len(calls) == 1 or all([call[0] == first for call in calls]))
-        ):
+        if not self._usage and not self.reused_calls:
             # One parent (a run of one call, or of a root and its children: most
-            # runs). This runs once per run: few steps, short numbers, and the
-            # line's head up to `started` made once per process.
-            head = _short_heads.get((self.event, status)) or _short_head(self.event, status)
-            if head is not None:
-                if len(calls) == 1:  # the root alone, most often
-                    _, index, request, start, end = calls[0]
-                    rows, requests = f"{index},{start - origin},{end - origin}", request[:16]
+            # runs) gets the short line. This runs once per run: few steps, no
+            # comprehension (each is a call of its own), and the line's head up to
+            # `started` made once per process.
+            first = calls[0][0] if calls else ()
+            rows: str | None = None
+            if len(calls) == 1:  # the root alone, most often
+                _, index, requests, start, end = calls[0]
+                rows, requests = f"{index},{start - origin},{end - origin}", requests[:16]
+            else:
+                numbers: list[int] = []
+                requests = ""
+                for parent, index, request, start, end in calls:
+                    if parent != first:
+                        break
+                    numbers += (index, start - origin, end - origin)
+                    requests += request[:_DIGEST_CHARS]
                 else:
-                    rows = ";".join([f"{c[1]},{c[3] - origin},{c[4] - origin}" for c in calls])
-                    requests = "".join([c[2][:_DIGEST_CHARS] for c in calls])
-                parent = ".".join(map(str, first)) if first else ""
-                return f"{head}{self.started}|{_clock() - origin}|{parent}|{rows}|{requests}"
+                    rows = (_ROWS.get(len(calls)) or _rows_format(len(calls))) % tuple(numbers)
+            head = _short_heads.get((self.event, status)) or _short_head(self.event, status)
+            if rows is not None and head is not None:
+                path = ".".join(map(str, first)) if first else ""
+                return f"{head}{self.started}|{_clock() - origin}|{path}|{rows}|{requests}"
         process = _process_text[0] if _process_text else _process_field()
         if process is None:
             return None
@@ -656,6 +661,15 @@ def _short_head(event: str, status: str) -> str | None:
     head = _short_heads[(event, status)] = f"{_SHORT_TEXT_HEAD}|{event}|{status}|{process}|"
     return head
 
+
+def _rows_format(count: int) -> str:
+    """The %-format of a short line's `count` rows (``index,start,end``, ``;`` between)."""
+    rows = _ROWS[count] = ";".join(["%d,%d,%d"] * count)
+    return rows
+
+
+_ROWS: Final[dict[int, str]] = {}
+"""`_rows_format` by count (at most `INLINE_TIMINGS` + 1 of them)."""
 
 _short_heads: Final[dict[tuple[str, str], str]] = {}
 """`_short_head` by event and status (this process's own: cleared after a fork)."""
