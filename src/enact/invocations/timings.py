@@ -16,8 +16,8 @@ timings cost a run of many calls). The first attempt of
 a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
 its record in the state itself, as one line of text (`RunTimings.to_text`; an
 attempt whose calls have one parent, a shorter line of offsets from the
-attempt's start, see `CallTimer.close_text`), with no object of its own; the next attempt makes that
-an object.
+attempt's start, see `CallTimer.close_text`), with no object of its own; the
+next attempt makes that an object.
 
 A call that a replay took from the journal has no entry in the attempt
 that replayed it: `Timings.ran` tells the two apart.
@@ -209,8 +209,7 @@ class RunTimings(Resource):
             if any(len(call) != 3 for call in calls) or len(requests) != 16 * len(calls):
                 return None
             count = len(calls)
-            packed = struct.pack(
-                f"<{2 * count}i{2 * count}q",
+            packed = _packer(count).pack(
                 *(0,) * count,
                 *[call[0] for call in calls],
                 *[clock + call[1] for call in calls],
@@ -531,7 +530,7 @@ class CallTimer:
         ``index,start,end`` separated by ``;``, and the request digest
         prefixes (hex), separated by ``|``; every time but `started` is in
         nanoseconds from `started`. The run id is not repeated: the state has it.
-        `RunTimings.from_text` reads both forms. None if timings are not
+        `RunTimings.from_text` reads every form. None if timings are not
         recorded, the attempt ran more than `INLINE_TIMINGS` calls, or the
         record cannot be text (then `close`).
         """
@@ -547,8 +546,9 @@ class CallTimer:
             first = calls[0][0] if calls else ()
             rows: str | None = None
             if len(calls) == 1:  # the root alone, most often
-                _, index, requests, start, end = calls[0]
-                rows, requests = f"{index},{start - origin},{end - origin}", requests[:16]
+                _, index, request, start, end = calls[0]
+                rows = f"{index},{start - origin},{end - origin}"
+                requests = request[:_DIGEST_CHARS]
             else:
                 numbers: list[int] = []
                 requests = ""
@@ -583,9 +583,7 @@ def _columns(
         _, _, request, start, end = calls[0]
         return 1, "", _ROOT_ONLY.pack(0, -1, start, end), bytes.fromhex(request[:_DIGEST_CHARS])
     paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
-    columns = _COLUMNS.get(count) or struct.Struct(f"<{2 * count}i{2 * count}q")
-    if count < 64:
-        _COLUMNS[count] = columns
+    columns = _packer(count)
     if paths.count(paths[0] if paths else ()) == count:
         # One parent (a run of a root and its children): no table to build.
         parents = ".".join(map(str, paths[0])) if paths else ""
@@ -623,6 +621,16 @@ def _prefixes(digests: tuple[str, ...]) -> bytes:
     return binascii.unhexlify(prefixes.tobytes())
 
 
+def _packer(count: int) -> struct.Struct:
+    """The layout of `RunTimings.calls` for `count` calls (made once for small counts)."""
+    packer = _COLUMNS.get(count)
+    if packer is None:
+        packer = struct.Struct(f"<{2 * count}i{2 * count}q")
+        if count < 64:
+            _COLUMNS[count] = packer
+    return packer
+
+
 _COLUMNS: Final[dict[int, struct.Struct]] = {}
 """The packers of `RunTimings.calls` for small call counts, made once each."""
 
@@ -655,7 +663,7 @@ def _process_field() -> str | None:
 def _short_head(event: str, status: str) -> str | None:
     """The start of a short line up to `started`, made once per event and status (None
     if this process's host name cannot be in text)."""
-    process = _process_text[0] if _process_text else _process_field()
+    process = _process_field()
     if process is None:
         return None
     head = _short_heads[(event, status)] = f"{_SHORT_TEXT_HEAD}|{event}|{status}|{process}|"
@@ -933,6 +941,6 @@ def _columns_of(calls: bytes | str, count: int) -> tuple[int, ...]:
     if count < 0:
         raise ValueError(f"a record of {count} calls")
     if type(calls) is bytes:
-        return struct.unpack(f"<{2 * count}i{2 * count}q", calls)
+        return _packer(count).unpack(calls)
     wide = base64.b64decode(calls, validate=True)
     return struct.unpack(f"<{4 * count}q", wide)
