@@ -274,17 +274,16 @@ class PostgresBackend(StorageBackend):
         # comparison on the server, no transfer. (A join against the table to find
         # them instead cost 2-3x a batch of 10: psycopg's prepared generic plan for
         # it degrades as the table grows.)
-        upsert = (
-            "ON CONFLICT (digest) DO UPDATE SET committed_at = now() "
-            "WHERE {objects}.data = excluded.data RETURNING 1) SELECT count(*) FROM written"
-        )
-        self._q_insert = render(
-            f"WITH written AS (INSERT INTO {{objects}} (digest, data) VALUES (%b, %b) {upsert}"
-        )
-        self._q_insert_many = render(
-            "WITH written AS (INSERT INTO {objects} (digest, data) "
-            f"SELECT * FROM unnest(%b::bytea[], %b::bytea[]) {upsert}"
-        )
+        def counted_upsert(rows: str) -> bytes:
+            return render(
+                f"WITH written AS (INSERT INTO {{objects}} (digest, data) {rows} "
+                "ON CONFLICT (digest) DO UPDATE SET committed_at = now() "
+                "WHERE {objects}.data = excluded.data RETURNING 1) "
+                "SELECT count(*) FROM written"
+            )
+
+        self._q_insert = counted_upsert("VALUES (%b, %b)")
+        self._q_insert_many = counted_upsert("SELECT * FROM unnest(%b::bytea[], %b::bytea[])")
         self._q_repair = render(
             "UPDATE {objects} SET data = %b, committed_at = now() WHERE digest = %b AND data = %b"
         )
@@ -544,10 +543,9 @@ class PostgresBackend(StorageBackend):
                 continue  # the upsert refreshed it
             if old is None:
                 conn.execute(self._q_insert, (key, data))
-            elif intact(PackedResource(key.hex(), old), self.locate):
-                conn.execute(self._q_repair, (old, key, old))
             else:
-                conn.execute(self._q_repair, (data, key, old))
+                kept = old if intact(PackedResource(key.hex(), old), self.locate) else data
+                conn.execute(self._q_repair, (kept, key, old))
 
     def _copy(self, conn: _Connection, *, rows: list[tuple[bytes, bytes]]) -> None:
         """Writes a large batch: COPY for the new objects, one upsert for the others."""
