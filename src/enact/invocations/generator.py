@@ -117,7 +117,13 @@ class _Program:
     def block(
         self, handle: RunHandle, call: ChildCall, request: Exception
     ) -> tuple[Any, Ref[Response]]:
-        """`LiveWaiter.block`: hands the request to the driver and waits for its answer."""
+        """`LiveWaiter.block`: hands the request to the driver and waits for its answer.
+
+        The answer claims the run back here, in the program's thread, not in the
+        driver's: both writes of a request then go through this thread's
+        connection, whose page cache a write from another connection (the
+        driver's) would invalidate each time.
+        """
         self.to_driver.put(("waiting", ((*call.frame.path, call.index), request, call.digest)))
         message = self.to_program.get()
         if message[0] != "answer":  # the generator was dropped: the run stays waiting
@@ -131,7 +137,14 @@ class _Program:
                 )
             )
             raise _Abandoned
-        return message[1], message[2]
+        _, path, digest, value = message
+        try:
+            response = handle.resume_here(path, digest, value)
+        except RunConflictError as err:  # answered elsewhere: the program ends, writing nothing
+            handle.abandon(err)
+            self.to_driver.put(("lost", err))
+            raise _Abandoned from None
+        return value, response
 
     # In the driver's thread -------------------------------------------------------
 
@@ -148,18 +161,18 @@ class _Program:
                 _raise_in(self.thread, KeyboardInterrupt)
 
     def answer(self, path: tuple[int, ...], digest: str, value: Any) -> tuple[Any, ...]:
-        """Claims the waiting run back with `value`, lets the program go on to its next stop."""
-        try:
-            response = self.handle.resume_here(path, digest, value)
-        except RunConflictError as err:
-            self.give_up(err)
-            raise
-        self.to_program.put(("answer", value, response))
-        return self.next_stop()
+        """Hands the answer to the program, which claims the run back with it (see
+        `block`) and goes on to its next stop.
 
-    def give_up(self, why: RunConflictError) -> None:
-        self.handle.abandon(why)
-        self.to_program.put(("abandon",))
+        Raises:
+            RunConflictError: The head moved on (another process answered or
+                continued the run); the program ended without running on.
+        """
+        self.to_program.put(("answer", path, digest, value))
+        stop = self.next_stop()
+        if stop[0] == "lost":
+            raise stop[1]
+        return stop
 
 
 def _loop_running() -> bool:
