@@ -6,11 +6,14 @@ class is first registered or used, and kept in a `ClassInfo`.
 
 The registry never imports a module by name: a stored type id is resolved only
 against classes that this process has defined. An unknown type id is an error
-that names the type, never a reason to run code.
+that names the type, never a reason to run code. The one exception is enact's
+own: registrations it defers (`defer_registrations`), such as its wrappers of
+standard-library types, run on the first lookup that misses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import operator
@@ -179,6 +182,33 @@ def _add_aliases(obj: Any, info: ClassInfo) -> None:
             _by_type_id[type_id_for(alias, info.field_names).encode("utf-8")] = info
 
 
+_deferred: list[Callable[[], object]] = []
+
+
+def defer_registrations(load: Callable[[], object]) -> None:
+    """Runs `load`, which registers classes, only when a lookup could need them.
+
+    enact defers its wrappers of standard-library types this way (see
+    `enact.wrappers`), so that a process that stores no datetime, UUID,
+    Decimal, path or enum member does not import their modules. Every lookup
+    that misses (a stored type id, a type name, the wrapper of a value's
+    type) first runs what is still deferred and then looks once more; so does
+    registering a wrapper, so that one registered later still replaces a
+    deferred one for the same type. `load` must be safe to run again and from
+    two threads at once, as importing a module is: a lookup that misses while
+    another thread runs it runs it too, and so waits for it.
+    """
+    _deferred.append(load)
+
+
+def load_deferred() -> None:
+    """Runs the registrations deferred so far (see `defer_registrations`)."""
+    for load in tuple(_deferred):
+        load()
+        with contextlib.suppress(ValueError):  # another thread ran it too
+            _deferred.remove(load)
+
+
 def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> ClassInfo:
     """Registers a resource class (idempotent) and returns its `ClassInfo`.
 
@@ -186,6 +216,8 @@ def register_class(cls: type, kind: int, wrapped_type: type | None = None) -> Cl
     decided its kind. A class registered under a name that another class already
     has replaces it: re-running a notebook cell that defines a class must work.
     """
+    if wrapped_type is not None:
+        load_deferred()  # a wrapper registered now replaces a deferred one of the same type
     with _lock:
         existing = _by_class.get(cls)
         if existing is not None:
@@ -266,11 +298,16 @@ def function_info(function: Any) -> ClassInfo | None:
 
 def wrapper_for(value_type: type) -> type | None:
     """Returns the wrapper class registered for `value_type` (or a base class), if any."""
-    wrapper = _wrappers.get(value_type)
-    if wrapper is not None:
-        return wrapper
-    for base in value_type.__mro__[1:]:
-        wrapper = _wrappers.get(base)
+    wrapper = _find_wrapper(value_type)
+    if wrapper is None:
+        load_deferred()
+        wrapper = _find_wrapper(value_type)
+    return wrapper
+
+
+def _find_wrapper(value_type: type) -> type | None:
+    for cls in value_type.__mro__:
+        wrapper = _wrappers.get(cls)
         if wrapper is not None:
             return wrapper
     return None
@@ -279,6 +316,9 @@ def wrapper_for(value_type: type) -> type | None:
 def info_for_type_id(type_id: bytes) -> ClassInfo:
     """Returns the `ClassInfo` for a stored type id; raises `UnknownTypeError`."""
     info = _by_type_id.get(type_id)
+    if info is None:
+        load_deferred()
+        info = _by_type_id.get(type_id)
     if info is not None:
         return info
     stale = stale_info(type_id)
@@ -330,7 +370,11 @@ def stale_info(type_id: bytes) -> ClassInfo | None:
 
 def current_info(name: str) -> ClassInfo | None:
     """The class or function registered under a type name or alias, or None."""
-    return _by_name.get(name)
+    info = _by_name.get(name)
+    if info is None:
+        load_deferred()
+        info = _by_name.get(name)
+    return info
 
 
 def describe_type_id(type_id: bytes) -> str:

@@ -8,24 +8,25 @@ committed as a resource; their type names are format constants (see
 dict wherever it sits; it is not the registered wrapper of `dict`).
 
 The standard library's value types have wrappers in `enact.stdlib_wrappers`,
-registered when this module is imported.
+whose registration this module defers (`enact.registry.defer_registrations`):
+that module, and the modules of the types it wraps, are imported on the first
+lookup that needs one of them, so a process that stores none of those types
+never imports them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import decimal
+import importlib
 import itertools
 import operator
+import sys
 import threading
-import uuid
 from typing import Any, Final, Self, TypeVar
 
 from enact import encoding, registry
 from enact.errors import CycleError, DecodeError, UnsupportedValueError
 from enact.resources import ResourceWrapper, register_resource_class
-from enact.stdlib_wrappers import STDLIB_WRAPPERS as STDLIB_WRAPPERS  # registers them
 
 
 @dataclasses.dataclass
@@ -146,21 +147,14 @@ def _canonical_order(items: set[Any] | frozenset[Any]) -> list[Any]:
     return sorted(items, key=lambda item: encoding.encode(item)[0])
 
 
-_SORTED_KEY_TYPES: Final = frozenset(
-    {
-        int,
-        float,
-        bytes,
-        tuple,
-        decimal.Decimal,
-        datetime.datetime,
-        datetime.date,
-        datetime.time,
-        datetime.timedelta,
-        uuid.UUID,
-    }
-)
-"""Key types whose dicts check out sorted by key (the others: in stored order)."""
+_SORTED_KEY_TYPES: Final = frozenset({int, float, bytes, tuple})
+_SORTED_STDLIB_KEY_TYPES: Final = {
+    "Decimal": "decimal",
+    **dict.fromkeys(("datetime", "date", "time", "timedelta"), "datetime"),
+    "UUID": "uuid",
+}
+"""Key types whose dicts check out sorted by key (the others: in stored order). Those of
+the standard library are named (class name: module), as their modules may not be imported."""
 
 _keying = threading.local()
 
@@ -239,12 +233,19 @@ def _natural_order(keys: list[Any]) -> list[Any] | None:
     key_types = set(map(type, keys))
     if key_types == {int, float}:
         key_types = {float}
-    if len(key_types) != 1 or not key_types <= _SORTED_KEY_TYPES:
+    if len(key_types) != 1 or not _is_sorted_key_type(key_types.pop()):
         return None
     try:
         return sorted(keys)
     except (TypeError, ArithmeticError):  # naive and aware datetimes, tuples of mixed items
         return None
+
+
+def _is_sorted_key_type(key_type: type) -> bool:
+    if key_type in _SORTED_KEY_TYPES:
+        return True
+    module = sys.modules.get(_SORTED_STDLIB_KEY_TYPES.get(key_type.__name__, ""))
+    return module is not None and getattr(module, key_type.__name__, None) is key_type
 
 
 for _wrapper in (TupleWrapper, SetWrapper, FrozenSetWrapper):
@@ -253,3 +254,19 @@ for _wrapper in (TupleWrapper, SetWrapper, FrozenSetWrapper):
 # are): the codec wraps a dict in it when its keys are not all str.
 registry.register_class(KeyedDictWrapper, registry.KIND_WRAPPER)
 encoding.declare_keyed_dict(KeyedDictWrapper.wrap)
+
+
+def _register_stdlib_wrappers() -> None:
+    importlib.import_module("enact.stdlib_wrappers")  # registers them on import
+
+
+registry.defer_registrations(_register_stdlib_wrappers)
+
+
+def __getattr__(name: str) -> Any:
+    """`STDLIB_WRAPPERS`, the wrappers of `enact.stdlib_wrappers`, imported on first use."""
+    if name == "STDLIB_WRAPPERS":
+        from enact.stdlib_wrappers import STDLIB_WRAPPERS
+
+        return STDLIB_WRAPPERS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,10 +11,8 @@ made here, several times faster than decoding the tokens; anything else
 
 from __future__ import annotations
 
-import decimal
 import enum
-import pathlib
-import uuid
+import sys
 from typing import Any, Final
 
 from enact import registry
@@ -25,17 +23,16 @@ DECODE: Final = object()
 
 _DEPTH: Final = 16
 _LEAVES: Final = frozenset({str, int, float, bool, type(None), bytes})
-_IMMUTABLE: Final = frozenset(
-    {
-        uuid.UUID,
-        decimal.Decimal,
-        pathlib.PurePosixPath,
-        pathlib.PureWindowsPath,
-        pathlib.PosixPath,
-        pathlib.WindowsPath,
-    }
-)
-"""Wrapped standard-library types whose values read back equal and immutable."""
+_IMMUTABLE_MODULES: Final = {
+    "UUID": "uuid",
+    "Decimal": "decimal",
+    **dict.fromkeys(("PurePosixPath", "PureWindowsPath", "PosixPath", "WindowsPath"), "pathlib"),
+}
+"""Wrapped standard-library types whose values read back equal and immutable: each
+class's module, by class name. Importing enact does not import these modules (a value of
+such a type means its module was)."""
+_immutable: Final[set[type]] = set()
+"""The types of `_IMMUTABLE_MODULES` met so far."""
 _KIND_RESOURCE: Final = registry.KIND_RESOURCE
 _KIND_REF: Final = registry.KIND_REF
 _KIND_FUNCTION: Final = registry.KIND_FUNCTION
@@ -78,12 +75,14 @@ def _copy(value: Any, depth: int) -> Any:
         }
     if t is tuple:
         return tuple([x if type(x) in _LEAVES else _copy(x, depth) for x in value])
-    if t in _IMMUTABLE or isinstance(value, enum.Enum):
+    if t in _immutable or isinstance(value, enum.Enum):
         return value
     info = registry.lookup_class(t)
     if info is None:
         if isinstance(value, type) or registry.function_info(value) is not None:
             return value  # a resource class or a registered function: itself
+        if _is_immutable(t):
+            return value
         raise _NEEDS_DECODE
     kind = info.kind
     if kind != _KIND_RESOURCE and kind != _KIND_REF:
@@ -95,3 +94,12 @@ def _copy(value: Any, depth: int) -> Any:
     # Field annotations are not checked here (the decoder checks them): a value
     # that does not fit is a problem of its replay, not of this run.
     return build(info.cls, values)
+
+
+def _is_immutable(t: type) -> bool:
+    """Whether `t` is one of the types of `_IMMUTABLE_MODULES` (then kept in `_immutable`)."""
+    module = sys.modules.get(_IMMUTABLE_MODULES.get(t.__name__, ""))
+    if module is None or getattr(module, t.__name__, None) is not t:
+        return False
+    _immutable.add(t)
+    return True

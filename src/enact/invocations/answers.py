@@ -37,15 +37,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
-import decimal
 import enum
+import functools
 import json
-import pathlib
 import sys
 import types
 import typing
-import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -57,16 +54,36 @@ from enact.resources import Resource
 
 _TRUE: Final = frozenset({"y", "yes", "true", "1", "on"})
 _FALSE: Final = frozenset({"n", "no", "false", "0", "off"})
-_NUMBERS: Final = (int, float, decimal.Decimal, datetime.timedelta)
-_FROM_TEXT: Final = (
-    str,
-    datetime.datetime,
-    datetime.date,
-    datetime.time,
-    uuid.UUID,
-    decimal.Decimal,
-    pathlib.PurePath,
-)
+
+# The standard library's value types are imported on first use here, not with enact.
+
+
+@functools.cache
+def _numbers() -> tuple[type, ...]:
+    """The types an answer that is a JSON number can stand for."""
+    import datetime
+    import decimal
+
+    return (int, float, decimal.Decimal, datetime.timedelta)
+
+
+@functools.cache
+def _from_text() -> tuple[type, ...]:
+    """The types an answer that is not JSON can stand for, as a string."""
+    import datetime
+    import decimal
+    import pathlib
+    import uuid
+
+    return (
+        str,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        uuid.UUID,
+        decimal.Decimal,
+        pathlib.PurePath,
+    )
 
 
 class _Problems:
@@ -174,7 +191,7 @@ def parse_answer(text: str, requested: Any) -> Any:
     if (
         isinstance(data, int | float)
         and not isinstance(data, bool)
-        and not _takes(requested, lambda t: t in _NUMBERS)
+        and not _takes(requested, lambda t: t in _numbers())
         and _takes(requested, _takes_text)
     ):
         data = text.strip()  # "1" for Literal["1", "2"]
@@ -185,7 +202,7 @@ def _takes_text(arm: Any) -> bool:
     if isinstance(arm, type):
         if issubclass(arm, enum.Enum):
             return any(isinstance(member.value, str) for member in arm)
-        return issubclass(arm, _FROM_TEXT)
+        return issubclass(arm, _from_text())
     if typing.get_origin(arm) is typing.Literal:
         return any(isinstance(value, str) for value in typing.get_args(arm))
     return arm is Any
@@ -236,7 +253,7 @@ def _convert(value: Any, expected: Any, path: str, problems: _Problems) -> Any:
         return value
     if not isinstance(expected, type):
         return value  # a form this checker does not know (a NewType, a string annotation)
-    converter = _SCALARS.get(expected)
+    converter = _scalars().get(expected)
     if converter is not None:
         converted = converter(value)
         if converted is _NO:
@@ -252,6 +269,8 @@ def _convert(value: Any, expected: Any, path: str, problems: _Problems) -> Any:
     fields = _class_fields(expected)
     if fields is not None:
         return _convert_class(value, expected, fields, path, problems)
+    import pathlib
+
     if issubclass(expected, pathlib.PurePath):
         if isinstance(value, pathlib.PurePath):
             return value if isinstance(value, expected) else expected(value)
@@ -297,6 +316,8 @@ def _from_iso(cls: Any) -> Callable[[Any], Any]:
 
 
 def _to_timedelta(value: Any) -> Any:
+    import datetime
+
     if isinstance(value, datetime.timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -305,6 +326,8 @@ def _to_timedelta(value: Any) -> Any:
 
 
 def _to_uuid(value: Any) -> Any:
+    import uuid
+
     if isinstance(value, uuid.UUID):
         return value
     try:
@@ -314,6 +337,8 @@ def _to_uuid(value: Any) -> Any:
 
 
 def _to_decimal(value: Any) -> Any:
+    import decimal
+
     if isinstance(value, decimal.Decimal):
         return value
     if isinstance(value, (str, int)) and not isinstance(value, bool):
@@ -324,19 +349,26 @@ def _to_decimal(value: Any) -> Any:
     return decimal.Decimal(str(value)) if type(value) is float else _NO
 
 
-_SCALARS: Final[dict[Any, Callable[[Any], Any]]] = {
-    str: _exact(str),
-    int: lambda value: value if isinstance(value, int) and not isinstance(value, bool) else _NO,
-    bool: _exact(bool),
-    float: _to_float,
-    bytes: _to_bytes,
-    datetime.datetime: _from_iso(datetime.datetime),
-    datetime.date: _from_iso(datetime.date),
-    datetime.time: _from_iso(datetime.time),
-    datetime.timedelta: _to_timedelta,
-    uuid.UUID: _to_uuid,
-    decimal.Decimal: _to_decimal,
-}  # fmt: skip
+@functools.cache
+def _scalars() -> dict[Any, Callable[[Any], Any]]:
+    """The converter of each scalar type."""
+    import datetime
+    import decimal
+    import uuid
+
+    return {
+        str: _exact(str),
+        int: lambda value: value if isinstance(value, int) and not isinstance(value, bool) else _NO,
+        bool: _exact(bool),
+        float: _to_float,
+        bytes: _to_bytes,
+        datetime.datetime: _from_iso(datetime.datetime),
+        datetime.date: _from_iso(datetime.date),
+        datetime.time: _from_iso(datetime.time),
+        datetime.timedelta: _to_timedelta,
+        uuid.UUID: _to_uuid,
+        decimal.Decimal: _to_decimal,
+    }  # fmt: skip
 
 
 def _convert_enum(value: Any, expected: type[enum.Enum], path: str, problems: _Problems) -> Any:
