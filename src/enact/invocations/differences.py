@@ -15,7 +15,6 @@ several lines as a unified diff of its lines.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -208,6 +207,8 @@ MAX_DIFF_LINES: Final = 30
 
 
 def _line_diff(a: str, b: str) -> list[str]:
+    import difflib  # only when a replay is refused: not with enact
+
     lines = list(
         difflib.unified_diff(a.splitlines(), b.splitlines(), "recorded", "new", n=2, lineterm="")
     )
@@ -225,6 +226,8 @@ MAX_CHANGES: Final = 4
 
 def _char_diff(a: str, b: str) -> list[str]:
     """The changed stretches of two one-line strings, each whole words, with context."""
+    import difflib
+
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     stretches: list[list[int]] = []  # [a1, a2, b1, b2]
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

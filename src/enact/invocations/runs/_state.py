@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import socket
 import threading
 import time
-import uuid
 from typing import Any, Final, Literal
 
 from enact import registry
@@ -157,7 +155,7 @@ def check_run_id(run_id: str) -> str:
 def new_run_id() -> str:
     """A fresh run id that sorts by time: ``r<UTC time>-<random>``."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return f"r{stamp}-{uuid.uuid4().hex[:10]}"
+    return f"r{stamp}-{os.urandom(5).hex()}"
 
 
 _owner_lock = threading.Lock()
@@ -166,16 +164,20 @@ _owner: tuple[int, str] | None = None
 
 def process_owner() -> str:
     """This process's identity in leases: ``host:pid:random`` (new after a fork)."""
+    import socket  # on first use: a process that takes no lease needs no host name
+
     global _owner
     with _owner_lock:
         pid = os.getpid()
         if _owner is None or _owner[0] != pid:
-            _owner = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
+            _owner = (pid, f"{socket.gethostname()}:{pid}:{os.urandom(4).hex()}")
         return _owner[1]
 
 
 def _owner_alive(owner: str) -> bool:
     """Whether the process named by a lease owner may still run (False only when sure)."""
+    import socket
+
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():

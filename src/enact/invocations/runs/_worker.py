@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -436,7 +435,11 @@ class Worker:
 
     # Stopping ----------------------------------------------------------------------
 
+    # `signal` is imported here, not with enact: only a worker handles signals.
+
     def _install_signals(self) -> dict[int, Any]:
+        import signal
+
         if threading.current_thread() is not threading.main_thread():
             return {}
         previous: dict[int, Any] = {}
@@ -445,10 +448,14 @@ class Worker:
         return previous
 
     def _restore_signals(self, previous: dict[int, Any]) -> None:
+        import signal
+
         for number, handler in previous.items():
             signal.signal(number, handler)
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        import signal
+
         name = signal.Signals(number).name
         if self._stopping.is_set():
             log.info("enact worker %s: %s again: interrupting the runs now", self._owner, name)
