@@ -23,21 +23,22 @@ A side module defines:
 
 Each step returns `payload(seed, i)`, a 100-byte string that differs between
 runs (`seed`), so that no side can store a repeated run for free.
+
+A cold-start process (`main` with ``cold_one``) imports from here only what
+`main` needs (argparse, json): the modules the workloads and `cold_start` use
+(statistics, subprocess, tempfile, glob) are imported where they are used, so
+the harness does not add their import time to every side's cold start.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import glob
 import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -57,7 +58,16 @@ def expected_total(n: int) -> int:
 
 def store_bytes(path: str) -> int:
     """Bytes on disk of the SQLite file `path` and its -wal / -shm / -journal files."""
+    import glob
+
     return sum(os.path.getsize(f) for f in glob.glob(glob.escape(path) + "*"))
+
+
+def median(values: Iterable[float]) -> float:
+    """`statistics.median` (imported on first use: see the module docstring)."""
+    import statistics
+
+    return statistics.median(values)
 
 
 class Stamp:
@@ -80,8 +90,8 @@ def now() -> Stamp:
 def summary(times: list[Stamp], divisor: int) -> dict[str, float]:
     """Median (the headline) and best of the repeats, per unit, on both clocks."""
     return {
-        "cpu": statistics.median(t.cpu for t in times) / divisor,
-        "wall": statistics.median(t.wall for t in times) / divisor,
+        "cpu": median(t.cpu for t in times) / divisor,
+        "wall": median(t.wall for t in times) / divisor,
         "cpu_best": min(t.cpu for t in times) / divisor,
         "wall_best": min(t.wall for t in times) / divisor,
     }
@@ -133,7 +143,7 @@ def replay(side: ModuleType, size: int, repeats: int, workdir: str) -> dict[str,
                 times.append(_timed(lambda t=token, k=keep: side.replay(session, t, size, k)))
             for key, value in summary(times, keep).items():
                 out[f"{label}_{key}" if label != "all" else key] = value
-            out[f"{label}_total_cpu"] = statistics.median(t.cpu for t in times)
+            out[f"{label}_total_cpu"] = median(t.cpu for t in times)
     finally:
         side.close_session(session)
     return out
@@ -162,7 +172,7 @@ def input_requests(side: ModuleType, size: int, repeats: int, workdir: str) -> d
     return {
         "unit": "run",
         **summary(times, 1),
-        "per_request_cpu": statistics.median(t.cpu for t in times) / size,
+        "per_request_cpu": median(t.cpu for t in times) / size,
         "store_bytes": min(sizes),
         "empty_store_bytes": empty,
         "bytes_per_request": (min(sizes) - empty) / size,
@@ -198,6 +208,8 @@ WORKLOADS: dict[str, Callable[[ModuleType, int, int, str], dict[str, Any]]] = {
 
 def run(side: ModuleType, workload: str, size: int, repeats: int) -> dict[str, Any]:
     """Runs one workload of `side` in a fresh temporary directory; returns its result."""
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix=f"bench-peers-{side.NAME}-") as workdir:
         result = WORKLOADS[workload](side, size, repeats, workdir)
     return {
@@ -222,8 +234,15 @@ def cold_start(
     checkout on ``PYTHONPATH`` in a shell that sets ``PYTHONDONTWRITEBYTECODE``
     (as this machine's does) compiles all of its source in every process,
     while the peers' virtualenvs read the bytecode pip wrote at install time.
-    Median of `repeats`.
+    CPU time is the user + system time of the finished child process, from
+    ``resource.getrusage(RUSAGE_CHILDREN)`` before and after it, the same for
+    every side: its fields count microseconds (``os.times()`` counts clock
+    ticks, 10 ms here). Median of `repeats`.
     """
+    import resource
+    import subprocess
+    import tempfile
+
     walls = []
     cpus = []
     env = dict(os.environ if env is None else env)
@@ -232,13 +251,13 @@ def cold_start(
         env["PYTHONPYCACHEPREFIX"] = os.path.join(workdir, "pycache")
         for rep in range(-1, repeats):  # -1: the untimed run that compiles
             db = os.path.join(workdir, f"cold-{rep}.sqlite")
-            before = os.times()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             proc = subprocess.run(
                 [*command, "--db", db], capture_output=True, text=True, env=env, check=False
             )
             wall = time.perf_counter() - t0
-            after = os.times()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if proc.returncode != 0:
                 raise RuntimeError(
                     f"cold start {' '.join(command)} failed (exit {proc.returncode}): "
@@ -246,20 +265,15 @@ def cold_start(
                 )
             if rep >= 0:
                 walls.append(wall)
-                cpus.append(
-                    after.children_user
-                    + after.children_system
-                    - before.children_user
-                    - before.children_system
-                )
+                cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return {
         "workload": "cold_start",
         "size": 1,
         "repeats": repeats,
         "unit": "process",
-        "wall": statistics.median(walls),
+        "wall": median(walls),
         "wall_best": min(walls),
-        "cpu": statistics.median(cpus),
+        "cpu": median(cpus),
         "cpu_best": min(cpus),
     }
 
