@@ -20,7 +20,7 @@ from enact.resources import Resource, class_info
 from ._declared import declared
 from ._grammar import REF_FIELD
 from ._problems import find_problem, raise_problem
-from ._spell import _FLAT_MIN, ascii_literal, flat_dict, flat_list, spell, speller_for
+from ._spell import _FLAT_MIN, ascii_literal, choose_speller, flat_dict, flat_list, spell
 
 _lookup_class: Final = registry.lookup_class
 _EMPTY_PREFIXES: Final = itertools.repeat("")
@@ -43,7 +43,7 @@ def encode(value: Any) -> tuple[bytes, list[str]]:
             # Most commits are of a resource: go straight to its class's speller.
             speller = _spellers.get(info)
             if speller is None:
-                speller = speller_for(info)
+                speller = choose_speller(info)
             spelled = speller(value, links, 1)
         else:
             spelled = spell(value, links, 0)
