@@ -8,6 +8,7 @@ whole value into a token stream lives in `enact.encoding`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -20,7 +21,10 @@ FORMAT_VERSION: Final = 1
 DIGEST_HEX_LENGTH: Final = 64
 
 
+@functools.cache
 def _escape_table(quote: str) -> dict[int, str]:
+    """The `str.translate` table of text quoted with `quote` (built when first needed:
+    its 2,100 entries cost more than importing this module otherwise does)."""
     table: dict[int, str] = {cp: f"\\x{cp:02x}" for cp in range(0x20)}
     table[0x7F] = "\\x7f"
     table[ord("\n")] = "\\n"
@@ -33,10 +37,6 @@ def _escape_table(quote: str) -> dict[int, str]:
     return table
 
 
-_SINGLE_QUOTE_TABLE: Final = _escape_table("'")
-_DOUBLE_QUOTE_TABLE: Final = _escape_table('"')
-
-
 def quote(text: str) -> str:
     """Returns `text` quoted as the format specifies.
 
@@ -47,8 +47,8 @@ def quote(text: str) -> str:
     if text.isascii():
         return repr(text)
     if "'" in text and '"' not in text:
-        return '"' + text.translate(_DOUBLE_QUOTE_TABLE) + '"'
-    return "'" + text.translate(_SINGLE_QUOTE_TABLE) + "'"
+        return '"' + text.translate(_escape_table('"')) + '"'
+    return "'" + text.translate(_escape_table("'")) + "'"
 
 
 _UNESCAPE_RE: Final = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[nrt\\'\"])")

@@ -42,7 +42,9 @@ class _PrimitiveWrapper(ResourceWrapper[Any]):
 
 
 def _primitive(name: str, value_type: type) -> type[_PrimitiveWrapper]:
-    cls = type(
+    # No field of its own: the dataclass methods of _PrimitiveWrapper serve it as they
+    # are (decorating it again would only generate the same methods once more).
+    wrapper: type[_PrimitiveWrapper] = type(
         name,
         (_PrimitiveWrapper,),
         {
@@ -54,7 +56,6 @@ def _primitive(name: str, value_type: type) -> type[_PrimitiveWrapper]:
             "wrapped_type": classmethod(lambda cls: value_type),
         },
     )
-    wrapper: type[_PrimitiveWrapper] = dataclasses.dataclass(cls)
     register_resource_class(wrapper)
     return wrapper
 
