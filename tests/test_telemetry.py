@@ -107,35 +107,50 @@ def test_a_run_of_one_call_keeps_its_timings_as_a_short_line(store: enact.Store)
     enact.invoke(lone, (4,), run_id="lone")
     run = enact.get_run("lone")
     inline = run.state.timings
-    assert isinstance(inline, str) and inline.startswith("enact-ts3|started|complete|")
+    assert isinstance(inline, str) and inline.startswith("enact-ts4|started|complete|")
     assert "lone" not in inline  # the state names the run
-    # Times are offsets from the attempt's start: no clock origin in the line.
-    *_, started, ended, parent, rows, requests = inline.split("|")
-    index, start, end = map(int, rows.split(","))
-    assert (index, parent) == (-1, "") and 0 <= start <= end <= int(ended) < 60 * 10**9
+    # The root alone: its start and end as offsets from the attempt's start, no
+    # clock origin, parent, index or attempt end (the attempt ends with its call).
+    fields = inline.split("|")
+    assert len(fields) == 9
+    *_, started, start, end, requests = fields
+    assert 0 <= int(start) <= int(end) < 60 * 10**9
     assert requests == run.state.request.digest[:16]
     assert abs(int(started) / 1e9 - run.state.created) < 60
     record = RunTimings.from_text(inline, "lone")
     assert record is not None and record.count == 1 and record.parents == ""
-    assert record.run_id == "lone"
+    assert record.run_id == "lone" and record.ended == int(started) + int(end)
     assert record.requests == bytes.fromhex(run.state.request.digest[:16])
     root = run.timings().get((), run.state.request.digest)
     assert root is not None and 0 <= root.duration < 60
+    assert root.start_ns == int(started) + int(start)
     attempt = run.timings().attempts[0]
     assert attempt.start <= root.start <= root.end <= attempt.end
     # The long form of the same record reads back to it, and damage reads as nothing.
     assert RunTimings.from_text(record.to_text() or "", "lone") == record
-    fields = inline.split("|")
     for position, bad in (
         (4, "pid"),
-        (6, "end"),
-        (8, f"-1,0,{1 << 64}"),
-        (8, "-1,0"),
-        (9, "x|y"),
-        (9, "x" * 16),
+        (5, "when"),
+        (6, "0,1"),
+        (7, f"{1 << 64}"),
+        (7, "1;2"),
+        (8, "x|y"),
+        (8, "x" * 16),
+        (8, "ab"),
     ):
         damaged = "|".join([*fields[:position], bad, *fields[position + 1 :]])
-        assert RunTimings.from_text(damaged) is None
+        assert RunTimings.from_text(damaged) is None, damaged
+
+
+def test_one_call_that_is_not_the_root_keeps_the_one_parent_line() -> None:
+    """A first attempt of one call that is not the root (index >= 0) keeps ``enact-ts3``."""
+    timer = CallTimer("one", "started")
+    origin = timer._clock_origin
+    timer.calls.append(((0,), 2, "ab" * 32, origin + 10, origin + 30))
+    line = timer.close_text("complete")
+    assert line is not None and line.startswith("enact-ts3|started|complete|")
+    record = RunTimings.from_text(line, "one")
+    assert record is not None and record.parents == "0" and record.count == 1
 
 
 @enact.register

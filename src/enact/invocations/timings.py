@@ -16,8 +16,9 @@ timings cost a run of many calls). The first attempt of
 a run of at most `INLINE_TIMINGS` calls (a run of one call, most often) keeps
 its record in the state itself, as one line of text (`RunTimings.to_text`; an
 attempt whose calls have one parent, a shorter line of offsets from the
-attempt's start, see `CallTimer.close_text`), with no object of its own; the
-next attempt makes that an object.
+attempt's start, and the root alone a shorter one still, see
+`CallTimer.close_text`), with no object of its own; the next attempt makes
+that an object.
 
 A call that a replay took from the journal has no entry in the attempt
 that replayed it: `Timings.ran` tells the two apart.
@@ -63,6 +64,10 @@ _TEXT_HEAD: Final = "enact-timings-2"
 _SHORT_TEXT_HEAD: Final = "enact-ts3"
 """The first field of the shorter text of a first attempt whose calls have one parent
 (`CallTimer.close_text`): times as offsets from the attempt's start, no packed columns."""
+
+_ROOT_TEXT_HEAD: Final = "enact-ts4"
+"""The first field of the shortest text, of a first attempt of the root alone (a run of
+one call): no parent, index or attempt end (its call's), one request digest prefix."""
 
 _OLD_TEXT_HEAD: Final = "enact-timings-1"
 _OLD_SHORT_TEXT_HEAD: Final = "enact-timings-s1"
@@ -156,6 +161,12 @@ class RunTimings(Resource):
         """
         fields = text.split("|")
         head = fields[0]
+        if head == _ROOT_TEXT_HEAD and len(fields) == 9:
+            # The root alone: its parent and index are known, the attempt ends with it.
+            start, end = fields[6:8]
+            return cls._from_short_text(
+                run_id, [*fields[1:6], "0", end, "", f"-1,{start},{end}", fields[8]]
+            )
         if head == _SHORT_TEXT_HEAD and len(fields) == 10:
             fields.insert(6, "0")  # no clock origin: times are offsets from the start
             return cls._from_short_text(run_id, fields[1:])
@@ -529,10 +540,13 @@ class CallTimer:
         started, the attempt's end, the parent's dotted path, per call
         ``index,start,end`` separated by ``;``, and the request digest
         prefixes (hex), separated by ``|``; every time but `started` is in
-        nanoseconds from `started`. The run id is not repeated: the state has it.
-        `RunTimings.from_text` reads every form. None if timings are not
-        recorded, the attempt ran more than `INLINE_TIMINGS` calls, or the
-        record cannot be text (then `close`).
+        nanoseconds from `started`. An attempt of the root alone (a run of
+        one call, the most common) gets the shortest: ``enact-ts4``, event,
+        status, host, pid, started, the root's start and end, its request
+        digest prefix; the attempt ends with its one call. The run id is not
+        repeated: the state has it. `RunTimings.from_text` reads every form.
+        None if timings are not recorded, the attempt ran more than
+        `INLINE_TIMINGS` calls, or the record cannot be text (then `close`).
         """
         calls = self.calls
         if not self.record or len(calls) > INLINE_TIMINGS:
@@ -540,29 +554,34 @@ class CallTimer:
         origin = self._clock_origin
         if not self._usage and not self.reused_calls:
             # One parent (a run of one call, or of a root and its children: most
-            # runs) gets the short line. This runs once per run: few steps, no
-            # comprehension (each is a call of its own), and the line's head up to
-            # `started` made once per process.
+            # runs) gets a short line. This runs once per run, where little of it
+            # is in the CPU's caches: few steps, no comprehension (each is a call of
+            # its own), the line's fields up to `started` made once per process,
+            # and for the root alone one f-string of three numbers and no clock.
+            fields = _short_heads.get((self.event, status)) or _short_head(self.event, status)
+            if fields is not None and len(calls) == 1:
+                first, index, request, start, end = calls[0]
+                if index == -1:  # the root alone (a root has no parent)
+                    return (
+                        f"{_ROOT_TEXT_HEAD}{fields}{self.started}|{start - origin}|"
+                        f"{end - origin}|{request[:_DIGEST_CHARS]}"
+                    )
             first = calls[0][0] if calls else ()
-            rows: str | None = None
-            if len(calls) == 1:  # the root alone, most often
-                _, index, request, start, end = calls[0]
-                rows = f"{index},{start - origin},{end - origin}"
-                requests = request[:_DIGEST_CHARS]
+            numbers: list[int] = []
+            requests = ""
+            for parent, index, request, start, end in calls:
+                if parent != first:
+                    break
+                numbers += (index, start - origin, end - origin)
+                requests += request[:_DIGEST_CHARS]
             else:
-                numbers: list[int] = []
-                requests = ""
-                for parent, index, request, start, end in calls:
-                    if parent != first:
-                        break
-                    numbers += (index, start - origin, end - origin)
-                    requests += request[:_DIGEST_CHARS]
-                else:
+                if fields is not None:
                     rows = (_ROWS.get(len(calls)) or _rows_format(len(calls))) % tuple(numbers)
-            head = _short_heads.get((self.event, status)) or _short_head(self.event, status)
-            if rows is not None and head is not None:
-                path = ".".join(map(str, first)) if first else ""
-                return f"{head}{self.started}|{_clock() - origin}|{path}|{rows}|{requests}"
+                    path = ".".join(map(str, first)) if first else ""
+                    return (
+                        f"{_SHORT_TEXT_HEAD}{fields}{self.started}|{_clock() - origin}|"
+                        f"{path}|{rows}|{requests}"
+                    )
         process = _process_text[0] if _process_text else _process_field()
         if process is None:
             return None
@@ -661,13 +680,13 @@ def _process_field() -> str | None:
 
 
 def _short_head(event: str, status: str) -> str | None:
-    """The start of a short line up to `started`, made once per event and status (None
-    if this process's host name cannot be in text)."""
+    """A short line's fields after its head up to `started` (``|event|status|host|pid|``),
+    made once per event and status (None if this process's host name cannot be in text)."""
     process = _process_field()
     if process is None:
         return None
-    head = _short_heads[(event, status)] = f"{_SHORT_TEXT_HEAD}|{event}|{status}|{process}|"
-    return head
+    fields = _short_heads[(event, status)] = f"|{event}|{status}|{process}|"
+    return fields
 
 
 def _rows_format(count: int) -> str:
