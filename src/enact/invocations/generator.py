@@ -74,7 +74,7 @@ class _Program:
     def __init__(self, handle: RunHandle) -> None:
         self.handle = handle
         self.thread: threading.Thread | None = None
-        self.to_driver: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.to_driver: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.to_program: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.finalizer: weakref.finalize[Any, Any] | None = None
         handle.live = self
