@@ -161,3 +161,29 @@ def test_the_values_used_here_are_of_the_deferred_types() -> None:
     assert {datetime.datetime, datetime.date, datetime.time, datetime.timedelta} <= types
     assert {uuid.UUID, decimal.Decimal, pathlib.PurePosixPath} <= types
     assert any(isinstance(value, enum.Enum) for value in values.values())
+
+
+def test_a_fresh_process_reads_a_stored_cache_entry(tmp_path: Path) -> None:
+    """``import enact`` does not import the call cache, yet a stored CacheEntry checks out."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    write = f"""
+import enact
+
+@enact.register(cache=True)
+def double(x: int) -> int:
+    return 2 * x
+
+with enact.open_store({url!r}):
+    enact.invoke(double, (21,))
+"""
+    _run(write)
+    read = f"""
+import sys, enact
+loaded = "enact.invocations.cache" in sys.modules
+with enact.open_store({url!r}) as store:
+    ((name, ref),) = store.list_names("enact/cache/")
+    entry = ref()
+    response = entry.response()
+print(loaded, type(entry).__name__, type(response).__name__)
+"""
+    assert _run(read).split() == ["False", "CacheEntry", "Response"]

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from enact import invocations as _invocations
+from enact import registry as _registry
 from enact.errors import (
     AnswerError,
     CassetteError,
@@ -33,7 +34,6 @@ from enact.errors import (
     UnsupportedValueError,
 )
 from enact.invocations import *  # noqa: F403  (the journaled-execution API, all of it)
-from enact.invocations.cache import CachedCall, CacheEntry, CachePolicy, cached_calls
 from enact.refs import CompressedRef, Ref
 from enact.registration import register
 from enact.resources import (
@@ -63,6 +63,7 @@ from enact.stores import (
 from enact.wrappers import FrozenSetWrapper, SetWrapper, TupleWrapper
 
 if _TYPE_CHECKING:
+    from enact.invocations.cache import CachedCall, CacheEntry, CachePolicy, cached_calls
     from enact.maintenance import (
         CopyReport,
         GCReport,
@@ -80,8 +81,12 @@ if _TYPE_CHECKING:
     from enact.testing.cassettes import Cassette, cassette
 
 # Imported on first use (PEP 562), so that a process that only runs calls does
-# not load the maintenance tools, the pretty printer, cassettes and the file backend.
+# not load the call cache, the maintenance tools, the pretty printer, cassettes and
+# the file backend.
 _LAZY = {
+    **dict.fromkeys(
+        ("CacheEntry", "CachePolicy", "CachedCall", "cached_calls"), "enact.invocations.cache"
+    ),
     **dict.fromkeys(
         ("CopyReport", "GCReport", "MigrateReport", "VerifyProblem", "VerifyReport"),
         "enact.maintenance",
@@ -91,6 +96,17 @@ _LAZY = {
     **dict.fromkeys(("Cassette", "cassette"), "enact.testing.cassettes"),
     **dict.fromkeys(("FileBackend", "FileStore"), "enact.stores.files"),
 }
+
+
+
+def _register_cache_entry() -> None:
+    import importlib
+
+    importlib.import_module("enact.invocations.cache")  # registers CacheEntry
+
+
+# A stored CacheEntry is read in a process that has not used the cache yet.
+_registry.defer_registrations(_register_cache_entry)
 
 __version__ = "1.0.0.dev0"
 """The release of enact; pyproject.toml reads it from here (one home for the number)."""
