@@ -20,7 +20,7 @@ from enact.errors import DecodeError
 from ._grammar import FLOAT_RE, INT_RE, QUOTED, REF_FIELD, read_bytes
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
 class RawResource:
     """A stored resource: its type name and its fields, in stored (sorted) order."""
 
@@ -37,7 +37,7 @@ class RawResource:
         return f"{self.short_name}({inner})"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
 class RawRef:
     """A stored ref."""
 
@@ -47,7 +47,7 @@ class RawRef:
         return f"<Ref: {self.digest}>"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
 class RawType:
     """A resource class stored as a value."""
 
@@ -57,7 +57,7 @@ class RawType:
         return f"<class {self.type_name}>"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
 class RawInt:
     """A stored int of more digits than `decode_raw` was asked to convert: its decimal text.
 
