@@ -9,7 +9,9 @@ digests with vectors), independent of where the classes live.
 
 Each wrapper takes exactly its own type: a subclass (a third-party datetime
 class, say) may carry more state than the wrapper stores, so it needs a
-wrapper of its own. `enact.wrappers` imports this module, which registers them.
+wrapper of its own. Importing this module registers them; `enact.wrappers` defers
+that (`enact.registry.defer_registrations`) to the first lookup that misses, so that
+importing enact imports neither this module nor ``uuid`` and ``decimal``.
 """
 
 from __future__ import annotations

@@ -178,12 +178,13 @@ def speller_for(info: registry.ClassInfo) -> Speller:
     return speller
 
 
-GENERATE_AFTER: Final = 32
+GENERATE_AFTER: Final = 16
 """Values of one class spelled by `_spell_fields` before its speller is generated.
 
-Compiling a speller costs as much as the few hundred spells it then saves
-time on (0.3 to 0.7 ms each): a process that spells a class a few times (one
-that runs one call spells none more than 4 times) is done sooner without it."""
+Compiling a speller (0.3 to 0.7 ms) costs as much as the few hundred spells it
+then speeds up: a process that spells a class a few times (one that runs one
+call spells none more than 4 times) is done sooner without it, and one that
+spells it more than this is soon repaid."""
 _spelled: Final[dict[registry.ClassInfo, int]] = {}
 
 
