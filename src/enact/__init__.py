@@ -98,7 +98,6 @@ _LAZY = {
 }
 
 
-
 def _register_cache_entry() -> None:
     import importlib
 

@@ -162,25 +162,31 @@ _owner_lock = threading.Lock()
 _owner: tuple[int, str] | None = None
 
 
+def _host_name() -> str:
+    """``socket.gethostname()``; on POSIX read from `os.uname` (the same name), so that a
+    process that runs a call need not import `socket`."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def process_owner() -> str:
     """This process's identity in leases: ``host:pid:random`` (new after a fork)."""
-    import socket  # on first use: a process that takes no lease needs no host name
-
     global _owner
     with _owner_lock:
         pid = os.getpid()
         if _owner is None or _owner[0] != pid:
-            _owner = (pid, f"{socket.gethostname()}:{pid}:{os.urandom(4).hex()}")
+            _owner = (pid, f"{_host_name()}:{pid}:{os.urandom(4).hex()}")
         return _owner[1]
 
 
 def _owner_alive(owner: str) -> bool:
     """Whether the process named by a lease owner may still run (False only when sure)."""
-    import socket
-
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != _host_name() or not pid_text.isdigit():
         return True
     pid = int(pid_text)
     if pid == os.getpid():
