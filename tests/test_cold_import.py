@@ -187,3 +187,35 @@ with enact.open_store({url!r}) as store:
 print(loaded, type(entry).__name__, type(response).__name__)
 """
     assert _run(read).split() == ["False", "CacheEntry", "Response"]
+
+
+def test_threads_that_first_need_the_deferred_wrappers_at_once_all_get_them() -> None:
+    """Threads of a fresh process that store such values at the same moment all succeed."""
+    code = f"""{_VALUES}
+import json, threading, enact
+
+barrier = threading.Barrier(len(VALUES))
+digests, errors = {{}}, []
+
+shared = enact.InMemoryStore()
+
+def store(key):
+    barrier.wait()
+    try:
+        digests[key] = shared.commit(VALUES[key]).digest
+    except Exception as err:
+        errors.append(repr(err))
+
+threads = [threading.Thread(target=store, args=(key,)) for key in VALUES]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({{"digests": digests, "errors": errors}}))
+"""
+    result = json.loads(_run(code))
+    assert result["errors"] == []
+    expected = _digests_here()
+    assert {k: v for k, v in result["digests"].items() if k != "enum"} == {
+        k: v for k, v in expected.items() if k != "enum"
+    }
