@@ -298,10 +298,12 @@ def function_info(function: Any) -> ClassInfo | None:
 
 def wrapper_for(value_type: type) -> type | None:
     """Returns the wrapper class registered for `value_type` (or a base class), if any."""
-    wrapper = _find_wrapper(value_type)
+    wrapper = _wrappers.get(value_type)
     if wrapper is None:
-        load_deferred()
         wrapper = _find_wrapper(value_type)
+        if wrapper is None:
+            load_deferred()
+            wrapper = _find_wrapper(value_type)
     return wrapper
 
 

@@ -334,7 +334,7 @@ def _flat_resources(items: list[Any], links: list[str], depth: int) -> str | Non
         return None
     speller = _spellers.get(info)
     if speller is None:
-        speller = choose_speller(info)
+        speller = speller_for(info)  # a long list repays the compiling at once
     parts = ["seq["]
     append = parts.append
     for item in items:
