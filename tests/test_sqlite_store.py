@@ -193,3 +193,44 @@ def test_connections_of_finished_threads_are_released(tmp_path: pathlib.Path) ->
         thread.join()
     assert len(backend._holders) <= 2
     backend.close()
+
+
+@enact.register
+def _echo(text: str) -> str:
+    return text
+
+
+def test_journaled_calls_bind_no_parameter_through_sqlite_adapters(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Digests and small objects are bound as bytearrays, links as a literal NULL: none
+    goes through sqlite3's adapter protocol (a failed lookup per parameter, which cost a
+    journaled call about 8,000 instructions). A large object keeps its bytes, and every
+    object reads back the same from a fresh store."""
+    offered: list[bytes] = []
+
+    def spy(value: bytes) -> bytes:
+        offered.append(value)
+        return value
+
+    key = (bytes, sqlite3.PrepareProtocol)
+    sqlite3.register_adapter(bytes, spy)
+    path = tmp_path / "store.db"
+    big = os.urandom(100_000).hex()  # about 100 KB even compressed
+    try:
+        with enact.SQLiteStore(path) as store:
+            for i in range(5):
+                enact.invoke(_echo, (f"call {i}",), run_id=f"echo-{i}")
+            assert offered == []  # small objects: nothing offered to the adapters
+            big_ref = enact.commit(big)
+            assert len(offered) == 1 and len(offered[0]) > 64 * 1024
+        store.close()
+    finally:
+        del sqlite3.adapters[key]
+    with enact.SQLiteStore(path) as fresh:
+        assert fresh.checkout(big_ref) == big
+        for i in range(5):
+            invocation = enact.get_run(f"echo-{i}").invocation()
+            assert invocation is not None and invocation.get_output() == f"call {i}"
+        assert enact.verify(fresh).ok
+    fresh.close()

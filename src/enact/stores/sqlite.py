@@ -65,14 +65,14 @@ _KEEP: Final = (
     "ELSE enact_intact(objects.digest, objects.data, objects.links) END"
 )
 _UPSERT: Final = (
-    "INSERT INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?) "
+    "INSERT INTO objects (digest, data, links, committed_at) VALUES (?, ?, NULL, ?) "
     "ON CONFLICT (digest) DO UPDATE SET committed_at = excluded.committed_at, "
     f"links = CASE WHEN {_KEEP} THEN coalesce(objects.links, excluded.links) "
     "ELSE excluded.links END, "
     f"data = CASE WHEN {_KEEP} THEN objects.data ELSE excluded.data END"
 )
 _REPLACE: Final = (
-    "INSERT OR REPLACE INTO objects (digest, data, links, committed_at) VALUES (?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO objects (digest, data, links, committed_at) VALUES (?, ?, NULL, ?)"
 )
 _SET_NAME: Final = (
     "INSERT INTO names (name, digest, updated_at) VALUES (?, ?, ?) "
@@ -86,6 +86,8 @@ _READY_TABLE: Final = (
 _READY_INDEX: Final = "CREATE INDEX IF NOT EXISTS ready_by_queue ON ready (queue, ready_at)"
 _INFINITY: Final = "9e999"  # SQLite reads it as an infinite REAL: the ready_at of limit rows
 _CHUNK: Final = 500  # bound parameters per IN (...) query, well below SQLite's limit
+_COPY_TO_BIND: Final = 64 * 1024
+"""Objects up to this size are copied into a bytearray to be bound (see `_blob`)."""
 _PAGE: Final = 10_000  # digests per read transaction when listing objects
 
 # Connections must not cross a fork; the child counts as a new generation.
@@ -244,42 +246,29 @@ class SQLiteBackend(StorageBackend):
                 f"database (it holds tables {shown}). Name a new file, or an enact store."
             )
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front.
+    def _transaction(self) -> _Transaction:
+        """A write transaction that takes the write lock up front (see `_Transaction`)."""
+        return _Transaction(self._connection())
 
-        ``BEGIN IMMEDIATE`` waits for the lock (up to the busy timeout); a
-        deferred transaction that upgrades to writing later can fail at once
-        with "database is locked" instead of waiting.
-        """
-        conn = self._connection()
-        try:
-            # Inside the try: a KeyboardInterrupt can arrive after BEGIN took the
-            # write lock but before execute() returned.
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            # Also after a failed COMMIT (disk full): leave no transaction open on
-            # this thread's connection, or its next BEGIN would fail.
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
-
-    def _run(self, action: str, operation: Callable[[], T]) -> T:
+    def _run(self, action: str | Callable[[], str], operation: Callable[[], T]) -> T:
+        """Runs `operation`; a SQLite error becomes a `StorageError` saying what it could
+        not do (`action`, or what it returns: made only then, for the writes of every call)."""
         try:
             return operation()
         except EnactError:
             raise
         except sqlite3.Error as err:
-            raise StorageError(f"SQLite store {self.path}: cannot {action}: {err}") from err
+            what = action if isinstance(action, str) else action()
+            raise StorageError(f"SQLite store {self.path}: cannot {what}: {err}") from err
 
-    def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    def _query(
+        self, action: str | Callable[[], str], sql: str, params: tuple[Any, ...] = ()
+    ) -> list[Any]:
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as err:
-            raise StorageError(f"SQLite store {self.path}: cannot {action}: {err}") from err
+            what = action if isinstance(action, str) else action()
+            raise StorageError(f"SQLite store {self.path}: cannot {what}: {err}") from err
 
     def close(self) -> None:
         """Closes the connections of every thread; the backend cannot be used afterwards."""
@@ -326,7 +315,7 @@ class SQLiteBackend(StorageBackend):
             with self._transaction() as conn:
                 conn.executemany(sql, _object_rows(packed, time.time()))
 
-        self._run(f"{verb} {len(packed)} object(s)", write)
+        self._run(lambda: f"{verb} {len(packed)} object(s)", write)
 
     def _intact(self, key: object, data: object, links: object) -> int:
         """enact_intact(digest, data, links) in SQL: 1 if a stored row verifies (or
@@ -341,12 +330,14 @@ class SQLiteBackend(StorageBackend):
 
     def has(self, ref: Ref[Any]) -> bool:
         sql = "SELECT 1 FROM objects WHERE digest = ?"
-        return bool(self._query(f"look up {ref.digest}", sql, (bytes.fromhex(ref.digest),)))
+        return bool(
+            self._query(lambda: f"look up {ref.digest}", sql, (bytearray.fromhex(ref.digest),))
+        )
 
     def get(self, ref: Ref[Any]) -> PackedResource | None:
         digest = ref.digest
         sql = "SELECT data, links FROM objects WHERE digest = ?"
-        rows = self._query(f"read {digest}", sql, (bytes.fromhex(digest),))
+        rows = self._query(lambda: f"read {digest}", sql, (bytearray.fromhex(digest),))
         if not rows:
             return None
         data, links = rows[0]
@@ -388,7 +379,7 @@ class SQLiteBackend(StorageBackend):
             detail=detail,
         )
 
-    def _select_in(self, query: str, keys: list[bytes], *extra: Any) -> list[Any]:
+    def _select_in(self, query: str, keys: list[bytearray], *extra: Any) -> list[Any]:
         sql = query.format(",".join("?" * len(keys)))
         return self._query(f"read {len(keys)} object(s)", sql, (*keys, *extra))
 
@@ -442,10 +433,10 @@ class SQLiteBackend(StorageBackend):
         rows: list[tuple[Any, ...]]
         if committed_before is None:
             sql = "DELETE FROM objects WHERE digest = ?"
-            rows = [(bytes.fromhex(digest),) for digest in digests]
+            rows = [(bytearray.fromhex(digest),) for digest in digests]
         else:
             sql = "DELETE FROM objects WHERE digest = ? AND committed_at < ?"
-            rows = [(bytes.fromhex(digest), committed_before) for digest in digests]
+            rows = [(bytearray.fromhex(digest), committed_before) for digest in digests]
         if not rows:
             return 0
 
@@ -529,7 +520,9 @@ class SQLiteBackend(StorageBackend):
                     conn.executemany(_UPSERT, _object_rows(packed_resources, now))
                 conn.executemany(_SET_NAME, [(name, digest, now) for name, digest in names])
 
-        self._run(f"commit {len(packed_resources)} object(s) and {len(names)} name(s)", write)
+        self._run(
+            lambda: f"commit {len(packed_resources)} object(s) and {len(names)} name(s)", write
+        )
 
     # The ready queue (see enact.stores.ready) -------------------------------------
 
@@ -771,16 +764,75 @@ def _name_range(query: NameQuery) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+class _Transaction:
+    """A write transaction that takes the write lock up front: ``BEGIN IMMEDIATE``.
+
+    It waits for the lock (up to the busy timeout); a deferred transaction
+    that upgrades to writing later can fail at once with "database is
+    locked" instead of waiting. Whatever ends the block (an error, a failed
+    ``COMMIT`` such as a full disk, a KeyboardInterrupt that arrives after
+    ``BEGIN`` took the lock but before it returned) leaves no transaction
+    open on the thread's connection, or its next ``BEGIN`` would fail. A
+    class, not a generator: each journaled call with per-call durability
+    enters one.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.rollback()
+            raise
+        return self.conn
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if error is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                self.rollback()
+                raise
+        self.rollback()
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+
 def _object_rows(
     packed_resources: list[PackedResource], now: float
-) -> list[tuple[bytes, bytes, None, float]]:
+) -> list[tuple[bytearray, bytes | bytearray, float]]:
     """The rows of the objects table for `packed_resources`, committed at `now`.
 
     Callers read `now` once the write lock is held, so that a commit that queued
     behind another writer is not stamped older than it lands (gc compares these
     times with its cutoff).
     """
-    return [(bytes.fromhex(packed.digest), packed.data, None, now) for packed in packed_resources]
+    return [
+        (bytearray.fromhex(packed.digest), _blob(packed.data), now) for packed in packed_resources
+    ]
+
+
+def _blob(data: bytes) -> bytes | bytearray:
+    """`data` as a parameter that `sqlite3` binds at once: a bytearray, unless it is large.
+
+    Python's `sqlite3` (3.11) binds int, float, str and bytearray parameters
+    directly, but offers any other (bytes, None) to its adapter protocol
+    first, whose failed lookup of ``__adapt__`` makes and clears an
+    exception: about 2,000 instructions, which were four times a journaled
+    call (the digest and data of its request and response). Copying a small
+    object is cheaper; a large one keeps its bytes. The digests are made
+    bytearrays by `bytearray.fromhex`, and the statements write a new row's
+    links as the literal NULL, for the same reason.
+    """
+    return bytearray(data) if len(data) <= _COPY_TO_BIND else data
 
 
 def _is_busy(err: sqlite3.OperationalError) -> bool:
@@ -795,5 +847,5 @@ def _unpack_links(blob: bytes | None) -> tuple[str, ...] | None:
     return tuple(text[i : i + 64] for i in range(0, len(text), 64))
 
 
-def _chunks(digests: Iterable[str]) -> Iterator[list[bytes]]:
-    return base.batches((bytes.fromhex(digest) for digest in digests), _CHUNK)
+def _chunks(digests: Iterable[str]) -> Iterator[list[bytearray]]:
+    return base.batches((bytearray.fromhex(digest) for digest in digests), _CHUNK)
