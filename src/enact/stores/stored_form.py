@@ -98,9 +98,11 @@ def compress(tokens: bytes, form: str = "z1") -> bytes | None:
     if form == "z2":
         rewritten = rewrite(tokens)
         if rewritten is not None:
-            # Small objects (a call's request and response): level 6 saves a tenth
-            # over level 1, and a 4 KiB window (enough for the dictionary) spares
-            # setting up a large one. Large ones (a run's tree): level 6 would gain
+            # Small objects (a call's request and response, a run's state): level 3
+            # stores them within a byte or two of level 6 (and a tenth smaller than
+            # level 1) for a sixth less work; a 4 KiB window (enough for the
+            # dictionary) and small hash tables (memory level 3) spare setting up
+            # and copying large ones. Large ones (a run's tree): level 6 would gain
             # 1% for half again the time. Readers inflate any window size.
             if len(rewritten) < 4096:
                 packer = _small_z2_packer().copy()  # cheaper than priming a new one
@@ -125,7 +127,7 @@ def _small_z2_packer() -> Any:
     ``copy()`` is thread-safe: zlib objects hold a lock)."""
     if not _small_packers:
         _small_packers.append(
-            zlib.compressobj(6, zlib.DEFLATED, -12, 5, zlib.Z_DEFAULT_STRATEGY, Z2_DICTIONARY)
+            zlib.compressobj(3, zlib.DEFLATED, -12, 3, zlib.Z_DEFAULT_STRATEGY, Z2_DICTIONARY)
         )
     return _small_packers[0]
 
@@ -206,7 +208,9 @@ def rewrite(tokens: bytes) -> bytes | None:
     Neither pattern can overlap the other's matches or markers (a type id
     holds no ``'``, a Ref no ``{``), so each pass sees exactly what it wrote.
     """
-    if _TYPE_MARK in tokens or _REF_MARK in tokens:
+    # find(), not `in`: `marker in tokens` first tries the marker as an int (a
+    # byte value), and makes and clears a TypeError: three times the search.
+    if tokens.find(_TYPE_MARK) >= 0 or tokens.find(_REF_MARK) >= 0:
         return None
     # split() alternates text and captured digests: cheaper than a callback per Ref.
     parts = _REF.split(_TYPE_ID.sub(_shorten_type_id, tokens))
@@ -221,13 +225,13 @@ def restore(rewritten: bytes) -> bytes:
         ValueError: A rewritten Ref is cut short (fewer than 32 bytes after its marker).
     """
     tokens = rewritten
-    if _REF_MARK in tokens:
+    if tokens.find(_REF_MARK) >= 0:  # find(), not `in`: see `rewrite`
         parts = _SHORT_REF.split(tokens)
         parts[1::2] = [b"'digest's'" + binascii.hexlify(raw) + b"'" for raw in parts[1::2]]
         tokens = b"".join(parts)
-        if _REF_MARK in tokens:
+        if tokens.find(_REF_MARK) >= 0:
             raise ValueError("it holds a rewritten Ref cut short")
-    if _TYPE_MARK in tokens:
+    if tokens.find(_TYPE_MARK) >= 0:
         tokens = _SHORT_TYPE_ID.sub(_lengthen_type_id, tokens)
     return tokens
 
