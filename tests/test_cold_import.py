@@ -9,6 +9,7 @@ import datetime
 import decimal
 import enum
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -219,3 +220,41 @@ print(json.dumps({{"digests": digests, "errors": errors}}))
     assert {k: v for k, v in result["digests"].items() if k != "enum"} == {
         k: v for k, v in expected.items() if k != "enum"
     }
+
+
+_ONE_CALL = """
+import sys, enact
+
+@enact.register
+def one(x: int) -> int:
+    return x + 1
+
+with enact.SQLiteStore(sys.argv[1]) as store:
+    assert enact.invoke(one, (1,)).get_output() == 2
+store.close()
+print(sorted(m for m in sys.argv[2:] if m in sys.modules))
+"""
+
+
+def test_a_process_that_runs_one_call_loads_none_of_the_modules_it_does_not_need(
+    tmp_path: Path,
+) -> None:
+    """A fresh interpreter (``-S``: no site-packages hooks of this machine) that runs one
+    journaled call on a new SQLite file loads no socket, URL, path, random or base64 module:
+    each is imported where it is used (host names from os.uname, run ids and tokens from
+    os.urandom, the old timing forms' base64 when read)."""
+    src = str(Path(enact.__file__).resolve().parents[1])
+    modules = ["socket", "urllib.parse", "pathlib", "random", "base64", "uuid", "decimal"]
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _ONE_CALL, str(tmp_path / "one.db"), *modules],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": src},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    with enact.SQLiteStore(tmp_path / "one.db") as store:
+        assert [run.status for run in enact.list_runs()] == ["complete"]
+    store.close()

@@ -37,11 +37,9 @@ all its calls, takes their place when the attempt ends.
 from __future__ import annotations
 
 import array
-import base64
 import binascii
 import dataclasses
 import os
-import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -195,6 +193,8 @@ class RunTimings(Resource):
                 run_id, event, status, host, pid, started, ended, clock, count, parents,
                 calls, requests, usage, reused,
             )  # fmt: skip
+        import base64  # read only: a process that runs calls never needs it
+
         try:
             packed = base64.b64decode(calls, validate=True)
             prefixes = bytes.fromhex(requests)
@@ -665,10 +665,20 @@ _NOTHING_BELOW: Final[set[tuple[int, ...]]] = set()
 """`CallTimer.below` of every timer until a call reports token usage (never added to)."""
 
 
+def host_name() -> str:
+    """``socket.gethostname()``; on POSIX read from `os.uname` (the same name), so that a
+    process that runs a call need not import `socket`."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def _process() -> tuple[str, int]:
     """This process's host name and pid (asked once per process, again after a fork)."""
     if not _process_known:
-        _process_known.append((socket.gethostname(), os.getpid()))
+        _process_known.append((host_name(), os.getpid()))
     return _process_known[0]
 
 
@@ -961,5 +971,7 @@ def _columns_of(calls: bytes | str, count: int) -> tuple[int, ...]:
         raise ValueError(f"a record of {count} calls")
     if type(calls) is bytes:
         return _packer(count).unpack(calls)
+    import base64  # only older records hold base64
+
     wide = base64.b64decode(calls, validate=True)
     return struct.unpack(f"<{4 * count}q", wide)

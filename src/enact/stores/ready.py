@@ -38,7 +38,7 @@ machine, polling with backoff). Others raise `UnsupportedOperationError`.
 from __future__ import annotations
 
 import dataclasses
-import random
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Final, Protocol, runtime_checkable
@@ -147,7 +147,7 @@ def limit_key(queue: str) -> str:
 
 def new_token() -> int:
     """A fresh item token (random, so that no counter is shared between processes)."""
-    return random.getrandbits(62) + 1
+    return (int.from_bytes(os.urandom(8), "big") >> 2) + 1  # 62 random bits
 
 
 def ready_queue(backend: Any) -> ReadyQueue:

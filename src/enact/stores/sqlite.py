@@ -21,7 +21,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from enact.errors import CorruptObjectError, EnactError, StorageError
@@ -32,6 +31,8 @@ from enact.stores.store import Store
 from enact.stores.verified import intact
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from enact.refs import Ref
 
 T = TypeVar("T")
@@ -131,7 +132,8 @@ class SQLiteBackend(StorageBackend):
     def __init__(
         self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
     ) -> None:
-        self.path = Path(path).absolute()
+        self._file = os.path.abspath(os.fspath(path))
+        """The database file, absolute (`path` as a str)."""
         self.durable = durable
         self.timeout = timeout
         self._local = threading.local()
@@ -140,16 +142,23 @@ class SQLiteBackend(StorageBackend):
         self._closed = False
         self._ready_table = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(self._file), exist_ok=True)
         except OSError as err:
-            raise StorageError(f"Cannot create the directory of {self.path}: {err}") from err
+            raise StorageError(f"Cannot create the directory of {self._file}: {err}") from err
         self._create_schema()
 
+    @property
+    def path(self) -> Path:
+        """The database file, absolute (made on use: a run of calls need not load `pathlib`)."""
+        from pathlib import Path
+
+        return Path(self._file)
+
     def __repr__(self) -> str:
-        return f"SQLiteBackend({str(self.path)!r})"
+        return f"SQLiteBackend({str(self._file)!r})"
 
     def locate(self, digest: str) -> str:
-        return f"{self.path} (SQLite table objects, digest {digest})"
+        return f"{self._file} (SQLite table objects, digest {digest})"
 
     # Connections ---------------------------------------------------------------
 
@@ -165,7 +174,7 @@ class SQLiteBackend(StorageBackend):
             raise StorageError(f"{self!r} is closed; open the store again to use it.")
         try:
             conn = sqlite3.connect(
-                self.path,
+                self._file,
                 timeout=self.timeout,
                 isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE
                 check_same_thread=False,  # only close() touches another thread's connection
@@ -173,7 +182,7 @@ class SQLiteBackend(StorageBackend):
             conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
             conn.create_function("enact_intact", 3, self._intact, deterministic=True)
         except sqlite3.Error as err:
-            raise StorageError(f"Cannot open the SQLite store {self.path}: {err}") from err
+            raise StorageError(f"Cannot open the SQLite store {self._file}: {err}") from err
         holder = _Connection(conn, _fork_generation)
         self._local.holder = holder
         with self._holders_lock:
@@ -217,19 +226,19 @@ class SQLiteBackend(StorageBackend):
             except sqlite3.OperationalError as err:
                 if not _is_busy(err) or time.monotonic() > deadline:
                     raise StorageError(
-                        f"Cannot create the SQLite store {self.path}: {err}"
+                        f"Cannot create the SQLite store {self._file}: {err}"
                     ) from err
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
             except sqlite3.Error as err:
                 raise StorageError(
-                    f"Cannot open {self.path} as an enact SQLite store: {err}. Is it an "
+                    f"Cannot open {self._file} as an enact SQLite store: {err}. Is it an "
                     "SQLite database (and not, say, a directory store or another file)?"
                 ) from err
         if version > SCHEMA_VERSION:
             self.close()
             raise StorageError(
-                f"The SQLite store {self.path} has schema version {version}, and this "
+                f"The SQLite store {self._file} has schema version {version}, and this "
                 f"version of enact reads up to {SCHEMA_VERSION}: upgrade enact."
             )
 
@@ -242,7 +251,7 @@ class SQLiteBackend(StorageBackend):
             self.close()
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
             raise StorageError(
-                f"Cannot open {self.path} as an enact SQLite store: it is another "
+                f"Cannot open {self._file} as an enact SQLite store: it is another "
                 f"database (it holds tables {shown}). Name a new file, or an enact store."
             )
 
@@ -259,7 +268,7 @@ class SQLiteBackend(StorageBackend):
             raise
         except sqlite3.Error as err:
             what = action if isinstance(action, str) else action()
-            raise StorageError(f"SQLite store {self.path}: cannot {what}: {err}") from err
+            raise StorageError(f"SQLite store {self._file}: cannot {what}: {err}") from err
 
     def _query(
         self, action: str | Callable[[], str], sql: str, params: tuple[Any, ...] = ()
@@ -268,7 +277,7 @@ class SQLiteBackend(StorageBackend):
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as err:
             what = action if isinstance(action, str) else action()
-            raise StorageError(f"SQLite store {self.path}: cannot {what}: {err}") from err
+            raise StorageError(f"SQLite store {self._file}: cannot {what}: {err}") from err
 
     def close(self) -> None:
         """Closes the connections of every thread; the backend cannot be used afterwards."""
@@ -406,7 +415,7 @@ class SQLiteBackend(StorageBackend):
         if bad:
             shown = ", ".join(repr(key) for (key,) in bad[:5]) + (", ..." if len(bad) > 5 else "")
             raise StorageError(
-                f"{self.path} holds object rows whose digest is not a 32-byte BLOB ({shown}): "
+                f"{self._file} holds object rows whose digest is not a 32-byte BLOB ({shown}): "
                 "they were not written by enact. Delete those rows (SQLite table objects)."
             )
 
@@ -468,7 +477,7 @@ class SQLiteBackend(StorageBackend):
                     ).fetchone()
                     actual = None if row is None else str(row[0])
                     if actual != expected:
-                        raise base.name_conflict(name, str(self.path), expected, actual)
+                        raise base.name_conflict(name, str(self._file), expected, actual)
                 if digest is None:
                     conn.execute("DELETE FROM names WHERE name = ?", (name,))
                 else:
@@ -514,7 +523,7 @@ class SQLiteBackend(StorageBackend):
                     found = row.fetchone()
                     actual = None if found is None else str(found[0])
                     if actual != wanted:  # raised inside the transaction: nothing is written
-                        raise base.name_conflict(name, str(self.path), wanted, actual)
+                        raise base.name_conflict(name, str(self._file), wanted, actual)
                 now = time.time()
                 if packed_resources:
                     conn.executemany(_UPSERT, _object_rows(packed_resources, now))

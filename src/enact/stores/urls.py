@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import urllib.parse
 from types import ModuleType
 from typing import Final
 
@@ -54,6 +53,8 @@ def open_store(url: str | os.PathLike[str] | None = None) -> Store:
         StorageError: The store cannot be opened or created.
         ImportError: A ``postgresql://`` URL, and psycopg is not installed.
     """
+    import urllib.parse  # loaded when a URL is read, not by `import enact`
+
     text = default_store_url() if url is None else os.fspath(url)
     if len(text) > _MAX_URL:
         raise _bad(
@@ -107,6 +108,8 @@ def default_store() -> Store:
 
 
 def _file_path(url: str, body: str) -> str:
+    import urllib.parse  # loaded when a URL is read, not by `import enact`
+
     if body.startswith("//"):
         host, _, path = body[2:].partition("/")
         if host not in ("", "localhost"):
@@ -124,6 +127,8 @@ def _file_path(url: str, body: str) -> str:
 
 
 def _sqlite_path(url: str, body: str) -> str:
+    import urllib.parse  # loaded when a URL is read, not by `import enact`
+
     if body.startswith("///"):
         body = body[3:]
     elif body.startswith("//"):
@@ -149,6 +154,8 @@ def _check_path(url: str, path: str) -> str:
 
 
 def _open_postgres(url: str) -> Store:
+    import urllib.parse  # loaded when a URL is read, not by `import enact`
+
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - parses it, so that a bad port is reported here
@@ -183,6 +190,8 @@ def load_postgres(purpose: str) -> ModuleType:
 
 def _redact(url: str) -> str:
     """Returns `url` with its password (if any) masked."""
+    import urllib.parse  # loaded when a URL is read, not by `import enact`
+
     try:
         parts = urllib.parse.urlsplit(url)
         password = parts.password

@@ -17,7 +17,7 @@ from enact.invocations.engine import (
     Invocation,
 )
 from enact.invocations.records import Request
-from enact.invocations.timings import RunTimings
+from enact.invocations.timings import RunTimings, host_name
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 
@@ -162,23 +162,13 @@ _owner_lock = threading.Lock()
 _owner: tuple[int, str] | None = None
 
 
-def _host_name() -> str:
-    """``socket.gethostname()``; on POSIX read from `os.uname` (the same name), so that a
-    process that runs a call need not import `socket`."""
-    if hasattr(os, "uname"):
-        return os.uname().nodename
-    import socket
-
-    return socket.gethostname()
-
-
 def process_owner() -> str:
     """This process's identity in leases: ``host:pid:random`` (new after a fork)."""
     global _owner
     with _owner_lock:
         pid = os.getpid()
         if _owner is None or _owner[0] != pid:
-            _owner = (pid, f"{_host_name()}:{pid}:{os.urandom(4).hex()}")
+            _owner = (pid, f"{host_name()}:{pid}:{os.urandom(4).hex()}")
         return _owner[1]
 
 
@@ -186,7 +176,7 @@ def _owner_alive(owner: str) -> bool:
     """Whether the process named by a lease owner may still run (False only when sure)."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != _host_name() or not pid_text.isdigit():
+    if host != host_name() or not pid_text.isdigit():
         return True
     pid = int(pid_text)
     if pid == os.getpid():
