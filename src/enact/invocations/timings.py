@@ -330,9 +330,11 @@ class CallTimer:
         "_clock_origin",
         "_notify",
         "_usage",
+        "add",
         "below",
         "calls",
         "event",
+        "fast",
         "observers",
         "plain",
         "record",
@@ -362,10 +364,15 @@ class CallTimer:
         self.calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
         """Per call that ran: its parent's path, its index (-1: the root), its
         request digest, its start and its end (``time.perf_counter_ns()``)."""
+        self.add = self.calls.append
+        """Appends to `calls` (the engine's one step per call when `fast`)."""
         self._usage: list[tuple[int, TokenUsage]] = []
         self.below: set[tuple[int, ...]] = _NOTHING_BELOW
         """The paths of calls with a child that reported token usage (`_attribute`);
         a shared empty set until the first one (`_below` makes this timer's own)."""
+        self.fast = self.plain
+        """`plain` and no call has reported token usage yet: a call whose output is of a
+        type without usage (`NO_USAGE`) only needs its tuple added to `calls`."""
         self.reused_calls = 0
 
     # Called by the engine ---------------------------------------------------------
@@ -452,6 +459,7 @@ class CallTimer:
         """`below`, made this timer's own set first if it is still the shared empty one."""
         if self.below is _NOTHING_BELOW:
             self.below = set()
+            self.fast = False
         return self.below
 
     def _event(

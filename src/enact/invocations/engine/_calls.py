@@ -438,9 +438,9 @@ class ChildCall:
             frame.child_errors.append(error)
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         if timer is not None:
-            if timer.plain and not timer.below and type(output) in NO_USAGE:
+            if timer.fast and type(output) in NO_USAGE:
                 # The common case, inlined: a tuple per call, formatted when the run stops.
-                timer.calls.append((frame.path, self.index, self.digest, self.started, ended))
+                timer.add((frame.path, self.index, self.digest, self.started, ended))
             else:
                 path, index, digest = frame.path, self.index, self.digest
                 timer.finish(

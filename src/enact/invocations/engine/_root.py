@@ -274,9 +274,9 @@ class _Root:
         if timer is not None:
             value = None if output is None else output.value
             digest = self.request_ref.digest
-            if timer.plain and not timer.below and type(value) in NO_USAGE:
+            if timer.fast and type(value) in NO_USAGE:
                 # The common case, inlined as for a child call: one tuple.
-                timer.calls.append(((), -1, digest, self.started, ended))
+                timer.add(((), -1, digest, self.started, ended))
                 return
             invokable = self.plan.invokable
             timer.finish((), None, digest, invokable, self.started, ended, value, error)
