@@ -223,7 +223,7 @@ def test_journaled_calls_bind_no_parameter_through_sqlite_adapters(
                 enact.invoke(_echo, (f"call {i}",), run_id=f"echo-{i}")
             assert offered == []  # small objects: nothing offered to the adapters
             big_ref = enact.commit(big)
-            assert len(offered) == 1 and len(offered[0]) > 64 * 1024
+            assert len(offered) == 1 and len(offered[0]) > 16 * 1024
         store.close()
     finally:
         del sqlite3.adapters[key]
