@@ -17,8 +17,9 @@ import contextlib
 import dataclasses
 import json
 import operator
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from enact.digests import builtin_type_id, quote, type_id_for
@@ -199,6 +200,14 @@ def defer_registrations(load: Callable[[], object]) -> None:
     another thread runs it runs it too, and so waits for it.
     """
     _deferred.append(load)
+
+
+def is_loaded_type(t: type, modules: Mapping[str, str]) -> bool:
+    """Whether `t` is the class that `modules` (class name: module name) names, in a
+    module already imported. For standard-library types that enact's tables name
+    instead of importing their modules: a value of one means its module was imported."""
+    module = sys.modules.get(modules.get(t.__name__, ""))
+    return module is not None and getattr(module, t.__name__, None) is t
 
 
 def load_deferred() -> None:

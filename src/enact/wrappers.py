@@ -20,7 +20,6 @@ import dataclasses
 import importlib
 import itertools
 import operator
-import sys
 import threading
 from typing import Any, Final, Self, TypeVar
 
@@ -243,10 +242,9 @@ def _natural_order(keys: list[Any]) -> list[Any] | None:
 
 
 def _is_sorted_key_type(key_type: type) -> bool:
-    if key_type in _SORTED_KEY_TYPES:
-        return True
-    module = sys.modules.get(_SORTED_STDLIB_KEY_TYPES.get(key_type.__name__, ""))
-    return module is not None and getattr(module, key_type.__name__, None) is key_type
+    return key_type in _SORTED_KEY_TYPES or registry.is_loaded_type(
+        key_type, _SORTED_STDLIB_KEY_TYPES
+    )
 
 
 for _wrapper in (TupleWrapper, SetWrapper, FrozenSetWrapper):

@@ -12,7 +12,6 @@ made here, several times faster than decoding the tokens; anything else
 from __future__ import annotations
 
 import enum
-import sys
 from typing import Any, Final
 
 from enact import registry
@@ -98,8 +97,7 @@ def _copy(value: Any, depth: int) -> Any:
 
 def _is_immutable(t: type) -> bool:
     """Whether `t` is one of the types of `_IMMUTABLE_MODULES` (then kept in `_immutable`)."""
-    module = sys.modules.get(_IMMUTABLE_MODULES.get(t.__name__, ""))
-    if module is None or getattr(module, t.__name__, None) is not t:
+    if not registry.is_loaded_type(t, _IMMUTABLE_MODULES):
         return False
     _immutable.add(t)
     return True
