@@ -268,8 +268,7 @@ class SQLiteBackend(StorageBackend):
         except EnactError:
             raise
         except sqlite3.Error as err:
-            what = action if isinstance(action, str) else action()
-            raise StorageError(f"SQLite store {self._file}: cannot {what}: {err}") from err
+            raise self._failure(action, err) from err
 
     def _query(
         self, action: str | Callable[[], str], sql: str, params: tuple[Any, ...] = ()
@@ -277,8 +276,12 @@ class SQLiteBackend(StorageBackend):
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as err:
-            what = action if isinstance(action, str) else action()
-            raise StorageError(f"SQLite store {self._file}: cannot {what}: {err}") from err
+            raise self._failure(action, err) from err
+
+    def _failure(self, action: str | Callable[[], str], err: sqlite3.Error) -> StorageError:
+        """The error of `_run` and `_query`: what could not be done, and SQLite's reason."""
+        what = action if isinstance(action, str) else action()
+        return StorageError(f"SQLite store {self._file}: cannot {what}: {err}")
 
     def close(self) -> None:
         """Closes the connections of every thread; the backend cannot be used afterwards."""
