@@ -146,7 +146,7 @@ def test_one_call_that_is_not_the_root_keeps_the_one_parent_line() -> None:
     """A first attempt of one call that is not the root (index >= 0) keeps ``enact-ts3``."""
     timer = CallTimer("one", "started")
     origin = timer._clock_origin
-    timer.calls.append(((0,), 2, "ab" * 32, origin + 10, origin + 30))
+    timer.add(((0,), 2, "ab" * 32, origin + 10, origin + 30))
     line = timer.close_text("complete")
     assert line is not None and line.startswith("enact-ts3|started|complete|")
     record = RunTimings.from_text(line, "one")

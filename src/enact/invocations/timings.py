@@ -56,6 +56,9 @@ _DIGEST_CHARS: Final = 16
 INLINE_TIMINGS: Final = 16
 """A run's first attempt of at most this many calls keeps its timings in its state, as text."""
 
+ROW: Final = 5
+"""Items per call in `CallTimer.calls`: parent path, index, request digest, start, end."""
+
 _TEXT_HEAD: Final = "enact-timings-2"
 """The first field of `RunTimings.to_text`: the version of that form."""
 
@@ -361,11 +364,14 @@ class CallTimer:
         self.plain = record and not observers
         """Only timings are recorded (no observers): the engine appends to `calls` itself."""
         self._notify = on_error
-        self.calls: list[tuple[tuple[int, ...], int, str, int, int]] = []
-        """Per call that ran: its parent's path, its index (-1: the root), its
-        request digest, its start and its end (``time.perf_counter_ns()``)."""
-        self.add = self.calls.append
-        """Appends to `calls` (the engine's one step per call when `fast`)."""
+        self.calls: list[Any] = []
+        """Per call that ran, `ROW` items one after the other (a flat list: no
+        object per call for the garbage collector to walk while the run goes on):
+        its parent's path, its index (-1: the root), its request digest, its start
+        and its end (``time.perf_counter_ns()``)."""
+        self.add = self.calls.extend
+        """Adds one call's row (a tuple of `ROW` items) to `calls` (the engine's one
+        step per call when `fast`)."""
         self._usage: list[tuple[int, TokenUsage]] = []
         self.below: set[tuple[int, ...]] = _NOTHING_BELOW
         """The paths of calls with a child that reported token usage (`_attribute`);
@@ -412,9 +418,9 @@ class CallTimer:
                 usage = self._attribute(path, usage)
         if self.record:
             calls = self.calls
-            calls.append((parent, -1 if index is None else index, request, started, ended))
+            calls += (parent, -1 if index is None else index, request, started, ended)
             if usage is not None:
-                self._usage.append((len(calls) - 1, usage))
+                self._usage.append((len(calls) // ROW - 1, usage))
         if self.observers:
             path = parent if index is None else (*parent, index)
             status = "complete" if error is None else _status_of(error)
@@ -499,6 +505,10 @@ class CallTimer:
 
     # Called by the run ------------------------------------------------------------
 
+    def call_count(self) -> int:
+        """How many calls this timer has timed so far."""
+        return len(self.calls) // ROW
+
     def close(
         self,
         status: str,
@@ -519,7 +529,7 @@ class CallTimer:
         if not self.record:
             return None
         usage = [(index - since, counts) for index, counts in self._usage[:] if index >= since]
-        count, parents, calls, requests = _columns(self.calls[since:])
+        count, parents, calls, requests = _columns(self.calls[since * ROW :])
         host, pid = _process_known[0] if _process_known else _process()
         return RunTimings(
             self.run_id,
@@ -557,7 +567,7 @@ class CallTimer:
         `INLINE_TIMINGS` calls, or the record cannot be text (then `close`).
         """
         calls = self.calls
-        if not self.record or len(calls) > INLINE_TIMINGS:
+        if not self.record or len(calls) > INLINE_TIMINGS * ROW:
             return None
         origin = self._clock_origin
         if not self._usage and not self.reused_calls:
@@ -567,24 +577,24 @@ class CallTimer:
             # its own), the line's fields up to `started` made once per process,
             # and for the root alone one f-string of three numbers and no clock.
             fields = _short_heads.get((self.event, status)) or _short_head(self.event, status)
-            if fields is not None and len(calls) == 1:
-                first, index, request, start, end = calls[0]
-                if index == -1:  # the root alone (a root has no parent)
-                    return (
-                        f"{_ROOT_TEXT_HEAD}{fields}{self.started}|{start - origin}|"
-                        f"{end - origin}|{request[:_DIGEST_CHARS]}"
-                    )
-            first = calls[0][0] if calls else ()
+            if fields is not None and len(calls) == ROW and calls[1] == -1:
+                # The root alone (a root has no parent).
+                return (
+                    f"{_ROOT_TEXT_HEAD}{fields}{self.started}|{calls[3] - origin}|"
+                    f"{calls[4] - origin}|{calls[2][:_DIGEST_CHARS]}"
+                )
+            first = calls[0] if calls else ()
             numbers: list[int] = []
             requests = ""
-            for parent, index, request, start, end in calls:
-                if parent != first:
+            for i in range(0, len(calls), ROW):
+                if calls[i] != first:
                     break
-                numbers += (index, start - origin, end - origin)
-                requests += request[:_DIGEST_CHARS]
+                numbers += (calls[i + 1], calls[i + 3] - origin, calls[i + 4] - origin)
+                requests += calls[i + 2][:_DIGEST_CHARS]
             else:
                 if fields is not None:
-                    rows = (_ROWS.get(len(calls)) or _rows_format(len(calls))) % tuple(numbers)
+                    count = len(calls) // ROW
+                    rows = (_ROWS.get(count) or _rows_format(count)) % tuple(numbers)
                     path = ".".join(map(str, first)) if first else ""
                     return (
                         f"{_SHORT_TEXT_HEAD}{fields}{self.started}|{_clock() - origin}|"
@@ -601,21 +611,22 @@ class CallTimer:
         )  # fmt: skip
 
 
-def _columns(
-    calls: list[tuple[tuple[int, ...], int, str, int, int]],
-) -> tuple[int, str, bytes, bytes]:
-    """`RunTimings.count`, `parents`, `calls` and `requests` of `CallTimer.calls`."""
-    count = len(calls)
-    if count == 1 and calls[0][1] == -1:  # a run of one call (no children): the most common
-        _, _, request, start, end = calls[0]
+def _columns(calls: list[Any]) -> tuple[int, str, bytes, bytes]:
+    """`RunTimings.count`, `parents`, `calls` and `requests` of `CallTimer.calls` (rows of
+    `ROW` items, one after the other: each column is one slice)."""
+    count = len(calls) // ROW
+    if count == 1 and calls[1] == -1:  # a run of one call (no children): the most common
+        _, _, request, start, end = calls
         return 1, "", _ROOT_ONLY.pack(0, -1, start, end), bytes.fromhex(request[:_DIGEST_CHARS])
-    paths, indexes, digests, starts, ends = zip(*calls, strict=True) if calls else _NONE
-    columns = _packer(count)
+    paths, indexes, digests = calls[0::ROW], calls[1::ROW], calls[2::ROW]
+    starts, ends = calls[3::ROW], calls[4::ROW]
     if paths.count(paths[0] if paths else ()) == count:
-        # One parent (a run of a root and its children): no table to build.
+        # One parent (a run of a root and its children): no table to build, and the
+        # parent column is all zeros.
         parents = ".".join(map(str, paths[0])) if paths else ""
-        packed = columns.pack(*(0,) * count, *indexes, *starts, *ends)
+        packed = bytes(4 * count) + _rest_packer(count).pack(*indexes, *starts, *ends)
     else:
+        columns = _packer(count)
         parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
         parents = " ".join([".".join(map(str, parent)) for parent in parent_ids])
         packed = columns.pack(*map(parent_ids.__getitem__, paths), *indexes, *starts, *ends)
@@ -629,7 +640,7 @@ def _usage_rows(usage: list[tuple[int, TokenUsage]]) -> list[list[int]]:
     ]
 
 
-def _prefixes(digests: tuple[str, ...]) -> bytes:
+def _prefixes(digests: list[str]) -> bytes:
     """The bytes the first `_DIGEST_CHARS` hex digits of each digest spell, concatenated.
 
     For SHA-256 hex digests (64 characters each) the slicing is done by
@@ -661,8 +672,19 @@ def _packer(count: int) -> struct.Struct:
 _COLUMNS: Final[dict[int, struct.Struct]] = {}
 """The packers of `RunTimings.calls` for small call counts, made once each."""
 
+
+def _rest_packer(count: int) -> struct.Struct:
+    """`_packer` without the parents column (for a run whose calls all have one parent)."""
+    packer = _REST_COLUMNS.get(count)
+    if packer is None:
+        packer = struct.Struct(f"<{count}i{2 * count}q")
+        if count < 64:
+            _REST_COLUMNS[count] = packer
+    return packer
+
+
+_REST_COLUMNS: Final[dict[int, struct.Struct]] = {}
 _ROOT_ONLY: Final = struct.Struct("<2i2q")
-_NONE: Final[tuple[tuple[Any, ...], ...]] = ((),) * 5
 
 
 _process_known: list[tuple[str, int]] = []

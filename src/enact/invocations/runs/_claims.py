@@ -349,7 +349,7 @@ class RunHandle:
         when no call finished since the last renewal.
         """
         timer = self.timer
-        if timer is None or len(timer.calls) == self._kept_calls:
+        if timer is None or timer.call_count() == self._kept_calls:
             return {}
         try:
             previous = self._kept or self._earlier_record()
