@@ -276,6 +276,12 @@ class StorageBackend(abc.ABC):
             if name not in expected:
                 self.set_name(name, digest)
 
+    def commit_call(self, packed_resources: list[PackedResource], names: NamePairs) -> None:
+        """Records one journaled call (its objects and its journal entry) before its caller
+        sees its result: `commit_with_names`, unless the backend has a faster durable way
+        (the SQLite backend appends it to a log that it folds into its tables later)."""
+        self.commit_with_names(packed_resources, names)
+
     # Life cycle --------------------------------------------------------------
 
     def locate(self, digest: str) -> str:

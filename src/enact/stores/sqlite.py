@@ -3,6 +3,13 @@
 Promises: every commit, batch and name update is one transaction in
 write-ahead-log mode, so readers see an object whole or not at all, and a crash
 of the process (even ``kill -9``) loses nothing that was reported committed.
+A journaled call with per-call durability is recorded by appending it to the
+process's call log beside the file (``<file>-calls/``, see
+`enact.stores._call_log`): as durable against a crash of the process, at half
+the cost of a transaction; it is folded into the tables with the process's
+next write, and before any read of the store by this or another process (a
+process that is gone has its log folded by the next one to open or read the
+store). Copy or move the ``-calls`` directory with the file, as its ``-wal``.
 With the default ``durable=False`` (``synchronous=NORMAL``) a power loss or OS
 crash may roll back the last few transactions but never corrupts the file;
 ``durable=True`` (``synchronous=FULL``) makes each reported commit survive a
@@ -14,7 +21,9 @@ must be on a local disk (SQLite's locks do not work over NFS).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -24,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from enact.errors import CorruptObjectError, EnactError, StorageError
-from enact.stores import base
+from enact.stores import _call_log, base
 from enact.stores import ready as _ready
 from enact.stores.base import ANY, Expected, NamePairs, NameQuery, PackedResource, StorageBackend
 from enact.stores.store import Store
@@ -91,18 +100,33 @@ _COPY_TO_BIND: Final = 16 * 1024
 """Objects up to this size are copied into a bytearray to be bound (see `_blob`): a copy
 of 16 KiB costs about what the adapter lookup does (170 ns against 200-300 here)."""
 _PAGE: Final = 10_000  # digests per read transaction when listing objects
+_FOLD_AFTER: Final = 4096
+"""Calls in the call log that are folded into the tables without waiting for a write."""
 
 # Connections must not cross a fork; the child counts as a new generation.
 _fork_generation = 0
 _inherited: list[Any] = []
+_logging: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
+"""Backends with a call log (a forked child lets go of their files: `_after_fork`)."""
 
 
 def _after_fork() -> None:
     global _fork_generation
     _fork_generation += 1
+    for backend in list(_logging):
+        backend._log_forked()
+
+
+def _at_exit() -> None:
+    """A process that ends without closing its stores folds their call logs first (else
+    the next process to open the store does)."""
+    for backend in list(_logging):
+        with contextlib.suppress(Exception):
+            backend._close_log()
 
 
 os.register_at_fork(after_in_child=_after_fork)
+atexit.register(_at_exit)
 
 
 class _Connection:
@@ -142,6 +166,15 @@ class SQLiteBackend(StorageBackend):
         self._holders_lock = threading.Lock()
         self._closed = False
         self._ready_table = False
+        self._log = _call_log.CallLog(self._file)
+        """This process's call log (see `enact.stores._call_log`): used unless `durable`."""
+        self._log_lock = threading.Lock()
+        self._log_rows: list[tuple[list[PackedResource], NamePairs]] = []
+        """The calls in the log that are not in the tables yet, oldest first."""
+        self._log_size = 0
+        """The log's size after its last record."""
+        self._absorbed: dict[str, tuple[int, int, int]] = {}
+        """The other logs this backend folded, and their `_call_log.signature` then."""
         try:
             os.makedirs(os.path.dirname(self._file), exist_ok=True)
         except OSError as err:
@@ -242,6 +275,7 @@ class SQLiteBackend(StorageBackend):
                 f"The SQLite store {self._file} has schema version {version}, and this "
                 f"version of enact reads up to {SCHEMA_VERSION}: upgrade enact."
             )
+        self._absorb_logs()
 
     def _check_is_store(self, conn: sqlite3.Connection) -> None:
         """Refuses a database of another program (one with tables that are not enact's),
@@ -257,8 +291,9 @@ class SQLiteBackend(StorageBackend):
             )
 
     def _transaction(self) -> _Transaction:
-        """A write transaction that takes the write lock up front (see `_Transaction`)."""
-        return _Transaction(self._connection())
+        """A write transaction that takes the write lock up front (see `_Transaction`); it
+        folds the call log's pending calls into the tables first."""
+        return _Transaction(self._connection(), self if self._log_size else None)
 
     def _run(self, action: str | Callable[[], str], operation: Callable[[], T]) -> T:
         """Runs `operation`; a SQLite error becomes a `StorageError` saying what it could
@@ -273,6 +308,9 @@ class SQLiteBackend(StorageBackend):
     def _query(
         self, action: str | Callable[[], str], sql: str, params: tuple[Any, ...] = ()
     ) -> list[Any]:
+        if self._log_rows:
+            self._fold()  # a read sees every call this process recorded
+        self._absorb_logs()  # and every call another process recorded
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as err:
@@ -284,7 +322,9 @@ class SQLiteBackend(StorageBackend):
         return StorageError(f"SQLite store {self._file}: cannot {what}: {err}")
 
     def close(self) -> None:
-        """Closes the connections of every thread; the backend cannot be used afterwards."""
+        """Folds the call log, closes the connections of every thread; the backend cannot be
+        used afterwards."""
+        self._close_log()
         self._closed = True
         with self._holders_lock:
             holders = list(self._holders)
@@ -293,6 +333,15 @@ class SQLiteBackend(StorageBackend):
             with contextlib.suppress(sqlite3.Error):
                 holder.conn.close()
         self._local = threading.local()
+
+    def _close_log(self) -> None:
+        """Folds the call log into the tables and removes it (it stays if that fails: the
+        next process to open the store folds it)."""
+        if not self._closed and self._log_rows:
+            with contextlib.suppress(EnactError):
+                self._fold()
+        with self._log_lock:
+            self._log.close(remove=not self._log_rows)
 
     def release_thread(self) -> None:
         """Closes the calling thread's connection (a thread's last connection ends its WAL use)."""
@@ -536,6 +585,113 @@ class SQLiteBackend(StorageBackend):
         self._run(
             lambda: f"commit {len(packed_resources)} object(s) and {len(names)} name(s)", write
         )
+
+    # The call log (see enact.stores._call_log) -------------------------------------
+
+    def commit_call(self, packed_resources: list[PackedResource], names: NamePairs) -> None:
+        """Records one journaled call: appended to this process's call log (one ``write``),
+        folded into the tables with the next write or before the next read. A `durable`
+        store commits it in a transaction of its own (the log is not synced)."""
+        if self.durable:
+            self.commit_with_names(packed_resources, names)
+            return
+        if self._closed:
+            raise StorageError(f"{self!r} is closed; open the store again to use it.")
+        record = _call_log.encode_record(packed_resources, names)
+        with self._log_lock:
+            try:
+                self._log_size = self._log.append(record)
+            except OSError as err:
+                raise StorageError(
+                    f"SQLite store {self._file}: cannot record a call in its call log "
+                    f"{self._log.path or self._log.directory}: {err}"
+                ) from err
+            self._log_rows.append((packed_resources, names))
+            _logging.add(self)
+            full = len(self._log_rows) >= _FOLD_AFTER
+        if full:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Writes the call log's pending calls into the tables (one transaction)."""
+
+        def fold() -> None:
+            with self._transaction():
+                pass
+
+        self._run("fold its call log into its tables", fold)
+
+    def _write_log_rows(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """In a write transaction, holding `_log_lock`: writes the pending calls; returns
+        how many and the log's size they end at (for `_folded`)."""
+        rows = self._log_rows
+        now = time.time()
+        objects = [packed for packed_resources, _ in rows for packed in packed_resources]
+        if objects:
+            conn.executemany(_UPSERT, _object_rows(objects, now))
+        conn.executemany(
+            _SET_NAME, [(name, digest, now) for _, names in rows for name, digest in names]
+        )
+        return len(rows), self._log_size
+
+    def _folded(self, count: int, size: int) -> None:
+        """After the commit of `_write_log_rows` (still holding `_log_lock`): the log is
+        emptied before this process's next write (see `enact.stores._call_log`)."""
+        if count == len(self._log_rows):
+            with contextlib.suppress(OSError):  # a log left full is folded again: harmless
+                self._log.empty_if(size)
+                self._log_size = 0
+        del self._log_rows[:count]
+
+    def _absorb_logs(self) -> None:
+        """Folds the call logs of other processes (and other store objects) into the tables.
+
+        A log whose process is gone is folded and removed; a live one is folded
+        (not emptied: that is its process's) when it changed since this backend
+        last folded it. Each is read inside the write transaction that folds it.
+        """
+        absorbed = self._absorbed
+        if absorbed:  # forget the logs that are gone (their processes removed them)
+            for known in [known for known in absorbed if not os.path.exists(known)]:
+                absorbed.pop(known, None)
+        for path, fd, gone in _call_log.other_logs(self._log.directory, self._log.path):
+            try:
+                signature = _call_log.signature(fd)
+                if gone or absorbed.get(path) != signature:
+                    with self._transaction() as conn:
+                        signature = _call_log.signature(fd)
+                        records = list(_call_log.decode_records(_call_log.read_log(fd)))
+                        now = time.time()
+                        objects = [packed for resources, _ in records for packed in resources]
+                        if objects:
+                            conn.executemany(_UPSERT, _object_rows(objects, now))
+                        names = [
+                            (name, digest, now) for _, pairs in records for name, digest in pairs
+                        ]
+                        if names:
+                            conn.executemany(_SET_NAME, names)
+                    absorbed[path] = signature
+                if gone:
+                    absorbed.pop(path, None)
+                    _call_log.drop(path, fd)
+                    continue
+            except (OSError, sqlite3.Error) as err:
+                # Left for a reader that can write (a read-only copy of a store cannot).
+                logging.getLogger("enact").warning(
+                    "SQLite store %s: cannot fold the call log %s into its tables (%s)",
+                    self._file,
+                    path,
+                    err,
+                )
+            os.close(fd)
+
+    def _log_forked(self) -> None:
+        """In a forked child: the parent's call log and its pending calls stay the parent's."""
+        self._log.forget()
+        self._log = _call_log.CallLog(self._file)
+        self._log_lock = threading.Lock()
+        self._log_rows = []
+        self._log_size = 0
 
     # The ready queue (see enact.stores.ready) -------------------------------------
 
@@ -790,28 +946,50 @@ class _Transaction:
     enters one.
     """
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "folding", "folds")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, folding: SQLiteBackend | None) -> None:
         self.conn = conn
+        self.folding = folding
+        """The backend whose call log this transaction folds first (None: nothing to fold)."""
+        self.folds: tuple[int, int] | None = None
 
     def __enter__(self) -> sqlite3.Connection:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            backend = self.folding
+            if backend is not None:
+                # Held until the commit: no call is appended to the log meanwhile, so
+                # the log is emptied only of calls in the tables.
+                backend._log_lock.acquire()
+                try:
+                    if backend._log_size:
+                        self.folds = backend._write_log_rows(self.conn)
+                except BaseException:
+                    backend._log_lock.release()
+                    self.folding = None
+                    raise
         except BaseException:
             self.rollback()
             raise
         return self.conn
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if error is None:
-            try:
-                self.conn.execute("COMMIT")
+        backend, self.folding = self.folding, None
+        try:
+            if error is None:
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.rollback()
+                    raise
+                if backend is not None and self.folds is not None:
+                    backend._folded(*self.folds)
                 return
-            except BaseException:
-                self.rollback()
-                raise
-        self.rollback()
+            self.rollback()
+        finally:
+            if backend is not None:
+                backend._log_lock.release()
 
     def rollback(self) -> None:
         if self.conn.in_transaction:

@@ -195,7 +195,9 @@ class Store:
         with self._committing:
             self._backend.commit_many(packed)
 
-    def batch(self, *, keep_on_exception: bool = False) -> contextlib.AbstractContextManager[None]:
+    def batch(
+        self, *, keep_on_exception: bool = False, call_record: bool = False
+    ) -> contextlib.AbstractContextManager[None]:
         """Collects the commits of this thread or task and writes them at the end.
 
         One backend call (one transaction, one round trip) for the whole block.
@@ -209,18 +211,25 @@ class Store:
                 that record their own failure. An interrupt
                 (KeyboardInterrupt, SystemExit, cancellation) still writes
                 nothing.
+            call_record: The block records one journaled call (its objects and
+                names, no compare-and-set): the backend may keep it in a faster
+                durable form first (`StorageBackend.commit_call`).
         """
-        return _Batch(self, keep_on_exception)
+        return _Batch(self, keep_on_exception, call_record)
 
     def _write_with_names(
         self,
         packed: list[PackedResource],
         names: list[tuple[str, str]],
         expected: dict[str, str | None],
+        call_record: bool = False,
     ) -> None:
         try:
             with self._committing:
-                self._backend.commit_with_names(packed, names, expected=expected or None)
+                if call_record and not expected:
+                    self._backend.commit_call(packed, names)
+                else:
+                    self._backend.commit_with_names(packed, names, expected=expected or None)
         except UnsupportedOperationError:
             if expected:
                 raise  # a compare-and-set cannot be skipped like bookkeeping
@@ -548,11 +557,12 @@ _PendingNames = tuple[list[tuple[str, str]], dict[str, str | None]]
 class _Batch:
     """`Store.batch`'s block (a class, not a generator: every journaled call enters one)."""
 
-    __slots__ = ("keep", "names", "names_token", "pending", "store", "token")
+    __slots__ = ("call", "keep", "names", "names_token", "pending", "store", "token")
 
-    def __init__(self, store: Store, keep_on_exception: bool) -> None:
+    def __init__(self, store: Store, keep_on_exception: bool, call_record: bool = False) -> None:
         self.store = store
         self.keep = keep_on_exception
+        self.call = call_record
         self.pending: dict[str, PackedResource] | None = None
 
     def __enter__(self) -> None:
@@ -577,6 +587,6 @@ class _Batch:
             return  # nothing of the block is written; the error goes on
         logs, expected = self.names
         if logs:
-            store._write_with_names(list(pending.values()), logs, expected)
+            store._write_with_names(list(pending.values()), logs, expected, self.call)
         elif pending:
             store._write(list(pending.values()))

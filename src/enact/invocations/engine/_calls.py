@@ -427,7 +427,7 @@ class ChildCall:
         store = frame.store
         timer = frame.timer
         ended = _timing_clock() if timer is not None else 0
-        with store.batch():
+        with store.batch(call_record=True):
             closed = child.close(self.invokable, self.input, self.request_tokens, output, error)
             response_ref, error = closed.response, closed.error
             assert response_ref is not None

@@ -1,0 +1,210 @@
+"""The SQLite store's call log: per-call records appended to a file, folded into the tables.
+
+White box where the file is the point: what is on disk while a run runs,
+after it ends, and after a process that wrote a log was killed.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+import enact
+from enact.stores import _call_log
+from enact.stores.base import PackedResource
+
+JOURNAL = "enact/journal/"
+seen: dict[str, Any] = {}
+
+
+def journal_names(path: pathlib.Path) -> list[str]:
+    """The journal entries in the file's tables, read with sqlite3 alone (no enact)."""
+    raw = sqlite3.connect(path)
+    try:
+        rows = raw.execute("SELECT name FROM names WHERE name LIKE 'enact/journal/%'").fetchall()
+    finally:
+        raw.close()
+    return sorted(str(name) for (name,) in rows)
+
+
+def logs(path: pathlib.Path) -> list[pathlib.Path]:
+    directory = pathlib.Path(_call_log.log_directory(str(path)))
+    return sorted(directory.glob("*.log")) if directory.exists() else []
+
+
+@enact.register
+def leaf(x: int) -> int:
+    return x * 10
+
+
+@enact.register
+def look(path: str) -> int:
+    """Inside a run, after two calls returned: what the file holds, and what a reader sees."""
+    database = pathlib.Path(path)
+    seen["logs"] = [(log.name, log.stat().st_size) for log in logs(database)]
+    seen["tables"] = journal_names(database)
+    with enact.SQLiteStore(database) as other:  # another store object: another reader
+        seen["entries"] = [entry.path for entry in enact.get_run("looked", store=other).entries()]
+        other.close()
+    seen["tables_after_read"] = journal_names(database)
+    return 0
+
+
+@enact.register
+def watched(path: str) -> int:
+    return leaf(1) + leaf(2) + look(path)
+
+
+def test_calls_go_to_the_log_and_a_reader_folds_them(tmp_path: pathlib.Path) -> None:
+    """A finished call is in the process's log (one file, not the tables) until a read or
+    write folds it; a second store object sees it; closing leaves only the database."""
+    path = tmp_path / "store.db"
+    store = enact.SQLiteStore(path)
+    with store:
+        enact.invoke(watched, (str(path),), run_id="looked")
+        assert enact.get_run("looked").status == "complete"
+    ((name, size),) = seen["logs"]
+    assert name.startswith(f"{os.getpid()}-") and name.endswith(".log") and size > 0
+    assert seen["tables"] == []  # nothing of the calls in the tables yet: the log has them
+    assert seen["entries"] == [(0,), (1,)]  # the other reader folded the log first
+    assert len(seen["tables_after_read"]) == 2
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db"]
+
+
+def test_a_durable_store_keeps_no_log(tmp_path: pathlib.Path) -> None:
+    """durable=True: each call is a transaction of its own (the log is not fsynced)."""
+    path = tmp_path / "store.db"
+    store = enact.SQLiteStore(path, durable=True)
+    with store:
+        enact.invoke(watched, (str(path),), run_id="looked")
+    assert seen["logs"] == []
+    assert len(seen["tables"]) == 2
+    store.close()
+
+
+_KILLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    import enact
+
+    @enact.register
+    def step(i: int) -> int:
+        with open(sys.argv[2], "a") as ledger:
+            ledger.write(f"{i}\\n")
+        if i == 3 and not os.environ.get("RESUMED"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+    @enact.register
+    def steps(n: int) -> int:
+        return sum(step(i) for i in range(n))
+
+    if __name__ == "__main__":
+        with enact.SQLiteStore(sys.argv[1]):
+            if os.environ.get("RESUMED"):
+                print(enact.resume("killed").invocation().get_output())
+            else:
+                enact.invoke(steps, (6,), run_id="killed")
+    """
+)
+
+
+def test_the_log_of_a_killed_process_is_folded_by_the_next_opener(tmp_path: pathlib.Path) -> None:
+    """kill -9 mid-run: the calls that returned are in its log; the next process that opens
+    the store folds them into the tables and removes the log; resume runs only the rest."""
+    path, ledger, program = tmp_path / "store.db", tmp_path / "ledger", tmp_path / "killed.py"
+    program.write_text(_KILLED)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    killed = subprocess.run([sys.executable, str(program), str(path), str(ledger)], env=env)
+    assert killed.returncode == -signal.SIGKILL
+    (log,) = logs(path)
+    assert log.stat().st_size > 0
+    assert journal_names(path) == []
+    resumed = subprocess.run(
+        [sys.executable, str(program), str(path), str(ledger)],
+        env={**env, "RESUMED": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert resumed.stdout.strip() == str(sum(range(6)))
+    # Calls 0-2 returned before the kill and ran once; call 3 was in flight and ran again.
+    assert ledger.read_text().split() == ["0", "1", "2", "3", "3", "4", "5"]
+    assert logs(path) == []
+    with enact.SQLiteStore(path) as store:
+        assert enact.verify(store).ok
+        assert enact.get_run("killed").status == "complete"
+        store.close()
+
+
+def test_a_record_cut_short_ends_the_log(tmp_path: pathlib.Path) -> None:
+    """A log left by a dead process whose last record is torn: the whole records before it
+    are folded, the torn one is not, and the log is removed."""
+    path = tmp_path / "store.db"
+    enact.SQLiteStore(path).close()
+    kept = PackedResource("ab" * 32, b"kept bytes", None)
+    torn = PackedResource("cd" * 32, b"torn bytes", None)
+    whole = _call_log.encode_record([kept], [("kept-name", "ab" * 32)])
+    cut = _call_log.encode_record([torn], [("torn-name", "cd" * 32)])[:-5]
+    directory = pathlib.Path(_call_log.log_directory(str(path)))
+    directory.mkdir()
+    (directory / "999999-dead.log").write_bytes(whole + cut)
+    backend = enact.SQLiteBackend(path)  # opening folds logs no process holds
+    assert backend.get_name("kept-name") == "ab" * 32
+    assert backend.get_name("torn-name") is None
+    raw = sqlite3.connect(path)
+    rows = raw.execute("SELECT hex(digest), data FROM objects").fetchall()
+    raw.close()
+    assert rows == [(("AB" * 32), b"kept bytes")]
+    assert not directory.exists()
+    backend.close()
+
+
+def test_damaged_bytes_end_the_records() -> None:
+    """decode_records reads whole records up to the first with a wrong checksum or head."""
+    one = _call_log.encode_record([PackedResource("01" * 32, b"x", None)], [("n", "01" * 32)])
+    two = _call_log.encode_record([], [("m", "02" * 32)])
+    assert [names for _, names in _call_log.decode_records(one + two)] == [
+        [("n", "01" * 32)],
+        [("m", "02" * 32)],
+    ]
+    flipped = bytearray(one + two)
+    flipped[len(one) + 20] ^= 0xFF
+    assert len(list(_call_log.decode_records(bytes(flipped)))) == 1
+    assert list(_call_log.decode_records(b"JUNK" + one)) == []
+
+
+@enact.register
+def forks(path: str) -> int:
+    """After a call is in this process's log: a forked child lets go of the log."""
+    backend = seen["store"]._backend
+    assert isinstance(backend, enact.SQLiteBackend) and backend._log.fd >= 0
+    pid = os.fork()
+    if pid == 0:  # the child: no log of its own yet, none of the parent's calls pending
+        os._exit(0 if backend._log.fd == -1 and not backend._log_rows else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@enact.register
+def forked(path: str) -> int:
+    return leaf(1) + forks(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_write_its_parents_log(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "store.db"
+    store = seen["store"] = enact.SQLiteStore(path)
+    with store:
+        assert enact.invoke(forked, (str(path),)).get_output() == 10
+    store.close()
+    assert logs(path) == []
