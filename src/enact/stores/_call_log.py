@@ -36,7 +36,6 @@ length and its stored bytes; the count of names, each as its UTF-8 length
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import struct
 import zlib
@@ -44,6 +43,13 @@ from collections.abc import Iterator
 from typing import Final
 
 from enact.stores.base import PackedResource
+
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): the SQLite store commits each call instead
+    AVAILABLE = False
+else:
+    AVAILABLE = True
 
 MAGIC: Final = b"ECL1"
 _HEAD: Final = struct.Struct("<4sII")

@@ -591,8 +591,9 @@ class SQLiteBackend(StorageBackend):
     def commit_call(self, packed_resources: list[PackedResource], names: NamePairs) -> None:
         """Records one journaled call: appended to this process's call log (one ``write``),
         folded into the tables with the next write or before the next read. A `durable`
-        store commits it in a transaction of its own (the log is not synced)."""
-        if self.durable:
+        store commits it in a transaction of its own (the log is not synced), and so does
+        one on a system without ``flock``."""
+        if self.durable or not _call_log.AVAILABLE:
             self.commit_with_names(packed_resources, names)
             return
         if self._closed:
