@@ -6,6 +6,7 @@ after it ends, and after a process that wrote a log was killed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import pathlib
 import signal
@@ -208,3 +209,83 @@ def test_a_forked_child_does_not_write_its_parents_log(tmp_path: pathlib.Path) -
         assert enact.invoke(forked, (str(path),)).get_output() == 10
     store.close()
     assert logs(path) == []
+
+
+_READER = textwrap.dedent(
+    """
+    import sys
+    import enact
+
+    with enact.SQLiteStore(sys.argv[1]) as store:
+        run = enact.get_run(sys.argv[2])
+        print(run.status, len(run.entries()))
+        store.close()
+    """
+)
+
+
+@enact.register
+def asks_another_process(path: str, program: str) -> str:
+    """Inside a run, after two calls returned: what a separate reader process sees."""
+    reader = subprocess.run(
+        [sys.executable, program, path, "watched-live"], capture_output=True, text=True, check=True
+    )
+    return reader.stdout.strip()
+
+
+@enact.register
+def live(path: str, program: str) -> str:
+    leaf(1)
+    leaf(2)
+    return asks_another_process(path, program)
+
+
+def test_another_process_sees_the_calls_of_a_live_run(tmp_path: pathlib.Path) -> None:
+    """A reader process folds the live writer's log (not emptying it) and sees both calls;
+    the writer's own log is still its own afterwards, and is removed when it closes."""
+    path, program = tmp_path / "store.db", tmp_path / "reader.py"
+    program.write_text(_READER)
+    store = enact.SQLiteStore(path)
+    with store:
+        result = enact.invoke(live, (str(path), str(program)), run_id="watched-live")
+        assert result.get_output() == "running 2"
+        assert enact.get_run("watched-live").status == "complete"
+    store.close()
+    assert logs(path) == []
+
+
+tallied: list[int] = []
+
+
+@enact.register
+def tally(x: int) -> int:
+    tallied.append(x)
+    return x * 10
+
+
+@enact.register
+def pooled(n: int) -> int:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(tally, range(n)))
+
+
+def test_calls_from_eight_threads_are_all_logged_and_folded(tmp_path: pathlib.Path) -> None:
+    """Eight worker threads append to one log at once: every call is folded, none twice
+    run on resume of the finished journal (replay runs none of them)."""
+    path = tmp_path / "store.db"
+    store = enact.SQLiteStore(path)
+    with store:
+        done = enact.invoke(pooled, (64,), run_id="pooled")
+        assert done.get_output() == sum(x * 10 for x in range(64))
+        assert len(list(done.get_children())) == 64
+        assert sorted(tallied) == list(range(64))
+    store.close()
+    raw = sqlite3.connect(path)
+    (count,) = raw.execute("SELECT count(*) FROM objects").fetchone()
+    raw.close()
+    assert count > 128  # each call's request and response, in the tables
+    with enact.SQLiteStore(path) as again:
+        replayed = enact.get_run("pooled").invocation().replay()
+        assert replayed.get_output() == done.get_output()
+        assert len(tallied) == 64  # every call came from the journal
+        again.close()
