@@ -289,3 +289,48 @@ def test_calls_from_eight_threads_are_all_logged_and_folded(tmp_path: pathlib.Pa
         assert replayed.get_output() == done.get_output()
         assert len(tallied) == 64  # every call came from the journal
         again.close()
+
+
+_FULL_DISK = textwrap.dedent(
+    """
+    import os, resource, signal, sys
+    import enact
+    from enact.stores import _call_log
+    from enact.stores.base import PackedResource
+
+    backend = enact.SQLiteBackend(sys.argv[1])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300, hard))
+    big = PackedResource("ab" * 32, b"x" * 1000, None)
+    try:
+        backend.commit_call([big], [("big", "ab" * 32)])
+    except enact.StorageError as err:
+        print("refused:", "cannot record a call in its call log" in str(err))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    print("left:", os.path.getsize(backend._log.path))
+    small = PackedResource("cd" * 32, b"y", None)
+    backend.commit_call([small], [("small", "cd" * 32)])
+    with open(backend._log.path, "rb") as log:
+        records = list(_call_log.decode_records(log.read()))
+    print("records:", [names for _, names in records])
+    os._exit(0)  # as a crash: the log stays for the next opener
+    """
+)
+
+
+def test_a_record_that_cannot_be_written_whole_leaves_no_part(tmp_path: pathlib.Path) -> None:
+    """A full disk mid-record (a file size limit here): the call fails with StorageError and
+    the log is cut back, so the next record is readable after a crash."""
+    path, program = tmp_path / "store.db", tmp_path / "full.py"
+    program.write_text(_FULL_DISK)
+    enact.SQLiteStore(path).close()
+    out = subprocess.run(
+        [sys.executable, str(program), str(path)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == ["refused: True", "left: 0", "records: [[('small', '" + "cd" * 32 + "')]]"]
+    backend = enact.SQLiteBackend(path)  # folds the log of the process that is gone
+    assert backend.get_name("small") == "cd" * 32
+    assert backend.get_name("big") is None
+    assert logs(path) == []
+    backend.close()

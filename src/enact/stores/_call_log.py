@@ -139,11 +139,23 @@ class CallLog:
         """Writes `record` at the end of the log; returns the log's size after it."""
         if self.fd < 0 or self.pid != os.getpid():
             self._open()
+        fd = self.fd
+        start = os.lseek(fd, 0, os.SEEK_END)
         view = memoryview(record)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-        return os.lseek(self.fd, 0, os.SEEK_END)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except BaseException:
+            # A part of the record (a full disk, an interrupt between two writes) must not
+            # be followed by the next one: readers stop at the first record cut short.
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                self.fd = -1  # the next record starts a new log; readers fold this one
+                os.close(fd)
+            raise
+        return start + len(record)
 
     def empty_if(self, size: int) -> None:
         """Empties the log if it is still `size` bytes long (all of it folded)."""
