@@ -624,7 +624,7 @@ def _columns(calls: list[Any]) -> tuple[int, str, bytes, bytes]:
         # One parent (a run of a root and its children): no table to build, and the
         # parent column is all zeros.
         parents = ".".join(map(str, paths[0])) if paths else ""
-        packed = bytes(4 * count) + _rest_packer(count).pack(*indexes, *starts, *ends)
+        packed = bytes(4 * count) + _packer(count, False).pack(*indexes, *starts, *ends)
     else:
         columns = _packer(count)
         parent_ids = {parent: number for number, parent in enumerate(dict.fromkeys(paths))}
@@ -659,31 +659,20 @@ def _prefixes(digests: list[str]) -> bytes:
     return binascii.unhexlify(prefixes.tobytes())
 
 
-def _packer(count: int) -> struct.Struct:
-    """The layout of `RunTimings.calls` for `count` calls (made once for small counts)."""
-    packer = _COLUMNS.get(count)
+def _packer(count: int, parents: bool = True) -> struct.Struct:
+    """The layout of `RunTimings.calls` for `count` calls (made once for small counts);
+    without the parents column if not `parents` (a run whose calls all have one parent
+    packs that column as zeros of its own)."""
+    packer = _COLUMNS.get((count, parents))
     if packer is None:
-        packer = struct.Struct(f"<{2 * count}i{2 * count}q")
+        packer = struct.Struct(f"<{2 * count if parents else count}i{2 * count}q")
         if count < 64:
-            _COLUMNS[count] = packer
+            _COLUMNS[(count, parents)] = packer
     return packer
 
 
-_COLUMNS: Final[dict[int, struct.Struct]] = {}
+_COLUMNS: Final[dict[tuple[int, bool], struct.Struct]] = {}
 """The packers of `RunTimings.calls` for small call counts, made once each."""
-
-
-def _rest_packer(count: int) -> struct.Struct:
-    """`_packer` without the parents column (for a run whose calls all have one parent)."""
-    packer = _REST_COLUMNS.get(count)
-    if packer is None:
-        packer = struct.Struct(f"<{count}i{2 * count}q")
-        if count < 64:
-            _REST_COLUMNS[count] = packer
-    return packer
-
-
-_REST_COLUMNS: Final[dict[int, struct.Struct]] = {}
 _ROOT_ONLY: Final = struct.Struct("<2i2q")
 
 
