@@ -366,6 +366,25 @@ class BackendConformance:
         assert backend.has_many([a.digest, b.digest]) == {a.digest, b.digest}
         assert backend.list_names(NameQuery("x/")) == [("x/a", a.digest), ("x/b", b.digest)]
 
+    def test_commit_call_is_read_back_at_once(self, backend: StorageBackend) -> None:
+        """A call recorded with commit_call (a journaled call's write) is seen by the next
+        read, whole: its objects and its names (the SQLite backend keeps it in a log
+        until then)."""
+        request, response = raw("call request"), raw("call response")
+        supported(lambda: backend.get_name("probe"))
+        backend.commit_call([request, response], [("calls/1", response.digest)])
+        assert backend.get_name("calls/1") == response.digest
+        found = backend.get_many([request.digest, response.digest])
+        assert {digest: packed.data for digest, packed in found.items()} == {
+            request.digest: request.data,
+            response.digest: response.data,
+        }
+        backend.commit_call([], [("calls/2", request.digest)])
+        assert backend.list_names(NameQuery("calls/")) == [
+            ("calls/1", response.digest),
+            ("calls/2", request.digest),
+        ]
+
     def test_commit_with_names_compare_and_set(self, backend: StorageBackend) -> None:
         """Expected values make names move by compare-and-set; a miss changes no name."""
         a, b = raw("cas names a"), raw("cas names b")
