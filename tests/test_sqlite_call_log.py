@@ -20,7 +20,7 @@ import pytest
 
 import enact
 from enact.stores import _call_log
-from enact.stores.base import PackedResource
+from enact.stores.base import NameQuery, PackedResource
 
 JOURNAL = "enact/journal/"
 seen: dict[str, Any] = {}
@@ -334,3 +334,55 @@ def test_a_record_that_cannot_be_written_whole_leaves_no_part(tmp_path: pathlib.
     assert backend.get_name("big") is None
     assert logs(path) == []
     backend.close()
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    import enact
+
+    @enact.register
+    def part(i: int) -> int:
+        return i
+
+    @enact.register
+    def many(n: int) -> int:
+        return sum(part(i) for i in range(n))
+
+    store = enact.SQLiteStore(sys.argv[1])
+    with store:
+        for k in range(int(sys.argv[3])):
+            enact.invoke(many, (200,), run_id=f"{sys.argv[2]}-{k}")
+    store.close()
+    """
+)
+
+
+def test_two_writers_and_a_reader_share_one_file(tmp_path: pathlib.Path) -> None:
+    """Two processes record runs of 200 calls at once while this one keeps reading (and so
+    folding their live logs): every run completes whole, the store verifies, no log stays."""
+    path, program = tmp_path / "store.db", tmp_path / "writer.py"
+    program.write_text(_WRITER)
+    enact.SQLiteStore(path).close()
+    writers = [
+        subprocess.Popen([sys.executable, str(program), str(path), name, "20"])
+        for name in ("a", "b")
+    ]
+    reader = enact.SQLiteBackend(path)
+    folded_live = 0  # the most live logs this reader had folded at one time (white box)
+    while any(writer.poll() is None for writer in writers):
+        reader.list_names(NameQuery("enact/journal/"))
+        folded_live = max(folded_live, len(reader._absorbed))
+    assert [writer.wait() for writer in writers] == [0, 0]
+    reader.close()
+    assert folded_live > 0
+    assert logs(path) == []
+    with enact.SQLiteStore(path) as store:
+        for name in ("a", "b"):
+            for k in range(20):
+                run = enact.get_run(f"{name}-{k}")
+                assert run.status == "complete"
+                assert run.invocation().get_output() == sum(range(200))
+                assert len(list(run.invocation().get_children())) == 200
+        assert enact.verify(store).ok
+        store.close()
