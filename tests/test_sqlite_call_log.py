@@ -285,7 +285,9 @@ def test_calls_from_eight_threads_are_all_logged_and_folded(tmp_path: pathlib.Pa
     raw.close()
     assert count > 128  # each call's request and response, in the tables
     with enact.SQLiteStore(path) as again:
-        replayed = enact.get_run("pooled").invocation().replay()
+        recorded = enact.get_run("pooled").invocation()
+        assert recorded is not None
+        replayed = recorded.replay()
         assert replayed.get_output() == done.get_output()
         assert len(tallied) == 64  # every call came from the journal
         again.close()
@@ -381,8 +383,9 @@ def test_two_writers_and_a_reader_share_one_file(tmp_path: pathlib.Path) -> None
         for name in ("a", "b"):
             for k in range(20):
                 run = enact.get_run(f"{name}-{k}")
-                assert run.status == "complete"
-                assert run.invocation().get_output() == sum(range(200))
-                assert len(list(run.invocation().get_children())) == 200
+                invocation = run.invocation()
+                assert run.status == "complete" and invocation is not None
+                assert invocation.get_output() == sum(range(200))
+                assert len(list(invocation.get_children())) == 200
         assert enact.verify(store).ok
         store.close()
