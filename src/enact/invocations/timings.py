@@ -3,8 +3,8 @@
 Digests cover content only, so when a call started, how long it took and
 which process ran it are not part of any request or response. Each time a
 process runs a run (an *attempt*: the first run, a resume, an answer that
-continues it, a replay), a `CallTimer` keeps, in memory, one small tuple per
-call that ran: its path in the tree, its request digest, its start and end
+continues it, a replay), a `CallTimer` keeps, in memory, one row of a flat list
+per call that ran: its path in the tree, its request digest, its start and end
 (``time.perf_counter_ns``, taken once each) and the token usage its output
 reports. When the attempt ends, the timer becomes one `RunTimings` object,
 written in the same backend call as the run's next state, which refers to
@@ -378,7 +378,7 @@ class CallTimer:
         a shared empty set until the first one (`_below` makes this timer's own)."""
         self.fast = self.plain
         """`plain` and no call has reported token usage yet: a call whose output is of a
-        type without usage (`NO_USAGE`) only needs its tuple added to `calls`."""
+        type without usage (`NO_USAGE`) only needs its row added to `calls`."""
         self.reused_calls = 0
 
     # Called by the engine ---------------------------------------------------------

@@ -439,7 +439,7 @@ class ChildCall:
         frame.slots[self.index] = Invocation(self.request_ref, response_ref)
         if timer is not None:
             if timer.fast and type(output) in NO_USAGE:
-                # The common case, inlined: a tuple per call, formatted when the run stops.
+                # The common case, inlined: a row per call, formatted when the run stops.
                 timer.add((frame.path, self.index, self.digest, self.started, ended))
             else:
                 path, index, digest = frame.path, self.index, self.digest

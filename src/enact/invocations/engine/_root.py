@@ -275,7 +275,7 @@ class _Root:
             value = None if output is None else output.value
             digest = self.request_ref.digest
             if timer.fast and type(value) in NO_USAGE:
-                # The common case, inlined as for a child call: one tuple.
+                # The common case, inlined as for a child call: one row.
                 timer.add(((), -1, digest, self.started, ended))
                 return
             invokable = self.plan.invokable
