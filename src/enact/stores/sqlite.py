@@ -622,27 +622,14 @@ class SQLiteBackend(StorageBackend):
 
         self._run("fold its call log into its tables", fold)
 
-    def _write_log_rows(self, conn: sqlite3.Connection) -> tuple[int, int]:
-        """In a write transaction, holding `_log_lock`: writes the pending calls; returns
-        how many and the log's size they end at (for `_folded`)."""
-        rows = self._log_rows
-        now = time.time()
-        objects = [packed for packed_resources, _ in rows for packed in packed_resources]
-        if objects:
-            conn.executemany(_UPSERT, _object_rows(objects, now))
-        conn.executemany(
-            _SET_NAME, [(name, digest, now) for _, names in rows for name, digest in names]
-        )
-        return len(rows), self._log_size
-
-    def _folded(self, count: int, size: int) -> None:
-        """After the commit of `_write_log_rows` (still holding `_log_lock`): the log is
+    def _folded(self) -> None:
+        """After the commit that wrote `_log_rows` (`_Transaction`, holding `_log_lock`
+        since before it wrote them, so that no call was appended meanwhile): the log is
         emptied before this process's next write (see `enact.stores._call_log`)."""
-        if count == len(self._log_rows):
-            with contextlib.suppress(OSError):  # a log left full is folded again: harmless
-                self._log.empty_if(size)
-                self._log_size = 0
-        del self._log_rows[:count]
+        with contextlib.suppress(OSError):  # a log left full is folded again: harmless
+            self._log.empty_if(self._log_size)
+            self._log_size = 0
+        self._log_rows.clear()
 
     def _absorb_logs(self) -> None:
         """Folds the call logs of other processes (and other store objects) into the tables.
@@ -651,26 +638,15 @@ class SQLiteBackend(StorageBackend):
         (not emptied: that is its process's) when it changed since this backend
         last folded it. Each is read inside the write transaction that folds it.
         """
-        absorbed = self._absorbed
-        if absorbed:  # forget the logs that are gone (their processes removed them)
-            for known in [known for known in absorbed if not os.path.exists(known)]:
-                absorbed.pop(known, None)
+        absorbed, listed = self._absorbed, set()
         for path, fd, gone in _call_log.other_logs(self._log.directory, self._log.path):
+            listed.add(path)
             try:
                 signature = _call_log.signature(fd)
                 if gone or absorbed.get(path) != signature:
                     with self._transaction() as conn:
                         signature = _call_log.signature(fd)
-                        records = list(_call_log.decode_records(_call_log.read_log(fd)))
-                        now = time.time()
-                        objects = [packed for resources, _ in records for packed in resources]
-                        if objects:
-                            conn.executemany(_UPSERT, _object_rows(objects, now))
-                        names = [
-                            (name, digest, now) for _, pairs in records for name, digest in pairs
-                        ]
-                        if names:
-                            conn.executemany(_SET_NAME, names)
+                        _write_calls(conn, _call_log.decode_records(_call_log.read_log(fd)))
                     absorbed[path] = signature
                 if gone:
                     absorbed.pop(path, None)
@@ -685,6 +661,8 @@ class SQLiteBackend(StorageBackend):
                     err,
                 )
             os.close(fd)
+        for known in absorbed.keys() - listed:  # their processes removed them
+            del absorbed[known]
 
     def _log_forked(self) -> None:
         """In a forked child: the parent's call log and its pending calls stay the parent's."""
@@ -943,17 +921,17 @@ class _Transaction:
     ``COMMIT`` such as a full disk, a KeyboardInterrupt that arrives after
     ``BEGIN`` took the lock but before it returned) leaves no transaction
     open on the thread's connection, or its next ``BEGIN`` would fail. A
-    class, not a generator: each journaled call with per-call durability
-    enters one.
+    class, not a generator: every head move of a run enters one. With a
+    backend to fold (`folding`), it first writes the calls in that backend's
+    call log, and empties the log after the commit.
     """
 
-    __slots__ = ("conn", "folding", "folds")
+    __slots__ = ("conn", "folding")
 
     def __init__(self, conn: sqlite3.Connection, folding: SQLiteBackend | None) -> None:
         self.conn = conn
         self.folding = folding
         """The backend whose call log this transaction folds first (None: nothing to fold)."""
-        self.folds: tuple[int, int] | None = None
 
     def __enter__(self) -> sqlite3.Connection:
         try:
@@ -964,8 +942,7 @@ class _Transaction:
                 # the log is emptied only of calls in the tables.
                 backend._log_lock.acquire()
                 try:
-                    if backend._log_size:
-                        self.folds = backend._write_log_rows(self.conn)
+                    _write_calls(self.conn, backend._log_rows)
                 except BaseException:
                     backend._log_lock.release()
                     self.folding = None
@@ -984,8 +961,8 @@ class _Transaction:
                 except BaseException:
                     self.rollback()
                     raise
-                if backend is not None and self.folds is not None:
-                    backend._folded(*self.folds)
+                if backend is not None:
+                    backend._folded()
                 return
             self.rollback()
         finally:
@@ -996,6 +973,22 @@ class _Transaction:
         if self.conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
+
+
+def _write_calls(
+    conn: sqlite3.Connection, calls: Iterable[tuple[list[PackedResource], NamePairs]]
+) -> None:
+    """Writes recorded calls (each its objects and names, from a call log) in a write
+    transaction."""
+    now = time.time()
+    objects, names = [], []
+    for packed_resources, pairs in calls:
+        objects += packed_resources
+        names += [(name, digest, now) for name, digest in pairs]
+    if objects:
+        conn.executemany(_UPSERT, _object_rows(objects, now))
+    if names:
+        conn.executemany(_SET_NAME, names)
 
 
 def _object_rows(
