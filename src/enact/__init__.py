@@ -97,15 +97,8 @@ _LAZY = {
     **dict.fromkeys(("FileBackend", "FileStore"), "enact.stores.files"),
 }
 
-
-def _register_cache_entry() -> None:
-    import importlib
-
-    importlib.import_module("enact.invocations.cache")  # registers CacheEntry
-
-
 # A stored CacheEntry is read in a process that has not used the cache yet.
-_registry.defer_registrations(_register_cache_entry)
+_registry.defer_import("enact.invocations.cache")  # registers CacheEntry when imported
 
 __version__ = "1.0.0.dev0"
 """The release of enact; pyproject.toml reads it from here (one home for the number)."""

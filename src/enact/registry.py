@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import importlib
 import json
 import operator
 import sys
@@ -200,6 +202,11 @@ def defer_registrations(load: Callable[[], object]) -> None:
     another thread runs it runs it too, and so waits for it.
     """
     _deferred.append(load)
+
+
+def defer_import(module: str) -> None:
+    """`defer_registrations` of importing `module`, whose import registers its classes."""
+    defer_registrations(functools.partial(importlib.import_module, module))
 
 
 def is_loaded_type(t: type, modules: Mapping[str, str]) -> bool:

@@ -17,7 +17,6 @@ never imports them.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import itertools
 import operator
 import threading
@@ -254,12 +253,7 @@ for _wrapper in (TupleWrapper, SetWrapper, FrozenSetWrapper):
 registry.register_class(KeyedDictWrapper, registry.KIND_WRAPPER)
 encoding.declare_keyed_dict(KeyedDictWrapper.wrap)
 
-
-def _register_stdlib_wrappers() -> None:
-    importlib.import_module("enact.stdlib_wrappers")  # registers them on import
-
-
-registry.defer_registrations(_register_stdlib_wrappers)
+registry.defer_import("enact.stdlib_wrappers")  # registers them when imported
 
 
 def __getattr__(name: str) -> Any:
