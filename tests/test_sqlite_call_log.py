@@ -124,15 +124,14 @@ def test_the_log_of_a_killed_process_is_folded_by_the_next_opener(tmp_path: path
     the store folds them into the tables and removes the log; resume runs only the rest."""
     path, ledger, program = tmp_path / "store.db", tmp_path / "ledger", tmp_path / "killed.py"
     program.write_text(_KILLED)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    killed = subprocess.run([sys.executable, str(program), str(path), str(ledger)], env=env)
+    killed = subprocess.run([sys.executable, str(program), str(path), str(ledger)])
     assert killed.returncode == -signal.SIGKILL
     (log,) = logs(path)
     assert log.stat().st_size > 0
     assert journal_names(path) == []
     resumed = subprocess.run(
         [sys.executable, str(program), str(path), str(ledger)],
-        env={**env, "RESUMED": "1"},
+        env={**os.environ, "RESUMED": "1"},
         capture_output=True,
         text=True,
         check=True,
