@@ -124,6 +124,14 @@ class StorageBackend(abc.ABC):
     """Which compressed form a backend that `compresses` is handed: ``z1`` or
     ``z2`` (smaller; see `enact.stores.stored_form`)."""
 
+    names_in_transaction: bool = False
+    """Whether `commit_with_names` writes all of its objects and names, the
+    compare-and-sets included, in one transaction: all or nothing, even on a
+    crash. Runs then record a run's start, and each move of its head with
+    what goes with it, in one write; on other backends they order their
+    writes so that a crash between two of them leaves nothing a reader
+    trips over."""
+
     @abc.abstractmethod
     def commit(self, packed_resource: PackedResource) -> None:
         """Stores a packed resource.

@@ -138,6 +138,7 @@ class PostgresBackend(StorageBackend):
     """
 
     compresses = True
+    names_in_transaction = True
 
     def __init__(
         self,

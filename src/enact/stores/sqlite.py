@@ -152,6 +152,7 @@ class SQLiteBackend(StorageBackend):
     """
 
     compresses = True
+    names_in_transaction = True
     compressed_form = "z2"
 
     def __init__(

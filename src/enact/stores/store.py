@@ -256,6 +256,12 @@ class Store:
         """Whether a `batch` block of this store is active in this thread or task."""
         return self._pending.get() is not None
 
+    @property
+    def names_in_transaction(self) -> bool:
+        """Whether a `batch` block's objects and names, compare-and-sets included, are
+        written in one transaction (`StorageBackend.names_in_transaction`)."""
+        return bool(getattr(self._backend, "names_in_transaction", False))
+
     def log_name(self, name: str, digest: str, *, expected: Ref[Any] | None = ANY) -> None:
         """Points `name` at `digest` once the object is written, if the backend has names.
 

@@ -404,6 +404,21 @@ class BackendConformance:
         )
         assert (backend.get_name("cas/head"), backend.get_name("cas/log")) == (b.digest, b.digest)
 
+    def test_names_in_transaction_means_all_or_nothing(self, backend: StorageBackend) -> None:
+        """A backend that declares `names_in_transaction` writes no object of a
+        `commit_with_names` whose compare-and-set misses (runs rely on it)."""
+        if not backend.names_in_transaction:
+            pytest.skip(f"{type(backend).__name__} does not declare names_in_transaction")
+        a, b = raw("all or nothing a"), raw("all or nothing b")
+        backend.commit_with_names([a], [("aon/head", a.digest)], expected={"aon/head": None})
+        with pytest.raises(NameConflictError):
+            backend.commit_with_names(
+                [b], [("aon/index", b.digest), ("aon/head", b.digest)], expected={"aon/head": None}
+            )
+        assert not backend.has(b.ref)
+        assert backend.get_name("aon/index") is None
+        assert backend.get_name("aon/head") == a.digest
+
     def test_unusual_names(self, backend: StorageBackend) -> None:
         """Names with slashes, spaces, percent signs, dots and non-ASCII letters work."""
         packed = raw("target")

@@ -141,9 +141,10 @@ class Invocation(Resource, Generic[OutputT]):
         children = list(read_response(store, self.response).children)
         if num_calls:
             children = children[: max(0, len(children) - num_calls)]
-        response_ref = commit_response(store, Response(None, None, False, children))
-        rewound = Invocation(self.request.deepcopy_resource(), response_ref)
-        store.commit(rewound)
+        with store.batch():  # one write for both
+            response_ref = commit_response(store, Response(None, None, False, children))
+            rewound = Invocation(self.request.deepcopy_resource(), response_ref)
+            store.commit(rewound)
         return rewound
 
     def replay(

@@ -89,7 +89,13 @@ class RootSink(CallSink, Protocol):
     """What a run does when its root call starts and ends (see `enact.runs`)."""
 
     def finished(self, outcome: RootOutcome) -> None:
-        """Records the end of the root call (returned, raised or asked for input)."""
+        """Records the end of the root call (returned, raised or asked for input), whose
+        records were written with the run's calls (a run journaled at its end)."""
+        ...
+
+    def finish(self, close: Callable[[], RootOutcome]) -> RootOutcome:
+        """Ends the root call of a run with per-call durability: `close` commits its
+        records, which are written in one write with the run's end; returns its outcome."""
         ...
 
     def interrupted(self, error: BaseException) -> None:
@@ -257,6 +263,12 @@ class _Root:
             self._end_batch(error)
             self._timed(ended, None, error)
             return False
+        sink = self.plan.sink
+        if sink is not None and self._batch is None:
+            # Per-call durability: the root's response and tree, the run's timings and
+            # its head's move are one write.
+            self.outcome = sink.finish(lambda: self._closed(error, ended))
+            return True
         try:
             self.outcome = self._finish(error)
         except BaseException as failure:
@@ -264,9 +276,15 @@ class _Root:
             raise
         self._end_batch(None)
         self._timed(ended, self.outcome.output, self.outcome.error)
-        if self.plan.sink is not None:
-            self.plan.sink.finished(self.outcome)
+        if sink is not None:
+            sink.finished(self.outcome)
         return True
+
+    def _closed(self, error: BaseException | None, ended: int) -> RootOutcome:
+        """`_finish`, then the root's timing (which the run's timings record includes)."""
+        outcome = self._finish(error)
+        self._timed(ended, outcome.output, outcome.error)
+        return outcome
 
     def _timed(self, ended: int, output: Output | None, error: BaseException | None) -> None:
         """Tells the run's timer that the root call ended."""

@@ -327,7 +327,7 @@ def fork(
         answer=source.answer,
         timings=source.timings,  # the calls of the forked tree keep their timings
     )
-    head = create_run(target_store, new)
+    head, _ = create_run(target_store, lambda: new)
     return Run(target_store, head, new)
 
 

@@ -131,6 +131,8 @@ class RunHandle:
         self.lost: RunConflictError | None = None
         self.live: LiveWaiter | None = None
         self._seq = itertools.count(state.journal_to)
+        self._journaled = state.journal_to > state.journal_from
+        """Whether the run may have journal entries (an earlier attempt's, or this one's)."""
         self._lock = threading.Lock()
         self.renew_at = time.time() + lease_seconds / 3
         self.timer = new_timer(self.run_id, state.event)
@@ -148,6 +150,7 @@ class RunHandle:
     # CallSink ---------------------------------------------------------------
 
     def entry_name(self, path: tuple[int, ...], request_digest: str) -> str:
+        self._journaled = True
         return entry_name(self.run_id, next(self._seq), path, request_digest)
 
     def check(self) -> None:
@@ -251,29 +254,32 @@ class RunHandle:
         return self.trees or not _is_input_request(error)
 
     def finished(self, outcome: RootOutcome) -> None:
-        if outcome.error is None:
-            status = "complete"
-        elif _is_input_request(outcome.error):
-            status = "waiting"
-        else:
-            status = "raised"
-        with self.store.batch():  # the timings, the tree and the new state: one write
+        self.finish(lambda: outcome)
+
+    def finish(self, close: Callable[[], RootOutcome]) -> RootOutcome:
+        """`RootSink.finish`: what `close` commits, the tree, the timings and the new
+        state, in one write (see `_move_with`).
+
+        Raises:
+            RunConflictError: The head moved on (this process lost its lease):
+                nothing of it is written.
+        """
+        ended: list[RootOutcome] = []
+
+        def make_state() -> RunState:
+            outcome = close()
+            ended.append(outcome)
+            if outcome.error is None:
+                status = "complete"
+            elif _is_input_request(outcome.error):
+                status = "waiting"
+            else:
+                status = "raised"
             journal_to = next(self._seq)
             tree = outcome.invocation
             timings = self._timings(status)
-            if tree is not None:
-                new = self._next(
-                    status,
-                    "finished",
-                    tree=self.store.commit(tree),
-                    journal_from=journal_to,
-                    journal_to=journal_to,
-                    raised=outcome.raised,
-                    raised_here=outcome.raised_here,
-                    **timings,
-                )
-            else:
-                new = self._next(
+            if tree is None:
+                return self._next(
                     status,
                     "finished",
                     journal_to=journal_to,
@@ -281,18 +287,36 @@ class RunHandle:
                     raised_here=False,
                     **timings,
                 )
-            self._move(new)
-        if tree is not None:
+            return self._next(
+                status,
+                "finished",
+                tree=self.store.commit(tree),
+                journal_from=journal_to,
+                journal_to=journal_to,
+                raised=outcome.raised,
+                raised_here=outcome.raised_here,
+                **timings,
+            )
+
+        self._move_with(make_state)
+        outcome = ended[0]
+        if outcome.invocation is not None and self._journaled:
+            # The tree holds the journal now: its entries go (after the head's move, so
+            # that a crash in between leaves entries that the new state does not read).
             self.store.delete_names(_journal_prefix(self.run_id))
+        return outcome
 
     def interrupted(self, error: BaseException) -> None:
         if self.lost is None:
             try:
-                with self.store.batch():
+
+                def make_state() -> RunState:
                     timings = self._timings("interrupted")
                     journal_to = next(self._seq)
-                    new = self._next("interrupted", "interrupted", journal_to=journal_to, **timings)
-                    self._move(new)
+                    event = "interrupted"
+                    return self._next(event, event, journal_to=journal_to, **timings)
+
+                self._move_with(make_state)
             except Exception as failure:
                 # The error that interrupted the run matters more: it is re-raised, and
                 # says why the head could not be moved (it still shows the run as
@@ -373,15 +397,22 @@ class RunHandle:
         changes.setdefault("answer", None)
         return self.state.moved(self.head, status, event, owner=None, lease_until=None, **changes)
 
-    def _move(self, new: RunState) -> None:
-        """Moves the head from this process's state to `new`; ends the lease."""
+    def _move_with(self, make_state: Callable[[], RunState]) -> None:
+        """Moves the head from this process's state to the one `make_state` returns, in one
+        write with what `make_state` commits (inside a caller's batch, when it ends); ends
+        the lease.
+
+        Raises:
+            RunConflictError: The head moved on; nothing was written.
+        """
         with self._lock:
             try:
                 if self.deferred:
+                    new = make_state()
                     self.head, self.state = self.store.commit(new), new
                     self.store.log_name(RUN_PREFIX + self.run_id, self.head.digest)
                 else:
-                    self.head, self.state = _compare_and_set(self.store, self.head, new), new
+                    self.head, self.state = _move_in_batch(self.store, self.head, make_state)
             finally:
                 _leases.remove(self)
 
@@ -415,11 +446,16 @@ def _compare_and_set(
     ref: Ref[RunState] | None = None,
 ) -> Ref[RunState]:
     """Commits `new` (unless `ref`, its ref, says it is stored) and moves the run's head
-    to it from `expected`."""
-    if ref is None:
-        ref = store.commit(new)
+    to it from `expected`: one write (a transaction where the backend has them)."""
+    name = RUN_PREFIX + new.run_id
     try:
-        store.set_name(RUN_PREFIX + new.run_id, ref, expected=expected)
+        if store.in_batch():  # a caller's batch would put the compare-and-set off to its end
+            ref = ref or store.commit(new)
+            store.set_name(name, ref, expected=expected)
+            return ref
+        with store.batch():
+            ref = ref or store.commit(new)
+            store.log_name(name, ref.digest, expected=expected)
     except NameConflictError as err:
         raise _moved_on(store, expected, new) from err
     return ref
@@ -464,21 +500,37 @@ def _moved_on(store: Store, expected: Ref[RunState] | None, new: RunState) -> Ru
     )
 
 
-def create_run(store: Store, state: RunState) -> Ref[RunState]:
-    """Writes a new run's index name, then its head (by compare-and-set from no head).
+def create_run(store: Store, make_state: Callable[[], RunState]) -> tuple[Ref[RunState], RunState]:
+    """Writes a new run: what `make_state` commits (the run's request), the state it
+    returns, the run's index name and its head (by compare-and-set from no head).
 
-    In this order a crash between the two writes leaves an index name with no
-    head, which `list_runs` skips, never a run that `list_runs` cannot find.
+    Where the backend writes names in a transaction (`Store.names_in_transaction`)
+    all of it is one write. Elsewhere the index name is written before the head:
+    a crash between the two leaves an index name with no head, which `list_runs`
+    skips, never a run that `list_runs` cannot find.
 
     Raises:
-        RunConflictError: A run with this id exists already (the index name just
-            written is removed again).
+        RunConflictError: A run with this id exists already (nothing of the new
+            run is left named).
     """
+    if store.names_in_transaction:
+        state: RunState | None = None
+        try:
+            with store.batch():
+                state = make_state()
+                ref: Ref[RunState] = store.commit(state)
+                store.log_name(run_index_name(state), ref.digest)
+                store.log_name(RUN_PREFIX + state.run_id, ref.digest, expected=None)
+        except NameConflictError as err:
+            assert state is not None
+            raise _moved_on(store, None, state) from err
+        return ref, state
+    state = make_state()
     index_name = run_index_name(state)
-    ref: Ref[RunState] = store.commit(state)
+    ref = store.commit(state)
     store.set_name(index_name, ref)
     try:
-        return _compare_and_set(store, None, state, ref)
+        return _compare_and_set(store, None, state, ref), state
     except RunConflictError:
         store.set_name(index_name, None)
         raise
@@ -518,26 +570,29 @@ def start_run(
         RunConflictError: A run with this id exists already.
     """
     run_id = check_run_id(run_id) if run_id is not None else new_run_id()
-    request_ref: Ref[Request] = store.commit(Request(invokable, input_value))
-    now = time.time()
     running = status == "running"
-    state = RunState(
-        run_id=run_id,
-        status=status,
-        request=request_ref,
-        tree=None,
-        journal_from=0,
-        journal_to=0,
-        raised=None,
-        raised_here=False,
-        event="started",
-        function=_function_name(invokable),
-        created=now,
-        updated=now,
-        owner=process_owner() if running else None,
-        lease_until=now + lease_seconds if running else None,
-        queue=queue,
-    )
+
+    def make_state() -> RunState:
+        """The run's first state; its request is committed with it."""
+        now = time.time()
+        return RunState(
+            run_id=run_id,
+            status=status,
+            request=store.commit(Request(invokable, input_value)),
+            tree=None,
+            journal_from=0,
+            journal_to=0,
+            raised=None,
+            raised_here=False,
+            event="started",
+            function=_function_name(invokable),
+            created=now,
+            updated=now,
+            owner=process_owner() if running else None,
+            lease_until=now + lease_seconds if running else None,
+            queue=queue,
+        )
+
     if store.in_batch():
         # Inside a `store.batch()` block nothing may be written before the block
         # ends: the run's records are written with it (no claim is needed, since
@@ -546,6 +601,7 @@ def start_run(
             raise RunConflictError(
                 f"A run with id {run_id!r} exists already; choose another run id.", run_id=run_id
             )
+        state = make_state()
         head = store.commit(state)
         store.log_name(RUN_PREFIX + run_id, head.digest)
         store.log_name(run_index_name(state), head.digest)
@@ -553,7 +609,7 @@ def start_run(
             store, state, head, lease_seconds=lease_seconds, trees=trees, deferred=True
         )
     try:
-        head = create_run(store, state)
+        head, state = create_run(store, make_state)
     except RunConflictError as err:
         raise RunConflictError(
             f"A run with id {run_id!r} exists already (status {err.status}). Continue it with "
