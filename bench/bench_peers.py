@@ -9,7 +9,12 @@
 enact's side runs in this process (bench/peers/enact_workloads.py); each
 peer's side runs in its own virtualenv (bench/.peers-venv/<peer>) as a
 subprocess of bench/peers/<peer>_workloads.py printing one JSON line. All
-three use the same workload code (bench/peers/peer_common.py). Times are
+sides use the same workload code (bench/peers/peer_common.py). LangGraph is
+two sides: ``langgraph``, the graph API (a looping node; resuming loads the
+last checkpoint), and ``langgraph_func``, the functional API (an entrypoint
+calling tasks; resuming runs the entrypoint again and takes each finished
+task's result from the checkpoint, as an enact replay does), both in the
+LangGraph virtualenv. Times are
 medians of the repeats, in process CPU time (all threads) unless said;
 ratios are peer / enact, so > 1 means enact is faster or smaller.
 """
@@ -31,8 +36,10 @@ sys.path.insert(0, PEERS_DIR)
 import enact_workloads  # noqa: E402
 import peer_common  # noqa: E402
 
-PEERS = ("dbos", "langgraph")
+PEERS = ("dbos", "langgraph", "langgraph_func")
 SIDES = ("enact", *PEERS)
+VENVS = {"langgraph_func": "langgraph"}
+"""Sides that run in another side's virtualenv."""
 
 
 def _python(side: str, fresh_process: bool = False) -> str:
@@ -40,7 +47,7 @@ def _python(side: str, fresh_process: bool = False) -> str:
     interpreter, or for fresh processes (cold start) its clean virtualenv, so that no
     side's startup runs what the bench machine's own site-packages add (a ``.pth`` file
     that imports certifi costs this machine's interpreter 30 ms at every start)."""
-    venv = os.path.join(HERE, ".peers-venv", side, "bin", "python")
+    venv = os.path.join(HERE, ".peers-venv", VENVS.get(side, side), "bin", "python")
     if side == "enact" and not (fresh_process and os.path.exists(venv)):
         return sys.executable
     return venv
