@@ -258,7 +258,7 @@ class RunHandle:
 
     def finish(self, close: Callable[[], RootOutcome]) -> RootOutcome:
         """`RootSink.finish`: what `close` commits, the tree, the timings and the new
-        state, in one write (see `_move_with`).
+        state, in one write (see `_move_with`); returns what `close` returned.
 
         Raises:
             RunConflictError: The head moved on (this process lost its lease):
@@ -267,8 +267,7 @@ class RunHandle:
         ended: list[RootOutcome] = []
 
         def make_state() -> RunState:
-            outcome = close()
-            ended.append(outcome)
+            outcome = ended[0]
             if outcome.error is None:
                 status = "complete"
             elif _is_input_request(outcome.error):
@@ -298,7 +297,7 @@ class RunHandle:
                 **timings,
             )
 
-        self._move_with(make_state)
+        self._move_with(make_state, first=lambda: ended.append(close()))
         outcome = ended[0]
         if outcome.invocation is not None and self._journaled:
             # The tree holds the journal now: its entries go (after the head's move, so
@@ -397,24 +396,53 @@ class RunHandle:
         changes.setdefault("answer", None)
         return self.state.moved(self.head, status, event, owner=None, lease_until=None, **changes)
 
-    def _move_with(self, make_state: Callable[[], RunState]) -> None:
+    def _move_with(
+        self, make_state: Callable[[], RunState], first: Callable[[], object] | None = None
+    ) -> None:
         """Moves the head from this process's state to the one `make_state` returns, in one
-        write with what `make_state` commits (inside a caller's batch, when it ends); ends
-        the lease.
+        write with what `first` and `make_state` commit (inside a caller's batch: when it
+        ends); ends the lease.
+
+        `first` (the root call's close, which tells observers of the call) runs before
+        the lock that keeps the lease thread from moving the head is taken; the lock is
+        held from reading the head until its compare-and-set.
 
         Raises:
             RunConflictError: The head moved on; nothing was written.
         """
-        with self._lock:
-            try:
-                if self.deferred:
+        store = self.store
+        locked = False
+        try:
+            if self.deferred:
+                if first is not None:
+                    first()
+                with self._lock:
                     new = make_state()
-                    self.head, self.state = self.store.commit(new), new
-                    self.store.log_name(RUN_PREFIX + self.run_id, self.head.digest)
-                else:
-                    self.head, self.state = _move_in_batch(self.store, self.head, make_state)
-            finally:
-                _leases.remove(self)
+                    self.head, self.state = store.commit(new), new
+                    store.log_name(RUN_PREFIX + self.run_id, self.head.digest)
+                return
+            assert not store.in_batch()  # the writes must not join a caller's batch
+            state: RunState | None = None
+            expected = self.head
+            try:
+                with store.batch():
+                    if first is not None:
+                        first()
+                    self._lock.acquire()
+                    locked = True
+                    expected = self.head
+                    state = make_state()
+                    ref: Ref[RunState] = store.commit(state)
+                    store.log_name(RUN_PREFIX + self.run_id, ref.digest, expected=expected)
+            except NameConflictError as err:
+                if state is None:
+                    raise  # not this move's compare-and-set
+                raise _moved_on(store, expected, state) from err
+            self.head, self.state = ref, state
+        finally:
+            if locked:
+                self._lock.release()
+            _leases.remove(self)
 
     def renew(self) -> None:
         """Extends the lease (called by the lease thread)."""
