@@ -128,6 +128,28 @@ def test_long_containers_reach_the_flat_paths(items: list[int], size: int) -> No
         assert decode(encode(value)[0]) == value
 
 
+def test_a_run_of_one_resource_type_in_a_list_reads_back_whole() -> None:
+    """The decoder reads on through a list's resources of one type (a response's children)
+    without the token loop; one that is not flat, another type and a plain value in
+    between end the run, and everything reads back in order."""
+    ref = enact.Ref.from_digest("ab" * 32)
+    items = [
+        Node(1, "a"),
+        Node(2, ref),
+        Node(3, [Node(4, "c")]),
+        Node(5, "d"),
+        Node(6, None),
+        Scored(True, None, 1.0),
+        7,
+        Node(8, "e"),
+    ]
+    for value in (items, {"k": items}, Node(items, items[:2]), [items, items]):
+        tokens, links = encode(value)
+        assert decode(tokens) == value
+        assert encode(decode(tokens)) == (tokens, links)
+    assert decode(encode([Node(i, str(i)) for i in range(500)])[0])[499] == Node(499, "499")
+
+
 def test_deep_nesting_beyond_the_speller_depth() -> None:
     """Values nested far past the recursive speller's depth encode as the walk does."""
     for kind in range(3):

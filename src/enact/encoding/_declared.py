@@ -35,6 +35,7 @@ class Declared:
         self.ref_class: type = _NoRef
         self.make_ref: Callable[[str], Any] | None = None
         self.ref_head = ""  # the token of a plain ref up to its digest
+        self.ref_head_bytes = b"\xff"  # the same as bytes (until declared: matches no token)
         self.boxes: tuple[tuple[bytes, registry.ClassInfo], ...] = ()
         self.flat_value = b"(" + FLAT_PRIMITIVE + b")"
         self.keyed_dict: Callable[[dict[Any, Any]], Any] | None = None
@@ -77,6 +78,7 @@ def declare_plain_ref(cls: type, make: Callable[[str], Any]) -> None:
         declared.ref_class = cls
         declared.make_ref = make
         declared.ref_head = info.prefix + info.qnames[0] + "s'"
+        declared.ref_head_bytes = declared.ref_head.encode("utf-8")
         declared.rebuild()
 
 

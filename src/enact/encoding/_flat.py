@@ -39,12 +39,16 @@ def finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...], finish: Any
     functions) from their field values, as the general decoder does.
     """
     values: dict[str, Any] = {}
+    ref_head = declared.ref_head_bytes
     for attr, token in zip(info.sorted_attrs, tokens, strict=True):
         c = token[0]
         if c == 0x73 and token[1] != 0x65:  # s' or s" (not seq[])
             values[attr] = token[2:-1].decode("utf-8")
         elif c == 0x69:  # i
             values[attr] = parse_int(token[1:])
+        elif c == 0x72 and token.startswith(ref_head):  # a plain ref (a box has another head)
+            make_ref: Any = declared.make_ref
+            values[attr] = make_ref(token[-66:-2].decode("ascii"))
         else:
             values[attr] = _flat_value(token)
     if info.kind == _KIND_RESOURCE:

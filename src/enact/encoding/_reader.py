@@ -137,7 +137,21 @@ def _decode(data: bytes) -> Any:
                 frame = info
                 continue
             val = finish_flat(info, m.groups(), finish_resource)
-            pos = m.end()
+            if frame is _LIST:
+                # A list of flat resources of one type (a response's children): while
+                # the same type id follows, the next is matched at once.
+                head = data[pos:close]
+                after = m.end()
+                while data.startswith(head, after):
+                    m = flat.match(data, after + len(head))
+                    if m is None:
+                        break
+                    cont.append(val)
+                    val = finish_flat(info, m.groups(), finish_resource)
+                    after = m.end()
+                pos = after
+            else:
+                pos = m.end()
         elif c == 0x6D:  # map[
             if data[pos : pos + 4] != b"map[":
                 raise DecodeError(f"unknown token at byte {pos}")
