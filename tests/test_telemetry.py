@@ -24,6 +24,7 @@ from enact.invocations.timings import (
     CallEvent,
     CallTimer,
     RunTimings,
+    _calls_of,
     read_timings,
 )
 
@@ -151,6 +152,36 @@ def test_one_call_that_is_not_the_root_keeps_the_one_parent_line() -> None:
     assert line is not None and line.startswith("enact-ts3|started|complete|")
     record = RunTimings.from_text(line, "one")
     assert record is not None and record.parents == "0" and record.count == 1
+
+
+@pytest.mark.parametrize("count", [0, 2, 3, 7, INLINE_TIMINGS])
+@pytest.mark.parametrize("parent", [(), (0, 3)])
+def test_the_short_line_of_one_parent_reads_back_as_its_long_record(
+    count: int, parent: tuple[int, ...]
+) -> None:
+    """For every size of a first attempt that gets the short ``enact-ts3`` line (calls of
+    one parent, the last one the parent's own row), the line reads back to the calls,
+    requests and times of the long record of the same timer."""
+    timer = CallTimer("short", "started")
+    origin = timer._clock_origin
+    for index in range(count):
+        last = index == count - 1
+        request = f"{index:02x}" * 32
+        timer.add((parent, -1 if last and not parent else index, request, origin + 10 * index,
+                   origin + 10 * index + 7))  # fmt: skip
+    line = timer.close_text("complete")
+    assert line is not None and line.startswith("enact-ts3|started|complete|")
+    short = RunTimings.from_text(line, "short")
+    long = timer.close("complete", None)
+    assert short is not None and long is not None and short.count == long.count == count
+
+    def calls(record: RunTimings) -> list[tuple[Any, ...]]:
+        return [(c.path, c.request, c.start_ns, c.end_ns) for c in _calls_of(record, 0)[0]]
+
+    assert calls(short) == calls(long)
+    assert [path for path, *_ in calls(short)][: max(count - 1, 0)] == [
+        (*parent, index) for index in range(max(count - 1, 0))
+    ]
 
 
 @enact.register
