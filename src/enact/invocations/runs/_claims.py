@@ -239,9 +239,8 @@ class RunHandle:
             self.store.log_name(self.entry_name(path, request_digest), response.digest)
             return state
 
-        with self._lock:
-            self.head, self.state = _move_in_batch(self.store, self.head, running)
-            self.renew_at = time.time() + self.lease_seconds / 3
+        self._move_with(running)
+        self.renew_at = time.time() + self.lease_seconds / 3
         _leases.add(self)
         return answered[0]
 
@@ -401,7 +400,7 @@ class RunHandle:
     ) -> None:
         """Moves the head from this process's state to the one `make_state` returns, in one
         write with what `first` and `make_state` commit (inside a caller's batch: when it
-        ends); ends the lease.
+        ends); ends the lease (a caller that goes on running the run adds it again).
 
         `first` (the root call's close, which tells observers of the call) runs before
         the lock that keeps the lease thread from moving the head is taken; the lock is
@@ -487,27 +486,6 @@ def _compare_and_set(
     except NameConflictError as err:
         raise _moved_on(store, expected, new) from err
     return ref
-
-
-def _move_in_batch(
-    store: Store, expected: Ref[RunState], make_state: Callable[[], RunState]
-) -> tuple[Ref[RunState], RunState]:
-    """Moves the head by compare-and-set, in one transaction with what `make_state` writes.
-
-    Raises:
-        RunConflictError: The head is no longer `expected`; nothing was written.
-    """
-    assert not store.in_batch()  # the writes must not join a caller's batch
-    state: RunState | None = None
-    try:
-        with store.batch():
-            state = make_state()
-            ref: Ref[RunState] = store.commit(state)
-            store.log_name(RUN_PREFIX + state.run_id, ref.digest, expected=expected)
-    except NameConflictError as err:
-        assert state is not None
-        raise _moved_on(store, expected, state) from err
-    return ref, state
 
 
 def _moved_on(store: Store, expected: Ref[RunState] | None, new: RunState) -> RunConflictError:
