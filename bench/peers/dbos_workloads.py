@@ -94,13 +94,5 @@ def ask(session: None, run_id: str, n: int) -> None:
     assert handle.get_result() == n * peer_common.ANSWER
 
 
-def cold_one(path: str) -> None:
-    open_session(path, False)
-    try:
-        record(None, "cold", 1, 0)
-    finally:
-        close_session(None)
-
-
 if __name__ == "__main__":
     sys.exit(peer_common.main(sys.modules[__name__]))

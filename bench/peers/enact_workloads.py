@@ -88,13 +88,5 @@ def ask(session: Session, run_id: str, n: int) -> None:
         assert gen.invocation.get_output() == n * peer_common.ANSWER
 
 
-def cold_one(path: str) -> None:
-    session = open_session(path, False)
-    try:
-        record(session, "cold", 1, 0)
-    finally:
-        close_session(session)
-
-
 if __name__ == "__main__":
     sys.exit(peer_common.main(sys.modules[__name__]))

@@ -32,6 +32,8 @@ import peer_common
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.func import entrypoint, task
 from langgraph.types import Command, interrupt
+from langgraph_workloads import _config
+from langgraph_workloads import close_session as close_session  # the same for both APIs
 
 NAME = "langgraph_func"
 VERSION = (
@@ -72,16 +74,8 @@ class Session:
         self.prepared = 0
 
 
-def _config(thread: str) -> dict[str, Any]:
-    return {"configurable": {"thread_id": thread}, "recursion_limit": 1_000_000}
-
-
 def open_session(path: str, for_input: bool) -> Session:
     return Session(path)
-
-
-def close_session(session: Session) -> None:
-    session.conn.close()
 
 
 def record(session: Session, run_id: str, n: int, seed: int) -> str:
@@ -112,14 +106,6 @@ def ask(session: Session, run_id: str, n: int) -> None:
     for _ in range(n):
         out = session.asks.invoke(Command(resume=peer_common.ANSWER), config, durability="sync")
     assert out == n * peer_common.ANSWER, out
-
-
-def cold_one(path: str) -> None:
-    session = open_session(path, False)
-    try:
-        record(session, "cold", 1, 0)
-    finally:
-        close_session(session)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ A side module defines:
                                            steps taken from the store, the rest re-run
     ask(session, run_id, n)             -- a run asking for input n times, answered one
                                            by one with ANSWER each time
-    cold_one(path)                      -- what a fresh process does to run one step
+
+A fresh process of the cold-start workload runs `cold_one`: open a session,
+record a run of one step, close it.
 
 Each step returns `payload(seed, i)`, a 100-byte string that differs between
 runs (`seed`), so that no side can store a repeated run for free.
@@ -278,6 +280,15 @@ def cold_start(
     }
 
 
+def cold_one(side: ModuleType, path: str) -> None:
+    """What a fresh process of the cold-start workload does: one run of one step."""
+    session = side.open_session(path, False)
+    try:
+        side.record(session, "cold", 1, 0)
+    finally:
+        side.close_session(session)
+
+
 def main(side: ModuleType, argv: list[str] | None = None) -> int:
     """The command line of a side's script: one workload, one JSON line on stdout."""
     parser = argparse.ArgumentParser(description=f"bench_peers workloads for {side.NAME}")
@@ -289,7 +300,7 @@ def main(side: ModuleType, argv: list[str] | None = None) -> int:
     if args.workload == "cold_one":
         if not args.db:
             parser.error("cold_one needs --db FILE")
-        side.cold_one(args.db)
+        cold_one(side, args.db)
         return 0
     print(json.dumps(run(side, args.workload, args.size, args.repeats)), flush=True)
     return 0
