@@ -15,6 +15,7 @@ import dataclasses
 import pathlib
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,29 @@ def test_a_run_with_children_deletes_its_journal_in_a_transaction_of_its_own(pat
     with sqlite3.connect(path) as db:
         journal = db.execute("SELECT count(*) FROM names WHERE name LIKE 'enact/journal/%'")
         assert journal.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("function", [greet, greet_twice])
+def test_a_run_journaled_at_its_end_is_written_in_two_transactions(
+    path: str, function: Any
+) -> None:
+    """With durability "end", the run's start is one transaction, and its calls, its
+    tree, its last state and its head's move are the other."""
+    store = enact.SQLiteStore(path, durability="end")
+    with store:
+        invocation = enact.invoke(function, ("ada",), run_id="at-the-end")
+        run = enact.get_run("at-the-end")
+        assert run.status == "complete" and invocation.get_output() in ("hello ada", "HELLO ADA!")
+        first, _ = list(run.history())[-1]
+        assert run.state.tree is not None
+        tree = run.state.tree.digest
+        children = [child.response.digest for child in invocation.get_children()]
+    store.close()
+    times = _write_times(path, "at-the-end")
+    assert len(times) == 2, times
+    start, end = sorted(times, key=float)
+    assert set(times[start]) == {invocation.request.digest, first.digest, *_index_names(path)}
+    assert {tree, run.head.digest, "runs/at-the-end", *children} <= set(times[end])
 
 
 def test_a_lost_head_move_leaves_nothing_of_the_end(path: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from enact import registry
@@ -88,14 +89,15 @@ def root_input(invokable: Any, args: Any, kwargs: dict[str, Any] | None) -> Any:
 class RootSink(CallSink, Protocol):
     """What a run does when its root call starts and ends (see `enact.runs`)."""
 
-    def finished(self, outcome: RootOutcome) -> None:
-        """Records the end of the root call (returned, raised or asked for input), whose
-        records were written with the run's calls (a run journaled at its end)."""
-        ...
+    def finish(
+        self, close: Callable[[], RootOutcome], batch: AbstractContextManager[None] | None
+    ) -> RootOutcome:
+        """Ends the root call (returned, raised or asked for input): `close` commits its
+        records, written in one write with the run's end; returns its outcome.
 
-    def finish(self, close: Callable[[], RootOutcome]) -> RootOutcome:
-        """Ends the root call of a run with per-call durability: `close` commits its
-        records, which are written in one write with the run's end; returns its outcome."""
+        `batch` is the root's own open `Store.batch` when the run is journaled at its
+        end (durability ``"end"``): the end joins it, and `finish` ends it.
+        """
         ...
 
     def interrupted(self, error: BaseException) -> None:
@@ -264,10 +266,11 @@ class _Root:
             self._timed(ended, None, error)
             return False
         sink = self.plan.sink
-        if sink is not None and self._batch is None:
-            # Per-call durability: the root's response and tree, the run's timings and
-            # its head's move are one write.
-            self.outcome = sink.finish(lambda: self._closed(error, ended))
+        if sink is not None:
+            # The root's response and tree, the run's timings and its head's move are
+            # one write; journaled at the end, with all of the run's calls too.
+            batch, self._batch = self._batch, None
+            self.outcome = sink.finish(lambda: self._closed(error, ended), batch)
             return True
         try:
             self.outcome = self._finish(error)
@@ -276,8 +279,6 @@ class _Root:
             raise
         self._end_batch(None)
         self._timed(ended, self.outcome.output, self.outcome.error)
-        if sink is not None:
-            sink.finished(self.outcome)
         return True
 
     def _closed(self, error: BaseException | None, ended: int) -> RootOutcome:

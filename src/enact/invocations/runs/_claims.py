@@ -8,6 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
 from enact.errors import (
@@ -252,12 +253,12 @@ class RunHandle:
     def materializes(self, error: BaseException | None) -> bool:
         return self.trees or not _is_input_request(error)
 
-    def finished(self, outcome: RootOutcome) -> None:
-        self.finish(lambda: outcome)
-
-    def finish(self, close: Callable[[], RootOutcome]) -> RootOutcome:
+    def finish(
+        self, close: Callable[[], RootOutcome], batch: AbstractContextManager[None] | None = None
+    ) -> RootOutcome:
         """`RootSink.finish`: what `close` commits, the tree, the timings and the new
-        state, in one write (see `_move_with`); returns what `close` returned.
+        state, in one write (see `_move_with`; in `batch`, if given, which this ends);
+        returns what `close` returned.
 
         Raises:
             RunConflictError: The head moved on (this process lost its lease):
@@ -296,7 +297,7 @@ class RunHandle:
                 **timings,
             )
 
-        self._move_with(make_state, first=lambda: ended.append(close()))
+        self._move_with(make_state, first=lambda: ended.append(close()), batch=batch)
         outcome = ended[0]
         if outcome.invocation is not None and self._journaled:
             # The tree holds the journal now: its entries go (after the head's move, so
@@ -396,46 +397,54 @@ class RunHandle:
         return self.state.moved(self.head, status, event, owner=None, lease_until=None, **changes)
 
     def _move_with(
-        self, make_state: Callable[[], RunState], first: Callable[[], object] | None = None
+        self,
+        make_state: Callable[[], RunState],
+        first: Callable[[], object] | None = None,
+        batch: AbstractContextManager[None] | None = None,
     ) -> None:
         """Moves the head from this process's state to the one `make_state` returns, in one
-        write with what `first` and `make_state` commit (inside a caller's batch: when it
-        ends); ends the lease (a caller that goes on running the run adds it again).
+        write with what `first` and `make_state` commit; ends the lease (a caller that goes
+        on running the run adds it again).
 
-        `first` (the root call's close, which tells observers of the call) runs before
-        the lock that keeps the lease thread from moving the head is taken; the lock is
-        held from reading the head until its compare-and-set.
+        The write is `batch`, an open `Store.batch` that this ends (the root's, for a run
+        journaled at its end), or a batch of its own; for a run started inside a caller's
+        batch, that batch's (its head then moves without a compare-and-set, since nobody
+        else can see the run before the caller's batch ends). `first` (the root call's
+        close, which tells observers of the call) runs before the lock that keeps the
+        lease thread from moving the head is taken; the lock is held from reading the
+        head until its compare-and-set.
 
         Raises:
             RunConflictError: The head moved on; nothing was written.
         """
         store = self.store
+        if batch is None:
+            assert self.deferred or not store.in_batch()  # must not join a caller's batch
+            batch = store.batch()
+            batch.__enter__()
         locked = False
+        state: RunState | None = None
+        expected = self.head
         try:
-            if self.deferred:
+            try:
                 if first is not None:
                     first()
-                with self._lock:
-                    new = make_state()
-                    self.head, self.state = store.commit(new), new
-                    store.log_name(RUN_PREFIX + self.run_id, self.head.digest)
-                return
-            assert not store.in_batch()  # the writes must not join a caller's batch
-            state: RunState | None = None
-            expected = self.head
+                self._lock.acquire()
+                locked = True
+                expected = self.head
+                state = make_state()
+                ref: Ref[RunState] = store.commit(state)
+                name = RUN_PREFIX + self.run_id
+                if self.deferred:
+                    store.log_name(name, ref.digest)
+                else:
+                    store.log_name(name, ref.digest, expected=expected)
+            except BaseException as error:
+                batch.__exit__(type(error), error, error.__traceback__)  # writes nothing
+                raise
             try:
-                with store.batch():
-                    if first is not None:
-                        first()
-                    self._lock.acquire()
-                    locked = True
-                    expected = self.head
-                    state = make_state()
-                    ref: Ref[RunState] = store.commit(state)
-                    store.log_name(RUN_PREFIX + self.run_id, ref.digest, expected=expected)
+                batch.__exit__(None, None, None)
             except NameConflictError as err:
-                if state is None:
-                    raise  # not this move's compare-and-set
                 raise _moved_on(store, expected, state) from err
             self.head, self.state = ref, state
         finally:
