@@ -423,8 +423,6 @@ class RunHandle:
             batch = store.batch()
             batch.__enter__()
         locked = False
-        state: RunState | None = None
-        expected = self.head
         try:
             try:
                 if first is not None:
