@@ -213,6 +213,28 @@ def test_z2_declines_values_that_hold_its_markers(tmp_path: Path, marker: bytes)
         assert enact.verify(store).problems == ()
 
 
+@pytest.mark.parametrize(
+    "near_miss", [b'{"=" "a.b"}', b"x = 1", b"'digest's\x01", b"'digest'b1:\x00", b"\x00" * 9]
+)
+def test_z2_rewrites_values_that_hold_a_markers_rare_byte_alone(
+    tmp_path: Path, near_miss: bytes
+) -> None:
+    """A value holding ``=`` or NUL, the bytes the marker search looks for first, but no
+    whole marker is still rewritten, and reads back unchanged."""
+    path = tmp_path / "store.db"
+    with enact.SQLiteStore(path):
+        value = [near_miss * 3, enact.commit("a ref to rewrite"), "padding " * 20]
+        ref = enact.commit(value)
+    stored = _rows(path)[ref.digest]
+    assert stored.startswith(Z2_PREFIX)
+    tokens = decompress(stored)
+    assert hashlib.sha256(tokens).hexdigest() == ref.digest
+    assert rewrite(tokens) is not None
+    with enact.SQLiteStore(path) as store:
+        assert ref() == value
+        assert enact.verify(store).problems == ()
+
+
 def test_z2_rewrite_round_trips_type_ids_it_must_keep() -> None:
     """Type ids whose digest is not their name's (classes with fields), upper-case hex and
     names with other characters are left as they are; the rest come back exactly."""

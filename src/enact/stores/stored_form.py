@@ -208,9 +208,14 @@ def rewrite(tokens: bytes) -> bytes | None:
     Neither pattern can overlap the other's matches or markers (a type id
     holds no ``'``, a Ref no ``{``), so each pass sees exactly what it wrote.
     """
-    # find(), not `in`: `marker in tokens` first tries the marker as an int (a
-    # byte value), and makes and clears a TypeError: three times the search.
-    if tokens.find(_TYPE_MARK) >= 0 or tokens.find(_REF_MARK) >= 0:
+    # Each marker's rare byte (``=``, NUL) is looked for first, with memchr: a
+    # stream of text holds neither, and a search for a whole marker, which starts
+    # with a common byte, costs a fifth of rewriting a run's tree. find(), not
+    # `in`: `marker in tokens` first tries the marker as an int (a byte value),
+    # and makes and clears a TypeError: three times the search.
+    if (tokens.find(b"=") >= 0 and tokens.find(_TYPE_MARK) >= 0) or (
+        tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0
+    ):
         return None
     # split() alternates text and captured digests: cheaper than a callback per Ref.
     parts = _REF.split(_TYPE_ID.sub(_shorten_type_id, tokens))
@@ -225,13 +230,13 @@ def restore(rewritten: bytes) -> bytes:
         ValueError: A rewritten Ref is cut short (fewer than 32 bytes after its marker).
     """
     tokens = rewritten
-    if tokens.find(_REF_MARK) >= 0:  # find(), not `in`: see `rewrite`
+    if tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0:  # see `rewrite`
         parts = _SHORT_REF.split(tokens)
         parts[1::2] = [b"'digest's'" + binascii.hexlify(raw) + b"'" for raw in parts[1::2]]
         tokens = b"".join(parts)
-        if tokens.find(_REF_MARK) >= 0:
+        if tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0:
             raise ValueError("it holds a rewritten Ref cut short")
-    if tokens.find(_TYPE_MARK) >= 0:
+    if tokens.find(b"=") >= 0 and tokens.find(_TYPE_MARK) >= 0:
         tokens = _SHORT_TYPE_ID.sub(_lengthen_type_id, tokens)
     return tokens
 
