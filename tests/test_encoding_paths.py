@@ -150,6 +150,104 @@ def test_a_run_of_one_resource_type_in_a_list_reads_back_whole() -> None:
     assert decode(encode([Node(i, str(i)) for i in range(500)])[0])[499] == Node(499, "499")
 
 
+@enact.register
+@dataclasses.dataclass
+class Link(enact.Resource):
+    """One field: a run of these is a run of resources of refs only."""
+
+    to: enact.FieldValue
+
+
+@enact.register
+@dataclasses.dataclass
+class Triple(enact.Resource):
+    a: enact.FieldValue
+    b: enact.FieldValue
+    c: enact.FieldValue
+
+
+def _without_ref_runs(monkeypatch: pytest.MonkeyPatch, tokens: bytes) -> Any:
+    """What the decoder reads from `tokens` without its run of refs-only items."""
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            "enact.encoding._reader.flat_ref_run", lambda info, head, data, start: ([], start)
+        )
+        try:
+            return decode(tokens)
+        except DecodeError as err:
+            return type(err)
+
+
+ref_fields = st.one_of(refs, refs, refs, st.none(), ascii_text, st.integers())
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(Node, ref_fields, ref_fields),
+            st.builds(Link, ref_fields),
+            st.builds(Triple, refs, refs, ref_fields),
+        ),
+        max_size=30,
+    )
+)
+def test_runs_of_refs_only_read_what_the_general_reader_reads(items: list[Any]) -> None:
+    """Lists of resources whose fields are all plain refs (a response's children) are read
+    on without a regex per item; mixed with other items, types and fields, every list
+    reads back as the general reader reads it, and spells the same bytes again."""
+    tokens, links = encode(items)
+    assert decode(tokens) == items
+    assert _decode(tokens) == items
+    assert encode(decode(tokens)) == (tokens, links)
+
+
+def test_a_run_of_refs_only_stops_at_a_digest_spelled_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An item of a run whose digest is not lower-case hex, or is cut short, is left to
+    the general reader: the list reads as it reads without the run (the same value, or
+    the same error), whichever item is damaged."""
+    digests = [(f"{i:02x}" + "c0ffee" * 11)[:64] for i in range(12)]
+    items = [Node(enact.Ref.from_digest(d), enact.Ref.from_digest(d[::-1])) for d in digests]
+    tokens, _ = encode(items)
+    assert decode(tokens) == items
+    cases = [(i, digest) for i in (0, 1, 5, 11) for digest in (digests[i], digests[i][::-1])]
+    for i, digest in cases:
+        key = b"'label'" if digest == digests[i] else b"'child'"
+        at = tokens.rfind(key, 0, tokens.index(digest.encode()))  # the digest's field name
+        for damaged in (
+            tokens.replace(digest.encode(), digest.upper().encode(), 1),
+            tokens.replace(digest.encode(), digest[:-1].encode(), 1),
+            tokens.replace(digest.encode(), b"g" + digest[1:].encode(), 1),
+            tokens.replace(digest.encode() + b"']", digest.encode() + b"'x]", 1),
+            tokens[:at] + key.upper() + tokens[at + len(key) :],
+        ):
+            assert damaged != tokens
+            try:
+                read: Any = decode(damaged)
+            except DecodeError as err:
+                read = type(err)
+            assert read == _without_ref_runs(monkeypatch, damaged)
+            if not isinstance(read, type):
+                assert [item for item in read if item in items] == items[:i] + items[i + 1 :]
+
+
+def test_a_run_of_refs_only_reads_thousands_of_children() -> None:
+    """A response's children, as many as a long run makes, come back whole and in order."""
+    items = [Node(enact.Ref.from_digest(f"{i:064x}"), enact.Ref.from_digest("ab" * 32))
+             for i in range(5000)]  # fmt: skip
+    tokens, links = encode({"children": items, "after": [Link(items[0].label), 3]})
+    read = decode(tokens)
+    assert read["children"] == items
+    assert read["after"] == [Link(items[0].label), 3]
+    assert encode(read) == (tokens, links)
+    one, two = items[1].label, items[2].label
+    mixed = [Node(one, two)] * 3 + [Node(one, "text"), Node(two, None), Node(two, one)]
+    mixed += [Triple(one, two, one), Triple(one, two, "x"), Triple(two, two, two), Link(one)]
+    assert decode(encode(mixed)[0]) == mixed
+
+
 def test_deep_nesting_beyond_the_speller_depth() -> None:
     """Values nested far past the recursive speller's depth encode as the walk does."""
     for kind in range(3):

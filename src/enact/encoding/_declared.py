@@ -41,6 +41,9 @@ class Declared:
         self.keyed_dict: Callable[[dict[Any, Any]], Any] | None = None
         self.spellers: dict[registry.ClassInfo, Speller] = {}
         self.flat_patterns: dict[registry.ClassInfo, re.Pattern[bytes]] = {}
+        self.ref_runs: dict[
+            tuple[registry.ClassInfo, bytes], tuple[bytes, tuple[tuple[int, bytes], ...], int]
+        ] = {}
 
     def rebuild(self) -> None:
         """Recomputes the inline alternatives and forgets all generated code."""
@@ -54,6 +57,7 @@ class Declared:
         # Cleared in place: the hot paths hold these dicts in module globals.
         self.spellers.clear()
         self.flat_patterns.clear()
+        self.ref_runs.clear()
 
 
 declared: Final = Declared()

@@ -20,6 +20,8 @@ from ._grammar import parse_int
 
 _KIND_RESOURCE: Final = registry.KIND_RESOURCE
 _flat_patterns: Final = declared.flat_patterns
+_ref_runs: Final = declared.ref_runs
+_HEX: Final = b"0123456789abcdef"
 
 
 def flat_pattern(info: registry.ClassInfo) -> re.Pattern[bytes]:
@@ -81,3 +83,75 @@ def _flat_value(token: bytes) -> Any:
     # The pattern admits a plain ref only once one is declared.
     make_ref: Any = declared.make_ref
     return make_ref(token[-66:-2].decode("ascii"))
+
+
+def flat_ref_run(
+    info: registry.ClassInfo, head: bytes, data: bytes, start: int
+) -> tuple[list[Any], int]:
+    """Reads on through the resources of `info` from `start` whose fields are all plain refs.
+
+    A response's children are such a run: each child an ``Invocation`` of a
+    request ref and a response ref, every one spelled alike but for its two
+    digests. Each item is checked against that spelling (`head`, the items'
+    ``res[`` and type id as the stream spells it, then per field its key,
+    the plain ref's head, 64 lower-case hex digits and ``']``, and ``]``)
+    with ``startswith`` at fixed offsets: reading a child costs half of matching
+    `flat_pattern`. Returns the items built as `finish_flat` builds them
+    and the position after the last; the first item that is spelled
+    otherwise (or a class that is not a plain resource) ends the run, for
+    the general reader.
+    """
+    layout = _ref_runs.get((info, head))
+    if layout is None:
+        if info.kind != _KIND_RESOURCE or declared.make_ref is None or not info.qnames:
+            return [], start
+        ref_head = declared.ref_head_bytes
+        keys = [qname.encode("utf-8") + ref_head for qname in info.qnames]
+        first = head + keys[0]
+        between = [(b"']" + key) for key in keys[1:]]
+        fields = []  # (offset of the digest, what follows it) per field, from the item's start
+        at = len(first)
+        for after in [*between, b"']]"]:
+            fields.append((at, after))
+            at += 64 + len(after)
+        layout = (first, tuple(fields), at)
+        if len(_ref_runs) < 1000:
+            _ref_runs[(info, head)] = layout
+    first, spelled, size = layout
+    digests: list[bytes] = []
+    pos = start
+    whole = pos  # the end of the last item read whole
+    while data.startswith(first, pos):
+        for at, after in spelled:
+            end = pos + at + 64
+            if not data.startswith(after, end):
+                break
+            digests.append(data[pos + at : end])
+        else:
+            pos += size
+            whole = pos
+            continue
+        break
+    count = len(spelled)
+    if whole == start:
+        return [], start
+    del digests[(whole - start) // size * count :]  # the fields of an item cut short
+    joined = b"".join(digests)
+    if joined.translate(None, _HEX) or len(joined) != 64 * len(digests):
+        return [], start  # a digest that is not 64 lower-case hex digits: the general reader's
+    text = joined.decode("ascii")
+    make_ref: Any = declared.make_ref
+    refs = [make_ref(text[at : at + 64]) for at in range(0, len(text), 64)]
+    attrs = info.sorted_attrs
+    cls = info.cls
+    if count == 2:  # an Invocation: a request and a response
+        first_attr, second_attr = attrs
+        rows = [{first_attr: refs[k], second_attr: refs[k + 1]} for k in range(0, len(refs), 2)]
+    else:
+        rows = [
+            dict(zip(attrs, refs[k : k + count], strict=True)) for k in range(0, len(refs), count)
+        ]
+    if info.checks != ():
+        for values in rows:
+            check_fields(info, values)
+    return [build(cls, values) for values in rows], whole

@@ -16,7 +16,7 @@ from enact.resources import build, resolve_type_id
 
 from ._compat import check_fields, finish_stale, orphan_info
 from ._declared import declared
-from ._flat import finish_flat, flat_pattern
+from ._flat import finish_flat, flat_pattern, flat_ref_run
 from ._grammar import (
     DQ_RE,
     FLOAT_RE,
@@ -142,6 +142,13 @@ def _decode(data: bytes) -> Any:
                 # the same type id follows, the next is matched at once.
                 head = data[pos:close]
                 after = m.end()
+                if data.startswith(head, after):
+                    run, run_end = flat_ref_run(info, head, data, after)
+                    if run:  # items of refs only: read without a regex each
+                        cont.append(val)
+                        cont += run
+                        val = cont.pop()
+                        after = run_end
                 while data.startswith(head, after):
                     m = flat.match(data, after + len(head))
                     if m is None:
