@@ -4,6 +4,8 @@ Most stored resources hold only primitives, empty containers, plain refs and
 declared boxes of primitives (`enact.encoding.declare_inline_box`); for them a
 regex generated per class replaces the token-by-token loop of
 `enact.encoding._reader`, which reads the same bytes to the same values.
+A list's run of resources whose fields are all plain refs (a response's
+children) is read without even that regex per item (`flat_ref_run`).
 """
 
 from __future__ import annotations
