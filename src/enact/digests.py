@@ -19,6 +19,8 @@ from enact.errors import InvalidDigestError
 FORMAT_VERSION: Final = 1
 
 DIGEST_HEX_LENGTH: Final = 64
+HEX_DIGITS: Final = "0123456789abcdef"
+"""The digits of a digest (lower-case only)."""
 
 
 @functools.cache
@@ -163,7 +165,7 @@ def is_digest(text: object) -> bool:
         isinstance(text, str)
         and len(text) == DIGEST_HEX_LENGTH
         and text.isascii()
-        and not text.strip("0123456789abcdef")
+        and not text.strip(HEX_DIGITS)
     )
 
 

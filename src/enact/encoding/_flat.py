@@ -14,6 +14,7 @@ import re
 from typing import Any, Final
 
 from enact import registry
+from enact.digests import DIGEST_HEX_LENGTH, HEX_DIGITS
 from enact.resources import build
 
 from ._compat import check_fields
@@ -23,7 +24,7 @@ from ._grammar import parse_int
 _KIND_RESOURCE: Final = registry.KIND_RESOURCE
 _flat_patterns: Final = declared.flat_patterns
 _ref_runs: Final = declared.ref_runs
-_HEX: Final = b"0123456789abcdef"
+_HEX: Final = HEX_DIGITS.encode("ascii")
 
 
 def flat_pattern(info: registry.ClassInfo) -> re.Pattern[bytes]:
@@ -115,7 +116,7 @@ def flat_ref_run(
         at = len(first)
         for after in [*between, b"']]"]:
             fields.append((at, after))
-            at += 64 + len(after)
+            at += DIGEST_HEX_LENGTH + len(after)
         layout = (first, tuple(fields), at)
         if len(_ref_runs) < 1000:
             _ref_runs[(info, head)] = layout
@@ -125,7 +126,7 @@ def flat_ref_run(
     whole = pos  # the end of the last item read whole
     while data.startswith(first, pos):
         for at, after in spelled:
-            end = pos + at + 64
+            end = pos + at + DIGEST_HEX_LENGTH
             if not data.startswith(after, end):
                 break
             digests.append(data[pos + at : end])
@@ -139,11 +140,12 @@ def flat_ref_run(
         return [], start
     del digests[(whole - start) // size * count :]  # the fields of an item cut short
     joined = b"".join(digests)
-    if joined.translate(None, _HEX) or len(joined) != 64 * len(digests):
+    if joined.translate(None, _HEX) or len(joined) != DIGEST_HEX_LENGTH * len(digests):
         return [], start  # a digest that is not 64 lower-case hex digits: the general reader's
     text = joined.decode("ascii")
     make_ref: Any = declared.make_ref
-    refs = [make_ref(text[at : at + 64]) for at in range(0, len(text), 64)]
+    length = DIGEST_HEX_LENGTH
+    refs = [make_ref(text[at : at + length]) for at in range(0, len(text), length)]
     attrs = info.sorted_attrs
     cls = info.cls
     if count == 2:  # an Invocation: a request and a response

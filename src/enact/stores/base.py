@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeAlias, TypeVar
 
+from enact.digests import DIGEST_HEX_LENGTH, HEX_DIGITS
 from enact.errors import EnactError, InvalidDigestError, NameConflictError, StorageError
 from enact.errors import UnsupportedOperationError as UnsupportedOperationError  # re-exported
 from enact.refs import Ref
@@ -303,7 +304,7 @@ class StorageBackend(abc.ABC):
         """Releases what the calling thread holds (its connection), as the thread ends."""
 
 
-_HEX: Final = frozenset("0123456789abcdef")
+_HEX: Final = frozenset(HEX_DIGITS)
 
 
 def checked_name_digest(name: str, digest: object, where: object) -> str:
@@ -315,7 +316,7 @@ def checked_name_digest(name: str, digest: object, where: object) -> str:
     Raises:
         StorageError: It is not a digest (the message names the name and store).
     """
-    if isinstance(digest, str) and len(digest) == 64 and _HEX.issuperset(digest):
+    if isinstance(digest, str) and len(digest) == DIGEST_HEX_LENGTH and _HEX.issuperset(digest):
         return digest
     shown = repr(digest) if len(repr(digest)) < 90 else repr(digest)[:80] + "..."
     raise StorageError(
@@ -327,7 +328,11 @@ def checked_name_digest(name: str, digest: object, where: object) -> str:
 
 def check_prefix(prefix: str) -> str:
     """Returns `prefix` if it can start a digest (up to 64 lower-case hex characters)."""
-    if not isinstance(prefix, str) or len(prefix) > 64 or not _HEX.issuperset(prefix):
+    if (
+        not isinstance(prefix, str)
+        or len(prefix) > DIGEST_HEX_LENGTH
+        or not _HEX.issuperset(prefix)
+    ):
         shown = repr(prefix) if not isinstance(prefix, str) or len(prefix) < 80 else "it"
         raise InvalidDigestError(
             f"Cannot look up objects by {shown}: a digest prefix is up to 64 lower-case "

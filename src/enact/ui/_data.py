@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from enact import pretty, registry
+from enact.digests import HEX_DIGITS
 from enact.encoding import RawRef, RawResource, RawType, decode_raw
 from enact.errors import EnactError, InvalidNameError, RunNotFoundError
 from enact.invocations import exceptions
@@ -658,7 +659,7 @@ def resolve(store: Store, text: str) -> Resolved:
     if named is not None:
         return Resolved(named, text)
     lowered = text.lower()
-    if len(lowered) >= 4 and all(c in "0123456789abcdef" for c in lowered):
+    if len(lowered) >= 4 and all(c in HEX_DIGITS for c in lowered):
         if len(lowered) == 64:
             ref: Ref[Any] = Ref._unchecked(lowered)
             if store.has(ref):
