@@ -42,6 +42,7 @@ from enact.stores.base import (
 )
 from enact.stores.stored_form import (
     COMPRESSED_FORMS,
+    COMPRESSED_PREFIXES,
     ENACT_TYPE_AT,
     PLAIN_MIN_SIZE,
     compress,
@@ -55,6 +56,12 @@ T = TypeVar("T")
 
 _CACHE_MAX_BYTES = 64 * 1024 * 1024
 _CACHE_MAX_ENTRIES = 100_000
+
+_KEEP_STORED_FORM_MIN = 4096
+"""Objects of at least this many token bytes keep their verified stored (compressed)
+form while their tokens are cached, so that committing the same object again (a
+replay's response equal to the recorded one) need not compress it again."""
+_STORED_FORMS_MAX_BYTES = 16 * 1024 * 1024
 
 
 class Store:
@@ -92,6 +99,10 @@ class Store:
             )
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
+        self._stored_forms: dict[str, bytes] = {}
+        """Verified compressed forms of large cached objects, as read (see
+        `_KEEP_STORED_FORM_MIN`)."""
+        self._stored_forms_bytes = 0
         self._lock = threading.Lock()
         self._memos: dict[str, dict[str, Any]] = {}
         self._pending: ContextVar[dict[str, PackedResource] | None] = ContextVar(
@@ -179,7 +190,13 @@ class Store:
             # would add 2% to a small commit.
             links or len(tokens) >= PLAIN_MIN_SIZE or tokens[ENACT_TYPE_AT] == b"enact."
         ):
-            data = compress(tokens, self._compressed_form) or tokens
+            # A large object read from the backend (and verified) here before is
+            # written again in the form it is stored in: the backend finds the same
+            # bytes and only marks it committed again, and nothing is compressed.
+            stored = None
+            if len(tokens) >= _KEEP_STORED_FORM_MIN:
+                stored = self._stored_forms.get(digest)
+            data = stored or compress(tokens, self._compressed_form) or tokens
         else:
             data = tokens
         packed = PackedResource(digest, data, tuple(links))
@@ -340,7 +357,7 @@ class Store:
         if packed.digest != digest:  # a backend's mistake must not pass the check
             packed = PackedResource(digest, packed.data, packed.links)
         tokens = open_verified(packed, self._backend.locate).tokens
-        self._remember(digest, tokens)
+        self._remember(digest, tokens, packed.data)
         return tokens
 
     def prefetch(self, refs: Iterable[Ref[Any]], limit: int = 5000) -> None:
@@ -363,9 +380,11 @@ class Store:
                 tokens = open_verified(packed, self._backend.locate).tokens
             except EnactError:
                 continue
-            self._remember(digest, tokens)
+            self._remember(digest, tokens, packed.data)
 
-    def _remember(self, digest: str, tokens: bytes) -> None:
+    def _remember(self, digest: str, tokens: bytes, stored: bytes | None = None) -> None:
+        """Caches verified `tokens`; for a large object also its `stored` form, if that
+        is a compressed one (see `_KEEP_STORED_FORM_MIN`)."""
         size = len(tokens)
         if size > _CACHE_MAX_BYTES // 8:
             return
@@ -380,6 +399,16 @@ class Store:
                 self._cache_bytes -= len(cache.pop(oldest))
             cache[digest] = tokens
             self._cache_bytes += size
+            if (
+                stored is not None
+                and size >= _KEEP_STORED_FORM_MIN
+                and stored.startswith(COMPRESSED_PREFIXES)
+            ):
+                forms = self._stored_forms
+                while forms and self._stored_forms_bytes + len(stored) > _STORED_FORMS_MAX_BYTES:
+                    self._stored_forms_bytes -= len(forms.pop(next(iter(forms))))
+                forms[digest] = stored
+                self._stored_forms_bytes += len(stored)
 
     def has(self, ref: Ref[Any]) -> bool:
         """Returns whether the backend holds the object (pending batch commits count)."""
