@@ -45,15 +45,26 @@ def finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...], finish: Any
     """
     values: dict[str, Any] = {}
     ref_head = declared.ref_head_bytes
+    # Dispatched on the first byte, the most common kinds first (a response's fields:
+    # an empty list, a box, None, False); what the pattern admits has no escapes.
     for attr, token in zip(info.sorted_attrs, tokens, strict=True):
         c = token[0]
-        if c == 0x73 and token[1] != 0x65:  # s' or s" (not seq[])
-            values[attr] = token[2:-1].decode("utf-8")
+        if c == 0x73:  # s' or s" (no escapes), or seq[] (the only list that is flat)
+            values[attr] = [] if token[1] == 0x65 else token[2:-1].decode("utf-8")
+        elif c == 0x72:  # res[: a plain ref, or a declared box of one
+            if token.startswith(ref_head):
+                make_ref: Any = declared.make_ref
+                values[attr] = make_ref(token[-66:-2].decode("ascii"))
+            else:
+                values[attr] = _boxed(token)
+        elif c == 0x6E:  # n
+            values[attr] = None
+        elif c == 0x46:  # F
+            values[attr] = False
+        elif c == 0x54:  # T
+            values[attr] = True
         elif c == 0x69:  # i
             values[attr] = parse_int(token[1:])
-        elif c == 0x72 and token.startswith(ref_head):  # a plain ref (a box has another head)
-            make_ref: Any = declared.make_ref
-            values[attr] = make_ref(token[-66:-2].decode("ascii"))
         else:
             values[attr] = _flat_value(token)
     if info.kind == _KIND_RESOURCE:
@@ -61,6 +72,19 @@ def finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...], finish: Any
             check_fields(info, values)
         return build(info.cls, values)
     return finish(info, values)
+
+
+def _boxed(token: bytes) -> Any:
+    """The declared box (or plain ref inside one) that a flat ``res[`` token spells."""
+    for prefix, box in declared.boxes:
+        if token.startswith(prefix):
+            inner = token[len(prefix) : -1]
+            if inner[0] == 0x73 and inner[1] != 0x65:  # the most common: a string
+                value: Any = inner[2:-1].decode("utf-8")
+            else:
+                value = _flat_value(inner)
+            return build(box.cls, {box.sorted_attrs[0]: value})
+    return _flat_value(token)
 
 
 def _flat_value(token: bytes) -> Any:
