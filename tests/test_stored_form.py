@@ -256,6 +256,75 @@ def test_z2_rewrite_round_trips_type_ids_it_must_keep() -> None:
     assert restore(rewrite(keep + short) or b"") == keep + short
 
 
+def _rewrite_by_regex(tokens: bytes) -> bytes | None:
+    """The z2 rewrite as docs/FORMAT.md states it, by two regexes over the whole stream:
+    the oracle for `rewrite`, which takes other paths for long streams."""
+    if b'{"=": "' in tokens or b"'digest's\x00" in tokens:
+        return None
+
+    def shorten(m: re.Match[bytes]) -> bytes:
+        name = m.group(2)
+        named = hashlib.sha256(name).hexdigest().encode() == m.group(1)
+        return b'{"=": "' + name + b'"}' if named else m.group(0)
+
+    type_id = rb'\{"digest": "([0-9a-f]{64})", "name": "([A-Za-z0-9_.<>]+)"\}'
+    out = re.sub(type_id, shorten, tokens)
+    return re.sub(
+        rb"'digest's'([0-9a-f]{64})'",
+        lambda m: b"'digest's\x00" + bytes.fromhex(m[1].decode()),
+        out,
+    )
+
+
+def _tricky_stream(rng: random.Random, pieces: int, near_miss: int | None) -> bytes:
+    """A stream of the pieces the rewrite must tell apart: near misses of type ids, and
+    now and then the near miss of a Ref numbered `near_miss` (None: none)."""
+    names = [b"app.step", b"pkg.mod.<locals>.f", b"enact.invocations.Invocation", b"a-b"]
+    out = []
+    for _ in range(pieces):
+        name = rng.choice(names)
+        digest = hashlib.sha256(rng.choice([name, b"fields " + name])).hexdigest().encode()
+        ref = hashlib.sha256(bytes([rng.randrange(256)])).hexdigest().encode()
+        choices = [
+            b'res[{"digest": "' + digest + b'", "name": "' + name + b'"}',
+            b"'request'res[{\"name\": \"enact.references.Ref\"}'digest's'" + ref + b"']",
+            b'{"digest": "' + digest + b'", "name": "' + name + b'"',  # no brace
+            b'{"digest": "' + digest[:50] + b'", "name": "' + name + b'"}',  # cut short
+            b"s'text " + bytes(rng.choices(b'{}"digest: name', k=12)) + b"'",
+        ]
+        misses = [
+            b"'digest's'" + ref.upper() + b"'",  # upper-case: not a digest
+            b"'digest's'" + ref[:40] + b"'" + ref[:24] + b"]",  # cut short, hex follows
+            b"'digest's'" + ref,  # no closing quote: the next head may follow
+            b"'digest's''digest's'" + ref + b"'",  # a head right after a head
+            b"s'=" + bytes(rng.choices(b"{}'\"digest: name=", k=12)) + b"'",
+        ]
+        if near_miss is not None and rng.random() < 0.05:
+            choices = [misses[near_miss]]
+        out.append(rng.choice(choices))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("near_miss", [None, 0, 1, 2, 3, 4])
+@pytest.mark.parametrize("pieces", [3, 40, 400])
+def test_z2_rewrite_finds_what_the_regexes_over_the_whole_stream_find(
+    pieces: int, near_miss: int | None
+) -> None:
+    """Short and long streams (long ones are split at the heads instead of searched by
+    regex), with near misses of type ids and Refs, rewrite as the format's two regexes
+    do, and restore to themselves."""
+    rng = random.Random(pieces)
+    rewritten_refs = 0
+    for _ in range(60):
+        tokens = _tricky_stream(rng, pieces, near_miss)
+        rewritten = rewrite(tokens)
+        assert rewritten == _rewrite_by_regex(tokens)
+        if rewritten is not None:
+            assert restore(rewritten) == tokens
+            rewritten_refs += rewritten.count(b"'digest's\x00")
+    assert rewritten_refs > 0
+
+
 def test_a_cut_short_z2_ref_is_a_corrupt_object(tmp_path: Path) -> None:
     """z2 bytes whose Ref marker is followed by fewer than 32 bytes are refused on read."""
     path = tmp_path / "store.db"

@@ -173,6 +173,9 @@ _SHORT_TYPE_ID: Final = re.compile(rb'\{"=": "([A-Za-z0-9_.<>]+)"\}')
 _SHORT_REF: Final = re.compile(rb"'digest's\x00(.{32})", re.DOTALL)
 _name_digests: dict[bytes, bytes] = {}
 _short_type_ids: dict[bytes, bytes] = {}
+"""Per type id seen by `_shorten_type_id`: its rewrite (itself, if kept)."""
+_short_rests: dict[bytes, bytes] = {}
+"""Per type id after its head, seen by `_shortened`: its rewrite, or empty if kept."""
 
 
 def _name_digest(name: bytes) -> bytes:
@@ -189,8 +192,7 @@ def _shorten_type_id(match: re.Match[bytes]) -> bytes:
     type_id = match.group(0)
     short = _short_type_ids.get(type_id)
     if short is None:
-        name = match.group(2)
-        short = _TYPE_MARK + name + b'"}' if match.group(1) == _name_digest(name) else type_id
+        short = _shortened(type_id[len(_DIGEST_HEAD) :], match.group(2)) or type_id
         if len(_short_type_ids) < 10_000:
             _short_type_ids[type_id] = short
     return short
@@ -217,10 +219,91 @@ def rewrite(tokens: bytes) -> bytes | None:
         tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0
     ):
         return None
+    if len(tokens) >= _SPLIT_MIN:
+        return _split_refs(_split_type_ids(tokens))
     # split() alternates text and captured digests: cheaper than a callback per Ref.
     parts = _REF.split(_TYPE_ID.sub(_shorten_type_id, tokens))
     parts[1::2] = [_REF_MARK + binascii.unhexlify(digest) for digest in parts[1::2]]
     return b"".join(parts)
+
+
+# A small stream (a call's request or response) is rewritten by two regexes. A large
+# one (a run's tree) is split at the fixed head of what each pass rewrites (a C
+# search, where a regex tries every ``{`` or ``'``, and for a type id calls back into
+# Python), and what follows each head is looked at: a type id cannot hold another
+# type id's head, nor a Ref's digest another Ref's head, so these are the matches
+# the regexes would find. A head of a Ref not followed by a digest and its quote
+# sends the stream to the regex.
+
+_SPLIT_MIN: Final = 4096
+"""Streams of at least this many bytes are rewritten by splitting (see above)."""
+_DIGEST_HEAD: Final = b'{"digest": "'
+_TYPE_ID_REST: Final = re.compile(rb'[0-9a-f]{64}", "name": "([A-Za-z0-9_.<>]+)"\}')
+_REF_HEAD: Final = b"'digest's'"
+
+
+def _split_type_ids(tokens: bytes) -> bytes:
+    """`tokens` with each type id whose digest is its name's reduced to ``{"=": name}``."""
+    pieces = tokens.split(_DIGEST_HEAD)
+    parts = [pieces[0]]
+    changed = False
+    rest = b""  # the last type id after its head, and its rewrite
+    short = b""
+    for piece in pieces[1:]:
+        if not (rest and piece.startswith(rest)):  # most type ids repeat the one before
+            m = _TYPE_ID_REST.match(piece)
+            if m is None:
+                parts.append(_DIGEST_HEAD + piece)  # not a type id: as it was
+                rest = b""
+                continue
+            rest = m.group(0)
+            short = _shortened(rest, m.group(1))
+        if short:
+            parts.append(short + piece[len(rest) :])
+            changed = True
+        else:
+            parts.append(_DIGEST_HEAD + piece)
+    return b"".join(parts) if changed else tokens
+
+
+def _shortened(rest: bytes, name: bytes) -> bytes:
+    """``{"=": name}`` for a type id (`rest`: what follows its head) whose digest is the
+    SHA-256 of its name; else empty (it is kept as it is). Cached."""
+    short = _short_rests.get(rest)
+    if short is None:
+        short = _TYPE_MARK + name + b'"}' if rest[:64] == _name_digest(name) else b""
+        if len(_short_rests) < 10_000:
+            _short_rests[rest] = short
+    return short
+
+
+def _split_refs(tokens: bytes) -> bytes:
+    """`tokens` with each Ref's 64 hex digits turned into its marker and 32 raw bytes."""
+    pieces = tokens.split(_REF_HEAD)
+    count = len(pieces) - 1
+    if not count:
+        return tokens
+    tails = pieces[1:]
+    heads = b"".join([tail[:65] for tail in tails])  # each a digest and its quote
+    digits = heads.replace(b"'", b"")
+    if (
+        len(heads) == 65 * count
+        and heads[64::65] == b"'" * count
+        and len(digits) == 64 * count
+        and not digits.translate(None, _HEX_DIGITS)
+    ):
+        raw = binascii.unhexlify(digits)
+        parts = [_REF_MARK] * (3 * count + 1)
+        parts[0] = pieces[0]
+        parts[2::3] = [raw[at : at + 32] for at in range(0, 32 * count, 32)]
+        parts[3::3] = [tail[65:] for tail in tails]
+        return b"".join(parts)
+    parts = _REF.split(tokens)
+    parts[1::2] = [_REF_MARK + binascii.unhexlify(digest) for digest in parts[1::2]]
+    return b"".join(parts)
+
+
+_HEX_DIGITS: Final = b"0123456789abcdef"
 
 
 def restore(rewritten: bytes) -> bytes:
@@ -232,7 +315,7 @@ def restore(rewritten: bytes) -> bytes:
     tokens = rewritten
     if tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0:  # see `rewrite`
         parts = _SHORT_REF.split(tokens)
-        parts[1::2] = [b"'digest's'" + binascii.hexlify(raw) + b"'" for raw in parts[1::2]]
+        parts[1::2] = [_REF_HEAD + binascii.hexlify(raw) + b"'" for raw in parts[1::2]]
         tokens = b"".join(parts)
         if tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0:
             raise ValueError("it holds a rewritten Ref cut short")
