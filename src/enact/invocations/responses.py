@@ -15,7 +15,6 @@ from enact.encoding import encode
 from enact.errors import InvocationError
 from enact.invocations.records import Output, Response
 from enact.refs import Ref
-from enact.resources import build
 from enact.stores.store import Store
 
 _MEMO: Final = "enact.invocations.responses"
@@ -59,7 +58,7 @@ def _leaf_response(tokens: bytes) -> Response | None:
     decoder reads it, to the same value).
 
     Such a response's tokens are the same around its output's value (`_leaf_frame`):
-    checking that and reading one primitive token costs a fifth of decoding it.
+    checking that and reading one primitive token costs a third of decoding it.
     """
     head, tail = _leaf_frames[0] if _leaf_frames else _leaf_frame()
     if not (tokens.startswith(head) and tokens.endswith(tail)):
@@ -80,10 +79,9 @@ def _leaf_response(tokens: bytes) -> Response | None:
         value = None
     else:
         return None
-    output = build(Output, {"value": value})
-    fields = {"children": [], "output": output, "raised": None, "raised_here": False}
-    response: Response = build(Response, fields)
-    return response
+    # Made by their constructors (enact's own classes, which do nothing else): half
+    # the cost of `enact.resources.build`.
+    return Response(Output(value), None, False, [])
 
 
 _leaf_frames: list[tuple[bytes, bytes]] = []
