@@ -421,7 +421,10 @@ class SQLiteBackend(StorageBackend):
             )
             for key, data, links in rows:
                 digest = key.hex()
-                found[digest] = self._packed(digest, data, links)
+                if links is None and type(data) is bytes:  # most rows: checked inline
+                    found[digest] = PackedResource(digest, data, None)
+                else:
+                    found[digest] = self._packed(digest, data, links)
         return found
 
     def _packed(self, digest: str, data: object, links: object) -> PackedResource:

@@ -48,7 +48,7 @@ from enact.stores.stored_form import (
     compress,
     stored_tokens,
 )
-from enact.stores.verified import open_verified, packed_links
+from enact.stores.verified import packed_links, verified_tokens
 from enact.wrappers import PRIMITIVE_WRAPPERS
 
 R = TypeVar("R", bound=Ref[Any])
@@ -356,7 +356,7 @@ class Store:
             )
         if packed.digest != digest:  # a backend's mistake must not pass the check
             packed = PackedResource(digest, packed.data, packed.links)
-        tokens = open_verified(packed, self._backend.locate).tokens
+        tokens = verified_tokens(packed, self._backend.locate)
         self._remember(digest, tokens, packed.data)
         return tokens
 
@@ -377,7 +377,7 @@ class Store:
             found = self._backend.get_many(wanted)
         for digest, packed in found.items():
             try:
-                tokens = open_verified(packed, self._backend.locate).tokens
+                tokens = verified_tokens(packed, self._backend.locate)
             except EnactError:
                 continue
             self._remember(digest, tokens, packed.data)

@@ -60,23 +60,10 @@ def open_verified(
             (e.g. encryption without its key); `packed_links` still reads the
             links from the packing header.
     """
-    digest = packed.digest
-    data = packed.data
+    tokens = verified_tokens(packed, locate)
     header_links: tuple[str, ...] | None = None
-    if data.startswith(PACKED_PREFIX):
-        tokens = open_object(data, digest, locate(digest))
-        if links:
-            header_links = packed_links(packed, locate)
-    elif data.startswith(COMPRESSED_PREFIXES):
-        try:
-            tokens = decompress(data)
-        except ValueError as err:
-            raise corrupt_error(packed, locate, str(err)) from err
-    else:
-        tokens = data
-    actual = hashlib.sha256(tokens).hexdigest()
-    if actual != digest:
-        raise corrupt_error(packed, locate, f"its {len(tokens)} bytes hash to {actual}")
+    if links and packed.data.startswith(PACKED_PREFIX):
+        header_links = packed_links(packed, locate)
     if not links:
         return OpenedObject(tokens, None)
     try:
@@ -90,6 +77,31 @@ def open_verified(
     if packed.links is not None and tuple(packed.links) != found:
         raise corrupt_error(packed, locate, "the backend's link index disagrees with its content")
     return OpenedObject(tokens, found)
+
+
+def verified_tokens(packed: PackedResource, locate: Callable[[str], str]) -> bytes:
+    """The token stream of `packed`, unpacked and checked to hash to its digest: what
+    `open_verified` opens, without its links (the store's checkout reads only this).
+
+    Raises:
+        CorruptObjectError: As `open_verified`.
+        UnknownTypeError: As `open_verified`.
+    """
+    digest = packed.digest
+    data = packed.data
+    if data.startswith(PACKED_PREFIX):
+        tokens = open_object(data, digest, locate(digest))
+    elif data.startswith(COMPRESSED_PREFIXES):
+        try:
+            tokens = decompress(data)
+        except ValueError as err:
+            raise corrupt_error(packed, locate, str(err)) from err
+    else:
+        tokens = data
+    actual = hashlib.sha256(tokens).hexdigest()
+    if actual != digest:
+        raise corrupt_error(packed, locate, f"its {len(tokens)} bytes hash to {actual}")
+    return tokens
 
 
 def intact(packed: PackedResource, locate: Callable[[str], str]) -> bool:
