@@ -305,6 +305,18 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
     return obj
 
 
+def fills_dict(cls: Any) -> bool:
+    """Whether `build` makes instances of `cls` as ``cls.__new__(cls)`` with the field
+    values put into its ``__dict__`` (no custom builder, no slots): for readers that
+    make many instances of one class, without a call per instance."""
+    if cls in custom_builders:
+        return False
+    slotted = _slotted.get(cls)
+    if slotted is None:
+        slotted = _slotted[cls] = any(vars(base).get("__slots__") for base in cls.__mro__)
+    return not slotted
+
+
 _slotted: dict[type, bool] = {}
 custom_builders: dict[type, Callable[[dict[str, Any]], Any]] = {}
 """How `build` makes instances of classes that need more than their fields set

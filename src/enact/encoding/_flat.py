@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from enact import registry
 from enact.digests import DIGEST_HEX_LENGTH, HEX_DIGITS
-from enact.resources import build
+from enact.resources import build, fills_dict
 
 from ._compat import check_fields
 from ._declared import declared
@@ -145,6 +145,80 @@ def flat_ref_run(
         if len(_ref_runs) < 1000:
             _ref_runs[(info, head)] = layout
     first, spelled, size = layout
+    count = len(spelled)
+    digests, whole = _whole_items(data, start, first, spelled, size)
+    if digests is None:
+        digests, whole = _items_one_by_one(data, start, first, spelled, size)
+    if whole == start:
+        return [], start
+    joined = b"".join(digests)
+    if joined.translate(None, _HEX) or len(joined) != DIGEST_HEX_LENGTH * len(digests):
+        return [], start  # a digest that is not 64 lower-case hex digits: the general reader's
+    text = joined.decode("ascii")
+    make_ref: Any = declared.make_ref
+    length = DIGEST_HEX_LENGTH
+    refs = [make_ref(text[at : at + length]) for at in range(0, len(text), length)]
+    attrs = info.sorted_attrs
+    cls: Any = info.cls
+    if count == 2:  # an Invocation: a request and a response
+        first_attr, second_attr = attrs
+        if info.checks == () and fills_dict(cls):
+            # Made as `build` makes them, without a dict and a call per item.
+            new = cls.__new__
+            items: list[Any] = []
+            for k in range(0, len(refs), 2):
+                item = new(cls)
+                fields = item.__dict__
+                fields[first_attr] = refs[k]
+                fields[second_attr] = refs[k + 1]
+                items.append(item)
+            return items, whole
+        rows = [{first_attr: refs[k], second_attr: refs[k + 1]} for k in range(0, len(refs), 2)]
+    else:
+        rows = [
+            dict(zip(attrs, refs[k : k + count], strict=True)) for k in range(0, len(refs), count)
+        ]
+    if info.checks != ():
+        for values in rows:
+            check_fields(info, values)
+    return [build(cls, values) for values in rows], whole
+
+
+def _whole_items(
+    data: bytes, start: int, first: bytes, spelled: tuple[tuple[int, bytes], ...], size: int
+) -> tuple[list[bytes] | None, int]:
+    """The digests of the items from `start` that begin as items do, if every one of
+    them is spelled whole (one comparison of the run with its spelling, made by a
+    join); else None (`_items_one_by_one` finds where the run ends)."""
+    end = start
+    while data.startswith(first, end):
+        end += size
+    items = (end - start) // size
+    if not items or end > len(data):
+        return None, start
+    digests = [
+        data[pos + at : pos + at + DIGEST_HEX_LENGTH]
+        for pos in range(start, end, size)
+        for at, _ in spelled
+    ]
+    count = len(spelled)
+    stride = 1 + 2 * count
+    parts: list[bytes] = [first]
+    for _, after in spelled:
+        parts += (b"", after)
+    parts *= items
+    for field in range(count):
+        parts[1 + 2 * field :: stride] = digests[field::count]
+    if b"".join(parts) != data[start:end]:
+        return None, start
+    return digests, end
+
+
+def _items_one_by_one(
+    data: bytes, start: int, first: bytes, spelled: tuple[tuple[int, bytes], ...], size: int
+) -> tuple[list[bytes], int]:
+    """The digests of the items from `start` spelled whole, checked item by item, and
+    the position after the last of them."""
     digests: list[bytes] = []
     pos = start
     whole = pos  # the end of the last item read whole
@@ -159,27 +233,5 @@ def flat_ref_run(
             whole = pos
             continue
         break
-    count = len(spelled)
-    if whole == start:
-        return [], start
-    del digests[(whole - start) // size * count :]  # the fields of an item cut short
-    joined = b"".join(digests)
-    if joined.translate(None, _HEX) or len(joined) != DIGEST_HEX_LENGTH * len(digests):
-        return [], start  # a digest that is not 64 lower-case hex digits: the general reader's
-    text = joined.decode("ascii")
-    make_ref: Any = declared.make_ref
-    length = DIGEST_HEX_LENGTH
-    refs = [make_ref(text[at : at + length]) for at in range(0, len(text), length)]
-    attrs = info.sorted_attrs
-    cls = info.cls
-    if count == 2:  # an Invocation: a request and a response
-        first_attr, second_attr = attrs
-        rows = [{first_attr: refs[k], second_attr: refs[k + 1]} for k in range(0, len(refs), 2)]
-    else:
-        rows = [
-            dict(zip(attrs, refs[k : k + count], strict=True)) for k in range(0, len(refs), count)
-        ]
-    if info.checks != ():
-        for values in rows:
-            check_fields(info, values)
-    return [build(cls, values) for values in rows], whole
+    del digests[(whole - start) // size * len(spelled) :]  # the fields of an item cut short
+    return digests, whole
