@@ -256,7 +256,6 @@ class ChildCall:
         "output",
         "provider",
         "raises",
-        "request_ref",
         "request_tokens",
         "started",
     )
@@ -273,7 +272,6 @@ class ChildCall:
             self.digest = digest = hashlib.sha256(tokens).hexdigest()
             self.request_tokens: bytes = tokens
             self.links = links
-            self.request_ref: Ref[Request] = Ref._unchecked(digest)
             self.output: Any = MISSING
             self.child_template: list[Any] | None = None
             self.provider: providers.CallProvider | None = None
@@ -311,6 +309,11 @@ class ChildCall:
                 else:
                     frame.slots[index] = None
             raise
+
+    @property
+    def request_ref(self) -> Ref[Request]:
+        """A ref to this call's request (made when needed: a replayed call never is)."""
+        return Ref._unchecked(self.digest)
 
     def _replay(self, recorded: Invocation) -> None:
         """Uses a recorded child whose request matches this call."""
