@@ -167,13 +167,10 @@ def stored_tokens(data: bytes) -> bytes:
 
 _TYPE_MARK: Final = b'{"=": "'
 _REF_MARK: Final = b"'digest's\x00"
-_TYPE_ID: Final = re.compile(rb'\{"digest": "([0-9a-f]{64})", "name": "([A-Za-z0-9_.<>]+)"\}')
 _REF: Final = re.compile(rb"'digest's'([0-9a-f]{64})'")
 _SHORT_TYPE_ID: Final = re.compile(rb'\{"=": "([A-Za-z0-9_.<>]+)"\}')
 _SHORT_REF: Final = re.compile(rb"'digest's\x00(.{32})", re.DOTALL)
 _name_digests: dict[bytes, bytes] = {}
-_short_type_ids: dict[bytes, bytes] = {}
-"""Per type id seen by `_shorten_type_id`: its rewrite (itself, if kept)."""
 _short_rests: dict[bytes, bytes] = {}
 """Per type id after its head, seen by `_shortened`: its rewrite, or empty if kept."""
 
@@ -186,16 +183,6 @@ def _name_digest(name: bytes) -> bytes:
         if len(_name_digests) < 10_000:
             _name_digests[name] = digest
     return digest
-
-
-def _shorten_type_id(match: re.Match[bytes]) -> bytes:
-    type_id = match.group(0)
-    short = _short_type_ids.get(type_id)
-    if short is None:
-        short = _shortened(type_id[len(_DIGEST_HEAD) :], match.group(2)) or type_id
-        if len(_short_type_ids) < 10_000:
-            _short_type_ids[type_id] = short
-    return short
 
 
 def _lengthen_type_id(match: re.Match[bytes]) -> bytes:
@@ -219,24 +206,26 @@ def rewrite(tokens: bytes) -> bytes | None:
         tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0
     ):
         return None
+    shortened = _split_type_ids(tokens)
     if len(tokens) >= _SPLIT_MIN:
-        return _split_refs(_split_type_ids(tokens))
+        return _split_refs(shortened)
+    if shortened.find(_REF_HEAD) < 0:  # most small streams hold no Ref
+        return shortened
     # split() alternates text and captured digests: cheaper than a callback per Ref.
-    parts = _REF.split(_TYPE_ID.sub(_shorten_type_id, tokens))
+    parts = _REF.split(shortened)
     parts[1::2] = [_REF_MARK + binascii.unhexlify(digest) for digest in parts[1::2]]
     return b"".join(parts)
 
 
-# A small stream (a call's request or response) is rewritten by two regexes. A large
-# one (a run's tree) is split at the fixed head of what each pass rewrites (a C
-# search, where a regex tries every ``{`` or ``'``, and for a type id calls back into
-# Python), and what follows each head is looked at: a type id cannot hold another
-# type id's head, nor a Ref's digest another Ref's head, so these are the matches
-# the regexes would find. A head of a Ref not followed by a digest and its quote
-# sends the stream to the regex.
+# Type ids are found by splitting the stream at their fixed head (a C search, where a
+# regex tries every ``{`` and calls back into Python per match) and looking at what
+# follows each head: a type id cannot hold another type id's head, so these are the
+# matches a regex over the whole stream would find. The Refs of a large stream are
+# found the same way (a Ref's digest cannot hold another Ref's head); a head of a Ref
+# not followed by a digest and its quote, and any small stream, take the regex.
 
 _SPLIT_MIN: Final = 4096
-"""Streams of at least this many bytes are rewritten by splitting (see above)."""
+"""Streams of at least this many bytes have their Refs found by splitting (see above)."""
 _DIGEST_HEAD: Final = b'{"digest": "'
 _TYPE_ID_REST: Final = re.compile(rb'[0-9a-f]{64}", "name": "([A-Za-z0-9_.<>]+)"\}')
 _REF_HEAD: Final = b"'digest's'"
@@ -245,19 +234,29 @@ _REF_HEAD: Final = b"'digest's'"
 def _split_type_ids(tokens: bytes) -> bytes:
     """`tokens` with each type id whose digest is its name's reduced to ``{"=": name}``."""
     pieces = tokens.split(_DIGEST_HEAD)
+    if len(pieces) == 1:
+        return tokens
     parts = [pieces[0]]
     changed = False
-    rest = b""  # the last type id after its head, and its rewrite
+    rests = _short_rests
+    last = b"\xff"  # the last type id's rest (no rest starts so), and its rewrite
     short = b""
     for piece in pieces[1:]:
-        if not (rest and piece.startswith(rest)):  # most type ids repeat the one before
-            m = _TYPE_ID_REST.match(piece)
-            if m is None:
-                parts.append(_DIGEST_HEAD + piece)  # not a type id: as it was
-                rest = b""
-                continue
-            rest = m.group(0)
-            short = _shortened(rest, m.group(1))
+        if piece.startswith(last):  # in a long stream, most repeat the one before
+            rest = last
+        else:
+            # A type id's rest ends at its first ``"}`` (its name holds no quote):
+            # one seen before is known by its bytes; anything else is matched.
+            rest = piece[: piece.find(b'"}') + 2]
+            found = rests.get(rest)
+            if found is None:
+                m = _TYPE_ID_REST.match(piece)
+                if m is None:
+                    parts.append(_DIGEST_HEAD + piece)  # not a type id: as it was
+                    continue
+                rest = m.group(0)
+                found = _shortened(rest, m.group(1))
+            last, short = rest, found
         if short:
             parts.append(short + piece[len(rest) :])
             changed = True
@@ -324,7 +323,7 @@ def restore(rewritten: bytes) -> bytes:
     return tokens
 
 
-Z2_DICTIONARY: Final = _TYPE_ID.sub(_shorten_type_id, DICTIONARY) + (
+Z2_DICTIONARY: Final = _split_type_ids(DICTIONARY) + (
     b'res[{"digest": "018ca4289f61d0b1639a9efc6d974d2406f0c04022ac3d6036ad70b0bb7074ae", '
     b'"name": "enact.invocations.Invocation"}\'request\'res[{"name": '
     b"\"enact.references.Ref\"}'digest's\x00]'response'res[{\"name\": "
