@@ -202,6 +202,32 @@ def test_runs_of_refs_only_read_what_the_general_reader_reads(items: list[Any]) 
     assert encode(decode(tokens)) == (tokens, links)
 
 
+compressed_refs: st.SearchStrategy[Any] = st.text("0123456789abcdef", min_size=64, max_size=64).map(
+    enact.CompressedRef.from_digest
+)
+row_fields = st.one_of(refs, refs, refs, refs, compressed_refs, st.none(), ascii_text)
+
+
+def _rows_of(cls: type, fields: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
+    count = len(dataclasses.fields(cls))
+    return st.lists(st.builds(cls, *[fields] * count), min_size=9, max_size=40)
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from([Node, Triple, Link]).flatmap(
+        lambda cls: _rows_of(cls, refs) | _rows_of(cls, row_fields)
+    )
+)
+def test_long_lists_of_resources_of_refs_only_spell_as_the_walk_does(items: list[Any]) -> None:
+    """A long list of one class whose fields all hold plain refs (a response's children)
+    is spelled column by column; with a field that holds anything else (another Ref
+    class, None, text) the list goes item by item. Both give the walk's tokens and links,
+    in token order."""
+    assert encode(items) == walk(items)
+    assert encode({"children": items, "n": 1}) == walk({"children": items, "n": 1})
+
+
 def test_a_run_of_refs_only_stops_at_a_digest_spelled_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -13,6 +13,7 @@ import functools
 import itertools
 import keyword
 import linecache
+import operator
 import types
 from typing import Any, Final
 
@@ -336,6 +337,10 @@ def _flat_resources(items: list[Any], links: list[str], depth: int) -> str | Non
     info = _lookup_class(item_types.pop())
     if info is None or info.kind == _KIND_REF:
         return None
+    if info.kind == registry.KIND_RESOURCE and info.sorted_attrs:
+        spelled = _ref_rows(info, items, links)
+        if spelled is not None:
+            return spelled
     speller = _spellers.get(info)
     if speller is None:
         speller = speller_for(info)  # a long list repays the compiling at once
@@ -348,6 +353,43 @@ def _flat_resources(items: list[Any], links: list[str], depth: int) -> str | Non
         append(spelled)
     append("]")
     return "".join(parts)
+
+
+def _ref_rows(info: registry.ClassInfo, items: list[Any], links: list[str]) -> str | None:
+    """`_flat_resources` of items whose fields all hold plain refs (a call's children,
+    each an ``Invocation`` of two), their fields read and spelled column by column in
+    C loops; None (and `links` untouched) if a field holds anything else.
+
+    Each item is spelled as its class's speller spells it: the class's prefix, per
+    field its key, the plain ref's head, the digest and ``']``, then ``]``.
+    """
+    ref_class = declared.ref_class
+    columns = [list(map(operator.attrgetter(attr), items)) for attr in info.sorted_attrs]
+    for column in columns:
+        if set(map(type, column)) != {ref_class}:
+            return None
+    digests = [list(map(_DIGEST_OF, column)) for column in columns]
+    for column in digests:
+        if set(map(type, column)) != {str}:
+            return None
+    ref_head = declared.ref_head
+    row = [info.prefix + info.qnames[0] + ref_head]
+    for qname in info.qnames[1:]:
+        row += ("", "']" + qname + ref_head)
+    row += ("", "']]")
+    count = len(columns)
+    stride = 2 * count + 1
+    parts = row * len(items)
+    for field, column in enumerate(digests):
+        parts[1 + 2 * field :: stride] = column
+    ordered = [""] * (count * len(items))  # the links in token order: row by row
+    for field, column in enumerate(digests):
+        ordered[field::count] = column
+    links += ordered
+    return "seq[" + "".join(parts) + "]"
+
+
+_DIGEST_OF: Final = operator.attrgetter(REF_FIELD)
 
 
 def flat_list(items: list[Any]) -> str | None:
