@@ -275,6 +275,45 @@ def test_function_renamed_with_an_alias_replays_from_the_journal(program: Progra
     assert read == {"output": ["Hello, Ada!", "ADAADA"], "ledger": ["main"]}
 
 
+REPLAY_RUN = """\
+import app
+invocation = enact.Ref.from_digest({digest!r})()
+replayed = invocation.rewind(0).replay()
+run = enact.list_runs(limit=1)[0]
+print(json.dumps({{"recorded": invocation.request.digest, "run": run.state.request.digest,
+                  "tree": replayed.request.digest, "ledger": open("ledger.txt").read().split()}}))
+"""
+
+
+def test_a_replay_refers_to_the_recorded_request_while_it_spells_the_same(
+    program: Program,
+) -> None:
+    """A replay's run and tree refer to the recorded request, which is not written again;
+    after the root function was renamed with an alias, to the request as it is spelled now."""
+    program.module(FUNCTIONS_V1)
+    digest = program.run(RECORD_MAIN)
+    (program.root / "ledger.txt").write_text("")
+    recorded = program.run(f"print(json.dumps(enact.Ref.from_digest({digest!r})().request.digest))")
+    with sqlite3.connect(program.root / "store.db") as db:
+        query = "SELECT committed_at FROM objects WHERE digest = ?"
+        (before,) = db.execute(query, (bytes.fromhex(recorded),)).fetchone()
+    read = program.run(REPLAY_RUN.format(digest=digest))
+    assert read["recorded"] == read["run"] == read["tree"] == recorded
+    with sqlite3.connect(program.root / "store.db") as db:
+        assert db.execute(query, (bytes.fromhex(recorded),)).fetchone() == (before,)
+
+    program.module(
+        FUNCTIONS_V1.replace(
+            "@enact.register\ndef main(name: str)",
+            '@enact.register(aliases=("app.main",))\ndef entry(name: str)',
+        )
+    )
+    read = program.run(REPLAY_RUN.format(digest=digest).replace("app.main", "app.entry"))
+    assert read["recorded"] == recorded
+    assert read["run"] == read["tree"] != recorded  # today's spelling, committed
+    assert read["ledger"] == ["main", "main"]  # only the root ran, each time
+
+
 def test_renamed_function_below_a_recorded_call_needs_no_registration(program: Program) -> None:
     """A function renamed without an alias is never decoded when its parent's recorded output
     is used: the replay succeeds, and only the root runs again."""

@@ -10,6 +10,7 @@ through `set_root_preparer`, so nothing here imports it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -142,9 +143,14 @@ class RootPlan:
 
     @classmethod
     def replaying(
-        cls, request_ref: Ref[Request], request: Request, template: list[Any], **options: Any
+        cls,
+        request_ref: Ref[Request] | None,
+        request: Request,
+        template: list[Any],
+        **options: Any,
     ) -> RootPlan:
-        """A plan that calls `request` again over `template` (other fields: `options`)."""
+        """A plan that calls `request` again over `template` (other fields: `options`);
+        `request_ref`: its stored ref, if known to spell it as today's classes do."""
         return cls(
             request.invokable, request.input, request_ref=request_ref, template=template, **options
         )
@@ -163,6 +169,7 @@ class RootOutcome:
         raised: The committed exception, or None.
         raised_here: Whether the root call itself raised it (not a child).
         error: The live exception, or None.
+        tree: The ref `invocation` was committed under (None with it).
     """
 
     request: Ref[Request]
@@ -172,6 +179,7 @@ class RootOutcome:
     raised: Ref[Any] | None
     raised_here: bool
     error: BaseException | None
+    tree: Ref[Invocation] | None = None
 
 
 class _Root:
@@ -314,10 +322,12 @@ class _Root:
         sink = plan.sink
         if self.served is not None and error is None:
             served = Invocation(self.request_ref, self.served)
-            self.store.commit(served)
+            served_ref = self.store.commit(served)
             children = list(read_response(self.store, self.served).children)
             output_box = Output(self.output)
-            return RootOutcome(self.request_ref, served, children, output_box, None, False, None)
+            return RootOutcome(
+                self.request_ref, served, children, output_box, None, False, None, served_ref
+            )
         commit = sink is None or sink.materializes(error)
         output = None if error is not None else self.output
         closed = self.frame.close(
@@ -329,10 +339,11 @@ class _Root:
             commit=commit,
         )
         error = closed.error
-        invocation = None
+        invocation: Invocation | None = None
+        tree: Ref[Invocation] | None = None
         if closed.response is not None:
             invocation = Invocation(self.request_ref, closed.response)
-            self.store.commit(invocation)
+            tree = self.store.commit(invocation)
             if self.provider is not None and error is None:
                 self.provider.record(self._site(), closed.response)
         return RootOutcome(
@@ -343,6 +354,7 @@ class _Root:
             closed.raised,
             closed.raised_here,
             error,
+            tree,
         )
 
 
@@ -418,14 +430,23 @@ def replay_plan(
     response = read_response(current_store(), invocation.response)
     if response.output is not None:
         return None
+    request = invocation.request()
     return RootPlan.replaying(
-        invocation.request,
-        invocation.request(),
+        _current_ref(invocation.request, request),
+        request,
         list(response.children),
         strict=strict,
         override=exception_override,
         new_calls=new_calls,
     )
+
+
+def _current_ref(recorded: Ref[Request], request: Request) -> Ref[Request] | None:
+    """`recorded` if today's classes spell `request` as it was recorded (then the replay
+    and its run refer to the stored request, not committed again); None for a request
+    recorded before a rename or a new field: the replay commits today's spelling."""
+    tokens, _ = request_tokens(request.invokable, request.input)
+    return recorded if hashlib.sha256(tokens).hexdigest() == recorded.digest else None
 
 
 def _planned(invocation: Invocation, *options: Any) -> RootPlan | None:

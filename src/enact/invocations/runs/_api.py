@@ -120,7 +120,10 @@ def prepare_root(
         raise ValueError(f"durability must be 'call' or 'end', not {mode!r}.")
     if not supports_runs(store):
         return plan
-    handle = start_run(store, invokable, input_value, run_id=run_id, trees=trees)
+    # A replay's plan has its request's ref: read from this store, it is not committed again.
+    handle = start_run(
+        store, invokable, input_value, run_id=run_id, trees=trees, request=plan.request_ref
+    )
     assert isinstance(handle, RunHandle)
     plan.request_ref = handle.state.request
     plan.sink = handle

@@ -289,7 +289,7 @@ class RunHandle:
             return self._next(
                 status,
                 "finished",
-                tree=self.store.commit(tree),
+                tree=outcome.tree or self.store.commit(tree),
                 journal_from=journal_to,
                 journal_to=journal_to,
                 raised=outcome.raised,
@@ -576,8 +576,12 @@ def start_run(
     queue: str | None = None,
     lease_seconds: float = LEASE_SECONDS,
     trees: bool = True,
+    request: Ref[Request] | None = None,
 ) -> RunHandle | tuple[Ref[RunState], RunState]:
     """Records a new run; returns its handle (or its head and state when not running).
+
+    `request`: the ref of ``Request(invokable, input_value)`` if `store` holds it
+    already (a replay's, just read from it), which is then not committed again.
 
     Raises:
         RunConflictError: A run with this id exists already.
@@ -591,7 +595,7 @@ def start_run(
         return RunState(
             run_id=run_id,
             status=status,
-            request=store.commit(Request(invokable, input_value)),
+            request=request or store.commit(Request(invokable, input_value)),
             tree=None,
             journal_from=0,
             journal_to=0,
