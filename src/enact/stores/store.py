@@ -58,10 +58,11 @@ _CACHE_MAX_BYTES = 64 * 1024 * 1024
 _CACHE_MAX_ENTRIES = 100_000
 
 _KEEP_STORED_FORM_MIN = 4096
-"""Objects of at least this many token bytes keep their verified stored (compressed)
-form while their tokens are cached, so that committing the same object again (a
-replay's response equal to the recorded one) need not compress it again."""
+"""Objects of at least this many token bytes that are read and verified keep their
+stored (compressed) form, so that committing the same object again (a replay's tree
+equal to the recorded one) need not compress it again."""
 _STORED_FORMS_MAX_BYTES = 16 * 1024 * 1024
+"""At most this many bytes of such stored forms are kept per store (oldest out first)."""
 
 
 class Store:
