@@ -119,11 +119,12 @@ def flat_ref_run(
 
     A response's children are such a run: each child an ``Invocation`` of a
     request ref and a response ref, every one spelled alike but for its two
-    digests. Each item is checked against that spelling (`head`, the items'
+    digests. The items are checked against that spelling (`head`, the items'
     ``res[`` and type id as the stream spells it, then per field its key,
-    the plain ref's head, 64 lower-case hex digits and ``']``, and ``]``)
-    with ``startswith`` at fixed offsets: reading a child costs half of matching
-    `flat_pattern`. Returns the items built as `finish_flat` builds them
+    the plain ref's head, 64 lower-case hex digits and ``']``, and ``]``):
+    the whole run at once, by joining its digests into the spelling and
+    comparing (`_whole_items`), else item by item with ``startswith`` at
+    fixed offsets. Returns the items built as `finish_flat` builds them
     and the position after the last; the first item that is spelled
     otherwise (or a class that is not a plain resource) ends the run, for
     the general reader.
