@@ -376,40 +376,51 @@ class Store:
             return
         with self._failing(f"read {len(wanted)} objects"):
             found = self._backend.get_many(wanted)
+        locate = self._backend.locate
+        verified: list[tuple[str, bytes, bytes | None]] = []
         for digest, packed in found.items():
             try:
-                tokens = verified_tokens(packed, self._backend.locate)
+                verified.append((digest, verified_tokens(packed, locate), packed.data))
             except EnactError:
                 continue
-            self._remember(digest, tokens, packed.data)
+        self._remember_many(verified)
 
     def _remember(self, digest: str, tokens: bytes, stored: bytes | None = None) -> None:
         """Caches verified `tokens`; for a large object also its `stored` form, if that
         is a compressed one (see `_KEEP_STORED_FORM_MIN`)."""
+        self._remember_many([(digest, tokens, stored)])
+
+    def _remember_many(self, objects: list[tuple[str, bytes, bytes | None]]) -> None:
+        """`_remember` of each (digest, tokens, stored form), under one lock."""
+        with self._lock:
+            for digest, tokens, stored in objects:
+                self._remember_locked(digest, tokens, stored)
+
+    def _remember_locked(self, digest: str, tokens: bytes, stored: bytes | None) -> None:
+        """`_remember` of one object; the caller holds `_lock`."""
         size = len(tokens)
         if size > _CACHE_MAX_BYTES // 8:
             return
-        with self._lock:
-            cache = self._cache
-            if digest in cache:
-                return
-            while cache and (
-                self._cache_bytes + size > _CACHE_MAX_BYTES or len(cache) >= _CACHE_MAX_ENTRIES
-            ):
-                oldest = next(iter(cache))
-                self._cache_bytes -= len(cache.pop(oldest))
-            cache[digest] = tokens
-            self._cache_bytes += size
-            if (
-                stored is not None
-                and size >= _KEEP_STORED_FORM_MIN
-                and stored.startswith(COMPRESSED_PREFIXES)
-            ):
-                forms = self._stored_forms
-                while forms and self._stored_forms_bytes + len(stored) > _STORED_FORMS_MAX_BYTES:
-                    self._stored_forms_bytes -= len(forms.pop(next(iter(forms))))
-                forms[digest] = stored
-                self._stored_forms_bytes += len(stored)
+        cache = self._cache
+        if digest in cache:
+            return
+        while cache and (
+            self._cache_bytes + size > _CACHE_MAX_BYTES or len(cache) >= _CACHE_MAX_ENTRIES
+        ):
+            oldest = next(iter(cache))
+            self._cache_bytes -= len(cache.pop(oldest))
+        cache[digest] = tokens
+        self._cache_bytes += size
+        if (
+            stored is not None
+            and size >= _KEEP_STORED_FORM_MIN
+            and stored.startswith(COMPRESSED_PREFIXES)
+        ):
+            forms = self._stored_forms
+            while forms and self._stored_forms_bytes + len(stored) > _STORED_FORMS_MAX_BYTES:
+                self._stored_forms_bytes -= len(forms.pop(next(iter(forms))))
+            forms[digest] = stored
+            self._stored_forms_bytes += len(stored)
 
     def has(self, ref: Ref[Any]) -> bool:
         """Returns whether the backend holds the object (pending batch commits count)."""
