@@ -551,6 +551,8 @@ def create_run(store: Store, make_state: Callable[[], RunState]) -> tuple[Ref[Ru
 
 def supports_runs(store: Store) -> bool:
     """Whether the store's backend keeps names (runs need them); asked once per store."""
+    if store.names_in_transaction:  # such a backend has names: no probe (a query) needed
+        return True
     memo = store.memo(_SUPPORTS_MEMO)
     known = memo.get("names")
     if known is None:
