@@ -75,7 +75,7 @@ def finish_flat(info: registry.ClassInfo, tokens: tuple[bytes, ...], finish: Any
 
 
 def _boxed(token: bytes) -> Any:
-    """The declared box (or plain ref inside one) that a flat ``res[`` token spells."""
+    """The declared box of a primitive, or the plain ref, that a flat ``res[`` token spells."""
     for prefix, box in declared.boxes:
         if token.startswith(prefix):
             inner = token[len(prefix) : -1]
@@ -84,7 +84,9 @@ def _boxed(token: bytes) -> Any:
             else:
                 value = _flat_value(inner)
             return build(box.cls, {box.sorted_attrs[0]: value})
-    return _flat_value(token)
+    # The pattern admits a plain ref only once one is declared.
+    make_ref: Any = declared.make_ref
+    return make_ref(token[-66:-2].decode("ascii"))
 
 
 def _flat_value(token: bytes) -> Any:
@@ -103,13 +105,7 @@ def _flat_value(token: bytes) -> Any:
         return False
     if c == 0x66:  # f
         return float(token[1:])
-    for prefix, box in declared.boxes:
-        if token.startswith(prefix):
-            inner = _flat_value(token[len(prefix) : -1])
-            return build(box.cls, {box.sorted_attrs[0]: inner})
-    # The pattern admits a plain ref only once one is declared.
-    make_ref: Any = declared.make_ref
-    return make_ref(token[-66:-2].decode("ascii"))
+    return _boxed(token)
 
 
 def flat_ref_run(
