@@ -291,12 +291,9 @@ def build(cls: Any, values: dict[str, Any]) -> Any:
     if custom is not None:
         return custom(values)
     obj = cls.__new__(cls)
-    slotted = _slotted.get(cls)
+    slotted = _slotted.get(cls)  # looked up here first: build is on every checkout's path
     if slotted is None:
-        # A slot wins over an entry of the same name in ``__dict__`` (which
-        # exists anyway, since Resource has no slots), so slotted fields must be
-        # set through their descriptors.
-        slotted = _slotted[cls] = any(vars(base).get("__slots__") for base in cls.__mro__)
+        slotted = _is_slotted(cls)
     if slotted:
         for name, value in values.items():
             object.__setattr__(obj, name, value)
@@ -309,12 +306,20 @@ def fills_dict(cls: Any) -> bool:
     """Whether `build` makes instances of `cls` as ``cls.__new__(cls)`` with the field
     values put into its ``__dict__`` (no custom builder, no slots): for readers that
     make many instances of one class, without a call per instance."""
-    if cls in custom_builders:
-        return False
+    return cls not in custom_builders and not _is_slotted(cls)
+
+
+def _is_slotted(cls: Any) -> bool:
+    """Whether a class of `cls`'s MRO declares slots (cached per class).
+
+    A slot wins over an entry of the same name in ``__dict__`` (which exists
+    anyway, since Resource has no slots), so slotted fields must be set
+    through their descriptors.
+    """
     slotted = _slotted.get(cls)
     if slotted is None:
         slotted = _slotted[cls] = any(vars(base).get("__slots__") for base in cls.__mro__)
-    return not slotted
+    return slotted
 
 
 _slotted: dict[type, bool] = {}
