@@ -421,15 +421,14 @@ class SQLiteBackend(StorageBackend):
             )
             for key, data, links in rows:
                 digest = key.hex()
-                if links is None and type(data) is bytes:  # most rows: checked inline
-                    found[digest] = PackedResource(digest, data, None)
-                else:
-                    found[digest] = self._packed(digest, data, links)
+                found[digest] = self._packed(digest, data, links)
         return found
 
     def _packed(self, digest: str, data: object, links: object) -> PackedResource:
         """The row as a `PackedResource`, once its columns are checked to be what enact
         wrote (a row edited to hold TEXT or a number must not reach the decoder)."""
+        if links is None and type(data) is bytes:  # most rows: nothing more to check
+            return PackedResource(digest, data, None)
         if not isinstance(data, bytes):
             detail = f"its data column holds {type(data).__name__}, not BLOB"
         elif links is not None and (not isinstance(links, bytes) or len(links) % 32):
