@@ -206,15 +206,7 @@ def rewrite(tokens: bytes) -> bytes | None:
         tokens.find(b"\x00") >= 0 and tokens.find(_REF_MARK) >= 0
     ):
         return None
-    shortened = _split_type_ids(tokens)
-    if len(tokens) >= _SPLIT_MIN:
-        return _split_refs(shortened)
-    if shortened.find(_REF_HEAD) < 0:  # most small streams hold no Ref
-        return shortened
-    # split() alternates text and captured digests: cheaper than a callback per Ref.
-    parts = _REF.split(shortened)
-    parts[1::2] = [_REF_MARK + binascii.unhexlify(digest) for digest in parts[1::2]]
-    return b"".join(parts)
+    return _shorten_refs(_split_type_ids(tokens))
 
 
 # Type ids are found by splitting the stream at their fixed head (a C search, where a
@@ -276,29 +268,40 @@ def _shortened(rest: bytes, name: bytes) -> bytes:
     return short
 
 
-def _split_refs(tokens: bytes) -> bytes:
+def _shorten_refs(tokens: bytes) -> bytes:
     """`tokens` with each Ref's 64 hex digits turned into its marker and 32 raw bytes."""
+    if tokens.find(_REF_HEAD) < 0:  # most small streams hold no Ref
+        return tokens
+    if len(tokens) >= _SPLIT_MIN:
+        split = _split_refs(tokens)
+        if split is not None:
+            return split
+    # split() alternates text and captured digests: cheaper than a callback per Ref.
+    parts = _REF.split(tokens)
+    parts[1::2] = [_REF_MARK + binascii.unhexlify(digest) for digest in parts[1::2]]
+    return b"".join(parts)
+
+
+def _split_refs(tokens: bytes) -> bytes | None:
+    """`_shorten_refs` of a large stream by splitting it at the Refs' heads; None if a
+    head is not followed by 64 lower-case hex digits and a quote (the regex's then)."""
     pieces = tokens.split(_REF_HEAD)
     count = len(pieces) - 1
-    if not count:
-        return tokens
     tails = pieces[1:]
     heads = b"".join([tail[:65] for tail in tails])  # each a digest and its quote
     digits = heads.replace(b"'", b"")
     if (
-        len(heads) == 65 * count
-        and heads[64::65] == b"'" * count
-        and len(digits) == 64 * count
-        and not digits.translate(None, _HEX_DIGITS)
+        len(heads) != 65 * count
+        or heads[64::65] != b"'" * count
+        or len(digits) != 64 * count
+        or digits.translate(None, _HEX_DIGITS)
     ):
-        raw = binascii.unhexlify(digits)
-        parts = [_REF_MARK] * (3 * count + 1)
-        parts[0] = pieces[0]
-        parts[2::3] = [raw[at : at + 32] for at in range(0, 32 * count, 32)]
-        parts[3::3] = [tail[65:] for tail in tails]
-        return b"".join(parts)
-    parts = _REF.split(tokens)
-    parts[1::2] = [_REF_MARK + binascii.unhexlify(digest) for digest in parts[1::2]]
+        return None
+    raw = binascii.unhexlify(digits)
+    parts = [_REF_MARK] * (3 * count + 1)
+    parts[0] = pieces[0]
+    parts[2::3] = [raw[at : at + 32] for at in range(0, 32 * count, 32)]
+    parts[3::3] = [tail[65:] for tail in tails]
     return b"".join(parts)
 
 
