@@ -61,11 +61,11 @@ def open_verified(
             links from the packing header.
     """
     tokens = verified_tokens(packed, locate)
-    header_links: tuple[str, ...] | None = None
-    if links and packed.data.startswith(PACKED_PREFIX):
-        header_links = packed_links(packed, locate)
     if not links:
         return OpenedObject(tokens, None)
+    header_links = None
+    if packed.data.startswith(PACKED_PREFIX):
+        header_links = packed_links(packed, locate)
     try:
         found = tuple(scan_links(tokens))
     except (DecodeError, ValueError, IndexError) as err:
