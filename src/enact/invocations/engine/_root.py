@@ -169,7 +169,7 @@ class RootOutcome:
         raised: The committed exception, or None.
         raised_here: Whether the root call itself raised it (not a child).
         error: The live exception, or None.
-        tree: The ref `invocation` was committed under (None with it).
+        tree: The ref `invocation` was committed under (None when it is None).
     """
 
     request: Ref[Request]
@@ -179,7 +179,7 @@ class RootOutcome:
     raised: Ref[Any] | None
     raised_here: bool
     error: BaseException | None
-    tree: Ref[Invocation] | None = None
+    tree: Ref[Invocation] | None
 
 
 class _Root:

@@ -275,7 +275,7 @@ class RunHandle:
             else:
                 status = "raised"
             journal_to = next(self._seq)
-            tree = outcome.invocation
+            tree = outcome.tree  # the engine committed it in this batch
             timings = self._timings(status)
             if tree is None:
                 return self._next(
@@ -289,7 +289,7 @@ class RunHandle:
             return self._next(
                 status,
                 "finished",
-                tree=outcome.tree or self.store.commit(tree),
+                tree=tree,
                 journal_from=journal_to,
                 journal_to=journal_to,
                 raised=outcome.raised,
