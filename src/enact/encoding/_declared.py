@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from enact import registry
 from enact.errors import RegistrationError
@@ -62,6 +62,30 @@ class Declared:
 
 declared: Final = Declared()
 _lock = threading.Lock()
+
+P = TypeVar("P", str, bytes)
+
+
+def ref_row(info: registry.ClassInfo) -> tuple[str, tuple[str, ...]]:
+    """How an item of `info` whose fields all hold plain refs is spelled after its
+    ``res[`` and type id: what comes before its first digest (the first key and the
+    plain ref's head), and what follows each digest (``']``, then the next key and
+    head; ``']]`` after the last). The writer and the reader of runs of such items
+    (a response's children) both follow it."""
+    ref_head = declared.ref_head
+    afters = tuple("']" + qname + ref_head for qname in info.qnames[1:])
+    return info.qnames[0] + ref_head, (*afters, "']]")
+
+
+def fill_rows(row: list[P], columns: list[list[P]]) -> list[P]:
+    """`row` (a piece, then per column an empty slot and a piece) once per item, its
+    slots filled from `columns` (one list per slot, an item per row): joined, a run
+    of items spelled as `ref_row` says."""
+    parts = row * len(columns[0])
+    stride = len(row)
+    for field, column in enumerate(columns):
+        parts[1 + 2 * field :: stride] = column
+    return parts
 
 
 def declare_plain_ref(cls: type, make: Callable[[str], Any]) -> None:

@@ -18,7 +18,7 @@ from enact.digests import DIGEST_HEX_LENGTH, HEX_DIGITS
 from enact.resources import build, fills_dict
 
 from ._compat import check_fields
-from ._declared import declared
+from ._declared import declared, fill_rows, ref_row
 from ._grammar import parse_int
 
 _KIND_RESOURCE: Final = registry.KIND_RESOURCE
@@ -129,13 +129,11 @@ def flat_ref_run(
     if layout is None:
         if info.kind != _KIND_RESOURCE or declared.make_ref is None or not info.qnames:
             return [], start
-        ref_head = declared.ref_head_bytes
-        keys = [qname.encode("utf-8") + ref_head for qname in info.qnames]
-        first = head + keys[0]
-        between = [(b"']" + key) for key in keys[1:]]
+        before, afters = ref_row(info)
+        first = head + before.encode("utf-8")
         fields = []  # (offset of the digest, what follows it) per field, from the item's start
         at = len(first)
-        for after in [*between, b"']]"]:
+        for after in [text.encode("utf-8") for text in afters]:
             fields.append((at, after))
             at += DIGEST_HEX_LENGTH + len(after)
         layout = (first, tuple(fields), at)
@@ -199,14 +197,11 @@ def _whole_items(
         for at, _ in spelled
     ]
     count = len(spelled)
-    stride = 1 + 2 * count
-    parts: list[bytes] = [first]
+    row = [first]
     for _, after in spelled:
-        parts += (b"", after)
-    parts *= items
-    for field in range(count):
-        parts[1 + 2 * field :: stride] = digests[field::count]
-    if b"".join(parts) != data[start:end]:
+        row += (b"", after)
+    columns = [digests[field::count] for field in range(count)]
+    if b"".join(fill_rows(row, columns)) != data[start:end]:
         return None, start
     return digests, end
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 from enact import registry
 from enact.digests import quote
 
-from ._declared import Speller, declared
+from ._declared import Speller, declared, fill_rows, ref_row
 from ._grammar import BIG_INT, REF_FIELD
 
 _lookup_class: Final = registry.lookup_class
@@ -372,16 +372,12 @@ def _ref_rows(info: registry.ClassInfo, items: list[Any], links: list[str]) -> s
     for column in digests:
         if set(map(type, column)) != {str}:
             return None
-    ref_head = declared.ref_head
-    row = [info.prefix + info.qnames[0] + ref_head]
-    for qname in info.qnames[1:]:
-        row += ("", "']" + qname + ref_head)
-    row += ("", "']]")
+    before, afters = ref_row(info)
+    row = [info.prefix + before]
+    for after in afters:
+        row += ("", after)
+    parts = fill_rows(row, digests)
     count = len(columns)
-    stride = 2 * count + 1
-    parts = row * len(items)
-    for field, column in enumerate(digests):
-        parts[1 + 2 * field :: stride] = column
     ordered = [""] * (count * len(items))  # the links in token order: row by row
     for field, column in enumerate(digests):
         ordered[field::count] = column
