@@ -101,8 +101,8 @@ class Store:
         self._cache: dict[str, bytes] = {}
         self._cache_bytes = 0
         self._stored_forms: dict[str, bytes] = {}
-        """Verified compressed forms of large cached objects, as read (see
-        `_KEEP_STORED_FORM_MIN`)."""
+        """Verified compressed forms of large objects read here, as stored (bounded on
+        their own, see `_KEEP_STORED_FORM_MIN`)."""
         self._stored_forms_bytes = 0
         self._lock = threading.Lock()
         self._memos: dict[str, dict[str, Any]] = {}
