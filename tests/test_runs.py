@@ -707,3 +707,68 @@ def test_thread_pool_calls_are_not_run_again_on_replay_or_resume(store: enact.St
     assert resumed.invocation().get_output() == invocation.get_output()  # type: ignore[union-attr]
     assert calls - before == {"pooled": 1, "pooled.after": 1}
     assert digest(resumed.invocation()) == digest(invocation)
+
+
+class CountingSQLiteBackend(enact.SQLiteBackend):
+    """A real SQLite backend that counts its reads of one object at a time."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        super().__init__(path)
+        self.single_reads = 0
+
+    def get(self, ref: enact.Ref[Any]) -> enact.PackedResource | None:
+        self.single_reads += 1
+        return super().get(ref)
+
+
+@enact.register
+def counted(i: int) -> int:
+    ran(f"counted.{i}")
+    return i
+
+
+@enact.register
+def asks_after(n: int) -> int:
+    total = sum(counted(i) for i in range(n))
+    return total + enact.request_input(requested_type=int, context="one more")
+
+
+def test_answering_reads_the_recorded_calls_in_one_go(tmp_path: pathlib.Path) -> None:
+    """Answering a waiting run reads its recorded calls' responses in one backend call: the
+    single-object reads do not grow with the number of calls before the request."""
+    single_reads = {}
+    for n in (10, 60):
+        path = tmp_path / f"{n}.db"
+        with enact.SQLiteStore(path) as first:
+            enact.invoke(asks_after, (n,), run_id=f"ask-{n}")
+        first.close()
+        backend = CountingSQLiteBackend(path)  # a new store object: nothing cached
+        with enact.Store(backend):
+            run = enact.answer(f"ask-{n}", 5, run_now=True)
+            single_reads[n] = backend.single_reads
+            assert run.status == "complete"
+            assert run.invocation().get_output() == sum(range(n)) + 5  # type: ignore[union-attr]
+        backend.close()
+    assert all(calls[f"counted.{i}"] == 2 for i in range(10))  # once per run, none on answer
+    assert single_reads[60] - single_reads[10] <= 2, single_reads
+
+
+def test_pending_requests_of_an_invocation_are_found_in_one_read_per_level(
+    tmp_path: pathlib.Path,
+) -> None:
+    """`pending_input_requests` of a waiting invocation reads its children's responses
+    in one backend call, however many calls came before the request."""
+    single_reads = {}
+    for n in (10, 60):
+        path = tmp_path / f"{n}.db"
+        with enact.SQLiteStore(path) as first:
+            waiting = enact.invoke(asks_after, (n,))
+        first.close()
+        backend = CountingSQLiteBackend(path)
+        with enact.Store(backend):
+            [(where, request)] = pending_input_requests(waiting)
+            single_reads[n] = backend.single_reads
+        backend.close()
+        assert where == (n,)
+        assert request.context == "one more"
+    assert single_reads[60] - single_reads[10] <= 1, single_reads
