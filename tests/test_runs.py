@@ -715,10 +715,15 @@ class CountingSQLiteBackend(enact.SQLiteBackend):
     def __init__(self, path: pathlib.Path) -> None:
         super().__init__(path)
         self.single_reads = 0
+        self.listed: list[tuple[str, str | None]] = []
 
     def get(self, ref: enact.Ref[Any]) -> enact.PackedResource | None:
         self.single_reads += 1
         return super().get(ref)
+
+    def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
+        self.listed.append((query.prefix, query.after))
+        return super().list_names(query)
 
 
 @enact.register
@@ -772,3 +777,34 @@ def test_pending_requests_of_an_invocation_are_found_in_one_read_per_level(
         assert where == (n,)
         assert request.context == "one more"
     assert single_reads[60] - single_reads[10] <= 1, single_reads
+
+
+@enact.register
+def counts_then_stops(n: int) -> int:
+    total = sum(counted(i) for i in range(n))
+    ran("counts_then_stops.after")
+    return total
+
+
+def test_resuming_lists_the_journal_once(tmp_path: pathlib.Path) -> None:
+    """Resuming an interrupted run reads its journal once: the claim's read (which finds
+    where the journal ends) is the one the replay of the recorded calls uses, which
+    asks only for entries after it (answers recorded under the claim)."""
+    path = tmp_path / "store.db"
+    stops["counts_then_stops.after"] = KeyboardInterrupt()
+    with enact.SQLiteStore(path) as first, pytest.raises(KeyboardInterrupt):
+        enact.invoke(counts_then_stops, (30,), run_id="stopped")
+    first.close()
+    backend = CountingSQLiteBackend(path)
+    with enact.Store(backend):
+        assert enact.get_run("stopped").status == "interrupted"
+        resumed = enact.resume("stopped")
+        assert resumed.status == "complete"
+        assert resumed.invocation().get_output() == sum(range(30))  # type: ignore[union-attr]
+    backend.close()
+    journal = "enact/journal/stopped/"
+    assert [after for prefix, after in backend.listed if prefix == journal] == [
+        None,
+        f"{journal}0000000029/~",
+    ]
+    assert all(calls[f"counted.{i}"] == 1 for i in range(30))  # none ran again

@@ -22,8 +22,10 @@ from enact.invocations.engine import (
 from enact.invocations.records import Output, Request, Response
 from enact.invocations.responses import commit_response
 from enact.invocations.runs._journal import (
+    JournalEntry,
     _journal_prefix,
     entry_name,
+    keep_journal,
     read_journal,
 )
 from enact.invocations.runs._lookup import (
@@ -709,6 +711,9 @@ def claim(
             head=current.head.digest,
         )
     now = time.time()
+    journal_from = current.state.journal_from
+    entries = read_journal(current.store, current.id, journal_from)
+    journal_to = _journal_end(current, entries)
     answered: dict[str, Any] = {}
     if answer is not None:
         path, request_digest, value = answer
@@ -721,10 +726,16 @@ def claim(
         updated=now,
         owner=process_owner(),
         lease_until=now + lease_seconds,
-        journal_to=_journal_end(current),
+        journal_to=journal_to,
         **answered,
     )
     head = _compare_and_set(current.store, current.head, state)
+    if status != "running":
+        # The last attempt ended (it recorded its stop) and the run is held now: no
+        # entry can arrive below journal_to, so the read above is the one continuing
+        # the run needs (it was made twice). After an expired lease the old attempt
+        # may still be writing: the journal is read again then.
+        keep_journal(current.store, current.id, journal_from, journal_to, entries)
     handle = RunHandle(current.store, state, head, lease_seconds=lease_seconds, trees=trees)
     # Written under the claim, so two answerers can never both reach the journal: this
     # answer, and those recorded since the run last waited (gathered requests).
@@ -743,8 +754,8 @@ def run_conflict(run: Run, message: str) -> RunConflictError:
     return RunConflictError(message, run_id=run.id, status=run.status, head=run.head.digest)
 
 
-def _journal_end(run: Run) -> int:
-    """The next free journal sequence number of a run (after entries of crashed attempts)."""
-    entries = read_journal(run.store, run.id, run.state.journal_from)
+def _journal_end(run: Run, entries: list[JournalEntry]) -> int:
+    """The next free journal sequence number of a run, given its `entries` from its
+    state's ``journal_from`` on (those of crashed attempts included)."""
     last = max((entry.seq for entry in entries), default=-1)
     return max(run.state.journal_to, last + 1)

@@ -64,6 +64,19 @@ def read_journal(
     return [entry for entry in known if entry.seq >= start] + fetched
 
 
+def keep_journal(
+    store: Store, run_id: str, start: int, stop: int, entries: list[JournalEntry]
+) -> None:
+    """Keeps `entries`, every entry of the run with ``start <= seq < stop``, for the
+    next `read_journal`, once no attempt can add entries below `stop` (a claim holds
+    the run: the entries of crashed attempts are all there)."""
+    memo: dict[str, tuple[int, int, list[JournalEntry]]] = store.memo(_JOURNAL_MEMO)
+    known_from, known_upto, known = memo.get(run_id, (start, start, []))
+    if not known_from <= start <= known_upto:
+        known_from, known = start, []
+    memo[run_id] = (known_from, stop, [*(e for e in known if e.seq < start), *entries])
+
+
 _JOURNAL_MEMO: Final = "enact.runs.journal"
 
 
