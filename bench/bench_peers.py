@@ -38,6 +38,8 @@ import peer_common  # noqa: E402
 
 PEERS = ("dbos", "langgraph", "langgraph_func")
 SIDES = ("enact", *PEERS)
+ONLY_SIDES = {"resume": ("enact", "langgraph_func")}
+"""Workloads that not every side offers, and the sides that do."""
 VENVS = {"langgraph_func": "langgraph"}
 """Sides that run in another side's virtualenv."""
 
@@ -110,6 +112,7 @@ def run_side(side: str, workload: str, size: int, repeats: int) -> dict[str, Any
 CASES = [
     ("per_call", 200, 5, 50, 3),
     ("replay", 200, 11, 50, 3),  # 11: one side's median moved by up to 40 % between runs of 5
+    ("resume", 200, 11, 50, 3),
     ("input_requests", 100, 1, 50, 1),
     ("input_requests", 200, 1, 100, 1),
     ("input_requests", 400, 1, None, 1),
@@ -123,6 +126,7 @@ METRICS = [
     ("per_call CPU/step", "per_call", "cpu", "s"),
     ("replay all CPU/recorded step", "replay", "cpu", "s"),
     ("replay last CPU/recorded step", "replay", "last_cpu", "s"),
+    ("resume (answer) CPU/recorded step", "resume", "cpu", "s"),
     ("input_requests CPU total", "input_requests", "cpu", "s"),
     ("input_requests wall total", "input_requests", "wall", "s"),
     ("input_requests store bytes", "input_requests", "store_bytes", "B"),
@@ -204,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             size, repeats = quick_size, quick_repeats
         for side in sides:
+            if side not in ONLY_SIDES.get(workload, SIDES):
+                continue
             log(f"bench_peers: {workload} {size} {side} ({repeats} repeats) ...")
             try:
                 results.append(run_side(side, workload, size, repeats))

@@ -34,6 +34,12 @@ def steps(n: int, seed: int) -> int:
 
 
 @enact.register
+def steps_then_ask(n: int, seed: int) -> int:
+    total = sum(len(step(seed, i)) for i in range(n))
+    return total if enact.request_input(requested_type=bool, context="go on?") else -1
+
+
+@enact.register
 def asker(n: int) -> int:
     total = 0
     for i in range(n):
@@ -75,6 +81,21 @@ def replay(session: Session, token: Any, n: int, keep: int) -> None:
         inv = enact.Ref.from_digest(token)()
         out = inv.rewind(n - keep).replay()
         assert out.get_output() == peer_common.expected_total(n)
+
+
+def prepare_resume(session: Session, run_id: str, n: int) -> str:
+    with session.store:
+        enact.invoke(steps_then_ask, (n, 1), run_id=run_id)  # waits for input
+    # As for a replay: a fresh store object, the resuming process.
+    session.store.close()
+    session.store = enact.SQLiteStore(session.path)
+    return run_id
+
+
+def resume(session: Session, token: str, n: int) -> None:
+    with session.store:
+        run = enact.answer(token, True, run_now=True)  # the same run, continued here
+        assert run.status == "complete", run.status
 
 
 def ask(session: Session, run_id: str, n: int) -> None:

@@ -99,6 +99,17 @@ def replay(session: Session, token: Any, n: int, keep: int) -> None:
     assert out == peer_common.expected_total(n), out
 
 
+def prepare_resume(session: Session, run_id: str, n: int) -> Any:
+    # A thread stopped at an interrupt() after its n tasks: the run to resume.
+    session.steps.invoke({"n": n, "seed": 1, "pause": n}, _config(run_id), durability="sync")
+    return _config(run_id)
+
+
+def resume(session: Session, token: Any, n: int) -> None:
+    out = session.steps.invoke(Command(resume=True), token, durability="sync")
+    assert out == peer_common.expected_total(n), out
+
+
 def ask(session: Session, run_id: str, n: int) -> None:
     config = _config(run_id)
     session.asks.invoke(n, config, durability="sync")

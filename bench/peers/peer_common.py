@@ -17,6 +17,9 @@ A side module defines:
     prepare_replay(session, recorded, n, keep) -> token   (untimed)
     replay(session, token, n, keep)     -- re-run the recorded run with `keep` of its n
                                            steps taken from the store, the rest re-run
+    prepare_resume(session, run_id, n)  -- (optional, untimed) a run of n steps stopped
+                                           for input after its last step -> token
+    resume(session, token, n)           -- (optional) answer it and run it to its end
     ask(session, run_id, n)             -- a run asking for input n times, answered one
                                            by one with ANSWER each time
 
@@ -151,6 +154,26 @@ def replay(side: ModuleType, size: int, repeats: int, workdir: str) -> dict[str,
     return out
 
 
+def resume(side: ModuleType, size: int, repeats: int, workdir: str) -> dict[str, Any]:
+    """A run that stopped for input after `size` finished steps, answered and run to its
+    end (a resume of the same run): every step comes from the store. Per recorded step.
+
+    Optional: a side offers it with ``prepare_resume(session, run_id, n) -> token``
+    (untimed: the run, stopped) and ``resume(session, token, n)``.
+    """
+    path = os.path.join(workdir, "resume.sqlite")
+    session = side.open_session(path, True)
+    try:
+        side.resume(session, side.prepare_resume(session, "warmup", size), size)
+        times = []
+        for rep in range(repeats):
+            token = side.prepare_resume(session, f"paused-{rep}", size)
+            times.append(_timed(lambda t=token: side.resume(session, t, size)))
+    finally:
+        side.close_session(session)
+    return {"unit": "recorded step", **summary(times, size)}
+
+
 def empty_bytes(side: ModuleType, path: str, for_input: bool) -> int:
     """Bytes of a store that was set up and closed with nothing recorded."""
     side.close_session(side.open_session(path, for_input))
@@ -203,6 +226,7 @@ def bytes_per_call(side: ModuleType, size: int, repeats: int, workdir: str) -> d
 WORKLOADS: dict[str, Callable[[ModuleType, int, int, str], dict[str, Any]]] = {
     "per_call": per_call,
     "replay": replay,
+    "resume": resume,
     "input_requests": input_requests,
     "bytes_per_call": bytes_per_call,
 }
