@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers.counting import CountingSQLiteBackend
 
 import enact
 from enact.invocations import answer, pending_input_requests
@@ -707,23 +708,6 @@ def test_thread_pool_calls_are_not_run_again_on_replay_or_resume(store: enact.St
     assert resumed.invocation().get_output() == invocation.get_output()  # type: ignore[union-attr]
     assert calls - before == {"pooled": 1, "pooled.after": 1}
     assert digest(resumed.invocation()) == digest(invocation)
-
-
-class CountingSQLiteBackend(enact.SQLiteBackend):
-    """A real SQLite backend that counts its reads of one object at a time."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        super().__init__(path)
-        self.single_reads = 0
-        self.listed: list[tuple[str, str | None]] = []
-
-    def get(self, ref: enact.Ref[Any]) -> enact.PackedResource | None:
-        self.single_reads += 1
-        return super().get(ref)
-
-    def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
-        self.listed.append((query.prefix, query.after))
-        return super().list_names(query)
 
 
 @enact.register

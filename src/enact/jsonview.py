@@ -476,11 +476,25 @@ def call_tree(
             continue
         shown: list[Json] = []
         node["children"] = shown
+        _prefetch_calls(store, children)
         stack.extend(
             (child, shown, [*path, index]) for index, child in reversed(list(enumerate(children)))
         )
     assert root is not None
     return root
+
+
+def _prefetch_calls(store: Store, children: list[Any]) -> None:
+    """Reads the requests and responses of stored child calls in one backend call (each
+    is read next; one query per object made a 1,000-call tree take 2,000)."""
+    refs = [
+        Ref._unchecked(ref.digest)
+        for child in children
+        if isinstance(child, RawResource)
+        for ref in (child.fields.get("request"), child.fields.get("response"))
+        if isinstance(ref, RawRef)
+    ]
+    store.prefetch(refs)
 
 
 # Input requests ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from enact.cli import _raw
 from enact.cli._safe import clean
 from enact.errors import UnknownTypeError
 from enact.invocations import requested_types
-from enact.invocations.engine import Invocation
+from enact.invocations.engine import Invocation, prefetch_calls
 from enact.invocations.exceptions import (
     TracedException,
     describe_exception,
@@ -230,6 +230,7 @@ def _tree(
             more = f"… {len(children)} child call{'s' if len(children) > 1 else ''} not shown"
             branch.add(Text(more + " (raise --depth to see them)", style="dim"))
             continue
+        prefetch_calls(children)
         stack.extend(
             (child, branch, level + 1, (*path, index))
             for index, child in reversed(list(enumerate(children)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from enact.invocations.engine import Invocation
+from enact.invocations.engine import Invocation, prefetch_calls
 from enact.invocations.records import CallArgs
 
 
@@ -36,5 +36,6 @@ def invocation_summary(invocation: Invocation, indent: int = 2) -> str:
         else:
             line += " (no output)"
         lines.append(line)
+        prefetch_calls(response.children)
         stack.extend((depth + 1, child) for child in reversed(response.children))
     return "\n".join(lines)

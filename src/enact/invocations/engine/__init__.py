@@ -41,6 +41,7 @@ from enact.invocations.engine._invocation import (
     OpenCall,
     OutputT,
     TemplateSlot,
+    prefetch_calls,
 )
 from enact.invocations.engine._root import (
     RootOutcome,
@@ -74,6 +75,7 @@ __all__ = [
     "invoke_root",
     "invoke_root_async",
     "is_async_invokable",
+    "prefetch_calls",
     "replay_plan",
     "reset_frame",
     "root_input",

@@ -8,7 +8,7 @@ here when the engine package is imported.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 from enact.invocations.providers import NewCalls
@@ -211,6 +211,18 @@ class Invocation(Resource, Generic[OutputT]):
 
 
 register_resource_class(Invocation)
+
+
+def prefetch_calls(children: Iterable[Any]) -> None:
+    """Reads the requests and responses of the `Invocation` items of `children` (others
+    are skipped) from the active store in one backend call, for a reader about to read
+    them one by one (printing a tree read 2 objects a query each)."""
+    current_store().prefetch(
+        ref
+        for child in children
+        if isinstance(child, Invocation)
+        for ref in (child.request, child.response)
+    )
 
 
 @dataclasses.dataclass(slots=True)

@@ -1,0 +1,73 @@
+"""Printing a recorded tree reads each level's calls in one backend call.
+
+`enact tree` (`cli._render.invocation_tree`), the web UI's JSON
+(`jsonview.call_tree`) and `invocation_summary` each read every call's request
+and response; one query per object made a 1,000-call run take 2,000 of them.
+Counted on a real SQLite file through a fresh store object (nothing cached).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from helpers.counting import CountingSQLiteBackend
+
+import enact
+from enact import jsonview
+from enact.cli import _render
+
+
+@enact.register
+def square(i: int) -> int:
+    return i * i
+
+
+@enact.register
+def squares(n: int) -> int:
+    return sum(square(i) for i in range(n))
+
+
+def _recorded(path: pathlib.Path, n: int) -> str:
+    with enact.SQLiteStore(path) as store:
+        digest = enact.commit(enact.invoke(squares, (n,))).digest
+    store.close()
+    return digest
+
+
+def _single_reads(
+    path: pathlib.Path, show: Callable[[enact.Store, str], Any], digest: str
+) -> tuple[int, Any]:
+    backend = CountingSQLiteBackend(path)
+    store = enact.Store(backend)
+    with store:
+        shown = show(store, digest)
+    store.close()
+    return backend.single_reads, shown
+
+
+SHOWS: dict[str, Callable[[enact.Store, str], Any]] = {
+    "call_tree": lambda store, digest: jsonview.call_tree(store, digest),
+    "invocation_tree": lambda store, digest: _render.invocation_tree(
+        store, enact.Ref.from_digest(digest)(), depth=None, limit=80
+    ),
+    "invocation_summary": lambda store, digest: enact.invocation_summary(
+        enact.Ref.from_digest(digest)()
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHOWS))
+def test_a_tree_is_read_a_level_at_a_time(tmp_path: pathlib.Path, name: str) -> None:
+    reads = {}
+    for n in (5, 50):
+        path = tmp_path / f"{n}.db"
+        digest = _recorded(path, n)
+        reads[n], shown = _single_reads(path, SHOWS[name], digest)
+        if name == "call_tree":
+            assert [child["output"] for child in shown["children"]] == [i * i for i in range(n)]
+        elif name == "invocation_summary":
+            assert shown.splitlines()[-1].endswith(f" = {(n - 1) ** 2}")
+    assert reads[50] - reads[5] <= 2, reads
