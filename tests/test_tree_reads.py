@@ -1,8 +1,9 @@
 """Printing a recorded tree reads each level's calls in one backend call.
 
 `enact tree` (`cli._render.invocation_tree`), the web UI's JSON
-(`jsonview.call_tree`) and `invocation_summary` each read every call's request
-and response; one query per object made a 1,000-call run take 2,000 of them.
+(`jsonview.call_tree`, `jsonview.run_input_requests`) and `invocation_summary`
+each read every call's request and response; one query per object made a
+1,000-call run take 2,000 of them.
 Counted on a real SQLite file through a fresh store object (nothing cached).
 """
 
@@ -70,4 +71,27 @@ def test_a_tree_is_read_a_level_at_a_time(tmp_path: pathlib.Path, name: str) -> 
             assert [child["output"] for child in shown["children"]] == [i * i for i in range(n)]
         elif name == "invocation_summary":
             assert shown.splitlines()[-1].endswith(f" = {(n - 1) ** 2}")
+    assert reads[50] - reads[5] <= 2, reads
+
+
+@enact.register
+def squares_then_ask(n: int) -> int:
+    total = sum(square(i) for i in range(n))
+    return total + enact.request_input(requested_type=int, context="add what?")
+
+
+def test_the_inbox_reads_a_waiting_run_a_level_at_a_time(tmp_path: pathlib.Path) -> None:
+    """The web UI's pending requests of a run that waits after many calls."""
+    reads = {}
+    for n in (5, 50):
+        path = tmp_path / f"{n}.db"
+        with enact.SQLiteStore(path) as store:
+            enact.invoke(squares_then_ask, (n,), run_id=f"asks-{n}")
+        store.close()
+
+        def inbox(store: enact.Store, run_id: str) -> Any:
+            return jsonview.run_input_requests(store, enact.get_run(run_id, store=store))
+
+        reads[n], shown = _single_reads(path, inbox, f"asks-{n}")
+        assert [(item["path"], item["context"]) for item in shown] == [([n], "add what?")]
     assert reads[50] - reads[5] <= 2, reads

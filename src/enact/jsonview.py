@@ -552,6 +552,7 @@ def run_input_requests(store: Store, found: Run) -> list[dict[str, Json]]:
             if node["status"] == "waiting":
                 requests.append(input_request(store, found, path, node["exception"]["ref"]))
             continue
+        _prefetch_calls(store, children)
         stack.extend(
             (children[index], [*path, index]) for index in range(len(children) - 1, -1, -1)
         )
