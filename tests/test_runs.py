@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from helpers.counting import CountingSQLiteBackend
+from helpers.counting import CountingSQLiteBackend, counted_reads, recorded
 
 import enact
 from enact.invocations import answer, pending_input_requests
@@ -728,16 +728,15 @@ def test_answering_reads_the_recorded_calls_in_one_go(tmp_path: pathlib.Path) ->
     single_reads = {}
     for n in (10, 60):
         path = tmp_path / f"{n}.db"
-        with enact.SQLiteStore(path) as first:
-            enact.invoke(asks_after, (n,), run_id=f"ask-{n}")
-        first.close()
-        backend = CountingSQLiteBackend(path)  # a new store object: nothing cached
-        with enact.Store(backend):
-            run = enact.answer(f"ask-{n}", 5, run_now=True)
-            single_reads[n] = backend.single_reads
-            assert run.status == "complete"
-            assert run.invocation().get_output() == sum(range(n)) + 5  # type: ignore[union-attr]
-        backend.close()
+        recorded(path, asks_after, (n,), f"ask-{n}")
+
+        def answer_now(store: enact.Store, run_id: str = f"ask-{n}") -> Any:
+            run = enact.answer(run_id, 5, run_now=True)
+            return run.status, run.invocation().get_output()  # type: ignore[union-attr]
+
+        backend, shown = counted_reads(path, answer_now)
+        assert shown == ("complete", sum(range(n)) + 5)
+        single_reads[n] = backend.single_reads
     assert all(calls[f"counted.{i}"] == 2 for i in range(10))  # once per run, none on answer
     assert single_reads[60] - single_reads[10] <= 2, single_reads
 
@@ -753,11 +752,9 @@ def test_pending_requests_of_an_invocation_are_found_in_one_read_per_level(
         with enact.SQLiteStore(path) as first:
             waiting = enact.invoke(asks_after, (n,))
         first.close()
-        backend = CountingSQLiteBackend(path)
-        with enact.Store(backend):
-            [(where, request)] = pending_input_requests(waiting)
-            single_reads[n] = backend.single_reads
-        backend.close()
+        backend, found = counted_reads(path, lambda store, w=waiting: pending_input_requests(w))
+        [(where, request)] = found
+        single_reads[n] = backend.single_reads
         assert where == (n,)
         assert request.context == "one more"
     assert single_reads[60] - single_reads[10] <= 1, single_reads

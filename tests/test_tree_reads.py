@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers.counting import CountingSQLiteBackend
+from helpers.counting import counted_reads, recorded
 
 import enact
 from enact import jsonview
@@ -29,24 +29,6 @@ def square(i: int) -> int:
 @enact.register
 def squares(n: int) -> int:
     return sum(square(i) for i in range(n))
-
-
-def _recorded(path: pathlib.Path, n: int) -> str:
-    with enact.SQLiteStore(path) as store:
-        digest = enact.commit(enact.invoke(squares, (n,))).digest
-    store.close()
-    return digest
-
-
-def _single_reads(
-    path: pathlib.Path, show: Callable[[enact.Store, str], Any], digest: str
-) -> tuple[int, Any]:
-    backend = CountingSQLiteBackend(path)
-    store = enact.Store(backend)
-    with store:
-        shown = show(store, digest)
-    store.close()
-    return backend.single_reads, shown
 
 
 SHOWS: dict[str, Callable[[enact.Store, str], Any]] = {
@@ -65,8 +47,9 @@ def test_a_tree_is_read_a_level_at_a_time(tmp_path: pathlib.Path, name: str) -> 
     reads = {}
     for n in (5, 50):
         path = tmp_path / f"{n}.db"
-        digest = _recorded(path, n)
-        reads[n], shown = _single_reads(path, SHOWS[name], digest)
+        digest = recorded(path, squares, (n,), f"squares-{n}")
+        backend, shown = counted_reads(path, lambda store, d=digest: SHOWS[name](store, d))
+        reads[n] = backend.single_reads
         if name == "call_tree":
             assert [child["output"] for child in shown["children"]] == [i * i for i in range(n)]
         elif name == "invocation_summary":
@@ -85,13 +68,12 @@ def test_the_inbox_reads_a_waiting_run_a_level_at_a_time(tmp_path: pathlib.Path)
     reads = {}
     for n in (5, 50):
         path = tmp_path / f"{n}.db"
-        with enact.SQLiteStore(path) as store:
-            enact.invoke(squares_then_ask, (n,), run_id=f"asks-{n}")
-        store.close()
+        recorded(path, squares_then_ask, (n,), f"asks-{n}")
 
-        def inbox(store: enact.Store, run_id: str) -> Any:
+        def inbox(store: enact.Store, run_id: str = f"asks-{n}") -> Any:
             return jsonview.run_input_requests(store, enact.get_run(run_id, store=store))
 
-        reads[n], shown = _single_reads(path, inbox, f"asks-{n}")
+        backend, shown = counted_reads(path, inbox)
+        reads[n] = backend.single_reads
         assert [(item["path"], item["context"]) for item in shown] == [([n], "add what?")]
     assert reads[50] - reads[5] <= 2, reads

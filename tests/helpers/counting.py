@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import enact
@@ -24,3 +25,27 @@ class CountingSQLiteBackend(enact.SQLiteBackend):
     def list_names(self, query: NameQuery) -> list[tuple[str, str]]:
         self.listed.append((query.prefix, query.after))
         return super().list_names(query)
+
+
+def recorded(path: pathlib.Path, invokable: Any, args: tuple[Any, ...], run_id: str) -> str:
+    """Runs `invokable` as run `run_id` in the SQLite store at `path` (closed after);
+    returns the digest of its invocation."""
+    with enact.SQLiteStore(path) as store:
+        digest = enact.commit(enact.invoke(invokable, args, run_id=run_id)).digest
+    store.close()
+    return digest
+
+
+def counted_reads(
+    path: pathlib.Path, action: Callable[[enact.Store], Any]
+) -> tuple[CountingSQLiteBackend, Any]:
+    """`action(store)` through a new store object on `path` (nothing cached, closed
+    after); returns the counting backend and what `action` returned."""
+    backend = CountingSQLiteBackend(path)
+    store = enact.Store(backend)
+    try:
+        with store:
+            result = action(store)
+    finally:
+        store.close()
+    return backend, result
