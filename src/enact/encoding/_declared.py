@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeAlias, TypeVar
 
 from enact import registry
@@ -77,10 +77,13 @@ def ref_row(info: registry.ClassInfo) -> tuple[str, tuple[str, ...]]:
     return info.qnames[0] + ref_head, (*afters, "']]")
 
 
-def fill_rows(row: list[P], columns: list[list[P]]) -> list[P]:
-    """`row` (a piece, then per column an empty slot and a piece) once per item, its
-    slots filled from `columns` (one list per slot, an item per row): joined, a run
-    of items spelled as `ref_row` says."""
+def fill_rows(head: P, afters: Sequence[P], columns: list[list[P]]) -> list[P]:
+    """Per item, `head`, then per field its value from `columns` (one list per field,
+    a value per item) and what follows it in `afters`: joined, a run of items spelled
+    as `ref_row` says."""
+    row = [head]
+    for after in afters:
+        row += (head[:0], after)  # the slot of the field's value, then what follows it
     parts = row * len(columns[0])
     stride = len(row)
     for field, column in enumerate(columns):

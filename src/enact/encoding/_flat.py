@@ -197,11 +197,9 @@ def _whole_items(
         for at, _ in spelled
     ]
     count = len(spelled)
-    row = [first]
-    for _, after in spelled:
-        row += (b"", after)
     columns = [digests[field::count] for field in range(count)]
-    if b"".join(fill_rows(row, columns)) != data[start:end]:
+    afters = [after for _, after in spelled]
+    if b"".join(fill_rows(first, afters, columns)) != data[start:end]:
         return None, start
     return digests, end
 

@@ -373,10 +373,7 @@ def _ref_rows(info: registry.ClassInfo, items: list[Any], links: list[str]) -> s
         if set(map(type, column)) != {str}:
             return None
     before, afters = ref_row(info)
-    row = [info.prefix + before]
-    for after in afters:
-        row += ("", after)
-    parts = fill_rows(row, digests)
+    parts = fill_rows(info.prefix + before, afters, digests)
     count = len(columns)
     ordered = [""] * (count * len(items))  # the links in token order: row by row
     for field, column in enumerate(digests):
