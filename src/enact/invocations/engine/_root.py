@@ -128,6 +128,8 @@ class RootPlan:
         rerun_raised: Recorded calls that raised run again instead of raising
             their recorded exception again (a worker's retry of a failed run);
             replays and resumes raise them again.
+        spelled: The request's tokens and links (`request_tokens`), if the plan's
+            maker spelled it already (a replay's, to compare it with the record).
     """
 
     invokable: Any
@@ -140,6 +142,7 @@ class RootPlan:
     durable_calls: bool = False
     new_calls: providers.NewCalls = "run"
     rerun_raised: bool = False
+    spelled: tuple[bytes, list[str]] | None = None
 
     @classmethod
     def replaying(
@@ -188,7 +191,7 @@ class _Root:
     def __init__(self, plan: RootPlan) -> None:
         self.plan = plan
         self.store = store = current_store()
-        tokens, links = request_tokens(plan.invokable, plan.input)
+        tokens, links = plan.spelled or request_tokens(plan.invokable, plan.input)
         self.request_tokens = tokens
         self.input = plan.input
         if plan.template is None and not is_frozen(plan.invokable, plan.input):
@@ -431,21 +434,22 @@ def replay_plan(
     if response.output is not None:
         return None
     request = invocation.request()
+    spelled = request_tokens(request.invokable, request.input)  # the root's, made once
     return RootPlan.replaying(
-        _current_ref(invocation.request, request),
+        _current_ref(invocation.request, spelled[0]),
         request,
         list(response.children),
         strict=strict,
         override=exception_override,
         new_calls=new_calls,
+        spelled=spelled,
     )
 
 
-def _current_ref(recorded: Ref[Request], request: Request) -> Ref[Request] | None:
-    """`recorded` if today's classes spell `request` as it was recorded (then the replay
-    and its run refer to the stored request, not committed again); None for a request
+def _current_ref(recorded: Ref[Request], tokens: bytes) -> Ref[Request] | None:
+    """`recorded` if today's classes spell its request as `tokens` (then the replay and
+    its run refer to the stored request, not committed again); None for a request
     recorded before a rename or a new field: the replay commits today's spelling."""
-    tokens, _ = request_tokens(request.invokable, request.input)
     return recorded if hashlib.sha256(tokens).hexdigest() == recorded.digest else None
 
 
