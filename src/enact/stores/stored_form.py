@@ -258,13 +258,12 @@ def _split_type_ids(tokens: bytes) -> bytes:
 
 
 def _shortened(rest: bytes, name: bytes) -> bytes:
-    """``{"=": name}`` for a type id (`rest`: what follows its head) whose digest is the
-    SHA-256 of its name; else empty (it is kept as it is). Cached."""
-    short = _short_rests.get(rest)
-    if short is None:
-        short = _TYPE_MARK + name + b'"}' if rest[:64] == _name_digest(name) else b""
-        if len(_short_rests) < 10_000:
-            _short_rests[rest] = short
+    """``{"=": name}`` for a type id (`rest`: what follows its head, not in
+    `_short_rests` yet) whose digest is the SHA-256 of its name; else empty (it is
+    kept as it is). Kept in `_short_rests`."""
+    short = _TYPE_MARK + name + b'"}' if rest[:64] == _name_digest(name) else b""
+    if len(_short_rests) < 10_000:
+        _short_rests[rest] = short
     return short
 
 
