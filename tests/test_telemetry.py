@@ -184,6 +184,21 @@ def test_the_short_line_of_one_parent_reads_back_as_its_long_record(
     ]
 
 
+def test_the_generated_line_formatter_shows_its_source() -> None:
+    """The short line's formatter is generated code: its source is registered, so a
+    traceback through it (or `inspect.getsource`) shows what it runs."""
+    import inspect
+
+    from enact.invocations.timings import _one_parent_line
+
+    line = _one_parent_line(3)
+    source = inspect.getsource(line)
+    assert source.startswith("def line(c, o):") and "{c[1]}" in source
+    origin = 100
+    calls = [(), 0, "ab" * 32, 110, 120, (), 1, "cd" * 32, 130, 140, (), -1, "ef" * 32, 105, 150]
+    assert line(calls, origin) == "0,10,20;1,30,40;-1,5,50|" + "ab" * 8 + "cd" * 8 + "ef" * 8
+
+
 @enact.register
 def pair(x: int) -> int:
     return lone(x) + lone(x + 1)

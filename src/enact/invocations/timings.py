@@ -39,6 +39,7 @@ from __future__ import annotations
 import array
 import binascii
 import dataclasses
+import linecache
 import os
 import struct
 import time
@@ -442,7 +443,7 @@ class CallTimer:
     ) -> None:
         """A replay took the output of child `index` of the call at `parent` from the journal."""
         self.reused_calls += 1
-        if token_usage(output) is not None:
+        if type(output) not in NO_USAGE and token_usage(output) is not None:
             self._below().add(parent)  # the parent's copy of the usage is not new spend
         if self.observers:
             now = _clock()
@@ -724,7 +725,10 @@ def _one_parent_line(count: int) -> Callable[[list[Any], int], str]:
     requests = "".join(f"{{c[{i + 2}][:{_DIGEST_CHARS}]}}" for i in starts)
     namespace: dict[str, Any] = {}
     source = f'def line(c, o):\n    return f"{rows}|{requests}"\n'
-    exec(compile(source, f"<enact timings line of {count} calls>", "exec"), namespace)
+    filename = f"<enact timings line of {count} calls>"
+    # Registered, so that a traceback through it (or inspect.getsource) shows its source.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
     line: Callable[[list[Any], int], str] = namespace["line"]
     _ONE_PARENT[count] = line
     return line
