@@ -3,6 +3,7 @@
     python bench/bench_telemetry.py            # about a minute
     python bench/bench_telemetry.py --quick    # smoke run, seconds
     python bench/bench_telemetry.py --json
+    python bench/bench_telemetry.py --instructions   # under valgrind, about 5 minutes
 
 Both sides run in this process on the same workload, in blocks of four
 repeats (off, on, on, off), one warm-up each, gc enabled and `gc.collect()`
@@ -15,11 +16,19 @@ one store (`run_by_run`), whose null ratio stays within 0.1 % of 1.00 where
 the blocks' moves by up to 6 %. ``--null`` adds pairs of "off"
 with "off" again: their median ratio is the bench's own bias (1.00 when the
 order of the sides is fair; a rotating order of off, on and DEBUG read 1.055
-there, which is why the blocks are symmetric). The logger ``enact`` keeps its default
-(no handler configured: disabled), as in an application that does not
-configure logging. The target (issue 15): timing records and logging off
-cost under 5 % of invoke's per-call time, i.e. a ratio below 1.05, for runs
-of many calls and for runs of one call alike.
+there, which is why the blocks are symmetric). ``--instructions`` counts
+instead of timing: each side runs in a process of its own under valgrind's
+callgrind (both sides warmed up first, ``PYTHONHASHSEED=0``), once with one
+repeat and once with five, and the difference over four is the instructions
+one repeat executes. The count moves by under 1 % between runs (addresses
+still differ between processes), where CPU time on this machine moves by
+more than the 5 % it is meant to show; it is a proxy for time, not time
+(valgrind's CPU hashes without the SHA extensions, and a cache miss counts
+as one instruction), so the timed ratios stay the target's test. The logger
+``enact`` keeps its default (no handler configured: disabled), as in an
+application that does not configure logging. The target (issue 15): timing
+records and logging off cost under 5 % of invoke's per-call time, i.e. a
+ratio below 1.05, for runs of many calls and for runs of one call alike.
 
 Workloads:
 
@@ -42,11 +51,15 @@ import gc
 import json
 import logging
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import enact
@@ -220,7 +233,88 @@ def median_ratio(pairs: list[tuple[float, float]]) -> float | None:
     return statistics.median(b / a for a, b in pairs) if pairs else None
 
 
+INSTRUCTION_REPEATS: Final = 4
+"""Repeats whose instructions are counted (beyond the one both counts share)."""
+
+
+def instructions_child(name: str, side: str, repeats: int, quick: bool) -> None:
+    """The process valgrind counts: warms up both sides, then `repeats` repeats of `side`."""
+    factory, size, _ = WORKLOADS[name]
+    run = factory(max(size // 10, 1) if quick else size)
+    for one in ("on", "off"):
+        measure(run, one)
+    # No gc.collect() per repeat (`measure` makes one, outside its timing): here it
+    # would be counted, the same on both sides, and dilute the ratio.
+    telemetry.configure_telemetry(timings=side == "on")
+    for _ in range(repeats):
+        run()
+
+
+def counted(name: str, side: str, repeats: int, quick: bool) -> int:
+    """The instructions callgrind counts in a process of `instructions_child`."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit(
+            "bench_telemetry --instructions needs valgrind on PATH "
+            "(Debian: apt-get install valgrind)."
+        )
+    command = [
+        valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+        os.path.abspath(__file__), "--instructions-child", name, side, str(repeats),
+    ] + (["--quick"] if quick else [])  # fmt: skip
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"valgrind failed on {name} ({side}):\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def instructions(name: str, quick: bool) -> dict[str, Any]:
+    """Instructions per call of workload `name` with timings off and on (see the docstring)."""
+    _, size, calls = WORKLOADS[name]
+    if quick:
+        size, calls = max(size // 10, 1), max(calls // 10, 1)
+    jobs = [(side, repeats) for side in ("off", "on") for repeats in (1, 1 + INSTRUCTION_REPEATS)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = pool.map(lambda job: counted(name, job[0], job[1], quick), jobs)
+        counts = dict(zip(jobs, found, strict=True))
+    per_call = {
+        side: (counts[side, 1 + INSTRUCTION_REPEATS] - counts[side, 1])
+        / INSTRUCTION_REPEATS
+        / calls
+        for side in ("off", "on")
+    }
+    ratio = per_call["on"] / per_call["off"]
+    return {
+        "workload": name,
+        "size": size,
+        "off_per_call": per_call["off"],
+        "on_per_call": per_call["on"],
+        "ratio": ratio,
+        "pass": ratio < 1.05,
+    }
+
+
+def print_instructions(rows: list[dict[str, Any]]) -> None:
+    print(
+        "| workload | size | instructions per call, timings off | timings on | on / off "
+        "| target | result |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['workload']} | {row['size']} | {row['off_per_call']:,.0f} | "
+            f"{row['on_per_call']:,.0f} | {row['ratio']:.3f} | < 1.05 | "
+            f"{'pass' if row['pass'] else 'FAIL'} |"
+        )
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--instructions-child"]:
+        name, side, count = sys.argv[2:5]
+        instructions_child(name, side, int(count), "--quick" in sys.argv[5:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few repeats")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -236,7 +330,20 @@ def main() -> None:
         action="store_true",
         help="also measure the workloads of many runs with the sides alternating run by run",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind instead of timing (see the docstring)",
+    )
     args = parser.parse_args()
+    if args.instructions:
+        names = [name for name in WORKLOADS if not args.only or name in args.only]
+        rows = [instructions(name, args.quick) for name in names]
+        if args.json:
+            print(json.dumps({"instructions": rows}, indent=2))
+        else:
+            print_instructions(rows)
+        return
     blocks = 1 if args.quick else max(args.pairs // 2, 1)
     results: list[dict[str, Any]] = []
     for name, (factory, size, calls) in WORKLOADS.items():
