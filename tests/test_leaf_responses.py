@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.counting import counted_reads
 
 import enact
 from enact.encoding import decode, encode
@@ -106,3 +107,17 @@ def test_a_replay_reads_leaf_responses_from_disk_and_refuses_a_damaged_one(
         pytest.raises(enact.CorruptObjectError, match=target.digest),
     ):
         read_response(damaged, target)
+
+
+def test_a_response_too_large_for_the_cache_is_read_once(tmp_path: Path) -> None:
+    """A response that is not a leaf call's and too large for the store's token cache
+    (over 8 MB of tokens) is decoded from the tokens the leaf check read, not read from
+    the backend a second time."""
+    path = tmp_path / "store.db"
+    large = Response(Output({"text": "x" * 9_000_000}), None, False, [])
+    with enact.SQLiteStore(path) as store:
+        ref: enact.Ref[Response] = enact.commit(large)
+    store.close()
+    backend, response = counted_reads(path, lambda fresh: read_response(fresh, ref))
+    assert response.output is not None and len(response.output.value["text"]) == 9_000_000
+    assert backend.single_reads == 1

@@ -41,8 +41,8 @@ def read_response(store: Store, ref: Ref[Response]) -> Response:
     response = cache.get(ref.digest)
     if response is None:
         # Most responses a replay reads are a leaf call's: read without the decoder.
-        # (An object too large for the store's cache is read twice if it is not one.)
-        response = _leaf_response(store.read_tokens(ref)) or store.checkout(ref)
+        tokens = store.read_tokens(ref)
+        response = _leaf_response(tokens) or store.decode_tokens(ref, tokens)
         if not isinstance(response, Response):
             raise InvocationError(
                 f"Object {ref.digest} is a {type(response).__name__}, not an "

@@ -318,10 +318,21 @@ class Store:
             CorruptObjectError: The stored bytes do not hash to the ref, or do not parse.
             UnknownTypeError: The object's type is not registered in this process.
         """
-        digest = ref.digest
-        tokens = self._cache.get(digest)
+        tokens = self._cache.get(ref.digest)
         if tokens is None:
             tokens = self._read_verified(ref)
+        return self.decode_tokens(ref, tokens)
+
+    def decode_tokens(self, ref: Ref[T], tokens: bytes) -> T:
+        """Fresh objects from `tokens`, the verified token stream of `ref` that
+        `read_tokens` returned: `checkout` for a reader that looked at the tokens first
+        (an object too large for the store's cache is then not read twice).
+
+        Raises:
+            CorruptObjectError: The tokens do not parse.
+            UnknownTypeError: The object's type is not registered in this process.
+        """
+        digest = ref.digest
         try:
             value: T = decode(tokens)
         except IncompatibleTypeError as err:
