@@ -547,6 +547,50 @@ def test_an_interrupt_marks_the_run_interrupted_and_is_reraised(
     assert again == {"nested": 1, "pair.2": 1, "pair.3": 1, "pair.4": 1, **_doubles(2, 3, 4)}
 
 
+code_version = ["recorded"]
+"""What `versioned` calls: ``"recorded"``, or ``"changed"`` for code that no longer
+matches the journal."""
+
+
+@enact.register
+def versioned(n: int) -> int:
+    ran("versioned")
+    shift = 0 if code_version[0] == "recorded" else 1
+    return sum(pair(i + shift) for i in range(n))
+
+
+def test_a_run_that_no_longer_matches_its_code_is_marked_interrupted_at_once(
+    store: enact.Store,
+) -> None:
+    """A replay or resume that stops with ReplayError leaves its run interrupted (stored so,
+    not shown as running until its lease runs out), for `enact.resume` once the code is
+    fixed, as a worker leaves it."""
+    stops["pair.2"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(versioned, (4,), run_id="versioned")
+    finished = enact.invoke(versioned, (2,), run_id="finished")
+    code_version[0] = "changed"
+    try:
+        with pytest.raises(enact.ReplayError, match="Replay stopped at call"):
+            enact.resume("versioned")
+        run = enact.get_run("versioned")
+        assert (run.status, run.state.status) == ("interrupted", "interrupted")
+        assert run.state.owner is None and run.state.lease_until is None
+        # A replay of a recorded invocation is a new run: marked the same way.
+        with pytest.raises(enact.ReplayError):
+            finished.rewind(0).replay()  # type: ignore[union-attr]
+        (replayed,) = [r for r in enact.list_runs() if r.id not in ("versioned", "finished")]
+        assert (replayed.status, replayed.state.status) == ("interrupted", "interrupted")
+    finally:
+        code_version[0] = "recorded"
+    before = calls.copy()
+    done = enact.resume("versioned")
+    assert done.status == "complete"
+    assert done.invocation().get_output() == sum(4 * i + 200 for i in range(4))  # type: ignore[union-attr]
+    assert calls - before == {"versioned": 1, "pair.2": 1, "pair.3": 1, **_doubles(2, 3)}
+    assert enact.get_run("finished").status == "complete"  # the replayed run is untouched
+
+
 @enact.register
 def steals_its_head(run_id: str) -> None:
     """Stands for another process moving the run's head, then Ctrl-C arrives."""

@@ -273,8 +273,14 @@ class _Root:
                 self.plan.sink.interrupted(error)
             return False
         if isinstance(error, ReplayError | IncompleteSubinvocationError):
+            # The program no longer matches its journal (or left a child running): the
+            # run cannot go on with this code. It is marked interrupted at once, as a
+            # worker marks it, for `enact.resume` once the code is fixed; not left
+            # showing as running until its lease runs out.
             self._end_batch(error)
             self._timed(ended, None, error)
+            if self.plan.sink is not None:
+                self.plan.sink.interrupted(error)
             return False
         sink = self.plan.sink
         if sink is not None:
