@@ -191,8 +191,16 @@ def test_an_unregistered_model_says_to_register_it() -> None:
     class Unregistered(pydantic.BaseModel):
         a: int
 
-    with enact.InMemoryStore(), pytest.raises(enact.UnsupportedValueError, match=r"@enact\.reg"):
+    with enact.InMemoryStore(), pytest.raises(enact.UnsupportedValueError) as raised:
         enact.commit(Transcript([Unregistered(a=1)], {}))  # type: ignore[list-item]
+    message = str(raised.value)
+    assert "Unregistered at $." in message and "[0]: it is a pydantic model" in message
+    # Both fixes: the decorator for a class of one's own, a call for an SDK's.
+    assert "Decorate the class with @enact.register" in message
+    assert message.endswith(
+        "call enact.register(test_an_unregistered_model_says_to_register_it.<locals>."
+        "Unregistered) once before committing it."
+    )
 
 
 def test_a_model_deriving_from_resource_is_refused() -> None:

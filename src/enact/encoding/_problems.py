@@ -41,7 +41,8 @@ def raise_problem(root: Any) -> Any:
         raise UnsupportedValueError(
             f"Cannot commit value of type {_type_name(type(bad))} at {shown}: it is a pydantic "
             "model or attrs class that is not registered. Decorate the class with "
-            "@enact.register.",
+            f"@enact.register, or, for a class you do not own (an SDK's), call "
+            f"enact.register({type(bad).__qualname__}) once before committing it.",
             path=path,
             value_type=type(bad),
         )
