@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import pathlib
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -752,6 +753,110 @@ def test_thread_pool_calls_are_not_run_again_on_replay_or_resume(store: enact.St
     assert resumed.invocation().get_output() == invocation.get_output()  # type: ignore[union-attr]
     assert calls - before == {"pooled": 1, "pooled.after": 1}
     assert digest(resumed.invocation()) == digest(invocation)
+
+
+@enact.register
+def threaded(n: int) -> list[int]:
+    """Threads of its own: a registered target each, and one plain target that calls."""
+    ran("threaded")
+    threads = [threading.Thread(target=double, args=(i,)) for i in range(n)]
+    found: list[int] = []
+    threads.append(threading.Thread(target=lambda: found.append(pair(n))))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ran("threaded.after")
+    return found
+
+
+def test_threads_started_in_a_run_are_journaled_and_not_run_again(store: enact.Store) -> None:
+    """Calls made from `threading.Thread`s started inside a run are its children (a
+    registered target in start order) and a replay or resume runs none of them."""
+    invocation = enact.invoke(threaded, (6,), run_id="threads")
+    assert invocation.get_output() == [4 * 6 + 200]
+    children = list(invocation.get_children())
+    assert [child.get_invokable() for child in children] == [double] * 6 + [pair]
+    assert [child.get_input().args for child in children] == [[n] for n in range(7)]
+    before = calls.copy()
+    assert invocation.rewind(0).replay().get_output() == [4 * 6 + 200]
+    assert calls - before == {"threaded": 1, "threaded.after": 1}
+
+    stops["threaded.after"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        enact.invoke(threaded, (6,), run_id="threads-2")
+    before = calls.copy()
+    resumed = enact.resume("threads-2")
+    assert calls - before == {"threaded": 1, "threaded.after": 1}
+    assert digest(resumed.invocation()) == digest(invocation)
+
+
+@enact.register
+def leaves_a_thread() -> int:
+    errors: list[BaseException] = []
+    gate = gates[0]
+
+    def late() -> None:
+        gate.wait()
+        try:
+            double(1)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=late, name="late-worker")
+    thread.start()
+    leftovers.append((thread, errors))
+    return 1
+
+
+leftovers: list[tuple[threading.Thread, list[BaseException]]] = []
+gates: list[threading.Event] = []
+
+
+def test_a_thread_that_outlives_its_run_cannot_journal_into_it(store: enact.Store) -> None:
+    """A journaled call from a thread started in a call that has returned is an error
+    naming the thread, not a call that silently goes unjournaled; a thread started
+    outside any invocation runs registered functions plainly, as before."""
+    gate = threading.Event()
+    gates[:] = [gate]
+    invocation = enact.invoke(leaves_a_thread, (), run_id="leaves")
+    ((thread, errors),) = leftovers
+    gate.set()
+    thread.join()
+    leftovers.clear()
+    (error,) = errors
+    assert isinstance(error, enact.InvocationError)
+    assert str(error).startswith("double was called from thread 'late-worker', which was started")
+    assert "Join the thread before that call returns" in str(error)
+    assert list(invocation.get_children()) == []
+    plain: list[int] = []
+    outside = threading.Thread(target=lambda: plain.append(double(2)))
+    outside.start()
+    outside.join()
+    assert plain == [4]
+
+
+@enact.register
+def asks_in_a_thread() -> str:
+    errors: list[BaseException] = []
+
+    def ask_there() -> None:
+        try:
+            enact.request_input(str, context="from a thread")
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=ask_there)
+    thread.start()
+    thread.join()
+    return str(errors[0])
+
+
+def test_request_input_from_a_thread_says_where_to_ask(store: enact.Store) -> None:
+    message = enact.invoke(asks_in_a_thread, (), run_id="asks-thread").get_output()
+    assert message is not None and message.startswith(
+        "enact.request_input() was called from a thread started with threading.Thread"
+    )
 
 
 @enact.register

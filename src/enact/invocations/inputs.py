@@ -37,6 +37,7 @@ from enact.invocations.runs import (
     run_claimed,
     run_conflict,
 )
+from enact.invocations.threads import thread_frame
 from enact.refs import Ref
 from enact.resources import FieldValue, Resource, register_resource_class
 from enact.stores.store import current_store
@@ -159,6 +160,14 @@ def request_input(requested_type: Any, for_value: Any = None, context: FieldValu
         InvocationError: Called outside of an invocation.
     """
     if current_frame() is None:
+        if thread_frame(request_input) is not None:
+            raise InvocationError(
+                "enact.request_input() was called from a thread started with "
+                "threading.Thread inside an invocation: the run cannot stop there for the "
+                "answer (the request would end that thread, not the run). Ask from the "
+                "invocation's own thread, or from a concurrent.futures.ThreadPoolExecutor "
+                "worker, whose request reaches the run through its future."
+            )
         raise InvocationError(
             "enact.request_input() was called outside of an invocation. Call it from code "
             "run by enact.invoke(...) or an InvocationGenerator, which can pause and resume."

@@ -18,6 +18,7 @@ from enact.errors import InputTypeError, InvocationError, RegistrationError
 from enact.invocations.engine import MISSING, ChildCall, Invocation, OutputT, current_frame
 from enact.invocations.records import CallArgs
 from enact.invocations.runs import invoke, invoke_async
+from enact.invocations.threads import thread_frame
 from enact.refs import Ref
 from enact.resources import Resource, register_resource_class
 
@@ -227,6 +228,8 @@ class _InvokableBase(Resource):
             )
         input_value = args[0] if args else None
         frame = current_frame()
+        if frame is None:
+            frame = thread_frame(self)  # a thread started inside an invocation
         return input_value, None if frame is None else ChildCall(frame, self, input_value)
 
 
@@ -354,7 +357,9 @@ def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         frame = current_frame()
         if frame is None:
-            return function(*args, **kwargs)
+            frame = thread_frame(wrapper)  # a thread started inside an invocation
+            if frame is None:
+                return function(*args, **kwargs)
         call = ChildCall(frame, wrapper, CallArgs(list(args), dict(kwargs)))
         if is_async:  # the awaitable runs the call when it is awaited
             return call.run_async(function, *args, **kwargs)

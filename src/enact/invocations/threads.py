@@ -14,18 +14,33 @@ program order, so a replay matches the calls whatever order the workers
 run in. Calls made inside a plain submitted function are recorded in the
 order they start.
 
-Outside a running invocation nothing changes: the patched ``submit`` only
-looks up a context variable.
+Threads started with `threading.Thread` inside a running invocation are
+handled the same way: a registered function given as the thread's target has
+its slot reserved at ``start``, and journaled calls made by a plain target
+become children of the invocation that started the thread, in the order they
+start. Such a thread refers to that invocation weakly; a journaled call it
+makes after the invocation has returned cannot be journaled in it, and is an
+`InvocationError` rather than a call that silently goes unjournaled. (The
+workers of a `ThreadPoolExecutor`, which serve many submitters, are left to
+``submit``.)
+
+Outside a running invocation nothing changes: the patched ``submit`` and
+``start`` only look up a context variable.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.thread
 import functools
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
 from enact import registry
+from enact.errors import InvocationError
+from enact.invocations.diagnostics import describe
 from enact.invocations.engine import (
     ChildCall,
     current_frame,
@@ -78,9 +93,65 @@ def _reserve(frame: Any, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
     return None
 
 
+_original_start: Final = threading.Thread.start
+_POOL_WORKER: Final = getattr(concurrent.futures.thread, "_worker", None)
+"""The target of a `ThreadPoolExecutor`'s worker threads (`_submit` serves those)."""
+
+
+def _start(self: threading.Thread) -> None:
+    frame = current_frame()
+    target = getattr(self, "_target", None)
+    if frame is not None and target is not _POOL_WORKER:
+        fields = vars(self)  # the target and its arguments, as `Thread.run` reads them
+        if target is not None:
+            args, kwargs = tuple(fields.get("_args", ())), dict(fields.get("_kwargs") or {})
+            call = _reserve(frame, target, args, kwargs)
+            if call is not None:
+                fields.update(_target=_in_frame(frame, call), _args=(), _kwargs={})
+        fields["_enact_origin"] = weakref.ref(frame)
+    _original_start(self)
+
+
+def _in_frame(frame: Any, call: Callable[[], Any]) -> Callable[[], Any]:
+    """`call` run with `frame` as the running invocation (as a pool worker runs it)."""
+
+    def in_thread() -> Any:
+        token = set_frame(frame)
+        try:
+            return call()
+        finally:
+            reset_frame(token)
+
+    return in_thread
+
+
+def thread_frame(invokable: Any) -> Any:
+    """The running invocation a journaled call of `invokable` belongs to when this thread
+    has none of its own: the one that started it with `threading.Thread`, or None.
+
+    Raises:
+        InvocationError: This thread was started inside an invocation that has returned.
+    """
+    thread = threading.current_thread()
+    origin = getattr(thread, "_enact_origin", None)
+    if origin is None:
+        return None
+    frame = origin()
+    if frame is None or frame.closed:
+        raise InvocationError(
+            f"{describe(invokable)} was called from thread {thread.name!r}, which was started "
+            "inside a journaled call that has returned since: the call cannot be journaled "
+            "in it. Join the thread before that call returns, or start the thread outside "
+            "the invocation."
+        )
+    return frame
+
+
 def install() -> None:
-    """Makes `ThreadPoolExecutor.submit` carry the running invocation (idempotent)."""
+    """Makes `ThreadPoolExecutor.submit` and `threading.Thread.start` carry the running
+    invocation (idempotent)."""
     concurrent.futures.ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign,assignment]
+    threading.Thread.start = _start  # type: ignore[method-assign]
 
 
 install()

@@ -89,6 +89,7 @@ class Frame:
     """The state of one running invocation: its children so far and its template."""
 
     __slots__ = (
+        "__weakref__",  # a thread started inside the call refers to its frame weakly
         "call",
         "child_errors",
         "closed",
