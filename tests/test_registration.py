@@ -1,8 +1,9 @@
-"""Registration refuses resource classes whose instances hold state enact would not store."""
+"""Registration refuses what enact could not store or journal: stateful classes, generators."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -151,3 +152,21 @@ def test_register_refuses_an_unknown_keyword() -> None:
     """A misspelt option of enact.register raises TypeError naming it, as for any function."""
     with pytest.raises(TypeError, match="unexpected keyword argument 'nme'"):
         enact.register(nme="myapp.Thing")  # type: ignore[call-overload]
+
+
+def test_a_generator_function_is_refused() -> None:
+    """A generator function's call returns before its values exist: nothing to journal.
+    Refused when it is registered, not when its first journaled call fails."""
+
+    def numbers(n: int) -> Iterator[int]:
+        yield from range(n)
+
+    async def stream(n: int) -> AsyncIterator[int]:
+        for i in range(n):
+            yield i
+
+    for function in (numbers, stream):
+        with pytest.raises(enact.RegistrationError) as raised:
+            enact.register(function)
+        assert str(raised.value).startswith(f"{function.__qualname__} is a generator function")
+        assert "Return a list instead" in str(raised.value)

@@ -346,9 +346,19 @@ def register_function(function: Callable[..., Any]) -> Callable[..., Any]:
     Returns a wrapper that behaves exactly like the function outside an
     invocation. Inside one, each call becomes a child invocation whose input is
     `CallArgs`. Async functions are supported and return awaitables.
+
+    Raises:
+        RegistrationError: `function` is a generator function (its calls have no
+            output to journal).
     """
     if registry.function_info(function) is not None:
         return function
+    if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+        raise RegistrationError(
+            f"{function.__qualname__} is a generator function: a call returns a generator, "
+            "whose values come after the call has returned, so the call has no output to "
+            "journal. Return a list instead, or register the function that consumes it."
+        )
     name = f"{function.__module__}.{function.__qualname__}"
     is_async = inspect.iscoroutinefunction(function)
 
