@@ -468,3 +468,43 @@ def test_worker_processes_share_an_sqlite_file(
     assert counts == {f"{run_id}/{i}": 1 for run_id in ids for i in range(2)}
     claimed = [(tmp_path / f"w{i}.log").read_text().count("claimed run") for i in range(3)]
     assert sum(claimed) == len(ids)
+
+
+def test_a_worker_paused_past_its_lease_starts_no_call_of_a_run_taken_over(
+    ledger: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A worker stopped (SIGSTOP: a laptop asleep, a VM paused) past its lease, while another
+    worker takes its run over and finishes it, wakes up, finishes the call it was in (that
+    one ran twice: it was in flight) and starts no further call of the run: its lease has
+    run out by its own clock, so it renews first, loses that compare-and-set and stops."""
+    url = f"sqlite:///{tmp_path}/store.db"
+    paused_log = tmp_path / "paused.log"
+    paused = start_worker(url, ledger, paused_log)
+    with opened(url):
+        enact.submit(agent.slow_job, (3.0,), run_id="taken")
+    wait_for(lambda: started(ledger, "taken/1"), "the slow call to start")
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(2.5)  # past its 2 s lease, renewed last at most 0.7 s before the stop
+        other = start_worker(
+            url, ledger, tmp_path / "other.log", "--until-idle", **{agent.SLOW_VARIABLE: "0"}
+        )
+        assert other.wait(timeout=60) == 0
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    wait_for(lambda: "cannot be continued" in paused_log.read_text(), "the paused worker to stop")
+    assert stop(paused) == 0
+    assert "moved on" in paused_log.read_text()
+    with opened(url):
+        assert enact.get_run("taken").result() == "slept"
+    events = [(event, key, pid) for event, key, pid in ledger_lines(ledger)]
+    assert [(event, key) for event, key, pid in events if pid == paused.pid] == [
+        ("run", "taken/0"),
+        ("start", "taken/1"),
+        ("run", "taken/1"),  # the call it was in when it stopped, finished after it woke
+    ]
+    assert [(event, key) for event, key, pid in events if pid == other.pid] == [
+        ("start", "taken/1"),
+        ("run", "taken/1"),
+        ("run", "taken/2"),
+    ]

@@ -61,7 +61,8 @@ class CallSink(Protocol):
         ...
 
     def check(self) -> None:
-        """Raises if this process may no longer write the run (its lease was lost)."""
+        """Raises if this process may no longer write the run (its lease was lost);
+        called before each call starts and when it is recorded."""
         ...
 
     def waits_for(self, call: ChildCall) -> bool:
@@ -181,6 +182,8 @@ class Frame:
         """
         incomplete = self.first_incomplete()
         if incomplete is not None:
+            if self.sink is not None:
+                self.sink.check()  # a run lost to another process says so, not its child
             index, pending = incomplete
             raise incomplete_error(index, pending.invokable, pending.input, error)
         if error is None:
@@ -409,6 +412,9 @@ class ChildCall:
 
     def start(self) -> tuple[Frame, Any]:
         frame = self.frame
+        sink = frame.sink
+        if sink is not None:
+            sink.check()  # a run another process took over starts no new call here
         timer = frame.timer
         if timer is not None:
             if timer.plain:  # no observers: only the time is needed

@@ -157,6 +157,18 @@ class RunHandle:
         return entry_name(self.run_id, next(self._seq), path, request_digest)
 
     def check(self) -> None:
+        """`CallSink.check`; called before each call starts and when it is recorded.
+
+        A lease that has run out by this process's clock (the process was
+        paused past it, a laptop asleep) is renewed first, when the caller is
+        not inside a batch: if another process has claimed the run since, that
+        renewal loses its compare-and-set and the run stops here, before its
+        next call starts, rather than one call later at the lease thread's tick.
+        """
+        until = self.state.lease_until
+        expired = until is not None and time.time() > until
+        if expired and self.lost is None and not self.deferred and not self.store.in_batch():
+            self.renew()
         if self.lost is not None:
             raise self.lost
 
