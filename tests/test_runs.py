@@ -836,6 +836,43 @@ def test_a_thread_that_outlives_its_run_cannot_journal_into_it(store: enact.Stor
     assert plain == [4]
 
 
+late_work: list[concurrent.futures.Future[int]] = []
+late_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+
+@enact.register
+def leaves_work_in_a_pool() -> int:
+    gate = gates[0]
+
+    def later() -> int:
+        gate.wait()
+        return double(5)
+
+    late_work.append(late_pool.submit(later))  # not waited for
+    return double(1)
+
+
+def test_pool_work_that_outlives_its_call_is_refused_not_lost(store: enact.Store) -> None:
+    """A journaled call made by pool work after the call that submitted it returned is
+    an error, and does not run: before, it ran unjournaled and left a journal entry
+    under a run that had ended."""
+    gate = threading.Event()
+    gates[:] = [gate]
+    invocation = enact.invoke(leaves_work_in_a_pool, (), run_id="late-pool")
+    assert [child.get_output() for child in invocation.get_children()] == [2]
+    gate.set()
+    (future,) = late_work
+    late_work.clear()
+    with pytest.raises(enact.InvocationError) as raised:
+        future.result(timeout=30)
+    assert str(raised.value).startswith(
+        "double was called inside the root invocation after that call had returned"
+    )
+    assert "double.5" not in calls
+    assert store.list_names("enact/journal/") == []
+    assert enact.get_run("late-pool").status == "complete"
+
+
 @enact.register
 def asks_in_a_thread() -> str:
     errors: list[BaseException] = []

@@ -313,6 +313,18 @@ def incomplete_error(
     return result
 
 
+def late_call_error(invokable: Any, path: tuple[int, ...]) -> InvocationError:
+    """A journaled call made in a call that has returned (from a thread or task that
+    outlived it): it cannot be journaled there."""
+    where = f"child {list(path)} of the root" if path else "the root invocation"
+    return InvocationError(
+        f"{describe(invokable)} was called inside {where} after that call had returned (from "
+        "a thread or task that outlived it): the call cannot be journaled in it, and it did "
+        "not run. Wait for the work (future.result(), thread.join(), await) before the "
+        "call that started it returns."
+    )
+
+
 def mutation_error(invokable: Any, path: tuple[int, ...]) -> InvocationError:
     where = f"child {list(path)} of the root" if path else "the root invocation"
     return InvocationError(

@@ -21,6 +21,7 @@ from enact.errors import IncompleteSubinvocationError, ReplayError
 from enact.invocations import providers
 from enact.invocations.diagnostics import (
     incomplete_error,
+    late_call_error,
     missing_call_error,
     mutation_error,
     replay_error,
@@ -180,7 +181,10 @@ class Frame:
             IncompleteSubinvocationError: A child of the call is still running.
             ReplayError: The call returned without making a recorded call.
         """
-        incomplete = self.first_incomplete()
+        with _slots_lock:  # no worker reserves a slot between the check and the close
+            incomplete = self.first_incomplete()
+            if incomplete is None:
+                self.closed = True
         if incomplete is not None:
             if self.sink is not None:
                 self.sink.check()  # a run lost to another process says so, not its child
@@ -188,7 +192,6 @@ class Frame:
             raise incomplete_error(index, pending.invokable, pending.input, error)
         if error is None:
             self._check_template_used(invokable)
-        self.closed = True
         if error is None and request_changed(request_tokens, invokable, input_value):
             error = mutation_error(invokable, self.path)
         return commit_outcome(self.store, self.children(), self.child_errors, output, error, commit)
@@ -269,6 +272,8 @@ class ChildCall:
         self.invokable = invokable
         self.input = input_value
         with _slots_lock:  # the call holds its slot until it has a record
+            if frame.closed:  # a thread or task that outlived the call it was started in
+                raise late_call_error(invokable, frame.path)
             self.index = index = len(frame.slots)
             frame.slots.append(self)
         try:
