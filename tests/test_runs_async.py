@@ -118,3 +118,46 @@ def test_resume_async_continues_an_answered_run_in_the_running_loop(tmp_path: Pa
         finished = asyncio.run(right())
         assert finished.status == "complete"
         assert finished.invocation().get_output() == 3  # type: ignore[union-attr]
+
+
+STARTED: list[str] = []
+"""The journaled calls of `with_a_timeout` whose bodies ran, in order."""
+
+
+@enact.register
+async def model_call(prompt: str, seconds: float) -> str:
+    STARTED.append(prompt)
+    await asyncio.sleep(seconds)
+    return f"answer to {prompt}"
+
+
+@enact.register
+async def with_a_timeout(seconds: float) -> str:
+    """A model call given 50 ms (``asyncio.wait_for``), then a fallback call."""
+    try:
+        first = await asyncio.wait_for(model_call("slow", seconds), 0.05)
+    except TimeoutError:
+        first = "timed out"
+    return first + " / " + await model_call("fallback", 0)
+
+
+def test_a_call_cancelled_by_a_timeout_is_recorded_and_runs_again_on_replay(
+    tmp_path: Path,
+) -> None:
+    """`asyncio.wait_for` cancelling a journaled call is a common way to bound a model
+    call: the run goes on and completes (it used to fail with
+    IncompleteSubinvocationError), the cancelled call keeps its place in the tree as a
+    cancellation, and a replay runs it again (it has no result) and replays the rest."""
+    STARTED.clear()
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        invocation = asyncio.run(enact.invoke_async(with_a_timeout, (5.0,), run_id="timeout"))
+        assert invocation.get_output() == "timed out / answer to fallback"
+        assert enact.get_run("timeout").status == "complete"
+        cancelled, fallback = invocation.get_children()
+        raised = cancelled.get_raised()
+        assert raised is not None and raised.type_name == "asyncio.exceptions.CancelledError"
+        assert fallback.get_output() == "answer to fallback"
+        assert STARTED == ["slow", "fallback"]
+        replayed = asyncio.run(invocation.rewind(0).replay_async())
+        assert replayed.get_output() == "timed out / answer to fallback"
+        assert STARTED == ["slow", "fallback", "slow"]  # the fallback came from the journal

@@ -148,6 +148,22 @@ def format_traceback(exception: Any) -> str:
 # Raising again ---------------------------------------------------------------------------
 
 
+CANCELLED: Final = "asyncio.exceptions.CancelledError"
+"""The `TracedException.type_name` of a cancelled call's record (see `is_cancellation`)."""
+
+
+def is_cancellation(error: BaseException) -> bool:
+    """Whether `error` cancels an asyncio task (without importing asyncio: a process that
+    has not imported it has no task to cancel)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)
+
+
+def records_cancellation(record: Any) -> bool:
+    """Whether `record`, a recorded exception, is a cancelled call's (`is_cancellation`)."""
+    return getattr(record, "type_name", None) == CANCELLED
+
+
 def raised_again(record: Any) -> BaseException:
     """The exception that a replayed call whose record is `record` raises again.
 

@@ -37,7 +37,7 @@ from enact.invocations.engine._matching import (
     served_value,
     upgrades_to,
 )
-from enact.invocations.exceptions import raised_again
+from enact.invocations.exceptions import is_cancellation, raised_again, records_cancellation
 from enact.invocations.records import Output, Request, Response
 from enact.invocations.responses import (
     IMMUTABLE_TYPES,
@@ -347,9 +347,14 @@ class ChildCall:
                     self._overridden(raised, value)
                     return
             if not frame.rerun_raised:
+                record = frame.store.checkout(raised)
+                if records_cancellation(record):
+                    # A cancelled call (a timeout) has no result: it runs again.
+                    self.child_template = list(response.children)
+                    return
                 # A recorded exception is a recorded result: raised again, the call not run.
                 frame.slots[self.index] = recorded
-                self.raises = raised_again(frame.store.checkout(raised))
+                self.raises = raised_again(record)
                 self.output = RAISES
                 if frame.timer is not None:
                     frame.timer.reused(frame.path, self.index, self.digest, self.invokable, None)
@@ -492,8 +497,8 @@ class ChildCall:
             running.output = await call(*args, **kwargs)
         return running.output
 
-    def fail(self, child: Frame, token: Any, error: Exception) -> None:
-        """Ends the child's frame and journals the exception it raised."""
+    def fail(self, child: Frame, token: Any, error: BaseException) -> None:
+        """Ends the child's frame and journals the exception it raised (or its cancellation)."""
         _frame.reset(token)
         if isinstance(error, ReplayError | IncompleteSubinvocationError):
             return
@@ -548,9 +553,12 @@ class _Running:
         try:
             if error is None:
                 self.output = self.call.succeed(self.child, self.token, self.output)
-            elif isinstance(error, Exception):
+            elif isinstance(error, Exception) or is_cancellation(error):
+                # A cancelled call is recorded as such, in its place: its caller may go
+                # on (``asyncio.wait_for`` turns it into a TimeoutError there), and a
+                # replay runs it again (it has no result).
                 self.call.fail(self.child, self.token, error)
-            else:  # KeyboardInterrupt, SystemExit, cancellation: nothing to record here
+            else:  # KeyboardInterrupt, SystemExit: the run stops, nothing to record here
                 _frame.reset(self.token)
         finally:
             batch, self.batch = self.batch, None
