@@ -435,3 +435,112 @@ def test_enum_alias_reads_members_stored_under_the_old_name() -> None:
         ref = store.commit_tokens(tokens, [], enact.Ref)
         assert ref() is Colour.RED
         assert enact.commit(Colour.RED) != ref  # new objects get the new name
+
+
+TRIAGE_V1 = (
+    FUNCTIONS_V1
+    + TICKET_V1
+    + """\
+
+@enact.register
+def open_ticket(title: str) -> Ticket:
+    _ran("open_ticket")
+    return Ticket(title, 2)
+
+@enact.register
+def triage(title: str) -> str:
+    _ran("triage")
+    ticket = open_ticket(title)
+    return f"{ticket.title}: {ticket.priority}"
+"""
+)
+
+RECORD_TRIAGE = """\
+import app
+invocation = enact.invoke(app.triage, ("printer on fire",), run_id="triage")
+print(json.dumps(enact.commit(invocation).digest))
+"""
+
+REPLAY_TRIAGE = """\
+import app
+invocation = enact.Ref.from_digest({digest!r})()
+try:
+    replayed = invocation.rewind(0).replay(strict={strict})
+except enact.ReplayError as err:
+    result = {{"error": str(err), "difference": err.difference, "path": list(err.path),
+              "cause": type(err.__cause__).__name__}}
+else:
+    result = {{"output": replayed.get_output()}}
+run = enact.list_runs(limit=1)[0]
+result.update(status=run.status, ledger=open("ledger.txt").read().split())
+print(json.dumps(result))
+"""
+
+
+def test_a_recorded_result_of_a_renamed_class_stops_the_replay(program: Program) -> None:
+    """A replay that meets a recorded output whose class was renamed without an alias stops
+    with a ReplayError naming the call, the type and the fixes: the run is left interrupted,
+    not recorded as raising the decoder's error, and the call is not run. Non-strict, the
+    call runs again; with the old name as an alias, the record is reused."""
+    program.module(TRIAGE_V1)
+    digest = program.run(RECORD_TRIAGE)
+    renamed = (
+        TRIAGE_V1.replace("class Ticket(", "class Issue(")
+        .replace("-> Ticket:\n", "-> Issue:\n")
+        .replace("return Ticket(", "return Issue(")
+    )
+    program.module(renamed)
+
+    (program.root / "ledger.txt").write_text("")
+    read = program.run(REPLAY_TRIAGE.format(digest=digest, strict=True))
+    assert read["difference"] == "unreadable record"
+    assert read["path"] == [0]
+    assert read["cause"] == "UnknownTypeError"
+    assert read["status"] == "interrupted"
+    assert read["ledger"] == ["triage"]  # open_ticket did not run
+    message = read["error"]
+    assert message.startswith(
+        "Cannot replay open_ticket(CallArgs(args=['printer on fire'], kwargs={})): its "
+        "recorded result cannot be read in this process.\n"
+        "Replay stopped at call [0] (child 0 of the root invocation): it holds a "
+        "app.Ticket, a type that is not registered in this process.\n"
+        "  invokable: app.open_ticket\n"
+    )
+    assert "ticket = open_ticket(title)" in message
+    assert "@enact.register(aliases=('app.Ticket',))" in message
+    assert "--no-strict" in message
+
+    (program.root / "ledger.txt").write_text("")
+    read = program.run(REPLAY_TRIAGE.format(digest=digest, strict=False))
+    assert read == {
+        "output": "printer on fire: 2",
+        "status": "complete",
+        "ledger": ["triage", "open_ticket"],
+    }
+
+    program.module(
+        renamed.replace(
+            "@enact.register\n@dataclasses.dataclass\nclass Issue(",
+            "@enact.register(aliases=('app.Ticket',))\n@dataclasses.dataclass\nclass Issue(",
+        )
+    )
+    (program.root / "ledger.txt").write_text("")
+    read = program.run(REPLAY_TRIAGE.format(digest=digest, strict=True))
+    assert read == {"output": "printer on fire: 2", "status": "complete", "ledger": ["triage"]}
+
+
+def test_a_recorded_result_of_a_changed_class_stops_the_replay(program: Program) -> None:
+    """A recorded output whose class lost a field: the replay stops with the class's own
+    incompatibility and points to migrating; nothing runs."""
+    program.module(TRIAGE_V1)
+    digest = program.run(RECORD_TRIAGE)
+    program.module(
+        TRIAGE_V1.replace("    priority: int\n", "").replace("Ticket(title, 2)", "Ticket(title)")
+    )
+    (program.root / "ledger.txt").write_text("")
+    read = program.run(REPLAY_TRIAGE.format(digest=digest, strict=True))
+    assert read["cause"] == "IncompatibleTypeError"
+    assert read["status"] == "interrupted"
+    assert read["ledger"] == ["triage"]
+    assert "the stored field(s) ['priority'] are not fields of the class any more" in read["error"]
+    assert "or migrate the stored objects: enact migrate." in read["error"]

@@ -275,8 +275,9 @@ class ReplayError(InvocationError):
         actual: A description of the call the program made.
         difference: Which part of the request differs (``"invokable"``,
             ``"input"``, ``"request"`` when the recorded call is known only by
-            its digest, or ``"missing call"`` when the program returned without
-            making a recorded call).
+            its digest, ``"missing call"`` when the program returned without
+            making a recorded call, or ``"unreadable record"`` when the recorded
+            result holds a type this process cannot read).
         invokable: What the program called (for a missing call: the call that
             returned without making it), or None.
         recorded_request: The recorded `Request` (invokable and input), or None

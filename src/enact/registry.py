@@ -346,7 +346,8 @@ def info_for_type_id(type_id: bytes) -> ClassInfo:
     raise UnknownTypeError(
         f"Type {name} is not registered in this process. Import the module that "
         f"defines it (enact never imports modules by itself) and decorate the class "
-        "with @enact.register.",
+        f"with @enact.register; if the class was renamed or moved since, register it "
+        f"with its old name: @enact.register(aliases=({name!r},)).",
         type_name=name,
     )
 

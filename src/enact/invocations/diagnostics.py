@@ -19,10 +19,12 @@ from enact import registry
 from enact.encoding import RawRef, RawResource, decode_raw
 from enact.errors import (
     EnactError,
+    IncompatibleTypeError,
     IncompleteSubinvocationError,
     InvocationError,
     ReplayError,
     SourceLocation,
+    UnknownTypeError,
 )
 from enact.invocations.differences import (
     MAX_DIFFERENCES,
@@ -127,6 +129,58 @@ def replay_error(
         recorded_request=request,
         new_request=Request(invokable, input_value),
         differing_fields=tuple(item.path for item in found),
+        location=location,
+    )
+
+
+def unreadable_record_error(
+    parent_path: tuple[int, ...],
+    index: int,
+    invokable: Any,
+    input_value: Any,
+    error: UnknownTypeError,
+) -> ReplayError:
+    """The error for a call whose recorded result this process cannot read: a type in it is
+    not registered here (renamed, moved or removed since the journal was written) or has
+    changed incompatibly. The call was not run and nothing is recorded for it."""
+    path = (*parent_path, index)
+    location = call_site()
+    shown = describe_request(invokable, input_value, short=True)
+    name = error.type_name
+    if isinstance(error, IncompatibleTypeError):
+        why = str(error)
+        fixes = [
+            f"  - Make the change to {name} compatible (a new field with a default), or migrate "
+            "the stored objects: enact migrate.",
+        ]
+    else:
+        why = f"it holds a {name}, a type that is not registered in this process."
+        fixes = [
+            f"  - If the class {name} was renamed or moved, register it with its old name: "
+            f"@enact.register(aliases=({name!r},)).",
+            "  - If it is defined in a module this process has not imported, import that "
+            "module first (--import MODULE for the enact command).",
+        ]
+    lines = [
+        f"Cannot replay {shorten_text(shown, HEAD_LIMIT)}: its recorded result cannot be "
+        "read in this process.",
+        f"Replay stopped at call {list(path)} ({_where(path)}): {why}",
+        f"  invokable: {_qualified(invokable)}",
+        *_location_lines("called at", location),
+        "How to fix it:",
+        *fixes,
+        "  - Or run the call again instead of replaying it: strict=False (Invocation.replay,",
+        "    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer).",
+    ]
+    return ReplayError(
+        "\n".join(lines),
+        path=path,
+        expected=describe_request(invokable, input_value, short=False),
+        actual=describe_request(invokable, input_value, short=False),
+        difference="unreadable record",
+        invokable=invokable,
+        recorded_request=Request(invokable, input_value),  # the same request: it matched
+        new_request=Request(invokable, input_value),
         location=location,
     )
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Final, Protocol, TypeVar
 
-from enact.errors import IncompleteSubinvocationError, ReplayError
+from enact.errors import IncompleteSubinvocationError, ReplayError, UnknownTypeError
 from enact.invocations import providers
 from enact.invocations.diagnostics import (
     incomplete_error,
@@ -25,6 +25,7 @@ from enact.invocations.diagnostics import (
     missing_call_error,
     mutation_error,
     replay_error,
+    unreadable_record_error,
 )
 from enact.invocations.engine._closing import Closed, commit_outcome, request_changed
 from enact.invocations.engine._invocation import ExceptionOverride, Invocation, OpenCall
@@ -291,10 +292,10 @@ class ChildCall:
                     if recorded.request_digest in (None, digest):
                         self.child_template = recorded.children
                         return
-                elif recorded.request.digest == digest or upgrades_to(
-                    frame.store, recorded.request, tokens
-                ):
-                    self._replay(recorded)
+                elif (
+                    recorded.request.digest == digest
+                    or upgrades_to(frame.store, recorded.request, tokens)
+                ) and self._replay_readable(recorded, input_value):
                     return
                 if frame.strict:
                     raise replay_error(
@@ -323,6 +324,28 @@ class ChildCall:
     def request_ref(self) -> Ref[Request]:
         """A ref to this call's request (made when needed: a replayed call never is)."""
         return Ref._unchecked(self.digest)
+
+    def _replay_readable(self, recorded: Invocation, input_value: Any) -> bool:
+        """`_replay`, for a record this process can read; False if it cannot and the
+        replay is not strict (the record is skipped: the call runs).
+
+        Raises:
+            ReplayError: A type in the record is not registered here, or changed
+                incompatibly (the code changed since the journal was written).
+        """
+        frame = self.frame
+        try:
+            self._replay(recorded)
+        except UnknownTypeError as err:  # IncompatibleTypeError included
+            frame.slots[self.index] = self
+            self.output = MISSING
+            self.child_template = None
+            if frame.strict:
+                raise unreadable_record_error(
+                    frame.path, self.index, self.invokable, input_value, err
+                ) from err
+            return False
+        return True
 
     def _replay(self, recorded: Invocation) -> None:
         """Uses a recorded child whose request matches this call."""
