@@ -592,6 +592,24 @@ def test_a_run_that_no_longer_matches_its_code_is_marked_interrupted_at_once(
     assert enact.get_run("finished").status == "complete"  # the replayed run is untouched
 
 
+def test_a_run_whose_root_returns_without_a_recorded_call_is_marked_interrupted_at_once(
+    store: enact.Store,
+) -> None:
+    """The mismatch found when the root returns (it made fewer calls than its journal holds)
+    leaves the run interrupted at once too, not running until its lease runs out."""
+    finished = enact.invoke(versioned, (3,), run_id="three")
+    rewound = finished.rewind(0)  # type: ignore[union-attr]
+    rewound_request = rewound.request()
+    rewound_request.input = enact.CallArgs([2], {})
+    shorter = enact.Invocation(enact.commit(rewound_request), rewound.response)
+    with pytest.raises(enact.ReplayError, match="returned without making the call") as caught:
+        shorter.replay()
+    assert caught.value.difference == "missing call"
+    (replayed,) = [r for r in enact.list_runs() if r.id != "three"]
+    assert (replayed.status, replayed.state.status) == ("interrupted", "interrupted")
+    assert replayed.state.owner is None and replayed.state.lease_until is None
+
+
 @enact.register
 def steals_its_head(run_id: str) -> None:
     """Stands for another process moving the run's head, then Ctrl-C arrives."""

@@ -161,3 +161,46 @@ def test_a_call_cancelled_by_a_timeout_is_recorded_and_runs_again_on_replay(
         replayed = asyncio.run(invocation.rewind(0).replay_async())
         assert replayed.get_output() == "timed out / answer to fallback"
         assert STARTED == ["slow", "fallback", "slow"]  # the fallback came from the journal
+
+
+@enact.register
+async def paid_tool(i: int) -> int:
+    await asyncio.sleep(0.2)
+    return i
+
+
+@enact.register
+async def failing_tool(i: int) -> int:
+    await asyncio.sleep(0.01)
+    raise ValueError(f"tool {i} failed")
+
+
+@enact.register
+async def gathers_a_failure(n: int) -> int:
+    return sum(await asyncio.gather(paid_tool(1), failing_tool(2), paid_tool(3)))
+
+
+def test_a_run_left_with_gathered_calls_running_is_marked_interrupted_at_once(
+    tmp_path: Path,
+) -> None:
+    """asyncio.gather passes on a failure and leaves its other calls running: the root ends
+    with IncompleteSubinvocationError (the spec's error for calls left running), which
+    keeps the tool's error as its cause, says how to fix the program, and leaves the run
+    interrupted at once (not running until its lease runs out)."""
+
+    async def main() -> None:
+        with pytest.raises(enact.IncompleteSubinvocationError) as caught:
+            await enact.invoke_async(gathers_a_failure, (3,), run_id="gathered")
+        assert isinstance(caught.value.__cause__, ValueError)
+        notes = "\n".join(caught.value.__notes__)
+        assert "The parent itself raised ValueError: tool 2 failed" in notes
+        assert "Use asyncio.TaskGroup" in notes
+        assert "return_exceptions=True" in notes
+        run = enact.get_run("gathered")
+        assert (run.status, run.state.status) == ("interrupted", "interrupted")
+        assert run.state.owner is None and run.state.lease_until is None
+        await asyncio.sleep(0.3)  # the calls left running end: the run stays as it was
+        assert enact.get_run("gathered").head == run.head
+
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        asyncio.run(main())

@@ -364,6 +364,12 @@ def incomplete_error(
     if error is not None:
         result.add_note(f"The parent itself raised {type(error).__name__}: {error}")
         result.__cause__ = error
+        result.add_note(
+            "A journaled call must not end before the calls it made have: asyncio.gather "
+            "passes on the first exception and leaves the other calls running. Use "
+            "asyncio.TaskGroup (it cancels them, and each cancellation is journaled) or "
+            "asyncio.gather(..., return_exceptions=True) (it waits for all of them)."
+        )
     return result
 
 

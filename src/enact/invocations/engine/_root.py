@@ -287,7 +287,15 @@ class _Root:
             # The root's response and tree, the run's timings and its head's move are
             # one write; journaled at the end, with all of the run's calls too.
             batch, self._batch = self._batch, None
-            self.outcome = sink.finish(lambda: self._closed(error, ended), batch)
+            try:
+                self.outcome = sink.finish(lambda: self._closed(error, ended), batch)
+            except (ReplayError, IncompleteSubinvocationError) as failure:
+                # Found by the root's own close (a recorded call it no longer makes, a
+                # child still running): nothing of the close was written; the run is
+                # marked interrupted at once, as above.
+                self._timed(ended, None, failure)
+                sink.interrupted(failure)
+                raise
             return True
         try:
             self.outcome = self._finish(error)
