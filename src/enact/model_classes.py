@@ -14,14 +14,21 @@ recognises their classes by what they put on them (``__pydantic_fields__``,
 As for dataclasses, checkout restores the fields without running
 ``__init__``, validators or ``model_post_init``, and registration refuses a
 class whose instances can hold state outside their fields: a pydantic model
-with ``extra='allow'`` or private attributes, or either kind with an
-``__init__`` of its own.
+with private attributes, or either kind with an ``__init__`` of its own. A
+pydantic model with ``extra='allow'`` (the OpenAI and Anthropic SDKs' models)
+stores that state as two more fields (`registry.OPEN_MODEL_STATE`): its extra
+fields and which fields were set. Registering a pydantic model registers the
+models its fields are annotated with too (an SDK response's parts), and
+builds a model declared with ``defer_build`` first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any
+import typing
+from collections.abc import Iterator
+from typing import Any, cast
 
 from enact import registry
 from enact.errors import RegistrationError
@@ -42,12 +49,45 @@ def register_model_class(cls: type) -> registry.ClassInfo:
     existing = registry.lookup_class(cls)
     if existing is not None:
         return existing
-    if is_pydantic_model(cls):
-        _check_pydantic(cls)
-        custom_builders[cls] = _pydantic_builder(cls)
-    else:
+    if not is_pydantic_model(cls):
         _check_attrs(cls)
-    return registry.register_class(cls, registry.KIND_RESOURCE)
+        return registry.register_class(cls, registry.KIND_RESOURCE)
+    if not cls.__dict__.get("__pydantic_complete__", True):
+        # ``defer_build`` (the OpenAI and Anthropic SDKs set it): built now, so that
+        # its fields and their annotations are final before its type id is made.
+        cast(Any, cls).model_rebuild(raise_errors=False)
+    _check_pydantic(cls)
+    custom_builders[cls] = _pydantic_builder(cls)
+    info = registry.register_class(cls, registry.KIND_RESOURCE)
+    _register_parts(cls)
+    return info
+
+
+def _register_parts(cls: Any) -> None:
+    """Registers the pydantic models that the fields of `cls` are annotated with, and
+    theirs (an SDK response's parts: a completion's choices, their messages, its usage),
+    as `enact.register` would. One that cannot be registered is left unregistered: a
+    commit of it says why."""
+    for field in cls.__pydantic_fields__.values():
+        for part in _models_in(field.annotation, set()):
+            if registry.lookup_class(part) is None:
+                with contextlib.suppress(RegistrationError):
+                    register_model_class(part)
+
+
+def _models_in(hint: Any, seen: set[int]) -> Iterator[type]:
+    """The pydantic model classes in an annotation (through unions, containers and
+    ``Annotated``); forward references that did not resolve are skipped."""
+    if id(hint) in seen:
+        return
+    seen.add(id(hint))
+    if is_pydantic_model(hint) and not getattr(hint, "__pydantic_generic_metadata__", {}).get(
+        "parameters"
+    ):
+        yield hint
+        return
+    for arg in typing.get_args(hint):
+        yield from _models_in(arg, seen)
 
 
 def is_pydantic_model(cls: Any) -> bool:
@@ -71,12 +111,6 @@ def _refuse(cls: type, problem: str, fix: str) -> RegistrationError:
 
 
 def _check_pydantic(cls: Any) -> None:
-    if cls.model_config.get("extra") == "allow":
-        raise _refuse(
-            cls,
-            "it allows extra fields (model_config extra='allow')",
-            "Declare every field, or use extra='ignore' or 'forbid'.",
-        )
     if cls.__private_attributes__:
         raise _refuse(
             cls,
@@ -138,7 +172,9 @@ def _extra_slots(base: type, fields: set[str]) -> str | None:
 
 def _pydantic_builder(cls: Any) -> Any:
     """Makes instances the way ``model_construct`` does, without running hooks again."""
-    names = tuple(registry.declared_field_names(cls))
+    stored = registry.declared_field_names(cls)
+    open_model = stored[-len(registry.OPEN_MODEL_STATE) :] == registry.OPEN_MODEL_STATE
+    names = stored[: -len(registry.OPEN_MODEL_STATE)] if open_model else stored
     fields_set = frozenset(names)
     root = bool(getattr(cls, "__pydantic_root_model__", False))
     new = cls.__new__
@@ -148,9 +184,15 @@ def _pydantic_builder(cls: Any) -> Any:
         obj = new(cls)
         # Declaration order, as validation would leave it (repr, model_dump follow it).
         setattr_(obj, "__dict__", {name: values[name] for name in names})
-        setattr_(obj, "__pydantic_fields_set__", set(fields_set))
+        if open_model:  # its extra fields and which fields were set, as stored
+            extra = values["__pydantic_extra__"]
+            setattr_(obj, "__pydantic_fields_set__", set(values["__pydantic_fields_set__"]))
+            setattr_(obj, "__pydantic_extra__", None if extra is None else dict(extra))
+        else:
+            setattr_(obj, "__pydantic_fields_set__", set(fields_set))
+            if not root:
+                setattr_(obj, "__pydantic_extra__", None)
         if not root:
-            setattr_(obj, "__pydantic_extra__", None)
             setattr_(obj, "__pydantic_private__", None)
         return obj
 

@@ -127,9 +127,18 @@ def declared_field_names(cls: type) -> tuple[str, ...]:
     if attributes is not None:
         return tuple(attribute.name for attribute in attributes)
     model_fields = cls.__dict__.get("__pydantic_fields__")
-    if isinstance(model_fields, dict) and cls.__dict__.get("__pydantic_complete__", True):
+    if isinstance(model_fields, dict):  # complete or not (``defer_build``, as LLM SDKs use)
+        if getattr(cls, "model_config", {}).get("extra") == "allow":
+            return (*model_fields, *OPEN_MODEL_STATE)
         return tuple(model_fields)
     return ()
+
+
+OPEN_MODEL_STATE: Final = ("__pydantic_extra__", "__pydantic_fields_set__")
+"""What a pydantic model with ``extra='allow'`` (the OpenAI and Anthropic SDKs' models)
+holds beside its declared fields, stored as two more fields: the extra fields the data
+had, and which fields were set (``model_dump(exclude_unset=True)``, the SDKs' ``to_dict()``,
+read it)."""
 
 
 lookup_class: Final[Callable[[type], ClassInfo | None]] = _by_class.get
