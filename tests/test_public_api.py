@@ -13,6 +13,7 @@ EXPECTED_ALL = [
     "ANY",
     "AnswerError",
     "AsyncInvokable",
+    "AttributedException",
     "CacheEntry",
     "CachePolicy",
     "CachedCall",

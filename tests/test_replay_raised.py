@@ -81,7 +81,7 @@ def test_override_none_raises_the_recorded_exception_again(store: enact.Store) -
 
     answered = invocation.replay(exception_override=only_requests)
     assert answered.get_output() == f"{CAUGHT}; answer yes"
-    assert seen == ["TracedException", "InputRequest"]
+    assert seen == ["AttributedException", "InputRequest"]  # ToolDown has a status
     assert CALLS == ["tool 1"]
     # The tool's record is the recorded one, unchanged.
     assert answered.get_child(0) == invocation.get_child(0)
@@ -129,9 +129,10 @@ def test_a_replayed_exception_is_of_its_class_without_its_init(store: enact.Stor
     assert (str(replayed), replayed.args) == ("tool 3 is down", ("tool 3 is down",))
     assert replayed.__notes__ == ["retry later"]
     assert isinstance(replayed.__cause__, KeyError) and str(replayed.__cause__) == "3"
-    assert not hasattr(replayed, "status")  # made from the record, not by __init__
+    assert replayed.status == 503  # set again from the record: __init__ did not run
     record = replayed.__enact_recorded__  # type: ignore[attr-defined]
-    assert isinstance(record, enact.TracedException) and record.type_name.endswith(".ToolDown")
+    assert isinstance(record, enact.AttributedException)
+    assert record.type_name.endswith(".ToolDown") and record.attributes == {"status": 503}
     assert CALLS == ["tool 3"]
 
 
@@ -338,3 +339,78 @@ def test_resume_raises_recorded_exceptions_again(tmp_path: pathlib.Path) -> None
         run = enact.resume("stopped")
         assert run.result() == "failed"
     assert CALLS == ["tool 1", "interrupt"]
+
+
+class Unstorable:
+    """Stands for an HTTP response object: nothing enact can store."""
+
+
+class RateLimited(Exception):
+    """Shaped as an LLM SDK's status error: what a handler reads, and an HTTP response."""
+
+    def __init__(self, message: str, *, status_code: int, body: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.response = Unstorable()
+        self._retries = 2
+
+
+@enact.register
+def limited_model(prompt: str) -> str:
+    """Rate limited the first time it is given a prompt."""
+    CALLS.append(prompt)
+    if CALLS.count(prompt) == 1:
+        raise RateLimited("slow down", status_code=429, body={"error": {"code": "rate_limit"}})
+    return prompt.upper()
+
+
+@enact.register
+def backs_off(prompt: str) -> str:
+    """Retries once on a rate limit, reading the error's attributes as SDK users do."""
+    try:
+        return limited_model(prompt)
+    except RateLimited as error:
+        return f"{error.status_code} {error.body['error']['code']}: {limited_model(prompt)}"
+
+
+def test_a_replayed_exception_has_its_storable_attributes_again(store: enact.Store) -> None:
+    """The attributes a handler reads (status code, body) are recorded and set again on
+    replay, so the handler takes the same path; an attribute that cannot be stored and a
+    private one are left out."""
+    invocation = enact.invoke(backs_off, ("hi",))
+    assert invocation.get_output() == "429 rate_limit: HI"
+    record = invocation.get_child(0).get_raised()
+    assert isinstance(record, enact.AttributedException)
+    assert record.attributes == {"status_code": 429, "body": {"error": {"code": "rate_limit"}}}
+    replayed = invocation.rewind(0).replay()
+    assert replayed.get_output() == "429 rate_limit: HI"
+    assert CALLS == ["hi", "hi"]  # twice on the first run, not on the replay
+    seen: list[BaseException] = []
+
+    @enact.register
+    def keeps() -> None:
+        try:
+            limited_model("again")
+        except RateLimited as error:
+            seen.append(error)
+
+    first = enact.invoke(keeps)
+    first.rewind(0).replay()
+    (_, again) = seen
+    assert type(again).__qualname__ == "RateLimited" and again.status_code == 429  # type: ignore[attr-defined]
+    assert not hasattr(again, "response") and not hasattr(again, "_retries")
+    assert CALLS == ["hi", "hi", "again"]
+
+
+def test_an_exception_without_attributes_is_a_plain_traced_exception(
+    store: enact.Store,
+) -> None:
+    """Exceptions whose __dict__ holds nothing public keep the record of the format's vectors."""
+
+    @enact.register
+    def fails() -> None:
+        raise ValueError("x")
+
+    record = enact.invoke(fails).get_raised()
+    assert type(record) is enact.TracedException

@@ -2,7 +2,7 @@
 
 from enact.invocations import threads as _threads  # noqa: F401  (worker threads journal)
 from enact.invocations.engine import Invocation
-from enact.invocations.exceptions import TracebackFrame, TracedException
+from enact.invocations.exceptions import AttributedException, TracebackFrame, TracedException
 from enact.invocations.generator import InvocationGenerator
 from enact.invocations.inputs import (
     InputRequest,
@@ -47,6 +47,7 @@ from enact.invocations.usage import TokenUsage, token_usage
 
 __all__ = [
     "AsyncInvokable",
+    "AttributedException",
     "CallArgs",
     "CallEvent",
     "CallTiming",

@@ -21,6 +21,7 @@ keeps the first `HEAD_FRAMES` and the last ones, and counts the others in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import linecache
 import os
@@ -29,10 +30,12 @@ import traceback
 from types import TracebackType
 from typing import Any, Final
 
+from enact.encoding import encode
 from enact.errors import SourceLocation
 from enact.invocations.records import RecordedException
 from enact.pretty import safe_repr
 from enact.resources import Resource, register_resource_class
+from enact.stores.store import as_resource
 
 MAX_FRAMES: Final = 60
 """The most frames recorded for one exception."""
@@ -122,6 +125,31 @@ class TracedException(RecordedException):
         return "".join(_format_chain(self))
 
 
+@dataclasses.dataclass(eq=False, repr=False)
+class AttributedException(TracedException):
+    """A `TracedException` of an exception that carried public attributes of its own.
+
+    An SDK's error carries what a program's handler reads (``status_code``,
+    ``body``, ``code``): the attributes in the exception's ``__dict__`` whose
+    names do not start with ``_`` and whose values can be stored, each of at
+    most `MAX_ATTRIBUTE_BYTES` encoded (others, such as an HTTP response
+    object, are left out). An exception raised again from this record has
+    them set again. An exception without such attributes is recorded as a
+    plain `TracedException`.
+
+    Attributes:
+        attributes: The attributes, by name.
+    """
+
+    __enact_type_name__ = "enact.invocations.AttributedException"
+
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+MAX_ATTRIBUTE_BYTES: Final = 16_384
+"""The largest encoded attribute value an `AttributedException` keeps."""
+
+
 def record_exception(error: BaseException) -> TracedException:
     """Returns the `TracedException` record of `error` (see the module documentation)."""
     return TracedException.from_exception(error)
@@ -174,8 +202,9 @@ def raised_again(record: Any) -> BaseException:
     already imported; never imported), so that ``except ValueError:`` in the
     program catches it as it did when the call ran: an instance of a
     subclass made for the purpose whose ``str()`` is the recorded message,
-    with the recorded notes and chain, and ``__init__`` not run (attributes
-    it would set are missing). Otherwise the record itself is raised (an
+    with the recorded notes and chain, and ``__init__`` not run (the public
+    attributes an `AttributedException` recorded are set again; others it
+    would set are missing). Otherwise the record itself is raised (an
     ``Exception``). The record is the ``__enact_recorded__`` attribute of what
     is raised, and the frames of a `TracedException` are recorded again when
     the exception passes on through a call.
@@ -199,6 +228,10 @@ def _rebuilt(record: RecordedException, depth: int) -> BaseException:
             replayed = record
     if replayed is not record:
         replayed.__enact_recorded__ = record  # type: ignore[attr-defined]
+        if isinstance(record, AttributedException):
+            for name, value in record.attributes.items():
+                with contextlib.suppress(Exception):  # a read-only property of the class
+                    setattr(replayed, name, value)
         if isinstance(record, TracedException):
             if record.notes:
                 replayed.__notes__ = list(record.notes)
@@ -282,7 +315,7 @@ def _record(error: BaseException, seen: set[int], length: int) -> TracedExceptio
             cause = record
         else:
             context = record
-    return TracedException(
+    fields = (
         f"{error_type.__module__}.{error_type.__qualname__}",
         message,
         [str(note) for note in notes] if isinstance(notes, list) else [],
@@ -291,6 +324,27 @@ def _record(error: BaseException, seen: set[int], length: int) -> TracedExceptio
         cause,
         context,
     )
+    attributes = _attributes(error)
+    if attributes:
+        return AttributedException(*fields, attributes)
+    return TracedException(*fields)
+
+
+def _attributes(error: BaseException) -> dict[str, Any]:
+    """The public attributes of `error` that can be stored (see `AttributedException`)."""
+    if not _has_dict(error):
+        return {}
+    kept: dict[str, Any] = {}
+    for name, value in list(error.__dict__.items()):
+        if not isinstance(name, str) or name.startswith("_") or isinstance(value, BaseException):
+            continue
+        try:
+            tokens, _ = encode(as_resource(value))
+        except Exception:  # not storable (an HTTP response, a client): left out
+            continue
+        if len(tokens) <= MAX_ATTRIBUTE_BYTES:
+            kept[name] = value
+    return kept
 
 
 def _has_dict(error: BaseException) -> bool:
@@ -315,7 +369,7 @@ def _record_replayed(error: BaseException, recorded: RecordedException) -> Trace
         extra = len(frames) - MAX_FRAMES
         omitted += extra
         frames = frames[:HEAD_FRAMES] + frames[HEAD_FRAMES + extra :]
-    return TracedException(
+    fields = (
         recorded.type_name,
         recorded.message,
         list(recorded.notes),
@@ -324,6 +378,9 @@ def _record_replayed(error: BaseException, recorded: RecordedException) -> Trace
         recorded.cause,
         recorded.context,
     )
+    if isinstance(recorded, AttributedException):
+        return AttributedException(*fields, dict(recorded.attributes))
+    return TracedException(*fields)
 
 
 def _frames(
@@ -412,7 +469,7 @@ def _format_one(record: RecordedException) -> list[str]:
     return parts
 
 
-for _cls in (TracebackFrame, TracedException):
+for _cls in (TracebackFrame, TracedException, AttributedException):
     register_resource_class(_cls)
 
 
