@@ -131,11 +131,12 @@ class AttributedException(TracedException):
 
     An SDK's error carries what a program's handler reads (``status_code``,
     ``body``, ``code``): the attributes in the exception's ``__dict__`` whose
-    names do not start with ``_`` and whose values can be stored, each of at
-    most `MAX_ATTRIBUTE_BYTES` encoded (others, such as an HTTP response
-    object, are left out). An exception raised again from this record has
-    them set again. An exception without such attributes is recorded as a
-    plain `TracedException`.
+    names do not start with ``_`` and whose values are plain data (str,
+    numbers, bytes, None, and lists, tuples and str-keyed dicts of them), each
+    of at most `MAX_ATTRIBUTE_BYTES` encoded, so that any process reads the
+    record (others, such as an HTTP response object, are left out). An
+    exception raised again from this record has them set again. An exception
+    without such attributes is recorded as a plain `TracedException`.
 
     Attributes:
         attributes: The attributes, by name.
@@ -331,20 +332,37 @@ def _record(error: BaseException, seen: set[int], length: int) -> TracedExceptio
 
 
 def _attributes(error: BaseException) -> dict[str, Any]:
-    """The public attributes of `error` that can be stored (see `AttributedException`)."""
+    """The public attributes of `error` that are plain data (see `AttributedException`)."""
     if not _has_dict(error):
         return {}
     kept: dict[str, Any] = {}
     for name, value in list(error.__dict__.items()):
-        if not isinstance(name, str) or name.startswith("_") or isinstance(value, BaseException):
-            continue
-        try:
-            tokens, _ = encode(as_resource(value))
-        except Exception:  # not storable (an HTTP response, a client): left out
-            continue
-        if len(tokens) <= MAX_ATTRIBUTE_BYTES:
-            kept[name] = value
+        if isinstance(name, str) and not name.startswith("_") and _is_plain(value, 0):
+            try:
+                tokens, _ = encode(as_resource(value))
+            except Exception:  # a float('nan') key, a cycle: left out
+                continue
+            if len(tokens) <= MAX_ATTRIBUTE_BYTES:
+                kept[name] = value
     return kept
+
+
+_PLAIN_SCALARS: Final = (type(None), bool, int, float, str, bytes)
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    """Whether `value` is data any process reads without a registered type: a str, number,
+    bytes or None, or a list, tuple or str-keyed dict of such (an HTTP response, a client,
+    a resource of the program's own are not)."""
+    if type(value) in _PLAIN_SCALARS:
+        return True
+    if depth >= 20:
+        return False
+    if type(value) in (list, tuple):
+        return all(_is_plain(item, depth + 1) for item in value)
+    if type(value) is dict:
+        return all(type(key) is str and _is_plain(item, depth + 1) for key, item in value.items())
+    return False
 
 
 def _has_dict(error: BaseException) -> bool:
