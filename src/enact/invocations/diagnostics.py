@@ -368,7 +368,9 @@ def incomplete_error(
             "A journaled call must not end before the calls it made have: asyncio.gather "
             "passes on the first exception and leaves the other calls running. Use "
             "asyncio.TaskGroup (it cancels them, and each cancellation is journaled) or "
-            "asyncio.gather(..., return_exceptions=True) (it waits for all of them)."
+            "asyncio.gather(..., return_exceptions=True) (it waits for all of them); for "
+            "threads, leave the executor's with-block, or concurrent.futures.wait(...), "
+            "before the exception goes on."
         )
     return result
 
