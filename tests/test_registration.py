@@ -170,3 +170,28 @@ def test_a_generator_function_is_refused() -> None:
             enact.register(function)
         assert str(raised.value).startswith(f"{function.__qualname__} is a generator function")
         assert "Return a list instead" in str(raised.value)
+
+
+def test_a_function_that_returns_a_stream_says_to_consume_it() -> None:
+    """A plain function returning an iterator (a generator made inside, an SDK's stream):
+    its call raises an error that says to store what the stream produced, not to write a
+    ResourceWrapper for it."""
+
+    @enact.register
+    def tokens(text: str) -> Iterator[str]:
+        return iter(text.split())
+
+    @enact.register
+    def answer(text: str) -> str:
+        return " ".join(tokens(text))
+
+    with enact.InMemoryStore():
+        invocation = enact.invoke(answer, ("a b",))
+        raised = invocation.get_raised()
+    assert raised.type_name == "enact.errors.UnsupportedValueError"
+    assert raised.message == (
+        "Cannot commit value of type list_iterator at $.output.value: it is an iterator, "
+        "whose items are produced after it is stored (a generator, a streamed response). "
+        "Consume it first and store what it produced: a list (list(...)), the joined text, "
+        "or the final message."
+    )

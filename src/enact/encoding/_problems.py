@@ -7,6 +7,7 @@ the value again (slowly, recording paths) to build a message such as
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final
 
 from enact import registry
@@ -43,6 +44,16 @@ def raise_problem(root: Any) -> Any:
             "model or attrs class that is not registered. Decorate the class with "
             f"@enact.register, or, for a class you do not own (an SDK's), call "
             f"enact.register({type(bad).__qualname__}) once before committing it.",
+            path=path,
+            value_type=type(bad),
+        )
+    if isinstance(bad, Iterator | AsyncIterator):
+        # A stream (a generator, an SDK's streamed response): its items come later.
+        raise UnsupportedValueError(
+            f"Cannot commit value of type {_type_name(type(bad))} at {shown}: it is an "
+            "iterator, whose items are produced after it is stored (a generator, a streamed "
+            "response). Consume it first and store what it produced: a list (list(...)), "
+            "the joined text, or the final message.",
             path=path,
             value_type=type(bad),
         )
