@@ -348,13 +348,13 @@ class Unstorable:
 class RateLimited(Exception):
     """Shaped as an LLM SDK's status error: what a handler reads, and an HTTP response."""
 
-    def __init__(self, message: str, *, status_code: int, body: dict[str, Any]) -> None:
+    status_code: int
+    body: dict[str, Any]
+
+    def __init__(self, message: str, **attributes: Any) -> None:
         super().__init__(message)
-        self.status_code = status_code
-        self.body = body
-        self.response = Unstorable()
-        self.tags = {"llm"}  # storable, but not plain data: another process may not read it
-        self._retries = 2
+        # A set is storable, but not plain data: another process may not read it.
+        vars(self).update(attributes, response=Unstorable(), tags={"llm"}, _retries=2)
 
 
 @enact.register
