@@ -176,6 +176,15 @@ def test_another_function_is_a_difference_of_the_invokable(store: enact.Store) -
     assert "    invokable:" in lines
     assert "      recorded: test_replay_errors.step" in lines
     assert "      new:      test_replay_errors.other_step" in lines
+    # The first fix is the alias a renamed function needs, not deterministic input.
+    fixes = lines[lines.index("How to fix it:") + 1 :]
+    assert fixes[:2] == [
+        "  - If test_replay_errors.step was renamed or moved to test_replay_errors.other_step, "
+        "register it with its old name:",
+        "    @enact.register(aliases=('test_replay_errors.step',)).",
+    ]
+    assert not any("deterministic" in line for line in fixes)
+    assert fixes[2].startswith("  - Or run the call again instead of replaying it")
 
 
 def test_nested_fields_and_missing_keys_are_named_by_path(store: enact.Store) -> None:

@@ -40,15 +40,19 @@ from enact.stores.store import Store
 
 _ENACT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-FIXES: Final = """How to fix it:
+_OTHER_FIXES: Final = (
+    "  - Or run the call again instead of replaying it: strict=False (Invocation.replay,\n"
+    "    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer).\n"
+    "  - Or keep the run as it was recorded and go on in a copy: enact fork RUN (enact.fork),\n"
+    "    then resume or answer the new run."
+)
+
+FIXES: Final = f"""How to fix it:
   - Make the call's input deterministic: a value from the clock, a random generator or
     the network must itself come from a journaled call (wrap time.time() in a registered
     function), so that a replay returns the recorded value.
-  - Or run the call again instead of replaying it: strict=False (Invocation.replay,
-    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer).
-  - Or keep the run as it was recorded and go on in a copy: enact fork RUN (enact.fork),
-    then resume or answer the new run."""
-"""The last lines of every ReplayError message."""
+{_OTHER_FIXES}"""
+"""The last lines of every ReplayError message (but for a call of another function)."""
 
 
 HINT: Final = "Ensure that calls to subinvokables are deterministic or use strict=False."
@@ -117,7 +121,7 @@ def replay_error(
         f"  invokable: {_qualified(invokable)}",
         *_location_lines("called at", location),
         *([] if old is None else _difference_lines(found, cut)),
-        FIXES,
+        _renamed_fixes(old, invokable) if difference == "invokable" else FIXES,
     ]
     return ReplayError(
         "\n".join(lines),
@@ -182,6 +186,22 @@ def unreadable_record_error(
         recorded_request=Request(invokable, input_value),  # the same request: it matched
         new_request=Request(invokable, input_value),
         location=location,
+    )
+
+
+def _renamed_fixes(old: Any, invokable: Any) -> str:
+    """`FIXES` for a call of another invokable: first, the alias that a renamed or moved
+    registered function needs (when the journal recorded a function by name)."""
+    recorded = old.fields.get("invokable") if isinstance(old, RawResource) else None
+    if not isinstance(recorded, RawResource) or recorded.fields:  # not a function's
+        return FIXES
+    if registry.function_info(invokable) is None:
+        return FIXES
+    name = recorded.type_name
+    return (
+        "How to fix it:\n"
+        f"  - If {name} was renamed or moved to {_qualified(invokable)}, register it with "
+        f"its old name:\n    @enact.register(aliases=({name!r},)).\n{_OTHER_FIXES}"
     )
 
 
