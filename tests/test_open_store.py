@@ -134,3 +134,18 @@ for attempt in (lambda: enact.PostgresStore, lambda: enact.open_store("postgresq
     assert first.endswith("pip install 'enact[postgres]'")
     assert second.startswith("Opening postgresql://u:***@h/db needs psycopg 3")
     assert "secret" not in second
+
+
+def test_a_bare_path_gets_the_url_it_most_likely_meant(tmp_path: pathlib.Path) -> None:
+    """A database file's path, or a directory's, is not guessed at (nothing is opened or
+    created), but the error spells the URL to write instead."""
+    for path, url in [
+        ("journal.db", "'sqlite:///journal.db'"),
+        (f"{tmp_path}/runs.sqlite3", f"'sqlite:///{tmp_path}/runs.sqlite3'"),
+        (str(tmp_path), f"'file://{tmp_path}'"),
+    ]:
+        with pytest.raises(enact.InvalidStoreURLError) as caught:
+            enact.open_store(path)
+        assert str(caught.value).endswith(f"{url}).")
+    assert list(tmp_path.iterdir()) == []
+    assert not pathlib.Path("journal.db").exists()

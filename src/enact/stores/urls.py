@@ -65,7 +65,7 @@ def open_store(url: str | os.PathLike[str] | None = None) -> Store:
     scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()
     if not colon or scheme not in ("memory", "file", "sqlite", "postgresql", "postgres"):
-        raise _bad(text, f"unknown URL scheme. Use one of {_SCHEMES} (e.g. {DEFAULT_STORE_URL!r})")
+        raise _bad(text, f"unknown URL scheme. Use one of {_SCHEMES} ({_example_for(text)})")
     if scheme in ("postgresql", "postgres"):
         return _open_postgres(text)
     body, _, query = rest.partition("?")
@@ -105,6 +105,18 @@ def default_store() -> Store:
     The file and its directory are created on first use.
     """
     return open_store(default_store_url())
+
+
+def _example_for(text: str) -> str:
+    """The URL a bare path most likely meant (a database file, a directory), as advice."""
+    import urllib.parse  # loaded when a URL is read, not by `import enact`
+
+    if text.lower().endswith((".db", ".sqlite", ".sqlite3")):
+        return f"for the SQLite file {text!r}: 'sqlite:///{urllib.parse.quote(text)}'"
+    if text and os.path.isdir(text):
+        directory = os.path.abspath(text)
+        return f"for the directory {text!r}: 'file://{urllib.parse.quote(directory)}'"
+    return f"e.g. {DEFAULT_STORE_URL!r}"
 
 
 def _file_path(url: str, body: str) -> str:
