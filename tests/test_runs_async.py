@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,5 +203,59 @@ def test_a_run_left_with_gathered_calls_running_is_marked_interrupted_at_once(
         await asyncio.sleep(0.3)  # the calls left running end: the run stays as it was
         assert enact.get_run("gathered").head == run.head
 
+    with enact.SQLiteStore(tmp_path / "store.db"):
+        asyncio.run(main())
+
+
+LEAVES: list[str] = []
+ROOT_TASK: list[asyncio.Task[Any]] = []
+
+
+@enact.register
+async def slow_leaf(group: int, index: int) -> int:
+    if ROOT_TASK and (group, index) == (2, 0):
+        # Ctrl-C's stand-in, at the worst moment: the run's task is cancelled while the
+        # other leaves of this group are scheduled but have not started.
+        ROOT_TASK.pop().cancel()
+    await asyncio.sleep(0.01 * index)
+    LEAVES.append(f"{group}.{index}")
+    return index
+
+
+@enact.register
+async def leaf_group(group: int) -> int:
+    if group == 2:
+        await asyncio.sleep(0.1)  # groups 0 and 1 finish first
+    return sum(await asyncio.gather(*(slow_leaf(group, index) for index in range(4))))
+
+
+@enact.register
+async def groups(n: int) -> int:
+    return sum(await asyncio.gather(*(leaf_group(group) for group in range(n))))
+
+
+def test_a_run_cancelled_around_gathered_calls_is_interrupted_and_resumes(
+    tmp_path: Path,
+) -> None:
+    """Cancelling the task of a run (what asyncio.run does on Ctrl-C) while gathered calls
+    have not started yet: the cancellation goes on as itself (not as an
+    IncompleteSubinvocationError of the call that made them), the run is interrupted,
+    and resuming it runs only the calls that had not finished."""
+
+    async def main() -> None:
+        task = asyncio.ensure_future(enact.invoke_async(groups, (3,), run_id="cancelled"))
+        ROOT_TASK.append(task)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        run = enact.get_run("cancelled")
+        assert (run.status, run.state.status) == ("interrupted", "interrupted")
+        finished = list(LEAVES)
+        assert sorted(finished) == [f"{g}.{i}" for g in range(2) for i in range(4)]
+        done = await enact.resume_async("cancelled")
+        assert done.status == "complete"
+        assert done.invocation().get_output() == 3 * 6  # type: ignore[union-attr]
+        assert sorted(LEAVES[len(finished) :]) == [f"2.{i}" for i in range(4)]
+
+    LEAVES.clear()
     with enact.SQLiteStore(tmp_path / "store.db"):
         asyncio.run(main())

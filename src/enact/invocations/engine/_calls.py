@@ -525,6 +525,11 @@ class ChildCall:
         _frame.reset(token)
         if isinstance(error, ReplayError | IncompleteSubinvocationError):
             return
+        if not isinstance(error, Exception) and child.first_incomplete() is not None:
+            # Cancelled while calls it made are still being cancelled (Ctrl-C in
+            # asyncio.run, a gather cancelled around it): not recorded, as an interrupt
+            # is not, so that the cancellation goes on; a resume runs it again.
+            return
         try:
             self.finish(child, None, error)
         except (ReplayError, IncompleteSubinvocationError):
