@@ -539,6 +539,8 @@ def test_an_interrupt_marks_the_run_interrupted_and_is_reraised(
     run = enact.get_run("int")
     assert (run.status, run.state.status, run.state.event) == ("interrupted",) * 3
     assert [listed.id for listed in enact.list_runs(status="interrupted")] == ["int"]
+    assert run.state.raised is not None  # what interrupted it, recorded in the state
+    assert store.checkout(run.state.raised).type_name == f"builtins.{type(error).__name__}"
     before = calls.copy()
     done = enact.resume("int")
     assert done.status == "complete"
@@ -577,6 +579,10 @@ def test_a_run_that_no_longer_matches_its_code_is_marked_interrupted_at_once(
         run = enact.get_run("versioned")
         assert (run.status, run.state.status) == ("interrupted", "interrupted")
         assert run.state.owner is None and run.state.lease_until is None
+        assert run.state.raised is not None
+        why = store.checkout(run.state.raised)
+        assert why.type_name == "enact.errors.ReplayError"
+        assert "Replay stopped at call [0]" in why.message  # pair(0) is now called as pair(1)
         # A replay of a recorded invocation is a new run: marked the same way.
         with pytest.raises(enact.ReplayError):
             finished.rewind(0).replay()  # type: ignore[union-attr]

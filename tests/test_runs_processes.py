@@ -16,6 +16,7 @@ import collections
 import contextlib
 import dataclasses
 import json
+import os
 import pathlib
 import random
 import signal
@@ -232,6 +233,17 @@ def interrupt_then_resume(
     assert worker.returncode != 0 and "KeyboardInterrupt" in err, err
     run = check_interrupted(store)
     assert (run.state.status, run.state.event) == ("interrupted", "interrupted")
+    history = subprocess.run(
+        [sys.executable, "-m", "enact", "--store", url, "log", "--history", run.id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+        check=True,
+    )
+    # asyncio.run turns Ctrl-C into the cancellation of its task (then KeyboardInterrupt).
+    cause = "KeyboardInterrupt" if command == "sequential" else "asyncio.exceptions.CancelledError"
+    assert f"interrupted  interrupted by {cause}" in history.stdout, history.stdout
     before = read_ledger(ledger)
     outcome = finish(start("resume", url, ledger))
     after = read_ledger(ledger)

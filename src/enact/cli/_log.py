@@ -26,8 +26,9 @@ from enact.cli._app import CLIError, Session, command_options
 from enact.cli._journal import pass_session, resolve_run
 from enact.cli._safe import clean
 from enact.encoding import DecodeError
-from enact.errors import CorruptObjectError, NotFoundError
+from enact.errors import CorruptObjectError, EnactError, NotFoundError
 from enact.invocations import runs
+from enact.invocations.exceptions import describe_exception
 from enact.refs import Ref
 from enact.stores.base import NameQuery
 from enact.stores.store import Store
@@ -357,6 +358,8 @@ def _history(session: Session, run: runs.Run, limit: int | None, as_json: bool) 
         when = datetime.datetime.fromtimestamp(state.updated).astimezone()
         status = _render.run_status(state.status)
         event = state.event + (f" from {state.forked_from}" if state.event == "forked" else "")
+        if state.event == "interrupted" and state.raised is not None:
+            event += f" by {_interruption(session.store(), state.raised)}"
         table.add_row(
             ref.digest[:12],
             when.strftime("%Y-%m-%d %H:%M:%S"),
@@ -369,6 +372,15 @@ def _history(session: Session, run: runs.Run, limit: int | None, as_json: bool) 
     session.out.print(table)
     if cut:
         session.out.print(Text("Older states not shown: --all shows them.", style="dim"))
+
+
+def _interruption(store: Store, raised: Ref[Any]) -> str:
+    """What interrupted a run (``KeyboardInterrupt``, ``ReplayError: ...``): its first line."""
+    try:
+        record = store.checkout(raised)
+    except EnactError as err:
+        return f"(unreadable: {type(err).__name__})"
+    return describe_exception(record).partition("\n")[0]
 
 
 def _table(*columns: tuple[str, bool]) -> Table:

@@ -19,6 +19,7 @@ from enact.invocations.engine import (
     ChildCall,
     RootOutcome,
 )
+from enact.invocations.exceptions import record_exception
 from enact.invocations.records import Output, Request, Response
 from enact.invocations.responses import commit_response
 from enact.invocations.runs._journal import (
@@ -327,7 +328,12 @@ class RunHandle:
                     timings = self._timings("interrupted")
                     journal_to = next(self._seq)
                     event = "interrupted"
-                    return self._next(event, event, journal_to=journal_to, **timings)
+                    # What interrupted it, for `enact log --history` and `Run.state`.
+                    raised = self.store.commit(record_exception(error))
+                    return self._next(
+                        event, event, journal_to=journal_to, raised=raised, raised_here=True,
+                        **timings,
+                    )  # fmt: skip
 
                 self._move_with(make_state)
             except Exception as failure:

@@ -57,7 +57,9 @@ class RunState(Resource):
         journal_from: The first journal entry (sequence number) this state
             overlays on `tree`.
         journal_to: One past the last journal entry of this state.
-        raised: The exception the root call ended with, if any.
+        raised: The exception the root call ended with, if any; of an
+            ``interrupted`` state, the record of what interrupted the run
+            (``KeyboardInterrupt``, a ``ReplayError``).
         raised_here: Whether the root call itself raised it.
         event: What made this state (``started``, ``finished``, ``answered``,
             ``claimed``, ``interrupted``, ``forked``).
