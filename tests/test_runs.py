@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import pathlib
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from helpers.counting import CountingSQLiteBackend, counted_reads, recorded
 import enact
 from enact.invocations import answer, pending_input_requests
 from enact.stores.base import NameQuery
+from enact.stores.store import _Batch
 
 calls: collections.Counter[str] = collections.Counter()
 """How many times each journaled body ran in this process, by key."""
@@ -548,6 +550,43 @@ def test_an_interrupt_marks_the_run_interrupted_and_is_reraised(
     again = calls - before
     # pair.2 was in flight (interrupted before its doubles); pairs 0 and 1 do not run again.
     assert again == {"nested": 1, "pair.2": 1, "pair.3": 1, "pair.4": 1, **_doubles(2, 3, 4)}
+
+
+def test_an_interrupt_at_the_end_of_a_calls_record_still_marks_the_run(
+    store: enact.Store,
+) -> None:
+    """Ctrl-C can land between a call's record block ending and its write (seen once in
+    a few hundred Ctrl-Cs): that call's record is not written, but the run is still
+    marked interrupted (it used to stay running, its mark refused as inside a block),
+    and resume runs that call and the ones after it only."""
+    block_exit = _Batch.__exit__.__code__
+    exits = [0]
+
+    def interrupt_at_the_fourth_record(frame: Any, event: str, arg: Any) -> None:
+        # A trace function that raises does so in the frame just entered, before its first
+        # line: where a signal's KeyboardInterrupt lands at worst.
+        if event == "call" and frame.f_code is block_exit:
+            exits[0] += 1
+            if exits[0] == 4:
+                raise KeyboardInterrupt
+
+    sys.settrace(interrupt_at_the_fourth_record)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            enact.invoke(total, (6,), run_id="cut")
+    finally:
+        sys.settrace(None)
+    run = enact.get_run("cut")
+    assert (run.state.status, run.state.event) == ("interrupted", "interrupted")
+    assert store.checkout(run.state.raised).type_name == "builtins.KeyboardInterrupt"  # type: ignore[arg-type]
+    assert not store.in_batch()
+    before = calls.copy()
+    assert before == {"total": 1, "double.0": 1, "double.1": 1, "double.2": 1}
+    done = enact.resume("cut")
+    assert done.status == "complete"
+    assert done.invocation().get_output() == 2 * sum(range(6))  # type: ignore[union-attr]
+    # double.2 ran, but its record was cut: it runs again, as a call still running would.
+    assert calls - before == {"total": 1, **{f"double.{i}": 1 for i in range(2, 6)}}
 
 
 code_version = ["recorded"]

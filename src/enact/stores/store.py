@@ -17,7 +17,7 @@ import itertools
 import threading
 from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from enact import context
 from enact.encoding import DecodeError, decode, encode, scan_links
@@ -234,6 +234,20 @@ class Store:
                 durable form first (`StorageBackend.commit_call`).
         """
         return _Batch(self, keep_on_exception, call_record)
+
+    def batch_context(self) -> object:
+        """The `batch` block this thread or task is in (opaque; None-like outside one), for
+        `restore_batch_context`."""
+        return (self._pending.get(), self._pending_names.get())
+
+    def restore_batch_context(self, context: object) -> None:
+        """Puts this thread or task back in the block `batch_context` returned, leaving
+        every block entered since without writing it: for an interrupt
+        (KeyboardInterrupt) that hit a block between its end and its write, so that the
+        block was never left."""
+        pending, names = cast("tuple[Any, Any]", context)
+        self._pending.set(pending)
+        self._pending_names.set(names)
 
     def _write_with_names(
         self,

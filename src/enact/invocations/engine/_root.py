@@ -215,6 +215,7 @@ class _Root:
         self.outcome: RootOutcome | None = None
         self.started = 0
         self._batch: Any = None
+        self._batch_context: object = None
         self._token: Any = None
         self.served: Ref[Response] | None = None
         self.provider: providers.CallProvider | None = None
@@ -249,6 +250,7 @@ class _Root:
         )
 
     def __enter__(self) -> _Root:
+        self._batch_context = self.store.batch_context()
         if not self.plan.durable_calls:
             self._batch = self.store.batch()
             self._batch.__enter__()
@@ -268,6 +270,10 @@ class _Root:
             # KeyboardInterrupt, SystemExit, cancellation: what finished is in the
             # journal already (durable calls); the run is marked and the error goes on.
             self._end_batch(error)
+            # An interrupt that hit a call's record between its block's end and its
+            # write left this thread in that block: out of it, unwritten (the call
+            # runs again on resume), so that the run can be marked.
+            self.store.restore_batch_context(self._batch_context)
             self._timed(ended, None, error)
             if self.plan.sink is not None:
                 self.plan.sink.interrupted(error)
