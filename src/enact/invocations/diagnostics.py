@@ -40,9 +40,12 @@ from enact.stores.store import Store
 
 _ENACT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-_OTHER_FIXES: Final = (
+_RERUN_FIX: Final = (
     "  - Or run the call again instead of replaying it: strict=False (Invocation.replay,\n"
-    "    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer).\n"
+    "    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer)."
+)
+_OTHER_FIXES: Final = (
+    f"{_RERUN_FIX}\n"
     "  - Or keep the run as it was recorded and go on in a copy: enact fork RUN (enact.fork),\n"
     "    then resume or answer the new run."
 )
@@ -173,18 +176,19 @@ def unreadable_record_error(
         *_location_lines("called at", location),
         "How to fix it:",
         *fixes,
-        "  - Or run the call again instead of replaying it: strict=False (Invocation.replay,",
-        "    enact.resume, enact.answer), or --no-strict (enact replay, resume, answer).",
+        _RERUN_FIX,
     ]
+    described = describe_request(invokable, input_value, short=False)
+    request = Request(invokable, input_value)  # the recorded one too: it matched
     return ReplayError(
         "\n".join(lines),
         path=path,
-        expected=describe_request(invokable, input_value, short=False),
-        actual=describe_request(invokable, input_value, short=False),
+        expected=described,
+        actual=described,
         difference="unreadable record",
         invokable=invokable,
-        recorded_request=Request(invokable, input_value),  # the same request: it matched
-        new_request=Request(invokable, input_value),
+        recorded_request=request,
+        new_request=request,
         location=location,
     )
 

@@ -295,7 +295,7 @@ class ChildCall:
                 elif (
                     recorded.request.digest == digest
                     or upgrades_to(frame.store, recorded.request, tokens)
-                ) and self._replay_readable(recorded, input_value):
+                ) and self._replay_readable(recorded):
                     return
                 if frame.strict:
                     raise replay_error(
@@ -325,7 +325,7 @@ class ChildCall:
         """A ref to this call's request (made when needed: a replayed call never is)."""
         return Ref._unchecked(self.digest)
 
-    def _replay_readable(self, recorded: Invocation, input_value: Any) -> bool:
+    def _replay_readable(self, recorded: Invocation) -> bool:
         """`_replay`, for a record this process can read; False if it cannot and the
         replay is not strict (the record is skipped: the call runs).
 
@@ -342,7 +342,7 @@ class ChildCall:
             self.child_template = None
             if frame.strict:
                 raise unreadable_record_error(
-                    frame.path, self.index, self.invokable, input_value, err
+                    frame.path, self.index, self.invokable, self.input, err
                 ) from err
             return False
         return True
