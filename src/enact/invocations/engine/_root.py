@@ -269,24 +269,14 @@ class _Root:
         if error is not None and not isinstance(error, Exception):
             # KeyboardInterrupt, SystemExit, cancellation: what finished is in the
             # journal already (durable calls); the run is marked and the error goes on.
-            self._end_batch(error)
-            # An interrupt that hit a call's record between its block's end and its
-            # write left this thread in that block: out of it, unwritten (the call
-            # runs again on resume), so that the run can be marked.
-            self.store.restore_batch_context(self._batch_context)
-            self._timed(ended, None, error)
-            if self.plan.sink is not None:
-                self.plan.sink.interrupted(error)
+            self._stopped(error, ended)
             return False
         if isinstance(error, ReplayError | IncompleteSubinvocationError):
             # The program no longer matches its journal (or left a child running): the
             # run cannot go on with this code. It is marked interrupted at once, as a
             # worker marks it, for `enact.resume` once the code is fixed; not left
             # showing as running until its lease runs out.
-            self._end_batch(error)
-            self._timed(ended, None, error)
-            if self.plan.sink is not None:
-                self.plan.sink.interrupted(error)
+            self._stopped(error, ended)
             return False
         sink = self.plan.sink
         if sink is not None:
@@ -299,8 +289,7 @@ class _Root:
                 # Found by the root's own close (a recorded call it no longer makes, a
                 # child still running): nothing of the close was written; the run is
                 # marked interrupted at once, as above.
-                self._timed(ended, None, failure)
-                sink.interrupted(failure)
+                self._stopped(failure, ended)
                 raise
             return True
         try:
@@ -311,6 +300,18 @@ class _Root:
         self._end_batch(None)
         self._timed(ended, self.outcome.output, self.outcome.error)
         return True
+
+    def _stopped(self, error: BaseException, ended: int) -> None:
+        """The run stops with `error` (an interrupt, or code that no longer matches its
+        journal): nothing more of it is written but its mark as interrupted."""
+        self._end_batch(error)
+        # An interrupt that hit a call's record between its block's end and its write
+        # left this thread in that block: out of it, unwritten (the call runs again on
+        # resume), so that the run can be marked.
+        self.store.restore_batch_context(self._batch_context)
+        self._timed(ended, None, error)
+        if self.plan.sink is not None:
+            self.plan.sink.interrupted(error)
 
     def _closed(self, error: BaseException | None, ended: int) -> RootOutcome:
         """`_finish`, then the root's timing (which the run's timings record includes)."""
