@@ -172,9 +172,8 @@ def _extra_slots(base: type, fields: set[str]) -> str | None:
 
 def _pydantic_builder(cls: Any) -> Any:
     """Makes instances the way ``model_construct`` does, without running hooks again."""
-    stored = registry.declared_field_names(cls)
-    open_model = stored[-len(registry.OPEN_MODEL_STATE) :] == registry.OPEN_MODEL_STATE
-    names = stored[: -len(registry.OPEN_MODEL_STATE)] if open_model else stored
+    open_model = registry.is_open_model(cls)
+    names = tuple(cls.__pydantic_fields__)  # the declared fields (not OPEN_MODEL_STATE)
     fields_set = frozenset(names)
     root = bool(getattr(cls, "__pydantic_root_model__", False))
     new = cls.__new__

@@ -128,10 +128,16 @@ def declared_field_names(cls: type) -> tuple[str, ...]:
         return tuple(attribute.name for attribute in attributes)
     model_fields = cls.__dict__.get("__pydantic_fields__")
     if isinstance(model_fields, dict):  # complete or not (``defer_build``, as LLM SDKs use)
-        if getattr(cls, "model_config", {}).get("extra") == "allow":
+        if is_open_model(cls):
             return (*model_fields, *OPEN_MODEL_STATE)
         return tuple(model_fields)
     return ()
+
+
+def is_open_model(cls: type) -> bool:
+    """Whether `cls` is a pydantic model that allows extra fields (its stored fields end
+    with `OPEN_MODEL_STATE`)."""
+    return getattr(cls, "model_config", {}).get("extra") == "allow"
 
 
 OPEN_MODEL_STATE: Final = ("__pydantic_extra__", "__pydantic_fields_set__")
