@@ -340,7 +340,7 @@ def _attributes(error: BaseException) -> dict[str, Any]:
         if isinstance(name, str) and not name.startswith("_") and _is_plain(value, 0):
             try:
                 tokens, _ = encode(as_resource(value))
-            except Exception:  # a float('nan') key, a cycle: left out
+            except Exception:  # recording an exception never fails over one attribute
                 continue
             if len(tokens) <= MAX_ATTRIBUTE_BYTES:
                 kept[name] = value
