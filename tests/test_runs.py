@@ -205,7 +205,20 @@ def test_a_given_run_id_is_kept_and_cannot_be_reused(store: enact.Store) -> None
     assert raised.value.run_id == "ticket-42"
     assert raised.value.status == "complete"
     assert "ticket-42" in str(raised.value)
+    assert "fork it (enact.fork)" in str(raised.value)  # a finished run is not resumed
     assert calls == {}
+
+
+def test_a_taken_run_id_of_a_waiting_run_says_to_answer_it(store: enact.Store) -> None:
+    """The error for a taken id says what to do with the run that has it, by its status."""
+    enact.invoke(ask, (1,), run_id="ticket-43")
+    assert enact.get_run("ticket-43").status == "waiting"
+    with pytest.raises(
+        enact.RunConflictError,
+        match=r"status waiting\). It waits for input: "
+        r"answer it with enact\.answer, or choose another run id\.",
+    ):
+        enact.invoke(ask, (1,), run_id="ticket-43")
 
 
 def run_index_names(store: enact.Store) -> list[str]:

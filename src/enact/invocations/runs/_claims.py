@@ -651,8 +651,8 @@ def start_run(
         head, state = create_run(store, make_state)
     except RunConflictError as err:
         raise RunConflictError(
-            f"A run with id {run_id!r} exists already (status {err.status}). Continue it with "
-            "enact.resume / answer, or choose another run id.",
+            f"A run with id {run_id!r} exists already (status {err.status}). "
+            f"{_EXISTING_RUN_HINTS.get(err.status or '', _EXISTING_RUN_HINT)}",
             run_id=run_id,
             status=err.status,
             head=err.head,
@@ -660,6 +660,19 @@ def start_run(
     if not running:
         return head, state
     return RunHandle(store, state, head, lease_seconds=lease_seconds, trees=trees)
+
+
+_EXISTING_RUN_HINT: Final = "Look it up with enact.get_run, or choose another run id."
+_EXISTING_RUN_HINTS: Final = {
+    "waiting": "It waits for input: answer it with enact.answer, or choose another run id.",
+    "answered": "Continue it with enact.resume, or choose another run id.",
+    "interrupted": "Continue it with enact.resume, or choose another run id.",
+    "queued": "A worker will run it (or enact.resume here); or choose another run id.",
+    "running": "Another process is running it now; or choose another run id.",
+    "complete": "It has finished: fork it (enact.fork) to run it again, or choose another run id.",
+    "raised": "It has finished: fork it (enact.fork) to run it again, or choose another run id.",
+}
+"""What to do about a run id that is taken, by the existing run's status."""
 
 
 CLAIMABLE: Final = frozenset({"queued", "answered", "interrupted", "waiting"})
