@@ -544,3 +544,81 @@ def test_a_recorded_result_of_a_changed_class_stops_the_replay(program: Program)
     assert read["ledger"] == ["triage"]
     assert "the stored field(s) ['priority'] are not fields of the class any more" in read["error"]
     assert "or migrate the stored objects: enact migrate." in read["error"]
+
+
+APPROVAL_V1 = (
+    TRIAGE_V1
+    + """\
+
+@enact.register
+def approve(title: str) -> str:
+    _ran("approve")
+    ticket = open_ticket(title)
+    if enact.request_input(bool, context=f"close {ticket.title}?"):
+        return f"closed {ticket.title}"
+    return "kept"
+"""
+)
+
+WAIT_FOR_APPROVAL = """\
+import app
+enact.invoke(app.approve, ("printer on fire",), run_id="approval")
+print(json.dumps(enact.get_run("approval").status))
+"""
+
+ANSWER_APPROVAL = """\
+import app
+requests = [list(path) for path, _ in enact.pending_input_requests(enact.get_run("approval"))]
+try:
+    run = enact.answer("approval", True, run_now=True)
+except enact.ReplayError as err:
+    result = {"error": str(err), "difference": err.difference, "path": list(err.path)}
+else:
+    result = {"output": run.invocation().get_output()}
+result.update(requests=requests, status=enact.get_run("approval").status,
+              ledger=open("ledger.txt").read().split())
+print(json.dumps(result))
+"""
+
+RESUME_APPROVAL = """\
+import app
+run = enact.resume("approval")
+print(json.dumps({"status": run.status, "output": run.invocation().get_output(),
+                  "ledger": open("ledger.txt").read().split()}))
+"""
+
+
+def test_a_waiting_run_whose_earlier_result_changed_class_keeps_its_answer(
+    program: Program,
+) -> None:
+    """A run waits for a person; a deploy changes the class of an earlier call's result
+    incompatibly. Its request is still listed (the inbox does not decode finished calls'
+    outputs), answering stops at that call with a ReplayError naming it (nothing runs),
+    and the run is left interrupted with the answer kept: after the code is fixed, a
+    resume finishes it with that answer, running no recorded call again."""
+    program.module(APPROVAL_V1)
+    (program.root / "ledger.txt").write_text("")
+    assert program.run(WAIT_FOR_APPROVAL) == "waiting"
+    program.module(
+        APPROVAL_V1.replace("    priority: int\n", "").replace("Ticket(title, 2)", "Ticket(title)")
+    )
+    inbox = program.cli("inbox", imports=True)
+    assert inbox.returncode == 0, inbox.stderr
+    assert "close printer on fire?" in inbox.stdout
+
+    read = program.run(ANSWER_APPROVAL)
+    assert read["requests"] == [[1]]
+    assert read["difference"] == "unreadable record"
+    assert read["path"] == [0]
+    assert read["error"].startswith("Cannot replay open_ticket(")
+    assert read["status"] == "interrupted"
+    # The first run, then the root again up to the call it could not replay.
+    assert read["ledger"] == ["approve", "open_ticket", "approve"]
+
+    program.module(APPROVAL_V1)
+    (program.root / "ledger.txt").write_text("")
+    assert program.run(RESUME_APPROVAL) == {
+        "status": "complete",
+        "output": "closed printer on fire",
+        "ledger": ["approve"],
+    }

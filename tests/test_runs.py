@@ -221,6 +221,22 @@ def test_a_taken_run_id_of_a_waiting_run_says_to_answer_it(store: enact.Store) -
         enact.invoke(ask, (1,), run_id="ticket-43")
 
 
+def test_resuming_a_waiting_or_finished_run_says_what_to_do_instead(
+    store: enact.Store,
+) -> None:
+    """A waiting run is answered, not resumed; a finished one is forked."""
+    enact.invoke(ask, (1,), run_id="waits")
+    with pytest.raises(enact.RunConflictError) as raised:
+        enact.resume("waits")
+    assert raised.value.status == "waiting"
+    assert str(raised.value).endswith(
+        "It waits for input: answer it (enact.answer, or `enact answer RUN`)."
+    )
+    enact.invoke(total, (2,), run_id="done")
+    with pytest.raises(enact.RunConflictError, match=r"is complete; .* Fork it to run it again"):
+        enact.resume("done")
+
+
 def run_index_names(store: enact.Store) -> list[str]:
     return [name for name, _ in store.list_names(NameQuery("enact/run-index/"))]
 

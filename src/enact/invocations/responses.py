@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from enact.encoding import encode
+from enact.encoding import RawResource, decode_raw, encode
 from enact.errors import InvocationError
 from enact.invocations.records import Output, Response
 from enact.refs import Ref
@@ -50,6 +50,17 @@ def read_response(store: Store, ref: Ref[Response]) -> Response:
             )
         _remember_response(cache, ref.digest, response)
     return response
+
+
+def holds_output(store: Store, ref: Ref[Response]) -> bool:
+    """Whether the response `ref` points to records an output, read without its classes.
+
+    For readers that only need to know that a call finished (the search for
+    pending input requests) when `read_response` cannot decode its output: a
+    class renamed or changed since the call returned.
+    """
+    raw = decode_raw(store.read_tokens(ref))
+    return isinstance(raw, RawResource) and raw.fields.get("output") is not None
 
 
 def _leaf_response(tokens: bytes) -> Response | None:

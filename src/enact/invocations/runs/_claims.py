@@ -735,6 +735,8 @@ def claim(
             + (
                 "Wait for it, or for its lease to expire."
                 if held
+                else "It waits for input: answer it (enact.answer, or `enact answer RUN`)."
+                if status == "waiting"
                 else "Fork it to run it again as a new run."
             ),
             run_id=current.id,
