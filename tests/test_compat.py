@@ -572,7 +572,8 @@ requests = [list(path) for path, _ in enact.pending_input_requests(enact.get_run
 try:
     run = enact.answer("approval", True, run_now=True)
 except enact.ReplayError as err:
-    result = {"error": str(err), "difference": err.difference, "path": list(err.path)}
+    result = {"error": str(err), "difference": err.difference, "path": list(err.path),
+              "notes": err.__notes__}
 else:
     result = {"output": run.invocation().get_output()}
 result.update(requests=requests, status=enact.get_run("approval").status,
@@ -612,6 +613,11 @@ def test_a_waiting_run_whose_earlier_result_changed_class_keeps_its_answer(
     assert read["path"] == [0]
     assert read["error"].startswith("Cannot replay open_ticket(")
     assert read["status"] == "interrupted"
+    assert read["notes"] == [
+        "The answer is recorded: run 'approval' is interrupted, and `enact resume approval` "
+        "(enact.resume) continues it with this answer once the program replays its journal "
+        "again."
+    ]
     # The first run, then the root again up to the call it could not replay.
     assert read["ledger"] == ["approve", "open_ticket", "approve"]
 
@@ -622,3 +628,22 @@ def test_a_waiting_run_whose_earlier_result_changed_class_keeps_its_answer(
         "output": "closed printer on fire",
         "ledger": ["approve"],
     }
+
+
+def test_answering_from_the_command_line_after_an_incompatible_change_says_it_kept_it(
+    program: Program,
+) -> None:
+    """`enact answer` shows the ReplayError and that the answer is kept (exit status 1)."""
+    program.module(APPROVAL_V1)
+    (program.root / "ledger.txt").write_text("")
+    assert program.run(WAIT_FOR_APPROVAL) == "waiting"
+    program.module(
+        APPROVAL_V1.replace("    priority: int\n", "").replace("Ticket(title, 2)", "Ticket(title)")
+    )
+    done = program.cli("--import", "app", "answer", "approval", "--input", "yes", imports=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Cannot replay open_ticket(" in done.stderr
+    assert "The answer is recorded: run 'approval' is interrupted, and `enact resume" in (
+        " ".join(done.stderr.split())
+    )
+    assert program.cli("log", imports=True).stdout.count("interrupted") == 1

@@ -484,3 +484,40 @@ def test_indentation_styles_cover_every_depth_the_pages_use(client: TestClient) 
     assert ".depth-0 { padding-left: 0.0rem; }" in styles.text
     assert ".depth-12 { padding-left: 14.4rem; }" in styles.text
     assert ".depth-13" not in styles.text
+
+
+_STEP_INPUT = {"value": 1}
+
+
+@enact.register
+def ui_lookup(value: int) -> int:
+    return value * 10
+
+
+@enact.register
+def ui_changing_agent() -> str:
+    found = ui_lookup(_STEP_INPUT["value"])
+    return f"{found}: {enact.request_input(str, context='go on?')}"
+
+
+def test_an_answer_whose_replay_stops_is_kept_and_said_so(
+    client: TestClient, store: enact.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program changed since the run was journaled: the answer is recorded, the replay
+    stops with a ReplayError, and the page says the run is interrupted and resumable with
+    that answer (not "not answered"); once the program is fixed, resume finishes it."""
+    with store:
+        enact.invoke(ui_changing_agent, run_id="changed-1")
+    monkeypatch.setitem(_STEP_INPUT, "value", 2)  # the call the run made is not made now
+    response = _answer(client, "changed-1", {"answer": "yes"})
+    assert response.status_code == 200
+    assert "answer recorded, but the run stopped: " in response.text
+    assert "Replay stopped at call [0]" in response.text
+    assert "`enact resume changed-1` continues it with this answer" in response.text
+    assert "not answered" not in response.text
+    monkeypatch.setitem(_STEP_INPUT, "value", 1)
+    with store:
+        assert enact.get_run("changed-1", store=store).status == "interrupted"
+        run = enact.resume("changed-1")
+        invocation = run.invocation()
+        assert invocation is not None and invocation.get_output() == "10: yes"

@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         print_error("Aborted.")
         code = 1
     except ReplayError as err:  # several lines: where, what differs, how to fix it
-        first, *more = str(err).split("\n")
+        first, *more = "\n".join([str(err), *getattr(err, "__notes__", ())]).split("\n")
         print_error(_error_prefix() + first, more=more)
         code = 1
     except EnactError as err:

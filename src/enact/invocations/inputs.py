@@ -15,7 +15,7 @@ import dataclasses
 import typing
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from enact.errors import InvocationError, UnknownTypeError, check_keywords
+from enact.errors import InvocationError, ReplayError, UnknownTypeError, check_keywords
 from enact.invocations.answers import convert_answer, parse_answer
 from enact.invocations.engine import (
     Invocation,
@@ -474,7 +474,16 @@ def answer_run(
     handle, before = claim(
         current, expected=current.head, event="answered", answer=(where, digest, value)
     )
-    run_claimed(handle, before, strict=strict)
+    try:
+        run_claimed(handle, before, strict=strict)
+    except ReplayError as err:
+        # The claim stored the answer; the run stopped before the program went on.
+        err.add_note(
+            f"The answer is recorded: run {current.id!r} is interrupted, and `enact resume "
+            f"{current.id}` (enact.resume) continues it with this answer once the program "
+            "replays its journal again."
+        )
+        raise
     return get_run(handle.run_id, store=handle.store)
 
 

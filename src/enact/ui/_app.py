@@ -26,9 +26,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from enact import jsonview, pretty
-from enact.errors import EnactError, InputTypeError, RunConflictError
+from enact.errors import EnactError, InputTypeError, ReplayError, RunConflictError
 from enact.invocations.inputs import InputRequest, answer, run_input_requests
-from enact.invocations.runs import STATUSES, Run, run_index_name
+from enact.invocations.runs import STATUSES, Run, get_run, run_index_name
 from enact.invocations.timings import Timings
 from enact.refs import Ref
 from enact.stores.store import Store
@@ -388,6 +388,16 @@ class UI:
             return f"not answered: {err}"
         except InputTypeError as err:
             return str(err).rstrip(".")
+        except ReplayError as err:
+            # The answer was recorded with the claim; the replay stopped before the
+            # program went on (the code changed since the run was journaled).
+            if get_run(run.id, store=run.store).status == "interrupted":
+                return (
+                    f"answer recorded, but the run stopped: {err}\nThe run is interrupted: "
+                    f"once the code is fixed, `enact resume {run.id}` continues it with this "
+                    "answer"
+                )
+            return f"not answered: {err}"
         except EnactError as err:
             return f"not answered: {err}"
 
