@@ -43,6 +43,7 @@ from enact.invocations.engine._invocation import (
     TemplateSlot,
     prefetch_calls,
 )
+from enact.invocations.engine._matching import commit_request
 from enact.invocations.engine._root import (
     RootOutcome,
     RootPlan,
@@ -71,6 +72,7 @@ __all__ = [
     "RootSink",
     "TemplateSlot",
     "commit_exception",
+    "commit_request",
     "current_frame",
     "invoke_root",
     "invoke_root_async",

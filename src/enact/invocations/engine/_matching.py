@@ -13,7 +13,7 @@ from typing import Any, Final
 from enact import registry
 from enact.digests import quote
 from enact.encoding import DECODE, encode, read_back, spell_primitive
-from enact.errors import EnactError, UnrecordedCallError
+from enact.errors import EnactError, UnrecordedCallError, UnsupportedValueError
 from enact.invocations import providers
 from enact.invocations.diagnostics import describe_request
 from enact.invocations.engine._invocation import Invocation, OpenCall
@@ -49,7 +49,48 @@ def request_tokens(invokable: Any, input_value: Any) -> tuple[bytes, list[str]]:
                 head, middle, tail = frame
                 text = head + args + middle + spelled_kwargs + tail
                 return text.encode("utf-8"), []
-    return encode(Request(invokable, input_value))
+    try:
+        return encode(Request(invokable, input_value))
+    except UnsupportedValueError as err:
+        raise explained_request_error(err, invokable) from err.__cause__
+
+
+def commit_request(store: Store, invokable: Any, input_value: Any) -> Ref[Request]:
+    """Commits ``Request(invokable, input_value)`` (a run's first request) to `store`.
+
+    Raises:
+        UnsupportedValueError: As `request_tokens`.
+    """
+    try:
+        return store.commit(Request(invokable, input_value))
+    except UnsupportedValueError as err:
+        raise explained_request_error(err, invokable) from err.__cause__
+
+
+def explained_request_error(err: UnsupportedValueError, invokable: Any) -> UnsupportedValueError:
+    """`err`, a request's value that cannot be stored, with what to do about it when that
+    value is the instance a registered method is called on (its ``self``)."""
+    if err.path != "$.input.args[0]" or not _is_method(invokable):
+        return err
+    return UnsupportedValueError(
+        f"{err} It is the instance this method is called on (self): it is part of each "
+        f"call's request, so it must be stored too. Make {_type_name(err.value_type)} a "
+        "resource (@enact.register on a dataclass subclassing enact.Resource), or register "
+        "a function that takes what the call needs as its arguments.",
+        path=err.path,
+        value_type=err.value_type,
+    )
+
+
+def _is_method(invokable: Any) -> bool:
+    """Whether `invokable` is a registered function whose first parameter is ``self``."""
+    function = getattr(invokable, "__wrapped__", None)
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_argcount > 0 and code.co_varnames[0] == "self"
+
+
+def _type_name(cls: type | None) -> str:
+    return "its class" if cls is None else f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _frame_of(invokable: Any) -> tuple[str, str, str] | None:

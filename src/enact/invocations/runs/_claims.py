@@ -18,6 +18,7 @@ from enact.errors import (
 from enact.invocations.engine import (
     ChildCall,
     RootOutcome,
+    commit_request,
 )
 from enact.invocations.exceptions import record_exception
 from enact.invocations.records import Output, Request, Response
@@ -617,7 +618,7 @@ def start_run(
         return RunState(
             run_id=run_id,
             status=status,
-            request=request or store.commit(Request(invokable, input_value)),
+            request=request or commit_request(store, invokable, input_value),
             tree=None,
             journal_from=0,
             journal_to=0,
