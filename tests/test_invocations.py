@@ -151,6 +151,27 @@ def test_invoke_passes_args_and_kwargs(store: enact.Store) -> None:
     assert invocation.get_input() == enact.CallArgs([5], {"offset": 1})
 
 
+@pytest.mark.parametrize("args", [3, "ab", {"value": 3}, iter([3])])
+def test_arguments_that_are_not_a_tuple_or_list_are_refused_before_the_call(
+    store: enact.Store, args: Any
+) -> None:
+    """``invoke(f, 3)`` (the comma forgotten) says how to write it; a string is not taken
+    apart into characters. Nothing runs and no run is recorded."""
+    message = (
+        "The arguments of a call are a tuple (or a list) of positional arguments, not a "
+        f"{type(args).__name__}: for one argument write invoke(fn, (value,)), with the comma, "
+        "and pass keyword arguments as kwargs={...}."
+    )
+    with pytest.raises(enact.InvocationError) as raised:
+        enact.invoke(scale, args)
+    assert str(raised.value) == message
+    with pytest.raises(enact.InvocationError) as from_generator:
+        enact.InvocationGenerator.from_callable(scale, args=args)
+    assert str(from_generator.value) == message
+    assert enact.list_runs() == []
+    assert enact.invoke(scale, [3]).get_output() == 6  # a list is fine
+
+
 def test_invokable_invoke_with_value_or_ref(store: enact.Store) -> None:
     """Invokable.invoke takes the input as a value or as a Ref to it."""
     assert AddTo(1).invoke(2).get_output() == 3

@@ -37,6 +37,7 @@ from enact.invocations.engine import (
     invoke_root,
     invoke_root_async,
     is_async_invokable,
+    positional_args,
     root_input,
     unbind,
 )
@@ -268,7 +269,7 @@ class InvocationGenerator:
         run_id: str | None = None,
     ) -> InvocationGenerator:
         """A generator that starts a run of `fn` (with ``*args, **kwargs``) on the first step."""
-        args = tuple(args or ())
+        args = positional_args(args)
         kwargs = dict(kwargs or {})
 
         def start() -> Run | _Program:

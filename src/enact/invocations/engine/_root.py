@@ -61,11 +61,33 @@ def is_async_invokable(invokable: Any) -> bool:
     return inspect.iscoroutinefunction(target)
 
 
-def unbind(invokable: Any, args: Any) -> tuple[Any, Any]:
-    """Turns a bound registered method into the registered function and its self."""
+def positional_args(args: Any) -> tuple[Any, ...]:
+    """The positional arguments of a top-level call, given as a tuple or a list (or None).
+
+    Raises:
+        InvocationError: `args` is another value (``invoke(f, 1)`` for ``invoke(f, (1,))``;
+            a string would be taken apart into its characters).
+    """
+    if args is None:
+        return ()
+    if type(args) is tuple:
+        return args
+    if isinstance(args, tuple | list):
+        return tuple(args)
+    raise InvocationError(
+        f"The arguments of a call are a tuple (or a list) of positional arguments, not a "
+        f"{type(args).__name__}: for one argument write invoke(fn, (value,)), with the comma, "
+        "and pass keyword arguments as kwargs={...}."
+    )
+
+
+def unbind(invokable: Any, args: Any) -> tuple[Any, tuple[Any, ...]]:
+    """Turns a bound registered method into the registered function and its self; the
+    arguments as a tuple (`positional_args`)."""
+    args = positional_args(args)
     function = getattr(invokable, "__func__", None)
     if function is not None and registry.function_info(function) is not None:
-        return function, (invokable.__self__, *(args or ()))
+        return function, (invokable.__self__, *args)
     return invokable, args
 
 

@@ -140,9 +140,9 @@ def invoke(
     """Calls `invokable` and journals the call tree in the active store, as a new run.
 
     `invokable` is a function decorated with `enact.register` (called with
-    ``*args, **kwargs``) or an `enact.Invokable` (called with ``args[0]``, or
-    with no argument). Exceptions raised by the call are recorded in the
-    returned invocation rather than raised. The invocation is typed by what
+    ``*args, **kwargs``; `args` is a tuple or a list) or an `enact.Invokable`
+    (called with ``args[0]``, or with no argument). Exceptions raised by the
+    call are recorded in the returned invocation rather than raised. The invocation is typed by what
     the call returns: ``invoke(shout, ("a",))`` for ``def shout(text: str) ->
     str`` is an ``Invocation[str]``, as is the invocation of an
     ``Invokable[str, str]``.
@@ -157,6 +157,8 @@ def invoke(
 
     Raises:
         NoActiveStoreError: No store is active.
+        InvocationError: `invokable` cannot be journaled, or `args` is not a tuple or a
+            list (``invoke(f, 3)`` for ``invoke(f, (3,))``).
         RunConflictError: A run with `run_id` exists already.
         ReplayError, IncompleteSubinvocationError: The call could not be journaled.
         KeyboardInterrupt, SystemExit: Re-raised after the run is marked interrupted.
