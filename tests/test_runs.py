@@ -1067,3 +1067,64 @@ def test_resuming_lists_the_journal_once(tmp_path: pathlib.Path) -> None:
         f"{journal}0000000029/~",
     ]
     assert all(calls[f"counted.{i}"] == 1 for i in range(30))  # none ran again
+
+
+@enact.register
+def squared(i: int) -> int:
+    return i * i
+
+
+def run_of_its_own(url: str, i: int) -> int | None:
+    """A process pool's task that starts a run of its own in the child."""
+    with enact.open_store(url):
+        return enact.invoke(squared, (i,), run_id=f"child-{i}").get_output()
+
+
+_FORK: Any = None if sys.platform == "win32" else __import__("multiprocessing").get_context("fork")
+
+
+@enact.register
+def in_process_pool(n: int, url: str, own_runs: bool) -> list[int | None]:
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=_FORK) as pool:
+        if own_runs:
+            return list(pool.map(run_of_its_own, [url] * n, range(n)))
+        try:
+            return list(pool.map(squared, range(n)))
+        finally:
+            look()  # what the children wrote into this run's journal: nothing
+
+
+@pytest.mark.skipif(_FORK is None, reason="fork start method (POSIX only)")
+def test_a_journaled_call_in_a_forked_child_process_is_refused(
+    store: enact.Store, url: str
+) -> None:
+    """A process pool's worker inherits a copy of the running invocation that the parent
+    never sees: a journaled call there is an InvocationError (it does not run, and writes
+    nothing into the parent's run), not a call that silently goes unjournaled. The child
+    may start a run of its own."""
+    watch.update(url=url, run_id="pool")
+    invocation = enact.invoke(in_process_pool, (3, url, False), run_id="pool")
+    assert seen == [("running", [])]
+    raised = invocation.get_raised()
+    assert isinstance(raised, enact.RecordedException)
+    assert raised.type_name == "enact.errors.InvocationError"
+    assert re.fullmatch(
+        r"squared was called in process \d+, which process \d+ forked while it ran an "
+        r"invocation \(a ProcessPoolExecutor worker, or multiprocessing\): enact journals the "
+        r"calls of an invocation's own process \(its threads and asyncio tasks\), not those "
+        r"of child processes, and the call did not run\. Make journaled calls in parallel "
+        r"from a ThreadPoolExecutor or asyncio; give the process pool functions that are not "
+        r"registered; or have the child start a run of its own with "
+        r"enact\.invoke\(\.\.\., run_id=\.\.\.\)\.",
+        raised.message,
+    )
+    assert list(invocation.get_children()) == []
+
+    own = enact.invoke(in_process_pool, (2, url, True), run_id="pool-own")
+    assert own.get_output() == [0, 1]
+    assert sorted((run.id, run.status) for run in enact.list_runs()) == [
+        ("child-0", "complete"),
+        ("child-1", "complete"),
+        ("pool", "raised"),
+        ("pool-own", "complete"),
+    ]

@@ -26,6 +26,12 @@ workers of a `ThreadPoolExecutor`, which serve many submitters, are left to
 
 Outside a running invocation nothing changes: the patched ``submit`` and
 ``start`` only look up a context variable.
+
+A child process forked while an invocation runs (a `ProcessPoolExecutor`'s
+worker, `multiprocessing` with the ``fork`` start method) inherits a copy of
+that invocation, which its parent never sees: a journaled call there cannot
+be journaled, and is an `InvocationError` too. The child starts with no
+running invocation, so it may start runs of its own with `enact.invoke`.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.thread
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -132,6 +139,8 @@ def thread_frame(invokable: Any) -> Any:
     Raises:
         InvocationError: This thread was started inside an invocation that has returned.
     """
+    if _forked_inside:
+        raise _forked_call_error(invokable)
     thread = threading.current_thread()
     origin = getattr(thread, "_enact_origin", None)
     if origin is None:
@@ -145,6 +154,37 @@ def thread_frame(invokable: Any) -> Any:
             "the invocation."
         )
     return frame
+
+
+_forked_inside: list[int] = []
+"""In a process forked while its forking thread ran an invocation: the parent's pid."""
+
+
+def _after_fork_in_child() -> None:
+    """Forgets the invocation a forked child inherited (see the module docstring)."""
+    thread = threading.current_thread()
+    if current_frame() is None and getattr(thread, "_enact_origin", None) is None:
+        return
+    set_frame(None)  # this context is the one the child goes on in
+    if getattr(thread, "_enact_origin", None) is not None:
+        thread._enact_origin = None  # type: ignore[attr-defined]
+    _forked_inside.append(os.getppid())
+
+
+def _forked_call_error(invokable: Any) -> InvocationError:
+    return InvocationError(
+        f"{describe(invokable)} was called in process {os.getpid()}, which process "
+        f"{_forked_inside[0]} forked while it ran an invocation (a ProcessPoolExecutor "
+        "worker, or multiprocessing): enact journals the calls of an invocation's own "
+        "process (its threads and asyncio tasks), not those of child processes, and the "
+        "call did not run. Make journaled calls in parallel from a ThreadPoolExecutor or "
+        "asyncio; give the process pool functions that are not registered; or have the "
+        "child start a run of its own with enact.invoke(..., run_id=...)."
+    )
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def install() -> None:
