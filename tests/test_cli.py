@@ -421,7 +421,8 @@ def test_types_of_a_script_run_as_main(tmp_path: pathlib.Path) -> None:
     one_line_error(
         enact_cli(url, "replay", "@1", "--rewind", "0"),
         "__main__.Double",
-        "script run as __main__",
+        "run as a script (its module was __main__)",
+        "aliases=('__main__.Double',)",
         "--raw",
     )
     assert ok(enact_cli(url, "tree", "@1")) == "Double(21) = 42\n"

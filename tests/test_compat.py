@@ -647,3 +647,37 @@ def test_answering_from_the_command_line_after_an_incompatible_change_says_it_ke
         " ".join(done.stderr.split())
     )
     assert program.cli("log", imports=True).stdout.count("interrupted") == 1
+
+
+SCRIPT_WAITING = """\
+import enact
+
+@enact.register
+def review(text: str) -> str:
+    return text if enact.request_input(bool, context="publish?") else ""
+
+if __name__ == "__main__":
+    with enact.open_store({url!r}):
+        enact.invoke(review, ("draft",), run_id="from-script")
+"""
+
+
+def test_a_run_started_by_a_script_says_how_to_continue_it_elsewhere(program: Program) -> None:
+    """A function defined in a script run as __main__ is registered under that module name,
+    which no other process has: answering its run elsewhere names the cause and the fix
+    (a stable name, with the old one as an alias)."""
+    script = program.root / "review_script.py"
+    script.write_text(SCRIPT_WAITING.format(url=program.url))
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=120)
+    done = program.cli("answer", "from-script", "--input", "yes")
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert (
+        "Type __main__.review is not registered in this process: it was registered by a "
+        "program run as a script (its module was __main__), which no other process can "
+        "import. Continue with that script, or move the definition into a module, naming it "
+        "so that how the program is started does not change it and keeping this name as an "
+        "alias: @enact.register(name='myapp.review', aliases=('__main__.review',)); then "
+        "import that module here (--import MODULE)."
+    ) in message

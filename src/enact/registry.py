@@ -358,12 +358,27 @@ def info_for_type_id(type_id: bytes) -> ClassInfo:
     if stale is not None:
         return stale
     name = describe_type_id(type_id)
+    if name.startswith("__main__."):
+        raise UnknownTypeError(script_type_message(name), type_name=name)
     raise UnknownTypeError(
         f"Type {name} is not registered in this process. Import the module that "
-        f"defines it (enact never imports modules by itself) and decorate the class "
-        f"with @enact.register; if the class was renamed or moved since, register it "
+        f"defines it (enact never imports modules by itself) and decorate it "
+        f"with @enact.register; if it was renamed or moved since, register it "
         f"with its old name: @enact.register(aliases=({name!r},)).",
         type_name=name,
+    )
+
+
+def script_type_message(name: str) -> str:
+    """Why a type named ``__main__.X`` cannot be read here, and the fix."""
+    short = name.removeprefix("__main__.")
+    return (
+        f"Type {name} is not registered in this process: it was registered by a program "
+        "run as a script (its module was __main__), which no other process can import. "
+        "Continue with that script, or move the definition into a module, naming it "
+        "so that how the program is started does not change it and keeping this name "
+        f"as an alias: @enact.register(name='myapp.{short}', aliases=({name!r},)); then "
+        "import that module here (--import MODULE)."
     )
 
 

@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from enact import registry
 from enact.cli._safe import SafeConsole
 from enact.errors import EnactError, ReplayError, StorageError, UnknownTypeError
 from enact.stores import urls
@@ -287,11 +288,7 @@ def unknown_type_message(err: UnknownTypeError) -> str:
         return f"{err} Pass --import MODULE to import it."
     module = name.rpartition(".")[0]
     if module == "__main__" or module.startswith("__main__."):
-        return (
-            f"Type {name} is not registered here: it was defined in a script run as "
-            "__main__, which cannot be imported. Move it into a module, and pass "
-            f"--import MODULE. {_RAW_HINT}"
-        )
+        return f"{registry.script_type_message(name)} {_RAW_HINT}"
     if module in sys.modules:  # imported, but its class has other fields than the stored type
         return str(err)
     return (
