@@ -65,6 +65,12 @@ def test_writer_waits_for_the_lock_then_gives_up(tmp_path: pathlib.Path) -> None
     assert time.monotonic() - started >= 0.25
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     assert str(path) in str(caught.value)
+    assert str(caught.value).endswith(
+        "database is locked. Another connection held a write transaction on the file for "
+        "longer than this store waits (0.3 s): end it (a sqlite3 shell or a program with an "
+        "open transaction), or give the store a longer timeout (SQLiteStore(path, "
+        "timeout=...)). Nothing was written"
+    )
     timer = threading.Timer(0.1, lambda: holder.execute("COMMIT"))
     timer.start()
     patient = enact.SQLiteStore(path, timeout=5)
@@ -74,6 +80,30 @@ def test_writer_waits_for_the_lock_then_gives_up(tmp_path: pathlib.Path) -> None
     holder.close()
     store.close()
     patient.close()
+
+
+@enact.register
+def _echo(value: int) -> int:
+    return value
+
+
+def test_a_run_that_cannot_start_for_the_lock_leaves_nothing(tmp_path: pathlib.Path) -> None:
+    """A run whose first write times out on the lock raises before the program runs, and
+    leaves no run; once the lock is gone the same run id starts."""
+    path = tmp_path / "store.db"
+    store = enact.SQLiteStore(path, timeout=0.3)
+    with store:
+        enact.commit("made")  # the file and its tables exist
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with store, pytest.raises(enact.StorageError, match="longer than this store waits"):
+        enact.invoke(_echo, (1,), run_id="blocked")
+    holder.execute("COMMIT")
+    holder.close()
+    with store:
+        assert enact.list_runs() == []
+        assert enact.invoke(_echo, (2,), run_id="blocked").get_output() == 2
+    store.close()
 
 
 def test_readers_do_not_wait_for_writers(tmp_path: pathlib.Path) -> None:

@@ -320,7 +320,15 @@ class SQLiteBackend(StorageBackend):
     def _failure(self, action: str | Callable[[], str], err: sqlite3.Error) -> StorageError:
         """The error of `_run` and `_query`: what could not be done, and SQLite's reason."""
         what = action if isinstance(action, str) else action()
-        return StorageError(f"SQLite store {self._file}: cannot {what}: {err}")
+        hint = ""
+        if isinstance(err, sqlite3.OperationalError) and _is_busy(err):
+            hint = (
+                f". Another connection held a write transaction on the file for longer "
+                f"than this store waits ({self.timeout:g} s): end it (a sqlite3 shell or "
+                "a program with an open transaction), or give the store a longer "
+                "timeout (SQLiteStore(path, timeout=...)). Nothing was written"
+            )
+        return StorageError(f"SQLite store {self._file}: cannot {what}: {err}{hint}")
 
     def close(self) -> None:
         """Folds the call log, closes the connections of every thread; the backend cannot be
