@@ -681,3 +681,8 @@ def test_a_run_started_by_a_script_says_how_to_continue_it_elsewhere(program: Pr
         "alias: @enact.register(name='myapp.review', aliases=('__main__.review',)); then "
         "import that module here (--import MODULE)."
     ) in message
+    # Resuming says first what the run's status allows, before any type is read.
+    resumed = program.cli("resume", "from-script")
+    assert resumed.returncode == 1
+    assert "Run 'from-script' is waiting; it cannot be continued now" in resumed.stderr
+    assert "It waits for input: answer it" in " ".join(resumed.stderr.split())

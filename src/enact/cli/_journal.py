@@ -373,7 +373,8 @@ def resume(session: Session, run: str, strict: bool, depth: int | None, full: bo
     functions.
     """
     found = resolve_run(session, run)
-    session.store().checkout(found.state.request)  # the types, before claiming the run
+    if found.status in runs.RESUMABLE:  # else resume says why the run cannot go on
+        session.store().checkout(found.state.request)  # the types, before claiming it
     result = runs.resume(found, strict=strict, store=found.store)
     print_run(session, result, depth=depth, full=full)
 

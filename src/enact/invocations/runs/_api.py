@@ -238,7 +238,8 @@ def resume(run: Run | str, *, strict: bool = True, store: Store | None = None) -
         RunConflictError: The run is held by a live process, or cannot be continued.
     """
     current = get_run(run, store=store) if isinstance(run, str) else run
-    check_sync_here(current)
+    if current.status in RESUMABLE:  # else the claim says why it cannot be continued
+        check_sync_here(current)
     handle, before = claim(current, statuses=RESUMABLE, event="resumed")
     run_claimed(handle, before, strict=strict)
     return get_run(handle.run_id, store=handle.store)
