@@ -142,10 +142,10 @@ def invoke(
     `invokable` is a function decorated with `enact.register` (called with
     ``*args, **kwargs``; `args` is a tuple or a list) or an `enact.Invokable`
     (called with ``args[0]``, or with no argument). Exceptions raised by the
-    call are recorded in the returned invocation rather than raised. The invocation is typed by what
-    the call returns: ``invoke(shout, ("a",))`` for ``def shout(text: str) ->
-    str`` is an ``Invocation[str]``, as is the invocation of an
-    ``Invokable[str, str]``.
+    call are recorded in the returned invocation rather than raised. The
+    invocation is typed by what the call returns: ``invoke(shout, ("a",))``
+    for ``def shout(text: str) -> str`` is an ``Invocation[str]``, as is the
+    invocation of an ``Invokable[str, str]``.
 
     Args:
         run_id: The run's id (default: a new one that sorts by time); see
