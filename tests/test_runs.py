@@ -1075,9 +1075,23 @@ def squared(i: int) -> int:
 
 
 def run_of_its_own(url: str, i: int) -> int | None:
-    """A process pool's task that starts a run of its own in the child."""
+    """A process pool's task that starts a run of its own in the child. First it makes
+    the lease renewal of every run this process knows due (as if the parent's run had
+    gone on for a third of its lease), and its run lasts past a tick of the lease thread:
+    a child must never renew the parent's run, whose head would move behind its back."""
+    from enact.invocations.runs import _claims
+
+    for handle in list(_claims._leases._runs):
+        handle.renew_at = 0.0
     with enact.open_store(url):
-        return enact.invoke(squared, (i,), run_id=f"child-{i}").get_output()
+        invocation = enact.invoke(squared_slowly, (i,), run_id=f"child-{i}")
+    return invocation.get_output()
+
+
+@enact.register
+def squared_slowly(i: int) -> int:
+    time.sleep(0.5)  # the lease thread ticks every 0.2 s
+    return i * i
 
 
 _FORK: Any = None if sys.platform == "win32" else __import__("multiprocessing").get_context("fork")
@@ -1095,13 +1109,14 @@ def in_process_pool(n: int, url: str, own_runs: bool) -> list[int | None]:
 
 
 @pytest.mark.skipif(_FORK is None, reason="fork start method (POSIX only)")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_journaled_call_in_a_forked_child_process_is_refused(
     store: enact.Store, url: str
 ) -> None:
     """A process pool's worker inherits a copy of the running invocation that the parent
     never sees: a journaled call there is an InvocationError (it does not run, and writes
     nothing into the parent's run), not a call that silently goes unjournaled. The child
-    may start a run of its own."""
+    may start a run of its own, and never renews the lease of the parent's run."""
     watch.update(url=url, run_id="pool")
     invocation = enact.invoke(in_process_pool, (3, url, False), run_id="pool")
     assert seen == [("running", [])]
@@ -1121,7 +1136,10 @@ def test_a_journaled_call_in_a_forked_child_process_is_refused(
     assert list(invocation.get_children()) == []
 
     own = enact.invoke(in_process_pool, (2, url, True), run_id="pool-own")
-    assert own.get_output() == [0, 1]
+    assert own.get_output() == [0, 1], own.get_raised()
+    # Only the parent moved its run's head: started, then finished.
+    events = [state.event for _, state in enact.get_run("pool-own").history()]
+    assert events == ["finished", "started"], events
     assert sorted((run.id, run.status) for run in enact.list_runs()) == [
         ("child-0", "complete"),
         ("child-1", "complete"),

@@ -12,6 +12,7 @@ entry, before its caller sees the result.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -86,6 +87,10 @@ class CallSink(Protocol):
 _slots_lock: Final = threading.Lock()
 """Guards reserving a slot in a frame (calls made from worker threads reserve them
 concurrently); one lock for all frames, held for an append, instead of one made per call."""
+
+if hasattr(os, "register_at_fork"):
+    # A thread of the parent may have held it at the fork: the child's own runs need it.
+    os.register_at_fork(after_in_child=_slots_lock._at_fork_reinit)  # type: ignore[attr-defined]
 
 
 class Frame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import threading
 import time
 import weakref
@@ -74,6 +75,15 @@ class _Leases:
         with self._lock:
             self._runs.discard(handle)
 
+    def forget(self) -> None:
+        """In a forked child: the runs of the parent are not this process's to renew (its
+        copies of their heads go stale as the parent moves them), and the lease thread
+        did not survive the fork (nor may its lock, if it was held then)."""
+        self._runs = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+
     def _loop(self) -> None:
         while True:
             time.sleep(0.2)
@@ -86,6 +96,8 @@ class _Leases:
 
 
 _leases = _Leases()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_leases.forget)
 
 
 class LiveWaiter(Protocol):
