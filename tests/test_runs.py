@@ -13,6 +13,7 @@ import asyncio
 import collections
 import concurrent.futures
 import dataclasses
+import os
 import pathlib
 import re
 import sys
@@ -1146,3 +1147,52 @@ def test_a_journaled_call_in_a_forked_child_process_is_refused(
         ("pool", "raised"),
         ("pool-own", "complete"),
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_child_forked_while_other_threads_hold_enact_s_locks_can_use_the_store(
+    store: enact.Store,
+) -> None:
+    """Another thread holds the store's, its backend's and the registry's locks at the
+    fork: in the child those threads do not exist, and the child, using the same store
+    object, still commits, reads and runs (it would wait forever for the copies)."""
+    from enact import registry
+
+    backend = store._backend  # a SQLite backend: its lock for new connections
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store._lock, backend._holders_lock, registry._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 if it could use the store
+        code = 1
+        try:
+            with store:
+                ref = enact.commit("from the child")
+                ok = ref() == "from the child"
+                ok = ok and enact.invoke(squared, (3,), run_id="in-child").get_output() == 9
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child waited for a lock held by a thread of its parent")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert enact.get_run("in-child").status == "complete"

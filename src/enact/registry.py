@@ -19,6 +19,7 @@ import functools
 import importlib
 import json
 import operator
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -92,6 +93,8 @@ def _no_fields(_value: Any) -> tuple[Any, ...]:
 
 
 _lock = threading.RLock()
+if hasattr(os, "register_at_fork"):  # a parent's thread may hold it at a fork
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)  # type: ignore[attr-defined]
 _by_class: dict[type, ClassInfo] = {}
 _by_type_id: dict[bytes, ClassInfo] = {}
 _by_function: dict[Any, ClassInfo] = {}

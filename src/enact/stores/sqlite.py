@@ -108,11 +108,17 @@ _fork_generation = 0
 _inherited: list[Any] = []
 _logging: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
 """Backends with a call log (a forked child lets go of their files: `_after_fork`)."""
+_backends: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
+"""Every backend: a forked child makes their connection locks anew (`_after_fork`)."""
 
 
 def _after_fork() -> None:
     global _fork_generation
     _fork_generation += 1
+    for backend in list(_backends):
+        # Another thread of the parent may have held it at the fork (see
+        # enact.stores.store._after_fork); the child opens connections of its own.
+        backend._holders_lock = threading.Lock()
     for backend in list(_logging):
         backend._log_forked()
 
@@ -165,6 +171,7 @@ class SQLiteBackend(StorageBackend):
         self._local = threading.local()
         self._holders: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._holders_lock = threading.Lock()
+        _backends.add(self)
         self._closed = False
         self._ready_table = False
         self._log = _call_log.CallLog(self._file)

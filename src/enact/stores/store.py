@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import os
 import threading
+import weakref
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast, overload
@@ -65,6 +67,22 @@ _STORED_FORMS_MAX_BYTES = 16 * 1024 * 1024
 """At most this many bytes of such stored forms are kept per store (oldest out first)."""
 
 
+_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+"""Every store object: a forked child gets their locks back unlocked (`_after_fork`)."""
+
+
+def _after_fork() -> None:
+    """In a forked child, a lock another thread of the parent held at the fork stays held,
+    and that thread does not exist here: each store's lock is made anew (as the standard
+    library does for its own), so that a store used on both sides of a fork goes on."""
+    for store in list(_stores):
+        store._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 class Store:
     """A content-addressed store: commit values, check out refs.
 
@@ -105,6 +123,7 @@ class Store:
         their own, see `_KEEP_STORED_FORM_MIN`)."""
         self._stored_forms_bytes = 0
         self._lock = threading.Lock()
+        _stores.add(self)  # its lock is made new in a forked child
         self._memos: dict[str, dict[str, Any]] = {}
         self._pending: ContextVar[dict[str, PackedResource] | None] = ContextVar(
             f"enact_store_batch_{id(self)}", default=None

@@ -161,6 +161,8 @@ def new_run_id() -> str:
 
 
 _owner_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a parent's thread may hold it at a fork
+    os.register_at_fork(after_in_child=_owner_lock._at_fork_reinit)  # type: ignore[attr-defined]
 _owner: tuple[int, str] | None = None
 
 
