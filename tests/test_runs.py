@@ -266,11 +266,15 @@ def test_index_names_without_a_matching_head_are_not_listed(store: enact.Store) 
         enact.get_run("crashed")
 
 
-@pytest.mark.parametrize("bad", ["", "has space", "-leading", "a/b", "x" * 201])
+@pytest.mark.parametrize("bad", ["", "has space", "-leading", "a/b", "x" * 201, "ticket-ü"])
 def test_an_invalid_run_id_is_refused_before_the_call_runs(store: enact.Store, bad: str) -> None:
     """A run id that cannot name a run raises InvalidNameError; nothing runs or is listed."""
-    with pytest.raises(enact.InvalidNameError, match="Run id"):
+    with pytest.raises(enact.InvalidNameError) as raised:
         enact.invoke(total, (2,), run_id=bad)
+    assert str(raised.value) == (
+        f"Run id {bad!r} is not valid: use 1 to 200 ASCII letters, digits and . _ : @ + -, "
+        "starting with a letter or digit (for example 'ticket-42')."
+    )
     assert calls == {}
     assert enact.list_runs() == []
 

@@ -148,7 +148,7 @@ def check_run_id(run_id: str) -> str:
     """Returns `run_id` if it can name a run; raises `InvalidNameError` if not."""
     if not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None:
         raise InvalidNameError(
-            f"Run id {run_id!r} is not valid: use 1 to 200 letters, digits and . _ : @ + -, "
+            f"Run id {run_id!r} is not valid: use 1 to 200 ASCII letters, digits and . _ : @ + -, "
             "starting with a letter or digit (for example 'ticket-42')."
         )
     return run_id
