@@ -651,6 +651,52 @@ def test_invoke_accepts_a_bound_registered_method(store: enact.Store) -> None:
     assert invocation.get_input() == enact.CallArgs([Greeter("ada"), "bob"], {})
 
 
+class _Client:
+    """A plain class (not a resource) with a registered method."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @enact.register
+    def complete(self, prompt: str) -> str:
+        return f"{self.model}: {prompt}"
+
+
+@enact.register
+def _uses_client(prompt: str) -> str:
+    return _Client("m").complete(prompt)
+
+
+def test_a_method_of_a_class_that_is_not_a_resource_says_self_must_be_stored(
+    store: enact.Store,
+) -> None:
+    """A registered method's instance is the first argument of its request: when its class
+    cannot be stored, the error says so and how to fix it, at the top and inside a run."""
+    hint = (
+        "It is the instance this method is called on (self): it is part of each call's "
+        f"request, so it must be stored too. Make {__name__}._Client a resource "
+        "(@enact.register on a dataclass subclassing enact.Resource), or register a "
+        "function that takes what the call needs as its arguments."
+    )
+    for durability in ("call", "end"):
+        with pytest.raises(enact.UnsupportedValueError) as raised:
+            enact.invoke(_Client("m").complete, ("hi",), durability=durability)
+        assert str(raised.value).startswith(
+            f"Cannot commit value of type {__name__}._Client at $.input.args[0]: "
+        )
+        assert str(raised.value).endswith(hint)
+        assert raised.value.path == "$.input.args[0]"
+        assert raised.value.value_type is _Client
+    nested = enact.invoke(_uses_client, ("hi",))
+    assert str(nested.get_raised()).endswith(hint)
+    # A resource's method is journaled with its instance (above), and other bad values
+    # of a method's arguments keep the plain message.
+    with pytest.raises(enact.UnsupportedValueError) as other:
+        enact.invoke(Greeter("ada").greet, (1j,))
+    assert other.value.path == "$.input.args[1]"
+    assert "(self)" not in str(other.value)
+
+
 @enact.register
 def count_down(n: int) -> int:
     """Recurses through journaled calls."""
