@@ -163,10 +163,11 @@ _forked_inside: list[int] = []
 def _after_fork_in_child() -> None:
     """Forgets the invocation a forked child inherited (see the module docstring)."""
     thread = threading.current_thread()
-    if current_frame() is None and getattr(thread, "_enact_origin", None) is None:
+    started_in_run = getattr(thread, "_enact_origin", None) is not None
+    if current_frame() is None and not started_in_run:
         return
     set_frame(None)  # this context is the one the child goes on in
-    if getattr(thread, "_enact_origin", None) is not None:
+    if started_in_run:
         thread._enact_origin = None  # type: ignore[attr-defined]
     _forked_inside.append(os.getppid())
 
